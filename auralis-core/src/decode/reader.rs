@@ -1,0 +1,336 @@
+//! Exact range reads: seek, warm up, place each packet by its timeline position.
+
+use symphonia::core::codecs::audio::AudioDecoder;
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::{FormatReader, SeekMode, SeekTo};
+use symphonia::core::units::Timestamp;
+
+use super::{make_decoder, open_format, Source, Timeline};
+use crate::error::DecodeError;
+
+/// A packet claiming more frames than this is malformed (the largest real codec packets,
+/// FLAC's, hold 65535 frames).
+const MAX_PACKET_FRAMES: u64 = 1 << 20;
+
+/// Reads frame ranges of a [`Source`].
+///
+/// Owns a file handle and a decoder: one reader per thread. Reads may come in any order; each
+/// seeks as needed and returns the same samples whatever was read before.
+pub struct RangeReader {
+    source: Source,
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    /// The format reader has not delivered a packet since it was opened.
+    fresh: bool,
+    decoded: Vec<f32>,
+    mapped: Vec<f32>,
+}
+
+impl std::fmt::Debug for RangeReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RangeReader")
+            .field("source", &self.source.label)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One decoded packet, placed on the linear timeline.
+struct Placed<'a> {
+    /// Where the packet nominally starts (for seek checks).
+    packet_start: u64,
+    /// Where `frames` starts.
+    start: u64,
+    /// Interleaved output-channel samples.
+    frames: &'a [f32],
+    /// Whether it decoded (false: silence standing in for a damaged packet).
+    ok: bool,
+}
+
+impl RangeReader {
+    pub(super) fn new(source: Source) -> Result<Self, DecodeError> {
+        let layout = &source.layout;
+        let format = open_format(&source.data, &source.label, layout.extension.as_deref())?;
+        let decoder = make_decoder(&layout.params, &source.label)?;
+        Ok(RangeReader {
+            source,
+            format,
+            decoder,
+            fresh: true,
+            decoded: Vec::new(),
+            mapped: Vec::new(),
+        })
+    }
+
+    /// Streams frames `[start, end)` (content frames at the source rate) to `sink`, in blocks of
+    /// interleaved samples (1 or 2 channels, see [`super::SourceInfo::channels`]).
+    ///
+    /// The samples are exactly those of a linear decode of the whole file.
+    pub fn read(
+        &mut self,
+        start: u64,
+        end: u64,
+        mut sink: impl FnMut(&[f32]),
+    ) -> Result<(), DecodeError> {
+        let frames = self.source.info.frames;
+        if start > end || end > frames {
+            return Err(DecodeError::RangeOutOfBounds {
+                path: self.source.label.clone(),
+                start,
+                end,
+                frames,
+            });
+        }
+        if start == end {
+            return Ok(());
+        }
+        let delay = self.source.layout.delay;
+        let (lin_start, lin_end) = (start + delay, end + delay);
+        let target = lin_start.saturating_sub(self.source.layout.warmup);
+        self.seek_linear(target)?;
+        let channels = self.source.info.channels as usize;
+        let mut delivery = Delivery {
+            cursor: lin_start,
+            end: lin_end,
+            channels,
+            target,
+            overshoot: false,
+            first: true,
+        };
+        self.pump(|placed| delivery.accept(placed, &mut sink))?;
+        if delivery.overshoot {
+            // The seek landed after the target (a container bug): read from the start instead.
+            self.reopen()?;
+            delivery = Delivery {
+                cursor: lin_start,
+                end: lin_end,
+                channels,
+                target: 0,
+                overshoot: false,
+                first: true,
+            };
+            self.pump(|placed| delivery.accept(placed, &mut sink))?;
+        }
+        if delivery.cursor < lin_end {
+            return Err(DecodeError::EndedEarly {
+                path: self.source.label.clone(),
+                expected: end,
+                got: delivery.cursor - delay,
+            });
+        }
+        Ok(())
+    }
+
+    /// The linear end of the stream, checked near `declared_end` when a header gives one,
+    /// by a full pass otherwise (or when the check fails: the header lied).
+    pub(super) fn measure_end(&mut self, declared_end: Option<u64>) -> Result<u64, DecodeError> {
+        if let Timeline::Indexed(index) = &self.source.layout.timeline {
+            let total = index.total();
+            // Prove the stream decodes at all before trusting the index.
+            let mut decoded_ok = false;
+            let mut seen = 0;
+            self.pump(|placed| {
+                decoded_ok |= placed.ok && !placed.frames.is_empty();
+                seen += 1;
+                !decoded_ok && seen < 64
+            })?;
+            return if decoded_ok {
+                Ok(total)
+            } else {
+                Err(self.malformed("no packet could be decoded"))
+            };
+        }
+        if let Some(declared_end) = declared_end {
+            let probe_from = declared_end.saturating_sub(u64::from(self.source.info.sample_rate));
+            self.seek_linear(probe_from)?;
+            let (mut end, mut ok_packets, mut first_start) = (0u64, 0u64, None);
+            self.pump(|placed| {
+                first_start.get_or_insert(placed.packet_start);
+                end = end.max(placed.start + placed.frames.len() as u64);
+                ok_packets += u64::from(placed.ok);
+                true
+            })?;
+            if ok_packets > 0 && first_start.is_some_and(|s| s <= probe_from) {
+                return Ok(end);
+            }
+            self.reopen()?;
+        }
+        let (mut end, mut ok_packets) = (0u64, 0u64);
+        self.pump(|placed| {
+            end = end.max(placed.start + placed.frames.len() as u64);
+            ok_packets += u64::from(placed.ok);
+            true
+        })?;
+        if ok_packets == 0 {
+            return Err(self.malformed("no packet could be decoded"));
+        }
+        Ok(end)
+    }
+
+    fn malformed(&self, reason: &str) -> DecodeError {
+        DecodeError::Malformed {
+            path: self.source.label.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn reopen(&mut self) -> Result<(), DecodeError> {
+        let layout = &self.source.layout;
+        self.format = open_format(
+            &self.source.data,
+            &self.source.label,
+            layout.extension.as_deref(),
+        )?;
+        self.decoder.reset();
+        self.fresh = true;
+        Ok(())
+    }
+
+    /// Positions the reader so that the next packet starts at or before linear frame `target`.
+    fn seek_linear(&mut self, target: u64) -> Result<(), DecodeError> {
+        if target == 0 {
+            return if self.fresh { Ok(()) } else { self.reopen() };
+        }
+        let ts = match &self.source.layout.timeline {
+            Timeline::Affine { offset } => target as i64 - offset,
+            Timeline::Indexed(index) => index.pts(index.packet_at_or_before(target).unwrap_or(0)),
+        };
+        let track_id = self.source.layout.track_id;
+        match self.format.seek(
+            SeekMode::Accurate,
+            SeekTo::Timestamp {
+                ts: Timestamp::new(ts),
+                track_id,
+            },
+        ) {
+            Ok(_) => {
+                self.decoder.reset();
+                self.fresh = false;
+                Ok(())
+            }
+            // Some readers cannot seek (or not there): decode from the start instead.
+            Err(_) => self.reopen(),
+        }
+    }
+
+    /// Decodes packets from the current position, handing each to `accept` until it returns
+    /// false or the stream ends.
+    fn pump(&mut self, mut accept: impl FnMut(Placed<'_>) -> bool) -> Result<(), DecodeError> {
+        let layout = self.source.layout.clone();
+        let channels = self.source.info.channels as usize;
+        let mut hint = 0usize;
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(Some(p)) if p.track_id == layout.track_id => p,
+                Ok(Some(_)) => continue,
+                Ok(None) => return Ok(()),
+                Err(SymphoniaError::IoError(e))
+                    if e.kind() != std::io::ErrorKind::UnexpectedEof =>
+                {
+                    return Err(DecodeError::Io {
+                        path: self.source.label.clone(),
+                        source: e,
+                    })
+                }
+                // A truncated or damaged tail ends the stream where readable packets end.
+                Err(_) => return Ok(()),
+            };
+            self.fresh = false;
+            let (packet_start, nominal) = match &layout.timeline {
+                Timeline::Affine { offset } => {
+                    let start = packet.pts.get().checked_add(*offset).filter(|s| *s >= 0);
+                    let start = start.ok_or_else(|| {
+                        self.malformed("packet timestamp before the stream start")
+                    })?;
+                    (start as u64, packet.dur.get())
+                }
+                Timeline::Indexed(index) => {
+                    let i = index.find(packet.pts.get(), hint).ok_or_else(|| {
+                        self.malformed("packet missing from the index (file changed?)")
+                    })?;
+                    hint = i + 1;
+                    index.span(i)
+                }
+            };
+            if nominal > MAX_PACKET_FRAMES {
+                return Err(self.malformed("packet longer than any codec allows"));
+            }
+            self.mapped.clear();
+            let ok = match self.decoder.decode(&packet) {
+                Ok(buffer) => {
+                    buffer.copy_to_vec_interleaved(&mut self.decoded);
+                    layout.channel_map.map_into(&self.decoded, &mut self.mapped);
+                    true
+                }
+                Err(SymphoniaError::IoError(_) | SymphoniaError::DecodeError(_)) => {
+                    self.mapped.resize(nominal as usize * channels, 0.0);
+                    false
+                }
+                Err(SymphoniaError::ResetRequired) => {
+                    self.decoder = make_decoder(&layout.params, &self.source.label)?;
+                    self.mapped.resize(nominal as usize * channels, 0.0);
+                    false
+                }
+                Err(e) => return Err(self.malformed(&e.to_string())),
+            };
+            let n = (self.mapped.len() / channels) as u64;
+            // A decoder that has just been reset may output less than a packet's worth: what it
+            // gives is the end of the packet's span.
+            let start = if n <= nominal {
+                packet_start + nominal - n
+            } else {
+                packet_start
+            };
+            if !accept(Placed {
+                packet_start,
+                start,
+                frames: &self.mapped,
+                ok,
+            }) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Copies the part of each placed packet that falls in `[cursor, end)`.
+struct Delivery {
+    cursor: u64,
+    end: u64,
+    channels: usize,
+    target: u64,
+    overshoot: bool,
+    first: bool,
+}
+
+impl Delivery {
+    fn accept(&mut self, placed: Placed<'_>, sink: &mut impl FnMut(&[f32])) -> bool {
+        if std::mem::take(&mut self.first) && placed.packet_start > self.target {
+            self.overshoot = true;
+            return false;
+        }
+        let ch = self.channels;
+        let block_end = placed.start + (placed.frames.len() / ch) as u64;
+        if block_end <= self.cursor {
+            return true;
+        }
+        if placed.start > self.cursor {
+            // A hole in the timeline (a packet the decoder skipped): silence keeps positions exact.
+            const ZEROS: [f32; 4096] = [0.0; 4096];
+            let mut missing = (placed.start.min(self.end) - self.cursor) as usize * ch;
+            while missing > 0 {
+                let n = missing.min(ZEROS.len() / ch * ch);
+                sink(&ZEROS[..n]);
+                missing -= n;
+            }
+            self.cursor = placed.start.min(self.end);
+        }
+        if self.cursor >= self.end {
+            return false;
+        }
+        let from = (self.cursor - placed.start) as usize;
+        let to = (block_end.min(self.end) - placed.start) as usize;
+        sink(&placed.frames[from * ch..to * ch]);
+        self.cursor = placed.start + to as u64;
+        self.cursor < self.end
+    }
+}

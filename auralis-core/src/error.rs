@@ -1,0 +1,140 @@
+//! Error types, one enum per phase, and [`Error`] that any of them converts into.
+//!
+//! Messages say what was wrong and, where there is one, the valid range, so that a backend can
+//! show them to an operator as they are.
+
+use std::path::PathBuf;
+
+/// Why a source could not be opened or read.
+///
+/// Every variant names the file (`"<memory>"` for in-memory sources).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The path does not exist.
+    #[error("{path}: file not found")]
+    NotFound {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// The path exists but is a directory or another non-regular file.
+    #[error("{path}: not a regular file")]
+    NotAFile {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// The file is empty (0 bytes).
+    #[error("{path}: file is empty")]
+    EmptyFile {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// An I/O error while reading.
+    #[error("{path}: I/O error: {source}")]
+    Io {
+        /// The path as given.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No supported container or codec was recognised.
+    #[error("{path}: unsupported format: {reason}")]
+    UnsupportedFormat {
+        /// The path as given.
+        path: PathBuf,
+        /// What the prober or codec registry said.
+        reason: String,
+    },
+    /// The container or the coded audio is malformed.
+    #[error("{path}: malformed audio: {reason}")]
+    Malformed {
+        /// The path as given.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The stream parameters are out of the supported range (sample rate, channel count,
+    /// duration).
+    #[error("{path}: {what}")]
+    Unsupported {
+        /// The path as given.
+        path: PathBuf,
+        /// What is out of range and the valid range.
+        what: String,
+    },
+    /// The file holds no audio frames at all.
+    #[error("{path}: the audio stream holds no frames")]
+    NoAudio {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// The file ended before the length measured when it was opened: it was modified or
+    /// truncated while in use.
+    #[error("{path}: audio ended at frame {got}, expected {expected} (was the file modified?)")]
+    EndedEarly {
+        /// The path as given.
+        path: PathBuf,
+        /// Frames expected (source rate).
+        expected: u64,
+        /// Frames actually decoded.
+        got: u64,
+    },
+    /// A range outside the track was requested.
+    #[error("{path}: frame range {start}..{end} is outside the track (0..{frames})")]
+    RangeOutOfBounds {
+        /// The path as given.
+        path: PathBuf,
+        /// Requested start frame.
+        start: u64,
+        /// Requested end frame (exclusive).
+        end: u64,
+        /// Frames in the track.
+        frames: u64,
+    },
+}
+
+/// Why a chunk plan or a chunk request is invalid.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The chunk length is not a positive multiple of 20 ms.
+    #[error("invalid chunk length {seconds} s: must be a positive multiple of 0.02 s (20 ms), at most {max_seconds} s")]
+    InvalidChunkLength {
+        /// The requested length.
+        seconds: f64,
+        /// The largest accepted length.
+        max_seconds: f64,
+    },
+    /// A chunk index outside the track.
+    #[error("invalid chunk index {index} (track has {total} chunks: 0..={last})", last = total.saturating_sub(1))]
+    ChunkIndexOutOfRange {
+        /// The requested index.
+        index: u64,
+        /// How many chunks the track has.
+        total: u64,
+    },
+    /// A time outside the track, or not finite.
+    #[error("invalid time {seconds} s (track is {duration_s} s long)")]
+    TimeOutOfRange {
+        /// The requested time.
+        seconds: f64,
+        /// The track's duration.
+        duration_s: f64,
+    },
+    /// The track has no frames, so it has no chunks.
+    #[error("the track is empty: it has no chunks")]
+    EmptyTrack,
+}
+
+/// Any error of the library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Opening or decoding the source failed.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The chunk plan or a chunk request is invalid.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}

@@ -1,0 +1,28 @@
+//! Auralis Core: progressive streaming of mastered music.
+//!
+//! ```text
+//! file ─ decode ─► PCM at the source rate ─ resample ─► 48 kHz f32 ─ plan ─► chunk k
+//!        (decode::Source,                    (resample)                (plan::ChunkPlan)
+//!         exact range reads)
+//! ```
+//!
+//! [`render::Renderer`] ties these together: chunk `k` of the 48 kHz timeline, computed from
+//! the file alone, so that it is the same bytes whichever chunks were rendered before, in
+//! which order, by which thread or process. Mastering, Opus/WebM and the cache come next.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod decode;
+pub mod demo;
+mod error;
+pub mod plan;
+pub mod render;
+pub mod resample;
+
+pub use decode::{RangeReader, Source, SourceInfo};
+pub use error::{DecodeError, Error, PlanError};
+pub use plan::ChunkPlan;
+pub use render::Renderer;
+
+/// The output sample rate of every stream.
+pub const OUTPUT_RATE_HZ: u32 = 48_000;
