@@ -116,7 +116,7 @@ pub fn synthesize() -> Vec<f64> {
         if drums_on {
             let beat_index = (in_bar / beat) as usize;
             // Kick on 1 and 3: a sine sweeping from 120 Hz down to 45 Hz.
-            if beat_index % 2 == 0 {
+            if beat_index.is_multiple_of(2) {
                 let f_phase =
                     45.0 * in_beat + (120.0 - 45.0) / 30.0 * (1.0 - (-30.0 * in_beat).exp());
                 let v = (TAU * f_phase).sin() * (-in_beat * 8.0).exp();
@@ -125,7 +125,7 @@ pub fn synthesize() -> Vec<f64> {
             }
             let n = noise();
             // Snare on 2 and 4, hi-hat on every eighth.
-            if beat_index % 2 == 1 {
+            if !beat_index.is_multiple_of(2) {
                 let v = (0.7 * n + 0.3 * (TAU * 190.0 * in_beat).sin()) * (-in_beat * 18.0).exp();
                 left += 0.3 * v;
                 right += 0.3 * v;

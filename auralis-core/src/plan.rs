@@ -86,7 +86,10 @@ impl ChunkPlan {
         let exact = chunk_seconds * f64::from(OUTPUT_RATE_HZ);
         let frames = exact.round();
         // Tolerate the float error of decimal input such as 0.1 * 3, nothing more.
-        if (exact - frames).abs() > 1e-6 || frames as u64 % FRAME_QUANTUM != 0 || frames < 1.0 {
+        if (exact - frames).abs() > 1e-6
+            || !(frames as u64).is_multiple_of(FRAME_QUANTUM)
+            || frames < 1.0
+        {
             return Err(invalid());
         }
         Ok(frames as u64)

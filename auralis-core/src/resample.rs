@@ -10,6 +10,11 @@
 //! does), so a chunk's samples do not depend on which chunks were resampled before, and equal
 //! the continuous pass (tests check both, bit for bit).
 //!
+//! Timing: rubato's anti-aliasing filter is centred half a source sample late and only whole
+//! samples of its delay are trimmed, so the 48 kHz output is half a source sample early
+//! (0.54 output frames, 11 µs, at 44.1 kHz; measured with impulses). The offset is constant,
+//! the same for every chunk and channel, and inaudible.
+//!
 //! Length: a source of `n` frames at rate `r` becomes `ceil(n · 48000 / r)` frames, so the
 //! output covers the whole input duration; 48 kHz sources pass through untouched.
 
@@ -125,7 +130,7 @@ mod tests {
         assert_eq!(output_frames(44_100, 44_100), 48_000);
         assert_eq!(output_frames(1, 44_100), 2);
         assert_eq!(output_frames(1_984_500, 44_100), 2_160_000);
-        assert_eq!(output_frames(881_764, 22_050), 1_919_488);
+        assert_eq!(output_frames(881_764, 22_050), 1_919_487);
         assert_eq!(output_frames(1_152_000, 96_000), 576_000);
         assert_eq!(output_frames(0, 44_100), 0);
     }

@@ -22,6 +22,9 @@ pub struct RangeReader {
     decoder: Box<dyn AudioDecoder>,
     /// The format reader has not delivered a packet since it was opened.
     fresh: bool,
+    /// For indexed timelines: the ordinal of the next packet, when known without a timestamp
+    /// lookup (after opening or skipping; unknown right after a seek).
+    next_ordinal: Option<usize>,
     decoded: Vec<f32>,
     mapped: Vec<f32>,
 }
@@ -56,6 +59,7 @@ impl RangeReader {
             format,
             decoder,
             fresh: true,
+            next_ordinal: Some(0),
             decoded: Vec::new(),
             mapped: Vec::new(),
         })
@@ -123,7 +127,7 @@ impl RangeReader {
     /// The linear end of the stream, checked near `declared_end` when a header gives one,
     /// by a full pass otherwise (or when the check fails: the header lied).
     pub(super) fn measure_end(&mut self, declared_end: Option<u64>) -> Result<u64, DecodeError> {
-        if let Timeline::Indexed(index) = &self.source.layout.timeline {
+        if let Timeline::Indexed { index, .. } = &self.source.layout.timeline {
             let total = index.total();
             // Prove the stream decodes at all before trusting the index.
             let mut decoded_ok = false;
@@ -180,8 +184,17 @@ impl RangeReader {
             &self.source.label,
             layout.extension.as_deref(),
         )?;
-        self.decoder.reset();
+        self.new_decoder()?;
         self.fresh = true;
+        self.next_ordinal = Some(0);
+        Ok(())
+    }
+
+    /// Replaces the decoder with a new one. `reset()` is not enough: symphonia's AAC decoder
+    /// keeps its noise-substitution generator across resets, so output after a seek would
+    /// depend on what was decoded before (measured on the corpus's `love_40s.m4a`).
+    fn new_decoder(&mut self) -> Result<(), DecodeError> {
+        self.decoder = make_decoder(&self.source.layout.params, &self.source.label)?;
         Ok(())
     }
 
@@ -190,26 +203,55 @@ impl RangeReader {
         if target == 0 {
             return if self.fresh { Ok(()) } else { self.reopen() };
         }
-        let ts = match &self.source.layout.timeline {
+        let layout = self.source.layout.clone();
+        let ts = match &layout.timeline {
             Timeline::Affine { offset } => target as i64 - offset,
-            Timeline::Indexed(index) => index.pts(index.packet_at_or_before(target).unwrap_or(0)),
+            Timeline::Indexed {
+                index,
+                seek_by_pts: true,
+            } => index.pts(index.packet_at_or_before(target).unwrap_or(0)),
+            Timeline::Indexed {
+                index,
+                seek_by_pts: false,
+            } => {
+                let first = index.packet_at_or_before(target).unwrap_or(0);
+                return self.skip_to_packet(first);
+            }
         };
-        let track_id = self.source.layout.track_id;
-        match self.format.seek(
-            SeekMode::Accurate,
-            SeekTo::Timestamp {
-                ts: Timestamp::new(ts),
-                track_id,
-            },
-        ) {
+        let seek = SeekTo::Timestamp {
+            ts: Timestamp::new(ts),
+            track_id: layout.track_id,
+        };
+        match self.format.seek(SeekMode::Accurate, seek) {
             Ok(_) => {
-                self.decoder.reset();
+                self.new_decoder()?;
                 self.fresh = false;
+                self.next_ordinal = None;
                 Ok(())
             }
             // Some readers cannot seek (or not there): decode from the start instead.
             Err(_) => self.reopen(),
         }
+    }
+
+    /// Reopens and demuxes, without decoding, up to packet `ordinal` of the track.
+    fn skip_to_packet(&mut self, ordinal: usize) -> Result<(), DecodeError> {
+        if self.next_ordinal.is_none_or(|next| next > ordinal) {
+            self.reopen()?;
+        }
+        let track_id = self.source.layout.track_id;
+        while self.next_ordinal.is_some_and(|next| next < ordinal) {
+            match self.format.next_packet() {
+                Ok(Some(p)) if p.track_id == track_id => {
+                    self.next_ordinal = self.next_ordinal.map(|n| n + 1);
+                    self.fresh = false;
+                }
+                Ok(Some(_)) => {}
+                // The end came before the packet: the read will report what is missing.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        self.new_decoder()
     }
 
     /// Decodes packets from the current position, handing each to `accept` until it returns
@@ -235,6 +277,9 @@ impl RangeReader {
                 Err(_) => return Ok(()),
             };
             self.fresh = false;
+            if matches!(layout.timeline, Timeline::Affine { .. }) {
+                self.next_ordinal = None;
+            }
             let (packet_start, nominal) = match &layout.timeline {
                 Timeline::Affine { offset } => {
                     let start = packet.pts.get().checked_add(*offset).filter(|s| *s >= 0);
@@ -243,11 +288,20 @@ impl RangeReader {
                     })?;
                     (start as u64, packet.dur.get())
                 }
-                Timeline::Indexed(index) => {
-                    let i = index.find(packet.pts.get(), hint).ok_or_else(|| {
-                        self.malformed("packet missing from the index (file changed?)")
-                    })?;
+                Timeline::Indexed { index, .. } => {
+                    let i = match self.next_ordinal {
+                        Some(i) if i < index.len() => i,
+                        Some(_) => {
+                            return Err(
+                                self.malformed("more packets than when opened (file changed?)")
+                            )
+                        }
+                        None => index.find(packet.pts.get(), hint).ok_or_else(|| {
+                            self.malformed("packet missing from the index (file changed?)")
+                        })?,
+                    };
                     hint = i + 1;
+                    self.next_ordinal = Some(i + 1);
                     index.span(i)
                 }
             };

@@ -14,6 +14,12 @@
 //!   576 frames where the decoder outputs 1024. For these codecs the source is demuxed once when
 //!   opened (no decoding, a few milliseconds) into a [`PacketIndex`] of timestamp → linear
 //!   position, with each packet's true output length ([`Timeline::Indexed`]).
+//! * Ogg timestamps are not even stable: after a seek, symphonia's Ogg reader numbers the packets
+//!   between two irregular granules 448 frames differently than a pass from the start does
+//!   (measured). So Ogg packets are identified by their ordinal from the start of the file, and
+//!   an Ogg range read reaches its first packet by demuxing (not decoding) from the start;
+//!   MP4's sample-table timestamps are stable, so AAC in MP4 seeks and looks packets up by
+//!   timestamp.
 
 use std::sync::Arc;
 
@@ -24,8 +30,15 @@ use symphonia::core::packet::Packet;
 pub(crate) enum Timeline {
     /// `linear = pts + offset`, packet length = its `dur`.
     Affine { offset: i64 },
-    /// Looked up in an index built when the source was opened.
-    Indexed(Arc<PacketIndex>),
+    /// Looked up in an index built when the source was opened. `seek_by_pts`: the container's
+    /// seeks give packets the same timestamps as a pass from the start (MP4: yes; Ogg: no, so
+    /// reads skip packets from the start instead of seeking).
+    Indexed {
+        /// The index.
+        index: Arc<PacketIndex>,
+        /// Whether timestamps after a seek can be looked up.
+        seek_by_pts: bool,
+    },
 }
 
 /// Every packet of the track in file order: its timestamp and where its output starts.
