@@ -31,6 +31,7 @@
 mod downmix;
 mod mp4;
 mod reader;
+mod riff;
 mod timeline;
 
 use std::fs::File;
@@ -253,17 +254,31 @@ impl Source {
             Timeline::Affine { offset: -first_pts }
         };
 
-        let (delay, declared) = if container == "isomp4" {
-            let edit = match &data {
+        let open_raw = || -> Option<Box<dyn ReadSeek>> {
+            match &data {
                 SourceData::File(p) => File::open(p)
                     .ok()
-                    .and_then(|f| mp4::read_edit(BufReader::new(f), sample_rate)),
-                SourceData::Memory(b) => mp4::read_edit(Cursor::new(b.clone()), sample_rate),
-            };
+                    .map(|f| Box::new(BufReader::new(f)) as Box<dyn ReadSeek>),
+                SourceData::Memory(b) => Some(Box::new(Cursor::new(b.clone()))),
+            }
+        };
+        let (delay, declared) = if container == "isomp4" {
+            let edit = open_raw().and_then(|r| mp4::read_edit(r, sample_rate));
             match edit {
                 Some(edit) => (edit.delay, edit.frames),
                 None => (0, None),
             }
+        } else if container == "wave" {
+            // The header's count may exceed what the file holds (see the `riff` module). Then
+            // symphonia reads the last packet past the end of the data and returns garbage for
+            // it, so only the complete packets count.
+            let present = open_raw().and_then(riff::wav_frames_present);
+            let packet = params.max_frames_per_packet.unwrap_or(1).max(1);
+            let declared = match (track.num_frames, present) {
+                (Some(n), Some(p)) if p < n => Some(p / packet * packet),
+                (n, p) => n.or(p),
+            };
+            (u64::from(track.delay.unwrap_or(0)), declared)
         } else {
             (u64::from(track.delay.unwrap_or(0)), track.num_frames)
         };
@@ -313,6 +328,9 @@ impl Source {
         Ok(source)
     }
 }
+
+trait ReadSeek: std::io::Read + std::io::Seek {}
+impl<T: std::io::Read + std::io::Seek> ReadSeek for T {}
 
 fn open_format(
     data: &SourceData,

@@ -25,6 +25,9 @@ pub struct RangeReader {
     /// For indexed timelines: the ordinal of the next packet, when known without a timestamp
     /// lookup (after opening or skipping; unknown right after a seek).
     next_ordinal: Option<usize>,
+    /// The decoder is new: its first output may be short (priming), and is then the end of
+    /// its packet's span. Any other short output (a truncated last packet) is its start.
+    decoder_is_new: bool,
     decoded: Vec<f32>,
     mapped: Vec<f32>,
 }
@@ -60,6 +63,7 @@ impl RangeReader {
             decoder,
             fresh: true,
             next_ordinal: Some(0),
+            decoder_is_new: true,
             decoded: Vec::new(),
             mapped: Vec::new(),
         })
@@ -125,8 +129,11 @@ impl RangeReader {
     }
 
     /// The linear end of the stream, checked near `declared_end` when a header gives one,
-    /// by a full pass otherwise (or when the check fails: the header lied).
+    /// by a full pass otherwise (or when the check fails: the header lied). The end is where
+    /// the last packet that decodes ends: a damaged packet inside the stream becomes silence,
+    /// but a damaged tail (a truncated last packet) does not lengthen the track.
     pub(super) fn measure_end(&mut self, declared_end: Option<u64>) -> Result<u64, DecodeError> {
+        let channels = self.source.info.channels as usize;
         if let Timeline::Indexed { index, .. } = &self.source.layout.timeline {
             let total = index.total();
             // Prove the stream decodes at all before trusting the index.
@@ -149,8 +156,10 @@ impl RangeReader {
             let (mut end, mut ok_packets, mut first_start) = (0u64, 0u64, None);
             self.pump(|placed| {
                 first_start.get_or_insert(placed.packet_start);
-                end = end.max(placed.start + placed.frames.len() as u64);
-                ok_packets += u64::from(placed.ok);
+                if placed.ok {
+                    end = end.max(placed.start + (placed.frames.len() / channels) as u64);
+                    ok_packets += 1;
+                }
                 true
             })?;
             if ok_packets > 0 && first_start.is_some_and(|s| s <= probe_from) {
@@ -160,8 +169,10 @@ impl RangeReader {
         }
         let (mut end, mut ok_packets) = (0u64, 0u64);
         self.pump(|placed| {
-            end = end.max(placed.start + placed.frames.len() as u64);
-            ok_packets += u64::from(placed.ok);
+            if placed.ok {
+                end = end.max(placed.start + (placed.frames.len() / channels) as u64);
+                ok_packets += 1;
+            }
             true
         })?;
         if ok_packets == 0 {
@@ -195,6 +206,7 @@ impl RangeReader {
     /// depend on what was decoded before (measured on the corpus's `love_40s.m4a`).
     fn new_decoder(&mut self) -> Result<(), DecodeError> {
         self.decoder = make_decoder(&self.source.layout.params, &self.source.label)?;
+        self.decoder_is_new = true;
         Ok(())
     }
 
