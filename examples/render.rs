@@ -106,14 +106,23 @@ fn run(args: &Args) -> Result<(), String> {
 
     let wall = started.elapsed().as_secs_f64();
     let audio_s = rendered_frames as f64 / f64::from(OUTPUT_RATE_HZ);
+    let peak = peak_rss_mb().map_or(String::new(), |mb| format!(", peak RSS {mb:.0} MB"));
     println!(
-        "rendered {} of {} chunks ({audio_s:.2} s of audio) in {wall:.3} s: {:.0}x real time -> {}",
+        "rendered {} of {} chunks ({audio_s:.2} s of audio) in {wall:.3} s: {:.0}x real time{peak} -> {}",
         selected.len(),
         plan.total_chunks(),
         audio_s / wall.max(1e-9),
         args.out.join("manifest.json").display()
     );
     Ok(())
+}
+
+/// Peak resident memory of this process (Linux: VmHWM), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 fn manifest(

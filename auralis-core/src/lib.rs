@@ -26,3 +26,8 @@ pub use render::Renderer;
 
 /// The output sample rate of every stream.
 pub const OUTPUT_RATE_HZ: u32 = 48_000;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -123,7 +123,10 @@ fn a_wav_header_claiming_a_billion_frames_is_not_believed() {
     // returns garbage for a packet that runs past the end of the file.
     assert_eq!(source.info().frames, 44_100 / 1152 * 1152);
     let pcm = source.read_range(0, source.info().frames).unwrap();
-    let expect: Vec<f32> = ints[..pcm.len()].iter().map(|&x| x as f32 / 32_768.0).collect();
+    let expect: Vec<f32> = ints[..pcm.len()]
+        .iter()
+        .map(|&x| x as f32 / 32_768.0)
+        .collect();
     assert!(pcm == expect, "the samples are the file's");
 }
 

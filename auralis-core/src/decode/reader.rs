@@ -150,23 +150,20 @@ impl RangeReader {
                 Err(self.malformed("no packet could be decoded"))
             };
         }
-        if let Some(declared_end) = declared_end {
-            let probe_from = declared_end.saturating_sub(u64::from(self.source.info.sample_rate));
-            self.seek_linear(probe_from)?;
-            let (mut end, mut ok_packets, mut first_start) = (0u64, 0u64, None);
-            self.pump(|placed| {
-                first_start.get_or_insert(placed.packet_start);
-                if placed.ok {
-                    end = end.max(placed.start + (placed.frames.len() / channels) as u64);
-                    ok_packets += 1;
-                }
-                true
-            })?;
-            if ok_packets > 0 && first_start.is_some_and(|s| s <= probe_from) {
+        // First the header's end, then the end of the last packet the demuxer finds (a pass
+        // that reads the file without decoding it): each is confirmed by decoding its last
+        // second. Only when neither holds is the whole file decoded.
+        if let Some(end) = declared_end {
+            if let Some(end) = self.confirm_end(end)? {
                 return Ok(end);
             }
-            self.reopen()?;
         }
+        if let Some(end) = self.demuxed_end()? {
+            if let Some(end) = self.confirm_end(end)? {
+                return Ok(end);
+            }
+        }
+        self.reopen()?;
         let (mut end, mut ok_packets) = (0u64, 0u64);
         self.pump(|placed| {
             if placed.ok {
@@ -178,6 +175,52 @@ impl RangeReader {
         if ok_packets == 0 {
             return Err(self.malformed("no packet could be decoded"));
         }
+        Ok(end)
+    }
+
+    /// Decodes from one second before `claimed_end` to the end of the stream and returns
+    /// where decodable audio really ends, or `None` if the seek did not get there (the
+    /// claim was wrong or the reader cannot seek).
+    fn confirm_end(&mut self, claimed_end: u64) -> Result<Option<u64>, DecodeError> {
+        let channels = self.source.info.channels as usize;
+        let probe_from = claimed_end.saturating_sub(u64::from(self.source.info.sample_rate));
+        self.seek_linear(probe_from)?;
+        let (mut end, mut ok_packets, mut first_start) = (0u64, 0u64, None);
+        self.pump(|placed| {
+            first_start.get_or_insert(placed.packet_start);
+            if placed.ok {
+                end = end.max(placed.start + (placed.frames.len() / channels) as u64);
+                ok_packets += 1;
+            }
+            true
+        })?;
+        let landed = first_start.is_some_and(|s| s <= probe_from);
+        Ok((ok_packets > 0 && landed).then_some(end))
+    }
+
+    /// The end of the last packet, by reading the whole stream without decoding.
+    fn demuxed_end(&mut self) -> Result<Option<u64>, DecodeError> {
+        let Timeline::Affine { offset } = self.source.layout.timeline else {
+            return Ok(None);
+        };
+        self.reopen()?;
+        let track_id = self.source.layout.track_id;
+        let mut end: Option<u64> = None;
+        loop {
+            match self.format.next_packet() {
+                Ok(Some(p)) if p.track_id == track_id => {
+                    let packet_end = p
+                        .pts
+                        .get()
+                        .saturating_add(offset)
+                        .saturating_add(p.dur.get() as i64);
+                    end = end.max(u64::try_from(packet_end).ok());
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        self.fresh = false;
         Ok(end)
     }
 

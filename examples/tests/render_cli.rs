@@ -1,0 +1,148 @@
+//! The `render` example as a user runs it: manifest contract, WAV outputs, error exits.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn render_bin() -> PathBuf {
+    // target/<profile>/deps/render_cli-<hash> -> target/<profile>/examples/render
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("render")
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(render_bin())
+        .args(args)
+        .output()
+        .expect("the render example is built by cargo test");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn demo_render_writes_the_manifest_contract_and_exact_wavs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let (code, stdout, stderr) = run(&["--out", out, "--chunks", "0,4", "--wav"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("rendered 2 of 5 chunks"), "{stdout}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    let keys: Vec<&str> = manifest
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "format_version",
+            "source",
+            "sample_rate",
+            "channels",
+            "frames",
+            "duration_s",
+            "chunk_seconds",
+            "total_chunks",
+            "chunks"
+        ]
+    );
+    assert_eq!(manifest["format_version"], 1);
+    assert_eq!(manifest["source"]["path"], serde_json::Value::Null);
+    assert_eq!(manifest["source"]["sample_rate"], 44_100);
+    assert_eq!(manifest["source"]["frames"], 61 * 2 * 44_100);
+    assert_eq!(manifest["sample_rate"], 48_000);
+    assert_eq!(manifest["frames"], 61 * 2 * 48_000);
+    assert_eq!(manifest["duration_s"], 122.0);
+    assert_eq!(manifest["total_chunks"], 5);
+    let chunks = manifest["chunks"].as_array().unwrap();
+    assert_eq!(chunks.len(), 5);
+    let total: u64 = chunks.iter().map(|c| c["frames"].as_u64().unwrap()).sum();
+    assert_eq!(total, 61 * 2 * 48_000);
+    for (i, chunk) in chunks.iter().enumerate() {
+        let keys: Vec<&str> = chunk
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = vec!["index", "start_frame", "frames", "start_s", "duration_s"];
+        if i == 0 || i == 4 {
+            expected.push("wav");
+            let name = chunk["wav"].as_str().unwrap();
+            assert_eq!(name, format!("chunk_{i:05}.wav"));
+            let reader = hound::WavReader::open(dir.path().join(name)).unwrap();
+            let spec = reader.spec();
+            assert_eq!(
+                (spec.sample_rate, spec.channels, spec.bits_per_sample),
+                (48_000, 2, 32)
+            );
+            assert_eq!(spec.sample_format, hound::SampleFormat::Float);
+            assert_eq!(
+                u64::from(reader.duration()),
+                chunk["frames"].as_u64().unwrap()
+            );
+        } else {
+            assert!(!dir.path().join(format!("chunk_{i:05}.wav")).exists());
+        }
+        assert_eq!(keys, expected);
+    }
+    assert_eq!(chunks[4]["frames"], 96_000);
+    assert_eq!(chunks[4]["start_s"], 120.0);
+    // No temporary file is left behind.
+    assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e
+        .unwrap()
+        .path()
+        .to_string_lossy()
+        .ends_with(".partial")));
+}
+
+#[test]
+fn errors_are_one_line_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    let missing = dir.path().join("missing.flac");
+    let garbage = dir.path().join("garbage.mp3");
+    std::fs::write(&garbage, vec![0x5au8; 10_000]).unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![missing.to_str().unwrap(), "--out", out],
+            "file not found",
+        ),
+        (
+            vec![garbage.to_str().unwrap(), "--out", out],
+            "unsupported format",
+        ),
+        (
+            vec![dir.path().to_str().unwrap(), "--out", out],
+            "not a regular file",
+        ),
+        (
+            vec!["--out", out, "--chunks", "9"],
+            "invalid chunk index 9 (track has 5 chunks: 0..=4)",
+        ),
+        (
+            vec!["--out", out, "--chunk-seconds", "0.03"],
+            "must be a positive multiple of 0.02 s",
+        ),
+    ];
+    for (args, message) in cases {
+        let (code, _, stderr) = run(&args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(message),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!dir.path().join("out").join("manifest.json").exists());
+}
