@@ -152,3 +152,82 @@ fn more_than_two_channels_fold_down_to_stereo() {
         &pcm[..2]
     );
 }
+
+/// Converts a WAV fixture with ffmpeg (lossless codecs only).
+fn ffmpeg_convert(
+    dir: &tempfile::TempDir,
+    wav: &std::path::Path,
+    name: &str,
+    codec_args: &[&str],
+) -> std::path::PathBuf {
+    let out = dir.path().join(name);
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(wav)
+        .args(codec_args)
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success(), "ffmpeg failed to write {name}");
+    out
+}
+
+#[test]
+fn alac_in_m4a_and_aiff_decode_to_the_exact_samples() {
+    if !required_in_ci("ffmpeg") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (rate, channels) in [(44_100u32, 2u16), (48_000, 1), (96_000, 2)] {
+        let frames = rate as usize * 2 + 333;
+        let ints = quantize(&music_like(rate, channels as usize, frames, 9), 16);
+        let wav = write_temp(
+            &dir,
+            &format!("{rate}_{channels}.wav"),
+            &wav_int(rate, channels, 16, &ints),
+        );
+        let expect: Vec<f32> = ints.iter().map(|&x| x as f32 / 32_768.0).collect();
+        for (name, args) in [
+            (format!("{rate}_{channels}.m4a"), vec!["-c:a", "alac"]),
+            (format!("{rate}_{channels}.aiff"), vec!["-c:a", "pcm_s16be"]),
+        ] {
+            let path = ffmpeg_convert(&dir, &wav, &name, &args);
+            let source = Source::open(&path).unwrap();
+            assert_eq!(source.info().frames, frames as u64, "{name}");
+            let linear = source.read_range(0, frames as u64).unwrap();
+            assert!(
+                linear == expect,
+                "{name}: max diff {}",
+                max_abs_diff(&linear, &expect)
+            );
+            assert_ranges_match_linear(&source, &linear, 5);
+        }
+    }
+}
+
+#[test]
+fn lowest_and_highest_rates_resample_to_the_exact_length() {
+    let dir = tempfile::tempdir().unwrap();
+    for rate in [8_000u32, 11_025, 192_000] {
+        let frames = rate as usize + 7;
+        let ints = quantize(&music_like(rate, 2, frames, 2), 16);
+        let path = write_temp(&dir, &format!("{rate}.wav"), &wav_int(rate, 2, 16, &ints));
+        let renderer = Renderer::open(&path).unwrap();
+        assert_eq!(renderer.frames(), output_frames(frames as u64, rate));
+        let plan = renderer.plan(0.2).unwrap();
+        let joined: Vec<f32> = plan
+            .chunks()
+            .flat_map(|c| renderer.render_chunk(&plan, c.index).unwrap())
+            .collect();
+        assert_eq!(joined.len() as u64, renderer.frames() * 2, "{rate} Hz");
+        let reference = continuous_resample(
+            &renderer.source().read_range(0, frames as u64).unwrap(),
+            2,
+            rate,
+        );
+        assert!(
+            joined == reference,
+            "{rate} Hz: chunks differ from one continuous pass"
+        );
+    }
+}
