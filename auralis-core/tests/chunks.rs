@@ -129,11 +129,7 @@ fn impulses_on_and_beside_chunk_boundaries_come_out_once_at_the_right_frame() {
             &wav_int(48_000, 2, 16, &ints),
         );
         let renderer = Renderer::open(&path).unwrap();
-        let plan = renderer.plan(1.0).unwrap();
-        let joined: Vec<f32> = plan
-            .chunks()
-            .flat_map(|c| renderer.render_chunk(&plan, c.index).unwrap())
-            .collect();
+        let joined = render_all(&renderer, 1.0);
         assert_eq!(joined.len(), frames * 2);
         assert_eq!(peaks(&joined, 2, 0.5), expected, "offset {offset}");
         let nonzero = joined.iter().filter(|v| **v != 0.0).count();
@@ -164,11 +160,7 @@ fn impulses_on_and_beside_chunk_boundaries_come_out_once_at_the_right_frame() {
             &wav_int(44_100, 2, 16, &ints),
         );
         let renderer = Renderer::open(&path).unwrap();
-        let plan = renderer.plan(1.0).unwrap();
-        let joined: Vec<f32> = plan
-            .chunks()
-            .flat_map(|c| renderer.render_chunk(&plan, c.index).unwrap())
-            .collect();
+        let joined = render_all(&renderer, 1.0);
         let decoded = renderer.source().read_range(0, in_frames as u64).unwrap();
         let reference = peaks(&continuous_resample(&decoded, 2, 44_100), 2, 0.3);
         let found = peaks(&joined, 2, 0.3);

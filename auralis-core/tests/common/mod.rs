@@ -39,28 +39,26 @@ pub fn quantize(samples: &[f64], bits: u32) -> Vec<i32> {
 
 /// An integer PCM WAV file.
 pub fn wav_int(rate: u32, channels: u16, bits: u16, samples: &[i32]) -> Vec<u8> {
-    let spec = hound::WavSpec {
-        channels,
-        sample_rate: rate,
-        bits_per_sample: bits,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    let mut w = hound::WavWriter::new(&mut bytes, spec).unwrap();
-    for &s in samples {
-        w.write_sample(s).unwrap();
-    }
-    w.finalize().unwrap();
-    bytes.into_inner()
+    wav(rate, channels, bits, hound::SampleFormat::Int, samples)
 }
 
 /// A 32-bit float WAV file.
 pub fn wav_float(rate: u32, channels: u16, samples: &[f32]) -> Vec<u8> {
+    wav(rate, channels, 32, hound::SampleFormat::Float, samples)
+}
+
+fn wav<S: hound::Sample + Copy>(
+    rate: u32,
+    channels: u16,
+    bits: u16,
+    format: hound::SampleFormat,
+    samples: &[S],
+) -> Vec<u8> {
     let spec = hound::WavSpec {
         channels,
         sample_rate: rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
+        bits_per_sample: bits,
+        sample_format: format,
     };
     let mut bytes = std::io::Cursor::new(Vec::new());
     let mut w = hound::WavWriter::new(&mut bytes, spec).unwrap();
@@ -224,6 +222,59 @@ pub fn assert_same_audio(label: &str, codec: &str, got: &[f32], want: &[f32]) {
             "{label}: differs (max diff {}, {:.1} dB RMS)",
             max_abs_diff(got, want),
             rms_diff_db(got, want)
+        );
+    }
+}
+
+/// Every chunk of `renderer` at `chunk_seconds`, rendered alone and joined.
+pub fn render_all(renderer: &auralis_core::Renderer, chunk_seconds: f64) -> Vec<f32> {
+    let plan = renderer.plan(chunk_seconds).unwrap();
+    plan.chunks()
+        .flat_map(|c| renderer.render_chunk(&plan, c.index).unwrap())
+        .collect()
+}
+
+/// Reads `extra` ranges plus random ones (up to `max_len` frames) through one reader, in that
+/// order, and checks each against the linear decode and against a fresh reader.
+pub fn assert_ranges_match_linear(
+    source: &auralis_core::Source,
+    linear: &[f32],
+    seed: u64,
+    max_len: u64,
+    extra: &[(u64, u64)],
+) {
+    use rand::{Rng, SeedableRng};
+    let info = source.info();
+    let (frames, ch) = (info.frames, info.channels as usize);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut ranges = extra.to_vec();
+    ranges.extend([
+        (0, 1),
+        (frames - 1, frames),
+        (0, frames),
+        (frames / 2, frames),
+    ]);
+    for _ in 0..16 {
+        let a = rng.gen_range(0..frames);
+        ranges.push((a, rng.gen_range(a..=frames.min(a + max_len))));
+    }
+    let mut reader = source.reader().unwrap();
+    for (a, b) in ranges {
+        let mut got = Vec::new();
+        reader
+            .read(a, b, |block| got.extend_from_slice(block))
+            .unwrap();
+        let want = &linear[a as usize * ch..b as usize * ch];
+        assert_same_audio(&format!("{a}..{b}"), &info.codec, &got, want);
+        let mut again = Vec::new();
+        source
+            .reader()
+            .unwrap()
+            .read(a, b, |block| again.extend_from_slice(block))
+            .unwrap();
+        assert!(
+            again == got,
+            "{a}..{b} depends on what the reader read before"
         );
     }
 }
