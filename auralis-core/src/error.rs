@@ -127,6 +127,26 @@ pub enum PlanError {
     EmptyTrack,
 }
 
+/// Why mastering settings are invalid.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MasteringError {
+    /// A preset name that does not exist.
+    #[error("unknown preset {name:?} (valid: {valid})")]
+    UnknownPreset {
+        /// The name given.
+        name: String,
+        /// The valid names, comma-separated.
+        valid: String,
+    },
+    /// An intensity outside [0, 1] or not finite.
+    #[error("invalid intensity {value}: must be a number from 0 to 1")]
+    InvalidIntensity {
+        /// The value given.
+        value: f64,
+    },
+}
+
 /// Any error of the library.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -137,4 +157,7 @@ pub enum Error {
     /// The chunk plan or a chunk request is invalid.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The mastering settings are invalid.
+    #[error(transparent)]
+    Mastering(#[from] MasteringError),
 }

@@ -12,15 +12,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod decode;
 pub mod demo;
 mod error;
+pub mod mastering;
 pub mod plan;
 pub mod render;
 pub mod resample;
 
 pub use decode::{RangeReader, Source, SourceInfo};
-pub use error::{DecodeError, Error, PlanError};
+pub use error::{DecodeError, Error, MasteringError, PlanError};
+pub use mastering::{Mastering, MasteringParams, Preset};
 pub use plan::ChunkPlan;
 pub use render::Renderer;
 

@@ -9,6 +9,9 @@
 
 use crate::decode::{RangeReader, Source};
 use crate::error::{DecodeError, Error, PlanError};
+use crate::mastering::{
+    self, MasteringParams, Stages, COMPRESSOR_BLOCK, POST_ROLL_FRAMES, WARMUP_FRAMES,
+};
 use crate::plan::ChunkPlan;
 use crate::resample::{output_frames, Resampling};
 
@@ -112,5 +115,52 @@ impl Renderer {
         reader.read(read_start, read_end, |block| input.extend_from_slice(block))?;
         input.resize((span.end - span.start) as usize * ch, 0.0);
         Ok(resampling.process(&input, span, end - start))
+    }
+
+    /// Chunk `index` of `plan`, mastered with `params` (see the `mastering` module).
+    pub fn render_mastered_chunk(
+        &self,
+        plan: &ChunkPlan,
+        index: u64,
+        params: &MasteringParams,
+    ) -> Result<Vec<f32>, Error> {
+        let chunk = plan.chunk(index)?;
+        if plan.frames() != self.frames {
+            return Err(Error::Plan(PlanError::TimeOutOfRange {
+                seconds: plan.duration_s(),
+                duration_s: crate::plan::frames_to_seconds(self.frames),
+            }));
+        }
+        let mut reader = self.source.reader()?;
+        Ok(self.render_mastered(&mut reader, chunk.start_frame, chunk.end_frame(), params)?)
+    }
+
+    /// Output frames `[start, end)`, mastered: the chain runs from [`WARMUP_FRAMES`] before
+    /// `start` (on the compressor's block grid) to [`POST_ROLL_FRAMES`] after `end`.
+    pub fn render_mastered(
+        &self,
+        reader: &mut RangeReader,
+        start: u64,
+        end: u64,
+        params: &MasteringParams,
+    ) -> Result<Vec<f32>, DecodeError> {
+        if params.is_bypass() {
+            return self.render_range(reader, start, end);
+        }
+        let ch = self.channels() as usize;
+        let from = start.saturating_sub(WARMUP_FRAMES) / COMPRESSOR_BLOCK * COMPRESSOR_BLOCK;
+        let to = (end + POST_ROLL_FRAMES).min(self.frames);
+        let mut buf = self.render_range(reader, from, to.max(end))?;
+        mastering::process(
+            &mut buf,
+            ch,
+            crate::OUTPUT_RATE_HZ,
+            from,
+            params,
+            Stages::All,
+        );
+        buf.truncate((end - from) as usize * ch);
+        buf.drain(..(start - from) as usize * ch);
+        Ok(buf)
     }
 }

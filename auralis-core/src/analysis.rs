@@ -1,0 +1,439 @@
+//! Track analysis: the measurements the mastering decisions are made from, once per track.
+//!
+//! Loudness (BS.1770 integrated loudness, loudness range and true peak) comes from the `ebur128`
+//! crate, which passes EBU Tech 3341 and 3342. Spectral balance comes from `realfft`.
+//!
+//! To be cheap enough to come before the first chunk, a long track is measured on a sparse,
+//! deterministic sample: by default ([`Sampling`]) 8 segments of 3 s spread evenly over the
+//! track (a track up to 30 s is measured whole). The segments are measured at
+//! the source rate, with one loudness meter each; the gating of integrated loudness and loudness
+//! range then runs over the blocks of all segments together (ebur128's `*_multiple`), which is
+//! what a full measurement does with the blocks it has. Measured on the corpus, the sampled
+//! integrated loudness stays within 1 LU of the full measurement (a test checks every file).
+//! The true peak is the largest peak of the sampled audio, so it can miss a peak between
+//! segments: the limiter never relies on it.
+//!
+//! An analysis serializes (serde) and can be stored and passed back in to skip this step.
+
+use realfft::RealFftPlanner;
+use serde::{Deserialize, Serialize};
+
+use crate::decode::Source;
+use crate::error::DecodeError;
+
+/// How much of a track the analysis measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    /// Tracks up to this long (seconds) are measured whole.
+    pub full_up_to_s: f64,
+    /// Segments measured in a longer track.
+    pub segments: u64,
+    /// Length of each segment in seconds (at least 3: loudness range needs 3 s windows).
+    pub segment_s: f64,
+}
+
+impl Default for Sampling {
+    /// Whole up to 30 s; otherwise 8 segments of 3 s (24 s, a tenth of a 4-minute track).
+    fn default() -> Self {
+        Sampling {
+            full_up_to_s: 30.0,
+            segments: 8,
+            segment_s: 3.0,
+        }
+    }
+}
+
+/// Loudness reported for silence (below the absolute gate).
+pub const SILENCE_LUFS: f64 = -120.0;
+/// Upper edges of the five preset bands, in Hz (the last band runs to Nyquist).
+pub const BAND_EDGES_HZ: [f64; 4] = [200.0, 800.0, 3_000.0, 8_000.0];
+
+const FFT_LEN: usize = 4096;
+
+/// What the mastering decisions are made from. All levels in dB; loudness in LUFS/LU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackAnalysis {
+    /// BS.1770 integrated loudness ([`SILENCE_LUFS`] when nothing passes the gates).
+    pub integrated_lufs: f64,
+    /// EBU Tech 3342 loudness range.
+    pub loudness_range_lu: f64,
+    /// Largest true peak (4× oversampled, ebur128) of the measured audio, in dBTP.
+    pub true_peak_dbtp: f64,
+    /// Largest sample peak, in dBFS.
+    pub sample_peak_dbfs: f64,
+    /// RMS level over all channels, in dBFS.
+    pub rms_dbfs: f64,
+    /// Sample peak minus RMS.
+    pub crest_db: f64,
+    /// Energy of each preset band (<200, 200-800, 800-3k, 3k-8k, >8k Hz) relative to the total.
+    pub band_db: [f64; 5],
+    /// Slope of the octave-band spectrum, 63 Hz to 16 kHz, in dB per octave (pink noise: -3).
+    pub tilt_db_per_octave: f64,
+    /// Correlation of left and right (1: mono, 0: unrelated, -1: anti-phase).
+    pub stereo_correlation: f64,
+    /// Side level relative to mid level, as a ratio (0: mono).
+    pub stereo_width: f64,
+    /// Spread of 400 ms levels: 95th minus 10th percentile of the non-silent blocks, in dB.
+    pub dynamic_range_db: f64,
+    /// Seconds of audio measured.
+    pub analyzed_s: f64,
+}
+
+impl TrackAnalysis {
+    /// Whether the track is silence as far as loudness goes (nothing above the -70 LUFS gate).
+    pub fn is_silent(&self) -> bool {
+        self.integrated_lufs <= -70.0
+    }
+}
+
+/// Which frames are measured: `(start, end)` ranges at the source rate.
+pub fn segments(frames: u64, sample_rate: u32, sampling: &Sampling) -> Vec<(u64, u64)> {
+    let rate = f64::from(sample_rate);
+    let len = (sampling.segment_s * rate).round() as u64;
+    if frames as f64 <= sampling.full_up_to_s * rate || len * sampling.segments >= frames {
+        return vec![(0, frames)];
+    }
+    let n = sampling.segments;
+    (0..n)
+        .map(|i| {
+            let centre = ((2 * i + 1) as f64 / (2 * n) as f64 * frames as f64).round() as u64;
+            let start = centre.saturating_sub(len / 2).min(frames - len);
+            (start, start + len)
+        })
+        .collect()
+}
+
+/// Measures a source with the default [`Sampling`].
+pub fn analyze(source: &Source) -> Result<TrackAnalysis, DecodeError> {
+    analyze_with(source, &Sampling::default())
+}
+
+/// Measures a source with the given sampling.
+pub fn analyze_with(source: &Source, sampling: &Sampling) -> Result<TrackAnalysis, DecodeError> {
+    let info = source.info();
+    Ok(analyze_segments(
+        &read_segments(source, sampling)?,
+        info.sample_rate,
+        info.channels as usize,
+    ))
+}
+
+/// Reads the [`segments`] of a source (interleaved, at the source rate).
+pub fn read_segments(source: &Source, sampling: &Sampling) -> Result<Vec<Vec<f32>>, DecodeError> {
+    let info = source.info();
+    let mut reader = source.reader()?;
+    segments(info.frames, info.sample_rate, sampling)
+        .into_iter()
+        .map(|(start, end)| {
+            let mut samples = Vec::with_capacity((end - start) as usize * info.channels as usize);
+            reader.read(start, end, |block| samples.extend_from_slice(block))?;
+            Ok(samples)
+        })
+        .collect()
+}
+
+/// Measures segments already read (see [`read_segments`]).
+pub fn analyze_segments(segments: &[Vec<f32>], sample_rate: u32, channels: usize) -> TrackAnalysis {
+    let mut accumulator = Accumulator::new(sample_rate, channels);
+    for samples in segments {
+        accumulator.add_segment(samples);
+    }
+    accumulator.finish()
+}
+
+/// Integrated loudness of segments measured together, as the analysis measures it.
+pub fn integrated_loudness(segments: &[Vec<f32>], sample_rate: u32, channels: usize) -> f64 {
+    let meters: Vec<_> = segments
+        .iter()
+        .map(|s| meter(s, sample_rate, channels, ebur128::Mode::I))
+        .collect();
+    ebur128::EbuR128::loudness_global_multiple(meters.iter())
+        .ok()
+        .filter(|l| l.is_finite())
+        .unwrap_or(SILENCE_LUFS)
+        .max(SILENCE_LUFS)
+}
+
+/// A loudness meter fed with `samples`; mono counts as dual mono (it plays on both speakers).
+fn meter(samples: &[f32], rate: u32, channels: usize, mode: ebur128::Mode) -> ebur128::EbuR128 {
+    let mut meter = ebur128::EbuR128::new(channels as u32, rate, mode)
+        .expect("rate and channels validated on open");
+    if channels == 1 {
+        meter
+            .set_channel(0, ebur128::Channel::DualMono)
+            .expect("channel 0 exists");
+    }
+    meter.add_frames_f32(samples).expect("whole frames");
+    meter
+}
+
+/// Measures interleaved samples already in memory (one segment).
+pub fn analyze_samples(samples: &[f32], sample_rate: u32, channels: usize) -> TrackAnalysis {
+    let mut accumulator = Accumulator::new(sample_rate, channels);
+    accumulator.add_segment(samples);
+    accumulator.finish()
+}
+
+fn db(power_ratio: f64) -> f64 {
+    10.0 * power_ratio.max(1e-12).log10()
+}
+
+/// Gathers the measurements segment by segment.
+struct Accumulator {
+    rate: u32,
+    channels: usize,
+    meters: Vec<ebur128::EbuR128>,
+    sum_sq: f64,
+    sum_lr: f64,
+    sum_ll: f64,
+    sum_rr: f64,
+    sum_mid: f64,
+    sum_side: f64,
+    sample_peak: f32,
+    samples: u64,
+    block_levels: Vec<f64>,
+    spectrum: Vec<f64>,
+    fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
+    window: Vec<f32>,
+}
+
+impl Accumulator {
+    fn new(rate: u32, channels: usize) -> Self {
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(FFT_LEN);
+        let window = (0..FFT_LEN)
+            .map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / FFT_LEN as f64).cos()) as f32)
+            .collect();
+        Accumulator {
+            rate,
+            channels,
+            meters: Vec::new(),
+            sum_sq: 0.0,
+            sum_lr: 0.0,
+            sum_ll: 0.0,
+            sum_rr: 0.0,
+            sum_mid: 0.0,
+            sum_side: 0.0,
+            sample_peak: 0.0,
+            samples: 0,
+            block_levels: Vec::new(),
+            spectrum: vec![0.0; FFT_LEN / 2 + 1],
+            fft,
+            window,
+        }
+    }
+
+    fn add_segment(&mut self, samples: &[f32]) {
+        let ch = self.channels;
+        let mode = ebur128::Mode::I | ebur128::Mode::LRA | ebur128::Mode::TRUE_PEAK;
+        self.meters.push(meter(samples, self.rate, ch, mode));
+
+        for frame in samples.chunks_exact(ch) {
+            let (l, r) = (f64::from(frame[0]), f64::from(frame[ch - 1]));
+            self.sum_ll += l * l;
+            self.sum_rr += r * r;
+            self.sum_lr += l * r;
+            let (m, s) = ((l + r) * 0.5, (l - r) * 0.5);
+            self.sum_mid += m * m;
+            self.sum_side += s * s;
+        }
+        for &x in samples {
+            self.sum_sq += f64::from(x) * f64::from(x);
+            self.sample_peak = self.sample_peak.max(x.abs());
+        }
+        self.samples += samples.len() as u64;
+
+        let block = (self.rate as usize * 4 / 10) * ch;
+        for chunk in samples.chunks_exact(block) {
+            let ms = chunk
+                .iter()
+                .map(|&x| f64::from(x) * f64::from(x))
+                .sum::<f64>()
+                / chunk.len() as f64;
+            self.block_levels.push(db(ms));
+        }
+
+        let mut input = self.fft.make_input_vec();
+        let mut output = self.fft.make_output_vec();
+        for frames in samples.chunks_exact(FFT_LEN * ch) {
+            for (i, x) in input.iter_mut().enumerate() {
+                let frame = &frames[i * ch..(i + 1) * ch];
+                let mid = frame.iter().sum::<f32>() / ch as f32;
+                *x = mid * self.window[i];
+            }
+            self.fft
+                .process(&mut input, &mut output)
+                .expect("buffers from the plan");
+            for (acc, c) in self.spectrum.iter_mut().zip(&output) {
+                *acc += f64::from(c.norm_sqr());
+            }
+        }
+    }
+
+    fn finish(self) -> TrackAnalysis {
+        let ch = self.channels;
+        let integrated = ebur128::EbuR128::loudness_global_multiple(self.meters.iter())
+            .ok()
+            .filter(|l| l.is_finite())
+            .unwrap_or(SILENCE_LUFS)
+            .max(SILENCE_LUFS);
+        let lra = ebur128::EbuR128::loudness_range_multiple(self.meters.iter())
+            .ok()
+            .filter(|l| l.is_finite())
+            .unwrap_or(0.0);
+        let true_peak = self
+            .meters
+            .iter()
+            .flat_map(|m| (0..ch as u32).map(move |c| m.true_peak(c).unwrap_or(0.0)))
+            .fold(0.0f64, f64::max);
+        let rms = db(self.sum_sq / self.samples.max(1) as f64);
+        let peak = 20.0 * f64::from(self.sample_peak).max(1e-6).log10();
+
+        let bin_hz = f64::from(self.rate) / FFT_LEN as f64;
+        let total: f64 = self.spectrum.iter().skip(1).sum();
+        let mut bands = [0.0f64; 5];
+        for (i, p) in self.spectrum.iter().enumerate().skip(1) {
+            let f = i as f64 * bin_hz;
+            let band = BAND_EDGES_HZ.iter().position(|&edge| f < edge).unwrap_or(4);
+            bands[band] += p;
+        }
+        let band_db = bands.map(|b| if total > 0.0 { db(b / total) } else { -120.0 });
+        // Octave bands centred on 62.5 Hz .. 16 kHz; regression of level on octave number.
+        let octaves: Vec<(f64, f64)> = (0..9)
+            .filter_map(|k| {
+                let centre = 62.5 * 2f64.powi(k);
+                let (lo, hi) = (
+                    centre / std::f64::consts::SQRT_2,
+                    centre * std::f64::consts::SQRT_2,
+                );
+                if hi > f64::from(self.rate) / 2.0 {
+                    return None;
+                }
+                let energy: f64 = (1..self.spectrum.len())
+                    .filter(|&i| (lo..hi).contains(&(i as f64 * bin_hz)))
+                    .map(|i| self.spectrum[i])
+                    .sum();
+                (energy > 0.0 && total > 0.0).then(|| (f64::from(k), db(energy / total)))
+            })
+            .collect();
+        let tilt = slope(&octaves);
+
+        let correlation = if ch == 1 {
+            1.0
+        } else {
+            let denom = (self.sum_ll * self.sum_rr).sqrt();
+            if denom > 0.0 {
+                self.sum_lr / denom
+            } else {
+                1.0
+            }
+        };
+        let width = if ch == 1 || self.sum_mid <= 0.0 {
+            0.0
+        } else {
+            (self.sum_side / self.sum_mid).sqrt()
+        };
+
+        let mut levels: Vec<f64> = self
+            .block_levels
+            .into_iter()
+            .filter(|&l| l > -70.0)
+            .collect();
+        levels.sort_by(f64::total_cmp);
+        let pick = |q: f64| levels[((levels.len() - 1) as f64 * q).round() as usize];
+        let dynamic_range = if levels.is_empty() {
+            0.0
+        } else {
+            pick(0.95) - pick(0.10)
+        };
+
+        TrackAnalysis {
+            integrated_lufs: integrated,
+            loudness_range_lu: lra,
+            true_peak_dbtp: 20.0 * true_peak.max(1e-6).log10(),
+            sample_peak_dbfs: peak,
+            rms_dbfs: rms,
+            crest_db: (peak - rms).max(0.0),
+            band_db,
+            tilt_db_per_octave: tilt,
+            stereo_correlation: correlation,
+            stereo_width: width,
+            dynamic_range_db: dynamic_range,
+            analyzed_s: (self.samples / ch as u64) as f64 / f64::from(self.rate),
+        }
+    }
+}
+
+/// Least-squares slope of y on x (0 with fewer than two points).
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let (mx, my) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx > 0.0 {
+        sxy / sxx
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_tracks_are_sampled_evenly_and_short_ones_whole() {
+        let sampling = Sampling::default();
+        assert_eq!(
+            segments(44_100 * 30, 44_100, &sampling),
+            vec![(0, 44_100 * 30)]
+        );
+        let frames = 44_100 * 240;
+        let segs = segments(frames, 44_100, &sampling);
+        assert_eq!(segs.len(), 8);
+        assert!(segs.windows(2).all(|w| w[0].1 <= w[1].0));
+        assert!(segs.iter().all(|s| s.1 - s.0 == 132_300 && s.1 <= frames));
+    }
+
+    #[test]
+    fn pink_like_tilt_and_white_noise_bands() {
+        // White noise: flat spectrum, so +3 dB per octave of band energy.
+        let mut state = 1u64;
+        let noise: Vec<f32> = (0..48_000 * 10)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.5
+            })
+            .collect();
+        let a = analyze_samples(&noise, 48_000, 1);
+        assert!(
+            (a.tilt_db_per_octave - 3.0).abs() < 0.3,
+            "{}",
+            a.tilt_db_per_octave
+        );
+        // The top band (8-24 kHz) holds 2/3 of white noise's energy.
+        assert!(
+            (a.band_db[4] - db(16.0 / 24.0)).abs() < 0.2,
+            "{:?}",
+            a.band_db
+        );
+        assert_eq!(a.stereo_correlation, 1.0);
+        assert_eq!(a.stereo_width, 0.0);
+    }
+
+    #[test]
+    fn silence_is_reported_as_silent_with_finite_numbers() {
+        let a = analyze_samples(&vec![0.0; 48_000 * 2 * 5], 48_000, 2);
+        assert!(a.is_silent());
+        let json = serde_json::to_string(&a).unwrap();
+        let back: TrackAnalysis = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a);
+    }
+}

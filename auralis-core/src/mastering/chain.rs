@@ -1,0 +1,162 @@
+//! The mastering chain, run over a buffer: DC blocker → 5-band EQ → compressor → stereo width →
+//! loudness gain → true-peak limiter.
+//!
+//! Every stage starts from rest at the start of the buffer, and the compressor's gain is
+//! computed on 16-frame blocks counted from frame 0 of the track (the buffer says where it
+//! starts), so the output for a frame depends only on the audio before and after it, never on
+//! where a buffer happened to begin beyond the warm-up the caller gives.
+
+use biquad::{Biquad, Coefficients, DirectForm2Transposed, Hertz, Type};
+
+use super::limiter;
+use super::presets::{MasteringParams, EQ_BANDS};
+
+/// Frames per compressor gain step. Buffers start on multiples of it.
+pub const COMPRESSOR_BLOCK: u64 = 16;
+/// DC blocker corner: a DC offset would otherwise eat the limiter's headroom.
+const DC_BLOCK_HZ: f64 = 10.0;
+/// Side-chain high-pass: bass does not drive the compressor (no pumping).
+const SIDECHAIN_HPF_HZ: f64 = 100.0;
+/// Soft knee width of the compressor.
+const KNEE_DB: f64 = 6.0;
+
+fn biquad(kind: Type<f64>, rate: u32, hz: f64, q: f64) -> DirectForm2Transposed<f64> {
+    let fs = Hertz::<f64>::from_hz(f64::from(rate)).expect("rate is positive");
+    let f0 = Hertz::<f64>::from_hz(hz.min(0.45 * f64::from(rate))).expect("frequency is positive");
+    DirectForm2Transposed::<f64>::new(
+        Coefficients::<f64>::from_params(kind, fs, f0, q).expect("valid filter"),
+    )
+}
+
+/// The filters applied to every channel in series: the DC blocker and the non-flat EQ bands.
+fn tone_filters(params: &MasteringParams, rate: u32) -> Vec<DirectForm2Transposed<f64>> {
+    let mut filters = vec![biquad(
+        Type::HighPass,
+        rate,
+        DC_BLOCK_HZ,
+        std::f64::consts::FRAC_1_SQRT_2,
+    )];
+    for (i, (&gain, &(hz, q))) in params.eq_db.iter().zip(&EQ_BANDS).enumerate() {
+        if gain.abs() < 1e-9 {
+            continue;
+        }
+        let kind = match i {
+            0 => Type::LowShelf(gain),
+            4 => Type::HighShelf(gain),
+            _ => Type::PeakingEQ(gain),
+        };
+        filters.push(biquad(kind, rate, hz, q));
+    }
+    filters
+}
+
+/// Which stages run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stages {
+    /// Everything: the output.
+    All,
+    /// Everything before the loudness gain (for calibrating it).
+    BeforeGain,
+}
+
+/// Runs the chain over interleaved `buf` (1 or 2 channels at `rate`) in place. `start_frame`
+/// is where the buffer starts on the track's timeline (a multiple of [`COMPRESSOR_BLOCK`]).
+pub fn process(
+    buf: &mut [f32],
+    channels: usize,
+    rate: u32,
+    start_frame: u64,
+    params: &MasteringParams,
+    stages: Stages,
+) {
+    debug_assert_eq!(start_frame % COMPRESSOR_BLOCK, 0);
+    tone(buf, channels, rate, params);
+    compress(buf, channels, rate, params);
+    if channels == 2 && params.width != 1.0 {
+        let w = params.width as f32;
+        for frame in buf.chunks_exact_mut(2) {
+            let (mid, side) = ((frame[0] + frame[1]) * 0.5, (frame[0] - frame[1]) * 0.5 * w);
+            frame[0] = mid + side;
+            frame[1] = mid - side;
+        }
+    }
+    if stages == Stages::BeforeGain {
+        return;
+    }
+    apply_gain(buf, params.gain_db);
+    limiter::limit(buf, channels, rate, params.ceiling_dbtp);
+}
+
+/// Multiplies by a gain in dB.
+pub fn apply_gain(buf: &mut [f32], gain_db: f64) {
+    if gain_db != 0.0 {
+        let g = 10f64.powf(gain_db / 20.0) as f32;
+        buf.iter_mut().for_each(|x| *x *= g);
+    }
+}
+
+fn tone(buf: &mut [f32], channels: usize, rate: u32, params: &MasteringParams) {
+    let template = tone_filters(params, rate);
+    let mut per_channel: Vec<Vec<DirectForm2Transposed<f64>>> = vec![template; channels];
+    for frame in buf.chunks_exact_mut(channels) {
+        for (x, filters) in frame.iter_mut().zip(per_channel.iter_mut()) {
+            let mut y = f64::from(*x);
+            for f in filters.iter_mut() {
+                y = f.run(y);
+            }
+            *x = y as f32;
+        }
+    }
+}
+
+/// Feed-forward, stereo-linked compressor: block peak of the high-passed side chain → level in
+/// dB (offset so thresholds read as for a -14 LUFS track) → attack/release smoothing → soft-knee
+/// gain computer → gain ramped linearly across each block.
+fn compress(buf: &mut [f32], channels: usize, rate: u32, params: &MasteringParams) {
+    if params.ratio <= 1.0 + 1e-9 {
+        return;
+    }
+    let block = COMPRESSOR_BLOCK as usize;
+    let step_s = block as f64 / f64::from(rate);
+    let attack = 1.0 - (-step_s / (params.attack_ms * 1e-3)).exp();
+    let release = 1.0 - (-step_s / (params.release_ms * 1e-3)).exp();
+    let slope = 1.0 / params.ratio - 1.0;
+    let mut sidechain: Vec<DirectForm2Transposed<f64>> = vec![
+        biquad(
+            Type::HighPass,
+            rate,
+            SIDECHAIN_HPF_HZ,
+            std::f64::consts::FRAC_1_SQRT_2
+        );
+        channels
+    ];
+    let mut envelope_db = -120.0f64;
+    let mut gain = 1.0f32;
+    for frames in buf.chunks_mut(block * channels) {
+        let mut peak = 0.0f64;
+        for frame in frames.chunks_exact(channels) {
+            for (x, f) in frame.iter().zip(sidechain.iter_mut()) {
+                peak = peak.max(f.run(f64::from(*x)).abs());
+            }
+        }
+        let level = 20.0 * peak.max(1e-6).log10() + params.detector_offset_db;
+        let coef = if level > envelope_db { attack } else { release };
+        envelope_db += coef * (level - envelope_db);
+        let over = envelope_db - params.threshold_db;
+        let reduction_db = if 2.0 * over < -KNEE_DB {
+            0.0
+        } else if 2.0 * over <= KNEE_DB {
+            slope * (over + KNEE_DB / 2.0).powi(2) / (2.0 * KNEE_DB)
+        } else {
+            slope * over
+        };
+        let target = 10f64.powf(reduction_db / 20.0) as f32;
+        let n = frames.len() / channels;
+        let step = (target - gain) / n as f32;
+        for (i, frame) in frames.chunks_exact_mut(channels).enumerate() {
+            let g = gain + step * (i + 1) as f32;
+            frame.iter_mut().for_each(|x| *x *= g);
+        }
+        gain = target;
+    }
+}

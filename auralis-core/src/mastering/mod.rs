@@ -1,0 +1,94 @@
+//! Adaptive mastering: track-level decisions, then a chain whose only moving parts are its
+//! envelopes.
+//!
+//! [`Mastering::prepare`] reads the track's analysis segments once, measures them (or takes a
+//! stored [`TrackAnalysis`]), derives the [`MasteringParams`] of a preset at an intensity, and
+//! calibrates the static loudness gain by running the real chain over those segments: the
+//! gain that brings the chain's output to the target, plus what the limiter takes back
+//! (at most 1.5 dB). The parameters are then fixed for the whole track.
+//!
+//! Chunk independence: a chunk is mastered from [`WARMUP_FRAMES`] (3 s) before its start,
+//! where every stage starts from rest, to [`POST_ROLL_FRAMES`] (100 ms) after its end. 3 s is
+//! 12 time constants of the slowest envelope (the 250 ms compressor release) and far more than
+//! the EQ filters and the limiter's 80 ms release need; 100 ms covers the limiter's 1 ms
+//! lookahead and interpolator. The samples of chunk `k` therefore depend only on the file and
+//! the settings, and equal a continuous render's to well under 0.1 LU of momentary loudness
+//! at every boundary (tested).
+//!
+//! Intensity 0 and the preset `none` skip the chain: the output is the resampled input, bit
+//! for bit. Silence (nothing above the -70 LUFS gate) gets no loudness gain, and no track gets
+//! more than [`presets::MAX_GAIN_DB`].
+
+mod chain;
+mod limiter;
+pub mod presets;
+
+pub use chain::{process, Stages, COMPRESSOR_BLOCK};
+pub use presets::{design, MasteringParams, Preset, PresetValues};
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{self, TrackAnalysis};
+use crate::decode::Source;
+use crate::error::Error;
+
+/// Frames of warm-up mastered (and discarded) before a chunk: 3 s at 48 kHz.
+pub const WARMUP_FRAMES: u64 = 3 * 48_000;
+/// Frames read after a chunk for the limiter's lookahead: 100 ms at 48 kHz.
+pub const POST_ROLL_FRAMES: u64 = 4_800;
+/// Most the loudness gain is raised to make up for what the limiter takes.
+const MAX_LIMITER_MAKEUP_DB: f64 = 1.5;
+
+/// A track's mastering, ready to apply: its analysis and the calibrated parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mastering {
+    /// What the decisions were made from.
+    pub analysis: TrackAnalysis,
+    /// The decisions.
+    pub params: MasteringParams,
+}
+
+impl Mastering {
+    /// Analyzes (unless `analysis` is given) and designs the mastering of `source`.
+    pub fn prepare(
+        source: &Source,
+        preset: Preset,
+        intensity: f64,
+        analysis: Option<TrackAnalysis>,
+    ) -> Result<Self, Error> {
+        // Validate the settings before reading anything.
+        presets::check_intensity(intensity)?;
+        let info = source.info();
+        let segments = analysis::read_segments(source, &analysis::Sampling::default())?;
+        let (rate, channels) = (info.sample_rate, info.channels as usize);
+        let analysis =
+            analysis.unwrap_or_else(|| analysis::analyze_segments(&segments, rate, channels));
+        let mut params = design(&analysis, preset, intensity)?;
+        if !params.is_bypass() && !analysis.is_silent() {
+            params.gain_db = calibrate_gain(&segments, rate, channels, &params);
+        }
+        Ok(Mastering { analysis, params })
+    }
+}
+
+/// The loudness gain that brings the chain's output on `segments` to the target.
+fn calibrate_gain(
+    segments: &[Vec<f32>],
+    rate: u32,
+    channels: usize,
+    params: &MasteringParams,
+) -> f64 {
+    let mut shaped: Vec<Vec<f32>> = segments.to_vec();
+    for buf in &mut shaped {
+        process(buf, channels, rate, 0, params, Stages::BeforeGain);
+    }
+    let before = analysis::integrated_loudness(&shaped, rate, channels);
+    let gain = (params.target_lufs - before).min(presets::MAX_GAIN_DB);
+    for buf in &mut shaped {
+        chain::apply_gain(buf, gain);
+        limiter::limit(buf, channels, rate, params.ceiling_dbtp);
+    }
+    let after = analysis::integrated_loudness(&shaped, rate, channels);
+    (gain + (params.target_lufs - after).clamp(0.0, MAX_LIMITER_MAKEUP_DB))
+        .min(presets::MAX_GAIN_DB)
+}
