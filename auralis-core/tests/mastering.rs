@@ -93,6 +93,9 @@ fn mastered_continuous(renderer: &Renderer, mastering: &Mastering) -> Vec<f32> {
     buf
 }
 
+/// A named conformance case: the programme and the expected value.
+type Case = (&'static str, Vec<(f64, f64)>, f64);
+
 const MUSIC: [&str; 7] = [
     "frantic_45s.ogg",
     "elvish_45s_24bit.flac",
@@ -118,7 +121,7 @@ const PRESETS: [Preset; 6] = [
 fn loudness_meter_passes_ebu_tech_3341_and_3342_cases_at_48_and_44_1_khz() {
     for rate in [48_000u32, 44_100] {
         // Tech 3341 cases 1-5: integrated loudness -23.0 ±0.1 LUFS (cases 1 and 2 at their level).
-        let cases_3341: [(&str, Vec<(f64, f64)>, f64); 5] = [
+        let cases_3341: [Case; 5] = [
             ("3341-1", vec![(-23.0, 20.0)], -23.0),
             ("3341-2", vec![(-33.0, 20.0)], -33.0),
             (
@@ -152,7 +155,7 @@ fn loudness_meter_passes_ebu_tech_3341_and_3342_cases_at_48_and_44_1_khz() {
             );
         }
         // Tech 3342 cases 1-4: loudness range ±1 LU.
-        let cases_3342: [(&str, Vec<(f64, f64)>, f64); 4] = [
+        let cases_3342: [Case; 4] = [
             ("3342-1", vec![(-20.0, 20.0), (-30.0, 20.0)], 10.0),
             ("3342-2", vec![(-20.0, 20.0), (-15.0, 20.0)], 5.0),
             ("3342-3", vec![(-40.0, 20.0), (-20.0, 20.0)], 20.0),
