@@ -2,10 +2,12 @@
 //!
 //! ```text
 //! cargo run --release --example render -- [INPUT] --out DIR [--chunk-seconds S] [--chunks 0,3,7] [--wav]
+//!     [--preset NAME] [--intensity X]
 //! ```
 //!
-//! Writes `DIR/manifest.json` describing the whole track and its chunk plan and, with `--wav`,
-//! `DIR/chunk_NNNNN.wav` (48 kHz float32, exactly the chunk's frames) for every rendered chunk.
+//! Writes `DIR/manifest.json` describing the whole track, its mastering and its chunk plan and,
+//! with `--wav`, `DIR/chunk_NNNNN.wav` (48 kHz float32, exactly the chunk's mastered frames) for
+//! every rendered chunk.
 //! Every file is written under a temporary name and renamed when complete, so a reader never
 //! sees a partial file. Errors print one line and exit with status 1.
 
@@ -14,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use auralis_core::plan::{ChunkPlan, DEFAULT_CHUNK_SECONDS};
-use auralis_core::{demo, Renderer, Source, OUTPUT_RATE_HZ};
+use auralis_core::{demo, Mastering, Preset, Renderer, Source, OUTPUT_RATE_HZ};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -38,6 +40,12 @@ struct Args {
     /// Write each rendered chunk as DIR/chunk_NNNNN.wav (48 kHz float32).
     #[arg(long)]
     wav: bool,
+    /// Mastering preset: adaptive, gentle, warm, bright, punchy, live, or none.
+    #[arg(long, default_value = "adaptive")]
+    preset: String,
+    /// Mastering intensity from 0 (the original audio) to 1.
+    #[arg(long, default_value_t = 1.0)]
+    intensity: f64,
 }
 
 fn main() -> ExitCode {
@@ -53,6 +61,9 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     let started = Instant::now();
+    // Settings are checked before any file is read.
+    let preset = Preset::from_name(&args.preset).map_err(|e| e.to_string())?;
+    auralis_core::mastering::presets::check_intensity(args.intensity).map_err(|e| e.to_string())?;
     let source = match &args.input {
         Some(path) => Source::open(path),
         None => demo::demo_source(),
@@ -71,6 +82,8 @@ fn run(args: &Args) -> Result<(), String> {
         }
         None => (0..plan.total_chunks()).collect(),
     };
+    let mastering = Mastering::prepare(renderer.source(), preset, args.intensity, None)
+        .map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
 
     let progress = ProgressBar::new(selected.len() as u64);
@@ -83,7 +96,7 @@ fn run(args: &Args) -> Result<(), String> {
     for &index in &selected {
         progress.set_message(format!("chunk {index}"));
         let samples = renderer
-            .render_chunk(&plan, index)
+            .render_mastered_chunk(&plan, index, &mastering.params)
             .map_err(|e| e.to_string())?;
         let chunk = plan.chunk(index).map_err(|e| e.to_string())?;
         debug_assert_eq!(
@@ -100,7 +113,7 @@ fn run(args: &Args) -> Result<(), String> {
     }
     progress.finish_and_clear();
 
-    let manifest = manifest(args, &renderer, &plan, &written);
+    let manifest = manifest(args, &renderer, &plan, &mastering, &written);
     let text = serde_json::to_string_pretty(&manifest).expect("JSON values serialize");
     write_atomically(&args.out.join("manifest.json"), text.as_bytes())?;
 
@@ -129,6 +142,7 @@ fn manifest(
     args: &Args,
     renderer: &Renderer,
     plan: &ChunkPlan,
+    mastering: &Mastering,
     written: &std::collections::BTreeMap<u64, String>,
 ) -> Value {
     let info = renderer.source().info();
@@ -164,6 +178,11 @@ fn manifest(
         "chunk_seconds": plan.chunk_seconds(),
         "total_chunks": plan.total_chunks(),
         "chunks": chunks,
+        "preset": mastering.params.preset.name(),
+        "intensity": mastering.params.intensity,
+        "analysis": mastering.analysis,
+        "target_lufs": mastering.params.target_lufs,
+        "mastering": mastering.params,
     })
 }
 

@@ -3,22 +3,40 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The render example, built (once per test run) by the cargo and profile running the tests:
+/// `cargo test` builds examples with dev-dependencies under another name and leaves
+/// `examples/render` as the last `cargo build` left it, so it must not be trusted as is.
 fn render_bin() -> PathBuf {
-    // target/<profile>/deps/render_cli-<hash> -> target/<profile>/examples/render
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("render")
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // target/<profile>/deps/render_cli-<hash> -> target/<profile>
+            let exe = std::env::current_exe().unwrap();
+            let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+            let mut cargo = Command::new(env!("CARGO"));
+            cargo.args([
+                "build",
+                "--quiet",
+                "-p",
+                "auralis-examples",
+                "--example",
+                "render",
+            ]);
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                cargo.arg("--release");
+            }
+            let status = cargo.status().expect("cargo runs");
+            assert!(status.success(), "building the render example failed");
+            profile_dir.join("examples").join("render")
+        })
+        .clone()
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(render_bin())
         .args(args)
         .output()
-        .expect("the render example is built by cargo test");
+        .expect("the render example runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -41,19 +59,34 @@ fn demo_render_writes_the_manifest_contract_and_exact_wavs() {
         .keys()
         .map(String::as_str)
         .collect();
+    let expected = [
+        "format_version",
+        "source",
+        "sample_rate",
+        "channels",
+        "frames",
+        "duration_s",
+        "chunk_seconds",
+        "total_chunks",
+        "chunks",
+        "preset",
+        "intensity",
+        "analysis",
+        "target_lufs",
+        "mastering",
+    ];
+    assert_eq!(keys, expected);
+    assert_eq!(manifest["preset"], "adaptive");
+    assert_eq!(manifest["intensity"], 1.0);
+    let analysis: auralis_core::analysis::TrackAnalysis =
+        serde_json::from_value(manifest["analysis"].clone()).unwrap();
+    assert!(
+        analysis.integrated_lufs < -5.0 && analysis.integrated_lufs > -40.0,
+        "{analysis:?}"
+    );
     assert_eq!(
-        keys,
-        [
-            "format_version",
-            "source",
-            "sample_rate",
-            "channels",
-            "frames",
-            "duration_s",
-            "chunk_seconds",
-            "total_chunks",
-            "chunks"
-        ]
+        manifest["target_lufs"],
+        manifest["mastering"]["target_lufs"]
     );
     assert_eq!(manifest["format_version"], 1);
     assert_eq!(manifest["source"]["path"], serde_json::Value::Null);
@@ -155,11 +188,53 @@ fn a_chunk_rendered_in_another_process_is_bit_identical() {
     assert_eq!(code, 0, "{stderr}");
     let mut reader = hound::WavReader::open(dir.path().join("chunk_00003.wav")).unwrap();
     let from_process: Vec<f32> = reader.samples::<f32>().map(Result::unwrap).collect();
-    let renderer = auralis_core::Renderer::new(auralis_core::demo::demo_source().unwrap());
+    let source = auralis_core::demo::demo_source().unwrap();
+    let renderer = auralis_core::Renderer::new(source.clone());
+    let mastering =
+        auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, 1.0, None)
+            .unwrap();
     let plan = renderer.plan(30.0).unwrap();
     // Render two other chunks first: history must not matter either.
-    renderer.render_chunk(&plan, 4).unwrap();
-    renderer.render_chunk(&plan, 0).unwrap();
-    let here = renderer.render_chunk(&plan, 3).unwrap();
-    assert!(from_process == here, "chunk 3 differs between processes");
+    renderer
+        .render_mastered_chunk(&plan, 4, &mastering.params)
+        .unwrap();
+    renderer
+        .render_mastered_chunk(&plan, 0, &mastering.params)
+        .unwrap();
+    let here = renderer
+        .render_mastered_chunk(&plan, 3, &mastering.params)
+        .unwrap();
+    let first = from_process.iter().zip(&here).position(|(a, b)| a != b);
+    let max = from_process
+        .iter()
+        .zip(&here)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        from_process == here,
+        "chunk 3 differs between processes: first at sample {first:?}, max {max}"
+    );
+}
+
+#[test]
+fn intensity_zero_writes_the_unmastered_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let (code, _, stderr) = run(&[
+        "--out",
+        out,
+        "--chunks",
+        "1",
+        "--wav",
+        "--preset",
+        "warm",
+        "--intensity",
+        "0",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut reader = hound::WavReader::open(dir.path().join("chunk_00001.wav")).unwrap();
+    let written: Vec<f32> = reader.samples::<f32>().map(Result::unwrap).collect();
+    let renderer = auralis_core::Renderer::new(auralis_core::demo::demo_source().unwrap());
+    let plan = renderer.plan(30.0).unwrap();
+    assert!(written == renderer.render_chunk(&plan, 1).unwrap());
 }
