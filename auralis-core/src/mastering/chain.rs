@@ -96,6 +96,8 @@ pub fn apply_gain(buf: &mut [f32], gain_db: f64) {
 }
 
 fn tone(buf: &mut [f32], channels: usize, rate: u32, params: &MasteringParams) {
+    // Frame by frame through the whole cascade in f64: stages stay in registers and the signal
+    // is rounded to f32 once (filter-major passes were slower, measured, and rounded per stage).
     let template = tone_filters(params, rate);
     let mut per_channel: Vec<Vec<DirectForm2Transposed<f64>>> = vec![template; channels];
     for frame in buf.chunks_exact_mut(channels) {
