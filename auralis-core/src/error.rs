@@ -147,6 +147,30 @@ pub enum MasteringError {
     },
 }
 
+/// Why encoding failed or its settings are invalid.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// A bitrate outside 32 000..=512 000 bit/s.
+    #[error("invalid bitrate {bitrate_bps} bit/s (valid: 32000..=512000)")]
+    InvalidBitrate {
+        /// The value given.
+        bitrate_bps: u32,
+    },
+    /// A complexity above 10.
+    #[error("invalid complexity {complexity} (valid: 0..=10)")]
+    InvalidComplexity {
+        /// The value given.
+        complexity: u8,
+    },
+    /// libopus reported an error.
+    #[error("Opus encoder: {reason}")]
+    Codec {
+        /// What it said.
+        reason: String,
+    },
+}
+
 /// Any error of the library.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -160,4 +184,7 @@ pub enum Error {
     /// The mastering settings are invalid.
     #[error(transparent)]
     Mastering(#[from] MasteringError),
+    /// Encoding failed or its settings are invalid.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
 }

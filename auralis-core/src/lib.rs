@@ -17,12 +17,14 @@ pub mod decode;
 pub mod demo;
 mod error;
 pub mod mastering;
+pub mod opus;
 pub mod plan;
 pub mod render;
 pub mod resample;
+pub mod webm;
 
 pub use decode::{RangeReader, Source, SourceInfo};
-pub use error::{DecodeError, Error, MasteringError, PlanError};
+pub use error::{DecodeError, EncodeError, Error, MasteringError, PlanError};
 pub use mastering::{Mastering, MasteringParams, Preset};
 pub use plan::ChunkPlan;
 pub use render::Renderer;

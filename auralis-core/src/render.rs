@@ -12,8 +12,10 @@ use crate::error::{DecodeError, Error, PlanError};
 use crate::mastering::{
     self, MasteringParams, Stages, COMPRESSOR_BLOCK, POST_ROLL_FRAMES, WARMUP_FRAMES,
 };
+use crate::opus::{self, EncodedChunk, OpusSettings, LOOKAHEAD_FRAMES, PRE_ROLL_FRAMES};
 use crate::plan::ChunkPlan;
 use crate::resample::{output_frames, Resampling};
+use crate::webm;
 
 /// Renders 48 kHz PCM ranges of one source.
 ///
@@ -144,23 +146,145 @@ impl Renderer {
         end: u64,
         params: &MasteringParams,
     ) -> Result<Vec<f32>, DecodeError> {
-        if params.is_bypass() {
-            return self.render_range(reader, start, end);
-        }
-        let ch = self.channels() as usize;
-        let from = start.saturating_sub(WARMUP_FRAMES) / COMPRESSOR_BLOCK * COMPRESSOR_BLOCK;
-        let to = (end + POST_ROLL_FRAMES).min(self.frames);
-        let mut buf = self.render_range(reader, from, to.max(end))?;
-        mastering::process(
-            &mut buf,
-            ch,
-            crate::OUTPUT_RATE_HZ,
-            from,
-            params,
-            Stages::All,
+        self.render_mastered_span(reader, start, end, 0, 0, params)
+    }
+
+    /// Like [`Self::render_mastered`], with `pre` frames before `start` and `post` frames after
+    /// `end` taken from the same mastered buffer (silence outside the track), so the range's own
+    /// frames are exactly those of `render_mastered(start, end)`. For the encoder's pre- and
+    /// post-roll; `post` is at most [`POST_ROLL_FRAMES`].
+    pub fn render_mastered_span(
+        &self,
+        reader: &mut RangeReader,
+        start: u64,
+        end: u64,
+        pre: u64,
+        post: u64,
+        params: &MasteringParams,
+    ) -> Result<Vec<f32>, DecodeError> {
+        assert!(
+            post <= POST_ROLL_FRAMES,
+            "post-roll beyond the mastering look-ahead"
         );
-        buf.truncate((end - from) as usize * ch);
-        buf.drain(..(start - from) as usize * ch);
-        Ok(buf)
+        let ch = self.channels() as usize;
+        if start > end || end > self.frames {
+            return Err(DecodeError::RangeOutOfBounds {
+                path: self
+                    .source
+                    .path()
+                    .map_or_else(|| "<memory>".into(), Into::into),
+                start,
+                end,
+                frames: self.frames,
+            });
+        }
+        let (from, to) = if params.is_bypass() {
+            (start.saturating_sub(pre), (end + post).min(self.frames))
+        } else {
+            let from =
+                start.saturating_sub(WARMUP_FRAMES.max(pre)) / COMPRESSOR_BLOCK * COMPRESSOR_BLOCK;
+            (from, (end + POST_ROLL_FRAMES).min(self.frames))
+        };
+        let mut buf = self.render_range(reader, from, to)?;
+        if !params.is_bypass() {
+            mastering::process(
+                &mut buf,
+                ch,
+                crate::OUTPUT_RATE_HZ,
+                from,
+                params,
+                Stages::All,
+            );
+        }
+        // Cut [start - pre, end + post) out of [from, to), with silence outside the track.
+        let want_start = start as i64 - pre as i64;
+        let want_end = end + post;
+        let mut out = Vec::with_capacity((want_end as i64 - want_start) as usize * ch);
+        out.resize((from as i64 - want_start).max(0) as usize * ch, 0.0);
+        let take_from = (want_start - from as i64).max(0) as usize;
+        let take_to = (want_end.min(to) - from) as usize;
+        out.extend_from_slice(&buf[take_from * ch..take_to * ch]);
+        out.resize((want_end as i64 - want_start) as usize * ch, 0.0);
+        Ok(out)
+    }
+
+    /// The init segment of this track's WebM stream (identical for every chunk).
+    pub fn init_segment(&self) -> Vec<u8> {
+        webm::init_segment(self.channels() as u8)
+    }
+
+    /// Chunk `index` encoded to Opus (see the `opus` module). Settings and index are checked
+    /// before any work.
+    pub fn encode_chunk(
+        &self,
+        plan: &ChunkPlan,
+        index: u64,
+        params: &MasteringParams,
+        settings: &OpusSettings,
+    ) -> Result<EncodedChunk, Error> {
+        settings.validate()?;
+        let chunk = plan.chunk(index)?;
+        let mut reader = self.source.reader()?;
+        let input = self.render_mastered_span(
+            &mut reader,
+            chunk.start_frame,
+            chunk.end_frame(),
+            PRE_ROLL_FRAMES as u64,
+            LOOKAHEAD_FRAMES as u64,
+            params,
+        )?;
+        Ok(opus::encode_chunk(
+            &input,
+            self.channels() as usize,
+            chunk.start_frame,
+            chunk.frames,
+            settings,
+        )?)
+    }
+
+    /// Chunk `index` as a WebM media segment (Clusters only).
+    pub fn chunk_media_segment(
+        &self,
+        plan: &ChunkPlan,
+        index: u64,
+        params: &MasteringParams,
+        settings: &OpusSettings,
+    ) -> Result<Vec<u8>, Error> {
+        let encoded = self.encode_chunk(plan, index, params, settings)?;
+        Ok(webm::media_segment(
+            &encoded,
+            index + 1 == plan.total_chunks(),
+        ))
+    }
+
+    /// Chunk `index` as a chunk file: the init segment followed by the media segment, a valid
+    /// standalone WebM that MSE accepts as is.
+    pub fn chunk_file(
+        &self,
+        plan: &ChunkPlan,
+        index: u64,
+        params: &MasteringParams,
+        settings: &OpusSettings,
+    ) -> Result<Vec<u8>, Error> {
+        let mut file = self.init_segment();
+        file.extend(self.chunk_media_segment(plan, index, params, settings)?);
+        Ok(file)
+    }
+
+    /// The whole mastered track as one WebM file (a continuous encode with pre-skip, CodecDelay,
+    /// Duration and Cues). Holds the whole track's PCM in memory.
+    pub fn whole_track_webm(
+        &self,
+        params: &MasteringParams,
+        settings: &OpusSettings,
+    ) -> Result<Vec<u8>, Error> {
+        settings.validate()?;
+        let plan = self.plan(crate::plan::DEFAULT_CHUNK_SECONDS)?;
+        let mut pcm = Vec::with_capacity(self.frames as usize * self.channels() as usize);
+        for c in plan.chunks() {
+            pcm.extend(self.render_mastered_chunk(&plan, c.index, params)?);
+        }
+        let track = opus::encode_track(&pcm, self.channels() as usize, settings)?;
+        Ok(webm::whole_track_file(&track, self.channels() as u8))
     }
 }

@@ -1,0 +1,348 @@
+//! WebM (a Matroska subset) for Opus in the browser's Media Source Extensions.
+//!
+//! Written here because what MSE needs is small and must be exact (research/webm_mse.md), and
+//! the muxer crates write whole files with their own timing rules:
+//!
+//! * [`init_segment`]: EBML header, a Segment of unknown size, Info (TimestampScale 1 ms, no
+//!   Duration) and one A_OPUS track whose OpusHead has pre-skip 0, with CodecDelay 0 and
+//!   SeekPreRoll 80 ms. It depends only on the channel count, so it is byte-identical for every
+//!   chunk of a stream.
+//! * [`media_segment`]: Clusters of at most [`CLUSTER_PACKETS`] packets (5 s) with absolute
+//!   timestamps (cluster timestamp = its first packet's time on the track), one SimpleBlock per
+//!   20 ms packet (keyframe flag, no lacing); the track's very last packet is a BlockGroup with
+//!   DiscardPadding (its padding past the end, in ns), the only one in the stream.
+//! * A chunk file is `init_segment + media_segment`: a valid standalone WebM that MSE accepts as
+//!   is, in any order.
+//! * [`whole_track_file`]: one continuous encode with a real pre-skip and CodecDelay, Duration,
+//!   a SeekHead and Cues.
+//!
+//! [`reader`] parses what this writes (and refuses what it does not understand).
+
+pub mod reader;
+
+use crate::opus::{EncodedChunk, LOOKAHEAD_FRAMES, PACKET_FRAMES};
+
+/// The MIME type for `MediaSource.isTypeSupported` and `addSourceBuffer`.
+pub const MIME: &str = "audio/webm; codecs=\"opus\"";
+/// Packets per Cluster: 5 s, so a client can start playing on the first one.
+pub const CLUSTER_PACKETS: usize = 250;
+
+/// Element IDs used here (Matroska/WebM).
+pub mod ids {
+    #![allow(missing_docs)]
+    pub const EBML: u32 = 0x1A45_DFA3;
+    pub const EBML_VERSION: u32 = 0x4286;
+    pub const EBML_READ_VERSION: u32 = 0x42F7;
+    pub const EBML_MAX_ID_LENGTH: u32 = 0x42F2;
+    pub const EBML_MAX_SIZE_LENGTH: u32 = 0x42F3;
+    pub const DOC_TYPE: u32 = 0x4282;
+    pub const DOC_TYPE_VERSION: u32 = 0x4287;
+    pub const DOC_TYPE_READ_VERSION: u32 = 0x4285;
+    pub const SEGMENT: u32 = 0x1853_8067;
+    pub const SEEK_HEAD: u32 = 0x114D_9B74;
+    pub const SEEK: u32 = 0x4DBB;
+    pub const SEEK_ID: u32 = 0x53AB;
+    pub const SEEK_POSITION: u32 = 0x53AC;
+    pub const INFO: u32 = 0x1549_A966;
+    pub const TIMESTAMP_SCALE: u32 = 0x2A_D7B1;
+    pub const DURATION: u32 = 0x4489;
+    pub const MUXING_APP: u32 = 0x4D80;
+    pub const WRITING_APP: u32 = 0x5741;
+    pub const TRACKS: u32 = 0x1654_AE6B;
+    pub const TRACK_ENTRY: u32 = 0xAE;
+    pub const TRACK_NUMBER: u32 = 0xD7;
+    pub const TRACK_UID: u32 = 0x73C5;
+    pub const TRACK_TYPE: u32 = 0x83;
+    pub const CODEC_ID: u32 = 0x86;
+    pub const CODEC_PRIVATE: u32 = 0x63A2;
+    pub const CODEC_DELAY: u32 = 0x56AA;
+    pub const SEEK_PRE_ROLL: u32 = 0x56BB;
+    pub const AUDIO: u32 = 0xE1;
+    pub const SAMPLING_FREQUENCY: u32 = 0xB5;
+    pub const CHANNELS: u32 = 0x9F;
+    pub const CLUSTER: u32 = 0x1F43_B675;
+    pub const TIMESTAMP: u32 = 0xE7;
+    pub const SIMPLE_BLOCK: u32 = 0xA3;
+    pub const BLOCK_GROUP: u32 = 0xA0;
+    pub const BLOCK: u32 = 0xA1;
+    pub const DISCARD_PADDING: u32 = 0x75A2;
+    pub const CUES: u32 = 0x1C53_BB6B;
+    pub const CUE_POINT: u32 = 0xBB;
+    pub const CUE_TIME: u32 = 0xB3;
+    pub const CUE_TRACK_POSITIONS: u32 = 0xB7;
+    pub const CUE_TRACK: u32 = 0xF7;
+    pub const CUE_CLUSTER_POSITION: u32 = 0xF1;
+}
+
+/// The size field of an element whose size is unknown (it runs to the end of its parent).
+const UNKNOWN_SIZE: [u8; 8] = [0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
+const APP: &str = concat!("auralis-core ", env!("CARGO_PKG_VERSION"));
+
+fn put_id(out: &mut Vec<u8>, id: u32) {
+    let bytes = id.to_be_bytes();
+    let skip = bytes.iter().position(|&b| b != 0).unwrap_or(3);
+    out.extend_from_slice(&bytes[skip..]);
+}
+
+/// A size as the shortest EBML variable-length integer (all-ones values are reserved).
+fn put_size(out: &mut Vec<u8>, size: u64) {
+    let len = (1..=8)
+        .find(|&l| size < (1u64 << (7 * l)) - 1)
+        .expect("sizes are below 2^56");
+    let marked = size | (1u64 << (7 * len));
+    out.extend_from_slice(&marked.to_be_bytes()[8 - len..]);
+}
+
+fn element(out: &mut Vec<u8>, id: u32, body: &[u8]) {
+    put_id(out, id);
+    put_size(out, body.len() as u64);
+    out.extend_from_slice(body);
+}
+
+fn uint(out: &mut Vec<u8>, id: u32, value: u64) {
+    let bytes = value.to_be_bytes();
+    let skip = bytes.iter().position(|&b| b != 0).unwrap_or(7);
+    element(out, id, &bytes[skip..]);
+}
+
+/// A signed integer element: the shortest two's-complement form whose top bit is the sign.
+fn sint(out: &mut Vec<u8>, id: u32, value: i64) {
+    let bytes = value.to_be_bytes();
+    let mut skip = 0;
+    while skip < 7 {
+        let (this, next) = (bytes[skip], bytes[skip + 1]);
+        let redundant = (this == 0x00 && next & 0x80 == 0) || (this == 0xFF && next & 0x80 != 0);
+        if !redundant {
+            break;
+        }
+        skip += 1;
+    }
+    element(out, id, &bytes[skip..]);
+}
+
+fn float(out: &mut Vec<u8>, id: u32, value: f64) {
+    element(out, id, &value.to_be_bytes());
+}
+
+fn master(out: &mut Vec<u8>, id: u32, build: impl FnOnce(&mut Vec<u8>)) {
+    let mut body = Vec::new();
+    build(&mut body);
+    element(out, id, &body);
+}
+
+fn ebml_header(out: &mut Vec<u8>) {
+    master(out, ids::EBML, |h| {
+        uint(h, ids::EBML_VERSION, 1);
+        uint(h, ids::EBML_READ_VERSION, 1);
+        uint(h, ids::EBML_MAX_ID_LENGTH, 4);
+        uint(h, ids::EBML_MAX_SIZE_LENGTH, 8);
+        element(h, ids::DOC_TYPE, b"webm");
+        uint(h, ids::DOC_TYPE_VERSION, 4);
+        uint(h, ids::DOC_TYPE_READ_VERSION, 2);
+    });
+}
+
+/// The Ogg Opus identification header (RFC 7845 §5.1) used as CodecPrivate.
+fn opus_head(channels: u8, pre_skip: u16) -> Vec<u8> {
+    let mut head = b"OpusHead".to_vec();
+    head.push(1);
+    head.push(channels);
+    head.extend_from_slice(&pre_skip.to_le_bytes());
+    head.extend_from_slice(&48_000u32.to_le_bytes());
+    head.extend_from_slice(&0i16.to_le_bytes());
+    head.push(0); // mapping family 0: mono or stereo
+    head
+}
+
+fn tracks(out: &mut Vec<u8>, channels: u8, pre_skip: u16) {
+    master(out, ids::TRACKS, |t| {
+        master(t, ids::TRACK_ENTRY, |e| {
+            uint(e, ids::TRACK_NUMBER, 1);
+            uint(e, ids::TRACK_UID, 1);
+            uint(e, ids::TRACK_TYPE, 2);
+            element(e, ids::CODEC_ID, b"A_OPUS");
+            element(e, ids::CODEC_PRIVATE, &opus_head(channels, pre_skip));
+            uint(e, ids::CODEC_DELAY, frames_to_ns(u64::from(pre_skip)));
+            uint(e, ids::SEEK_PRE_ROLL, 80_000_000);
+            master(e, ids::AUDIO, |a| {
+                float(a, ids::SAMPLING_FREQUENCY, 48_000.0);
+                uint(a, ids::CHANNELS, u64::from(channels));
+            });
+        });
+    });
+}
+
+/// 48 kHz frames to nanoseconds, rounded.
+pub fn frames_to_ns(frames: u64) -> u64 {
+    (frames * 1_000_000_000 + 24_000) / 48_000
+}
+
+/// Nanoseconds to 48 kHz frames, rounded (the inverse of [`frames_to_ns`] for whole frames).
+pub fn ns_to_frames(ns: u64) -> u64 {
+    (ns * 48 + 500_000) / 1_000_000
+}
+
+/// The init segment of a stream with `channels` (1 or 2) channels.
+pub fn init_segment(channels: u8) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    ebml_header(&mut out);
+    put_id(&mut out, ids::SEGMENT);
+    out.extend_from_slice(&UNKNOWN_SIZE);
+    master(&mut out, ids::INFO, |i| {
+        uint(i, ids::TIMESTAMP_SCALE, 1_000_000);
+        element(i, ids::MUXING_APP, APP.as_bytes());
+        element(i, ids::WRITING_APP, APP.as_bytes());
+    });
+    tracks(&mut out, channels, 0);
+    out
+}
+
+/// Clusters for `packets` whose first packet starts at `first_frame` on the track; the last
+/// packet carries `discard_padding_frames` (0: none) in a BlockGroup. Returns the bytes and,
+/// per cluster, its offset in them and its timestamp in ms.
+fn clusters(
+    packets: &[Vec<u8>],
+    first_frame: u64,
+    discard_padding_frames: u64,
+) -> (Vec<u8>, Vec<(usize, u64)>) {
+    let mut out = Vec::with_capacity(packets.iter().map(|p| p.len() + 8).sum::<usize>() + 64);
+    let mut index = Vec::new();
+    let last = packets.len().saturating_sub(1);
+    for (c, group) in packets.chunks(CLUSTER_PACKETS).enumerate() {
+        let first = c * CLUSTER_PACKETS;
+        let cluster_ms = (first_frame + (first * PACKET_FRAMES) as u64) / 48;
+        index.push((out.len(), cluster_ms));
+        master(&mut out, ids::CLUSTER, |cl| {
+            uint(cl, ids::TIMESTAMP, cluster_ms);
+            for (j, packet) in group.iter().enumerate() {
+                let relative = (j * PACKET_FRAMES / 48) as i16;
+                let mut block = vec![0x81]; // track 1
+                block.extend_from_slice(&relative.to_be_bytes());
+                if first + j == last && discard_padding_frames > 0 {
+                    block.push(0x00);
+                    block.extend_from_slice(packet);
+                    master(cl, ids::BLOCK_GROUP, |g| {
+                        element(g, ids::BLOCK, &block);
+                        // DiscardPadding is signed: a negative value would mean "skip at the start".
+                        sint(
+                            g,
+                            ids::DISCARD_PADDING,
+                            frames_to_ns(discard_padding_frames) as i64,
+                        );
+                    });
+                } else {
+                    block.push(0x80); // keyframe
+                    block.extend_from_slice(packet);
+                    element(cl, ids::SIMPLE_BLOCK, &block);
+                }
+            }
+        });
+    }
+    (out, index)
+}
+
+/// The media segment of an encoded chunk. `is_last`: the chunk ends the track (its padding, if
+/// any, is signalled with DiscardPadding).
+pub fn media_segment(chunk: &EncodedChunk, is_last: bool) -> Vec<u8> {
+    let padding = if is_last { chunk.padding_frames } else { 0 };
+    clusters(&chunk.packets, chunk.start_frame, padding).0
+}
+
+/// A complete WebM of a whole track from [`crate::opus::encode_track`]'s continuous encode.
+pub fn whole_track_file(track: &EncodedChunk, channels: u8) -> Vec<u8> {
+    let mut info = Vec::new();
+    master(&mut info, ids::INFO, |i| {
+        uint(i, ids::TIMESTAMP_SCALE, 1_000_000);
+        float(i, ids::DURATION, track.frames as f64 / 48.0);
+        element(i, ids::MUXING_APP, APP.as_bytes());
+        element(i, ids::WRITING_APP, APP.as_bytes());
+    });
+    let mut track_bytes = Vec::new();
+    tracks(&mut track_bytes, channels, LOOKAHEAD_FRAMES as u16);
+    let (cluster_bytes, index) = clusters(&track.packets, 0, track.padding_frames);
+    // Layout: SeekHead (fixed size, 8-byte positions), Info, Tracks, Clusters, Cues.
+    let seek_head = |positions: [u64; 3]| {
+        let mut out = Vec::new();
+        master(&mut out, ids::SEEK_HEAD, |s| {
+            for (id, pos) in [ids::INFO, ids::TRACKS, ids::CUES]
+                .into_iter()
+                .zip(positions)
+            {
+                master(s, ids::SEEK, |e| {
+                    let mut idb = Vec::new();
+                    put_id(&mut idb, id);
+                    element(e, ids::SEEK_ID, &idb);
+                    element(e, ids::SEEK_POSITION, &pos.to_be_bytes());
+                });
+            }
+        });
+        out
+    };
+    let head_len = seek_head([0; 3]).len() as u64;
+    let info_pos = head_len;
+    let tracks_pos = info_pos + info.len() as u64;
+    let clusters_pos = tracks_pos + track_bytes.len() as u64;
+    let cues_pos = clusters_pos + cluster_bytes.len() as u64;
+    let mut cues = Vec::new();
+    master(&mut cues, ids::CUES, |c| {
+        for &(offset, ms) in &index {
+            master(c, ids::CUE_POINT, |p| {
+                uint(p, ids::CUE_TIME, ms);
+                master(p, ids::CUE_TRACK_POSITIONS, |t| {
+                    uint(t, ids::CUE_TRACK, 1);
+                    uint(t, ids::CUE_CLUSTER_POSITION, clusters_pos + offset as u64);
+                });
+            });
+        }
+    });
+    let mut body = seek_head([info_pos, tracks_pos, cues_pos]);
+    body.extend_from_slice(&info);
+    body.extend_from_slice(&track_bytes);
+    body.extend_from_slice(&cluster_bytes);
+    body.extend_from_slice(&cues);
+    let mut out = Vec::with_capacity(body.len() + 64);
+    ebml_header(&mut out);
+    element(&mut out, ids::SEGMENT, &body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_use_the_shortest_vint_and_avoid_the_reserved_value() {
+        let enc = |v| {
+            let mut o = Vec::new();
+            put_size(&mut o, v);
+            o
+        };
+        assert_eq!(enc(0), [0x80]);
+        assert_eq!(enc(126), [0xFE]);
+        assert_eq!(enc(127), [0x40, 0x7F]); // 0xFF alone would mean "unknown"
+        assert_eq!(enc(16_382), [0x7F, 0xFE]);
+        assert_eq!(enc(16_383), [0x20, 0x3F, 0xFF]);
+    }
+
+    #[test]
+    fn signed_integers_keep_their_sign_bit() {
+        let enc = |v| {
+            let mut o = Vec::new();
+            sint(&mut o, ids::DISCARD_PADDING, v);
+            o[3..].to_vec() // after the 2-byte ID and the 1-byte size
+        };
+        assert_eq!(enc(13_500_000), [0x00, 0xCD, 0xFE, 0x60]);
+        assert_eq!(enc(127), [0x7F]);
+        assert_eq!(enc(128), [0x00, 0x80]);
+        assert_eq!(enc(-1), [0xFF]);
+        assert_eq!(enc(-129), [0xFF, 0x7F]);
+    }
+
+    #[test]
+    fn the_init_segment_depends_only_on_the_channel_count() {
+        assert_eq!(init_segment(2), init_segment(2));
+        assert_ne!(init_segment(1), init_segment(2));
+        assert_eq!(frames_to_ns(960), 20_000_000);
+        assert_eq!(frames_to_ns(312), 6_500_000);
+    }
+}

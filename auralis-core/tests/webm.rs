@@ -1,0 +1,358 @@
+//! Opus in WebM: structure, exact frame counts, gapless joins (and the naive method failing the
+//! same check), and encoder robustness.
+
+mod common;
+
+use auralis_core::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES};
+use auralis_core::webm::{self, reader};
+use auralis_core::{Mastering, Preset, Renderer, Source};
+use common::*;
+
+fn demo_excerpt(seconds: usize) -> Source {
+    let pcm = auralis_core::demo::synthesize();
+    // Start 20 s in: the verse and the loud chorus.
+    let from = 44_100 * 2 * 20;
+    let ints = quantize(&pcm[from..from + 44_100 * 2 * seconds], 16);
+    Source::from_bytes(wav_int(44_100, 2, 16, &ints), Some("wav")).unwrap()
+}
+
+/// Decodes packets with one libopus decoder, as a browser's MSE buffer plays appended chunks.
+fn decode_all(packets: &[Vec<u8>], channels: usize) -> Vec<f32> {
+    let layout = if channels == 1 {
+        ::opus::Channels::Mono
+    } else {
+        ::opus::Channels::Stereo
+    };
+    let mut decoder = ::opus::Decoder::new(48_000, layout).unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0.0f32; 5760 * channels];
+    for p in packets {
+        let n = decoder.decode_float(p, &mut buf, false).unwrap();
+        assert_eq!(n, PACKET_FRAMES);
+        out.extend_from_slice(&buf[..n * channels]);
+    }
+    out
+}
+
+/// Noise-to-signal ratio (dB) of `decoded` against `reference` over frames `[a, b)`.
+fn nsr_db(decoded: &[f32], reference: &[f32], ch: usize, a: usize, b: usize) -> Option<f64> {
+    let (d, r) = (&decoded[a * ch..b * ch], &reference[a * ch..b * ch]);
+    let signal: f64 = r.iter().map(|&x| f64::from(x).powi(2)).sum();
+    let noise: f64 = d
+        .iter()
+        .zip(r)
+        .map(|(&x, &y)| f64::from(x - y).powi(2))
+        .sum();
+    (signal > 1e-6 * (b - a) as f64).then(|| 10.0 * (noise.max(1e-20) / signal).log10())
+}
+
+/// How far the worst boundary window (±50 ms) is above the median of the other windows, in dB.
+fn worst_boundary_excess_db(
+    decoded: &[f32],
+    reference: &[f32],
+    ch: usize,
+    boundaries: &[usize],
+) -> f64 {
+    const HALF: usize = 2_400;
+    let frames = reference.len() / ch;
+    let near = |a: usize, b: usize| boundaries.iter().any(|&x| a < x + HALF && x < b + HALF);
+    let mut elsewhere: Vec<f64> = (0..frames / (2 * HALF))
+        .map(|w| (w * 2 * HALF, (w + 1) * 2 * HALF))
+        .filter(|&(a, b)| !near(a, b))
+        .filter_map(|(a, b)| nsr_db(decoded, reference, ch, a, b))
+        .collect();
+    elsewhere.sort_by(f64::total_cmp);
+    let median = elsewhere[elsewhere.len() / 2];
+    boundaries
+        .iter()
+        .filter_map(|&b| nsr_db(decoded, reference, ch, b - HALF, (b + HALF).min(frames)))
+        .map(|nsr| nsr - median)
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+#[test]
+fn chunk_files_are_valid_webm_with_one_init_segment_and_exact_timing() {
+    let source = demo_excerpt(17);
+    let renderer = Renderer::new(source.clone());
+    let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None).unwrap();
+    let plan = renderer.plan(5.0).unwrap();
+    let settings = OpusSettings::default();
+    let init = renderer.init_segment();
+    let parsed_init = reader::parse(&init).unwrap();
+    assert!(parsed_init.segment_size_unknown && parsed_init.blocks.is_empty());
+    assert_eq!(
+        (
+            parsed_init.channels,
+            parsed_init.pre_skip,
+            parsed_init.codec_delay_ns
+        ),
+        (2, 0, 0)
+    );
+    assert_eq!(parsed_init.seek_pre_roll_ns, 80_000_000);
+    assert_eq!(parsed_init.duration_ms, None);
+    let mut packets = Vec::new();
+    for c in plan.chunks() {
+        let file = renderer
+            .chunk_file(&plan, c.index, &mastering.params, &settings)
+            .unwrap();
+        assert!(
+            file.starts_with(&init),
+            "chunk {}: the init segment differs",
+            c.index
+        );
+        let parsed = reader::parse(&file).unwrap();
+        assert_eq!(parsed.first_cluster_offset, Some(init.len()));
+        let expected_blocks = (c.frames as usize).div_ceil(PACKET_FRAMES);
+        assert_eq!(parsed.blocks.len(), expected_blocks, "chunk {}", c.index);
+        let start_ms = (c.start_frame / 48) as i64;
+        assert_eq!(parsed.cluster_timestamps_ms[0], start_ms);
+        for (i, block) in parsed.blocks.iter().enumerate() {
+            assert_eq!(
+                block.timestamp_ms,
+                start_ms + 20 * i as i64,
+                "chunk {} block {i}",
+                c.index
+            );
+        }
+        assert!(
+            parsed.cluster_timestamps_ms.len() == expected_blocks.div_ceil(webm::CLUSTER_PACKETS)
+        );
+        let is_last = c.index + 1 == plan.total_chunks();
+        let padding = (expected_blocks * PACKET_FRAMES) as u64 - c.frames;
+        let last = parsed.blocks.last().unwrap();
+        if is_last && padding > 0 {
+            assert_eq!(
+                last.discard_padding_ns,
+                Some(webm::frames_to_ns(padding) as i64)
+            );
+        } else {
+            assert!(parsed
+                .blocks
+                .iter()
+                .all(|b| b.keyframe && b.discard_padding_ns.is_none()));
+        }
+        packets.extend(parsed.blocks.into_iter().map(|b| b.data));
+    }
+    // One decoder over every chunk's packets, minus the discard padding: the exact length.
+    let decoded = decode_all(&packets, 2);
+    let last = plan.chunk(plan.total_chunks() - 1).unwrap();
+    let padding =
+        (last.frames as usize).div_ceil(PACKET_FRAMES) * PACKET_FRAMES - last.frames as usize;
+    assert_eq!(decoded.len() / 2 - padding, renderer.frames() as usize);
+}
+
+#[test]
+fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
+    let mut cases = vec![("demo", demo_excerpt(30))];
+    if let Some(dir) = corpus() {
+        cases.push((
+            "sad_44s.mp3",
+            Source::open(dir.join("sad_44s.mp3")).unwrap(),
+        ));
+        cases.push((
+            "frantic_45s.ogg",
+            Source::open(dir.join("frantic_45s.ogg")).unwrap(),
+        ));
+    }
+    let settings = OpusSettings::default();
+    for (name, source) in cases {
+        let renderer = Renderer::new(source.clone());
+        let ch = renderer.channels() as usize;
+        let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None).unwrap();
+        let plan = renderer.plan(5.0).unwrap();
+        let reference: Vec<f32> = plan
+            .chunks()
+            .flat_map(|c| {
+                renderer
+                    .render_mastered_chunk(&plan, c.index, &mastering.params)
+                    .unwrap()
+            })
+            .collect();
+        let boundaries: Vec<usize> = plan
+            .chunks()
+            .skip(1)
+            .map(|c| c.start_frame as usize)
+            .collect();
+
+        let packets: Vec<Vec<u8>> = plan
+            .chunks()
+            .flat_map(|c| {
+                renderer
+                    .encode_chunk(&plan, c.index, &mastering.params, &settings)
+                    .unwrap()
+                    .packets
+            })
+            .collect();
+        let mut ours = decode_all(&packets, ch);
+        ours.truncate(reference.len());
+        let excess = worst_boundary_excess_db(&ours, &reference, ch, &boundaries);
+        assert!(
+            excess <= 3.0,
+            "{name}: worst join {excess:.2} dB above the median codec error"
+        );
+
+        // The naive method: each chunk encoded alone from silence, zeros after it, and played
+        // with its pre-skip removed (the best a per-chunk ffmpeg encode can do).
+        let mut naive = Vec::new();
+        for (c, pcm) in plan
+            .chunks()
+            .zip(reference.chunks(plan.chunk_frames() as usize * ch))
+        {
+            let mut input = vec![0.0f32; opus::PRE_ROLL_FRAMES * ch];
+            input.extend_from_slice(pcm);
+            input.extend(vec![0.0f32; LOOKAHEAD_FRAMES * ch]);
+            // Zero pre-roll and zero post-roll: the chunk sees nothing of its neighbours.
+            let encoded =
+                opus::encode_chunk(&input, ch, c.start_frame, c.frames, &settings).unwrap();
+            let mut decoded = decode_all(&encoded.packets, ch);
+            decoded.truncate(c.frames as usize * ch);
+            naive.extend(decoded);
+        }
+        let naive_excess = worst_boundary_excess_db(&naive, &reference, ch, &boundaries);
+        assert!(
+            naive_excess > 3.0,
+            "{name}: the check does not discriminate (naive {naive_excess:.2} dB)"
+        );
+        println!("{name}: worst join {excess:.2} dB, naive {naive_excess:.2} dB above the median");
+    }
+}
+
+#[test]
+fn whole_track_file_has_pre_skip_codec_delay_duration_and_cues() {
+    let source = demo_excerpt(12);
+    let renderer = Renderer::new(source.clone());
+    let mastering = Mastering::prepare(&source, Preset::Warm, 1.0, None).unwrap();
+    let file = renderer
+        .whole_track_webm(&mastering.params, &OpusSettings::default())
+        .unwrap();
+    let parsed = reader::parse(&file).unwrap();
+    assert!(!parsed.segment_size_unknown);
+    assert_eq!(parsed.pre_skip as usize, LOOKAHEAD_FRAMES);
+    assert_eq!(
+        parsed.codec_delay_ns,
+        webm::frames_to_ns(LOOKAHEAD_FRAMES as u64)
+    );
+    assert_eq!(parsed.duration_ms, Some(renderer.frames() as f64 / 48.0));
+    assert_eq!(parsed.cues.len(), parsed.cluster_timestamps_ms.len());
+    for (&(time, position), &cluster_ms) in parsed.cues.iter().zip(&parsed.cluster_timestamps_ms) {
+        assert_eq!(time as i64, cluster_ms);
+        let at = parsed.segment_data_offset + position as usize;
+        assert_eq!(
+            &file[at..at + 4],
+            &[0x1F, 0x43, 0xB6, 0x75],
+            "cue points at a Cluster"
+        );
+    }
+    let packets: Vec<Vec<u8>> = parsed.blocks.iter().map(|b| b.data.clone()).collect();
+    let decoded = decode_all(&packets, 2);
+    let padding =
+        webm::ns_to_frames(parsed.blocks.last().unwrap().discard_padding_ns.unwrap() as u64);
+    assert_eq!(
+        decoded.len() as u64 / 2 - LOOKAHEAD_FRAMES as u64 - padding,
+        renderer.frames()
+    );
+}
+
+#[test]
+fn ffmpeg_decodes_chunk_files_and_the_whole_track_to_the_same_frame_counts() {
+    if !required_in_ci("ffmpeg") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // 12 s and 1001 frames: the last chunk ends inside a packet, so DiscardPadding is exercised.
+    let pcm = auralis_core::demo::synthesize();
+    let ints = quantize(&pcm[..(44_100 * 12 + 1001) * 2], 16);
+    let source = Source::from_bytes(wav_int(44_100, 2, 16, &ints), Some("wav")).unwrap();
+    let renderer = Renderer::new(source.clone());
+    let mastering = Mastering::prepare(&source, Preset::Bright, 1.0, None).unwrap();
+    let plan = renderer.plan(5.0).unwrap();
+    let settings = OpusSettings::default();
+    let count = |bytes: &[u8], name: &str| {
+        let path = write_temp(&dir, name, bytes);
+        let out = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&path)
+            .args(["-f", "f32le", "-acodec", "pcm_f32le", "-"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ffmpeg: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout.len() / 8
+    };
+    for c in plan.chunks() {
+        let file = renderer
+            .chunk_file(&plan, c.index, &mastering.params, &settings)
+            .unwrap();
+        let ours = reader::parse(&file).unwrap();
+        let padding = ours
+            .blocks
+            .last()
+            .unwrap()
+            .discard_padding_ns
+            .map_or(0, |ns| webm::ns_to_frames(ns as u64) as usize);
+        let frames = ours.blocks.len() * PACKET_FRAMES - padding;
+        assert_eq!(frames as u64, c.frames, "chunk {}", c.index);
+        assert_eq!(
+            count(&file, &format!("chunk{}.webm", c.index)),
+            frames,
+            "ffmpeg, chunk {}",
+            c.index
+        );
+    }
+    let whole = renderer
+        .whole_track_webm(&mastering.params, &settings)
+        .unwrap();
+    assert_eq!(
+        count(&whole, "whole.webm") as u64,
+        renderer.frames(),
+        "ffmpeg, whole track"
+    );
+}
+
+#[test]
+fn the_encoder_survives_nan_silence_square_waves_and_dc() {
+    let frames = 48_000usize;
+    let square: Vec<f32> = (0..frames * 2)
+        .map(|i| if (i / 2 / 24) % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
+    let inputs: Vec<(&str, Vec<f32>)> = vec![
+        ("nan", vec![f32::NAN; frames * 2]),
+        (
+            "inf",
+            (0..frames * 2)
+                .map(|i| if i % 7 == 0 { f32::INFINITY } else { 0.1 })
+                .collect(),
+        ),
+        ("silence", vec![0.0; frames * 2]),
+        ("square", square),
+        ("dc", vec![0.9; frames * 2]),
+    ];
+    for (name, pcm) in inputs {
+        let mut input = vec![0.0f32; opus::PRE_ROLL_FRAMES * 2];
+        input.extend_from_slice(&pcm);
+        input.extend(vec![0.0f32; LOOKAHEAD_FRAMES * 2]);
+        let encoded =
+            opus::encode_chunk(&input, 2, 0, frames as u64, &OpusSettings::default()).unwrap();
+        assert_eq!(encoded.packets.len(), frames / PACKET_FRAMES, "{name}");
+        let decoded = decode_all(&encoded.packets, 2);
+        assert!(
+            decoded.iter().all(|x| x.is_finite()),
+            "{name}: non-finite decode"
+        );
+    }
+    for bad in [
+        OpusSettings {
+            bitrate_bps: 1000,
+            complexity: 10,
+        },
+        OpusSettings {
+            bitrate_bps: 128_000,
+            complexity: 11,
+        },
+    ] {
+        assert!(bad.validate().is_err());
+    }
+}
