@@ -2,12 +2,14 @@
 //!
 //! ```text
 //! cargo run --release --example render -- [INPUT] --out DIR [--chunk-seconds S] [--chunks 0,3,7] [--wav]
-//!     [--preset NAME] [--intensity X]
+//!     [--preset NAME] [--intensity X] [--bitrate BPS] [--complexity N] [--full]
 //! ```
 //!
-//! Writes `DIR/manifest.json` describing the whole track, its mastering and its chunk plan and,
-//! with `--wav`, `DIR/chunk_NNNNN.wav` (48 kHz float32, exactly the chunk's mastered frames) for
-//! every rendered chunk.
+//! Writes `DIR/manifest.json` describing the whole track, its mastering and its chunk plan,
+//! `DIR/init.webm` (the stream's init segment) and, for every rendered chunk,
+//! `DIR/chunk_NNNNN.webm` (the chunk file: init segment + media segment, Opus in WebM) and, with
+//! `--wav`, `DIR/chunk_NNNNN.wav` (48 kHz float32, exactly the chunk's mastered frames). With
+//! `--full`, also `DIR/full.webm`, the whole track as one file.
 //! Every file is written under a temporary name and renamed when complete, so a reader never
 //! sees a partial file. Errors print one line and exit with status 1.
 
@@ -15,8 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use auralis_core::opus::OpusSettings;
 use auralis_core::plan::{ChunkPlan, DEFAULT_CHUNK_SECONDS};
-use auralis_core::{demo, Mastering, Preset, Renderer, Source, OUTPUT_RATE_HZ};
+use auralis_core::{demo, webm, Mastering, Preset, Renderer, Source, OUTPUT_RATE_HZ};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -46,6 +49,15 @@ struct Args {
     /// Mastering intensity from 0 (the original audio) to 1.
     #[arg(long, default_value_t = 1.0)]
     intensity: f64,
+    /// Opus bitrate in bit/s (32000 to 512000).
+    #[arg(long, default_value_t = 128_000)]
+    bitrate: u32,
+    /// Opus encoder complexity (0 to 10).
+    #[arg(long, default_value_t = 10)]
+    complexity: u8,
+    /// Also write DIR/full.webm, the whole track as one file.
+    #[arg(long)]
+    full: bool,
 }
 
 fn main() -> ExitCode {
@@ -64,6 +76,11 @@ fn run(args: &Args) -> Result<(), String> {
     // Settings are checked before any file is read.
     let preset = Preset::from_name(&args.preset).map_err(|e| e.to_string())?;
     auralis_core::mastering::presets::check_intensity(args.intensity).map_err(|e| e.to_string())?;
+    let opus = OpusSettings {
+        bitrate_bps: args.bitrate,
+        complexity: args.complexity,
+    };
+    opus.validate().map_err(|e| e.to_string())?;
     let source = match &args.input {
         Some(path) => Source::open(path),
         None => demo::demo_source(),
@@ -91,29 +108,55 @@ fn run(args: &Args) -> Result<(), String> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} chunks  {elapsed_precise}  {msg}")
             .expect("valid template"),
     );
+    let init = renderer.init_segment();
+    write_atomically(&args.out.join("init.webm"), &init)?;
     let mut written = std::collections::BTreeMap::new();
     let mut rendered_frames = 0u64;
     for &index in &selected {
         progress.set_message(format!("chunk {index}"));
-        let samples = renderer
-            .render_mastered_chunk(&plan, index, &mastering.params)
+        let (samples, encoded) = renderer
+            .render_and_encode_chunk(&plan, index, &mastering.params, &opus)
             .map_err(|e| e.to_string())?;
+        let mut chunk_file = init.clone();
+        chunk_file.extend(webm::media_segment(
+            &encoded,
+            index + 1 == plan.total_chunks(),
+        ));
+        let webm_name = format!("chunk_{index:05}.webm");
+        write_atomically(&args.out.join(&webm_name), &chunk_file)?;
         let chunk = plan.chunk(index).map_err(|e| e.to_string())?;
         debug_assert_eq!(
             samples.len() as u64,
             chunk.frames * u64::from(renderer.channels())
         );
         rendered_frames += chunk.frames;
-        if args.wav {
+        let wav_name = if args.wav {
             let name = format!("chunk_{index:05}.wav");
             write_wav(&args.out.join(&name), &samples, renderer.channels())?;
-            written.insert(index, name);
-        }
+            Some(name)
+        } else {
+            None
+        };
+        written.insert(
+            index,
+            Written {
+                webm: webm_name,
+                webm_bytes: chunk_file.len(),
+                wav: wav_name,
+            },
+        );
         progress.inc(1);
     }
     progress.finish_and_clear();
+    if args.full {
+        progress.set_message("whole track");
+        let full = renderer
+            .whole_track_webm(&mastering.params, &opus)
+            .map_err(|e| e.to_string())?;
+        write_atomically(&args.out.join("full.webm"), &full)?;
+    }
 
-    let manifest = manifest(args, &renderer, &plan, &mastering, &written);
+    let manifest = manifest(args, &renderer, &plan, &mastering, init.len(), &written);
     let text = serde_json::to_string_pretty(&manifest).expect("JSON values serialize");
     write_atomically(&args.out.join("manifest.json"), text.as_bytes())?;
 
@@ -143,7 +186,8 @@ fn manifest(
     renderer: &Renderer,
     plan: &ChunkPlan,
     mastering: &Mastering,
-    written: &std::collections::BTreeMap<u64, String>,
+    init_bytes: usize,
+    written: &std::collections::BTreeMap<u64, Written>,
 ) -> Value {
     let info = renderer.source().info();
     let chunks: Vec<Value> = plan
@@ -156,8 +200,12 @@ fn manifest(
                 "start_s": c.start_s(),
                 "duration_s": c.duration_s(),
             });
-            if let Some(name) = written.get(&c.index) {
-                entry["wav"] = json!(name);
+            if let Some(w) = written.get(&c.index) {
+                if let Some(name) = &w.wav {
+                    entry["wav"] = json!(name);
+                }
+                entry["webm"] = json!(w.webm);
+                entry["webm_bytes"] = json!(w.webm_bytes);
             }
             entry
         })
@@ -183,7 +231,16 @@ fn manifest(
         "analysis": mastering.analysis,
         "target_lufs": mastering.params.target_lufs,
         "mastering": mastering.params,
+        "mime": webm::MIME,
+        "init": {"file": "init.webm", "bytes": init_bytes},
     })
+}
+
+/// What was written for a chunk.
+struct Written {
+    webm: String,
+    webm_bytes: usize,
+    wav: Option<String>,
 }
 
 fn write_wav(path: &Path, samples: &[f32], channels: u16) -> Result<(), String> {

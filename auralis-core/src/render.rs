@@ -222,6 +222,20 @@ impl Renderer {
         params: &MasteringParams,
         settings: &OpusSettings,
     ) -> Result<EncodedChunk, Error> {
+        Ok(self
+            .render_and_encode_chunk(plan, index, params, settings)?
+            .1)
+    }
+
+    /// Chunk `index` mastered (exactly [`Self::render_mastered_chunk`]'s samples) and encoded,
+    /// from one render.
+    pub fn render_and_encode_chunk(
+        &self,
+        plan: &ChunkPlan,
+        index: u64,
+        params: &MasteringParams,
+        settings: &OpusSettings,
+    ) -> Result<(Vec<f32>, EncodedChunk), Error> {
         settings.validate()?;
         let chunk = plan.chunk(index)?;
         let mut reader = self.source.reader()?;
@@ -233,13 +247,11 @@ impl Renderer {
             LOOKAHEAD_FRAMES as u64,
             params,
         )?;
-        Ok(opus::encode_chunk(
-            &input,
-            self.channels() as usize,
-            chunk.start_frame,
-            chunk.frames,
-            settings,
-        )?)
+        let ch = self.channels() as usize;
+        let encoded = opus::encode_chunk(&input, ch, chunk.start_frame, chunk.frames, settings)?;
+        let pcm =
+            input[PRE_ROLL_FRAMES * ch..(PRE_ROLL_FRAMES + chunk.frames as usize) * ch].to_vec();
+        Ok((pcm, encoded))
     }
 
     /// Chunk `index` as a WebM media segment (Clusters only).

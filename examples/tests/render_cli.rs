@@ -74,6 +74,8 @@ fn demo_render_writes_the_manifest_contract_and_exact_wavs() {
         "analysis",
         "target_lufs",
         "mastering",
+        "mime",
+        "init",
     ];
     assert_eq!(keys, expected);
     assert_eq!(manifest["preset"], "adaptive");
@@ -88,6 +90,10 @@ fn demo_render_writes_the_manifest_contract_and_exact_wavs() {
         manifest["target_lufs"],
         manifest["mastering"]["target_lufs"]
     );
+    assert_eq!(manifest["mime"], "audio/webm; codecs=\"opus\"");
+    assert_eq!(manifest["init"]["file"], "init.webm");
+    let init = std::fs::read(dir.path().join("init.webm")).unwrap();
+    assert_eq!(manifest["init"]["bytes"], init.len());
     assert_eq!(manifest["format_version"], 1);
     assert_eq!(manifest["source"]["path"], serde_json::Value::Null);
     assert_eq!(manifest["source"]["sample_rate"], 44_100);
@@ -109,7 +115,18 @@ fn demo_render_writes_the_manifest_contract_and_exact_wavs() {
             .collect();
         let mut expected = vec!["index", "start_frame", "frames", "start_s", "duration_s"];
         if i == 0 || i == 4 {
-            expected.push("wav");
+            expected.extend(["wav", "webm", "webm_bytes"]);
+            let webm_name = chunk["webm"].as_str().unwrap();
+            assert_eq!(webm_name, format!("chunk_{i:05}.webm"));
+            let file = std::fs::read(dir.path().join(webm_name)).unwrap();
+            assert_eq!(chunk["webm_bytes"], file.len());
+            assert!(
+                file.starts_with(&init),
+                "chunk {i}: a chunk file starts with the init segment"
+            );
+            let parsed = auralis_core::webm::reader::parse(&file).unwrap();
+            let frames = chunk["frames"].as_u64().unwrap();
+            assert_eq!(parsed.blocks.len() as u64, frames.div_ceil(960));
             let name = chunk["wav"].as_str().unwrap();
             assert_eq!(name, format!("chunk_{i:05}.wav"));
             let reader = hound::WavReader::open(dir.path().join(name)).unwrap();
@@ -125,6 +142,7 @@ fn demo_render_writes_the_manifest_contract_and_exact_wavs() {
             );
         } else {
             assert!(!dir.path().join(format!("chunk_{i:05}.wav")).exists());
+            assert!(!dir.path().join(format!("chunk_{i:05}.webm")).exists());
         }
         assert_eq!(keys, expected);
     }
