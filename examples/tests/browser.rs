@@ -1,0 +1,224 @@
+//! The render output in a real browser: headless Chromium (Debian's `chromium`) loads
+//! `examples/web/check.html` from a server on 127.0.0.1, appends the chunk files to one
+//! SourceBuffer in order and out of order, and plays to the end.
+//!
+//! Under CI (`CI` set) Chromium is required; elsewhere the test is skipped with a printed
+//! reason when it is not installed. `AURALIS_CHROMIUM` names another binary.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn chromium() -> Option<PathBuf> {
+    let candidate = std::env::var_os("AURALIS_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/chromium".into());
+    if candidate.is_file() {
+        return Some(candidate);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "chromium is required in CI ({} not found)",
+        candidate.display()
+    );
+    println!(
+        "SKIP: {} not found (CI installs Debian's chromium)",
+        candidate.display()
+    );
+    None
+}
+
+/// Serves files under `root` on 127.0.0.1 (GET only) from a background thread; a request for
+/// `/result?JSON` is the check page reporting, and goes to `results`.
+fn serve(root: PathBuf, results: std::sync::mpsc::Sender<String>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            let target = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            if let Some(query) = target.strip_prefix("/result?") {
+                let _ = results.send(percent_decode(query));
+            }
+            let path = target.split('?').next().unwrap().to_owned();
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let file = root.join(path.trim_start_matches('/'));
+            let mut stream = stream;
+            let ok = !path.contains("..") && file.is_file();
+            let body = if ok {
+                std::fs::read(&file).unwrap()
+            } else {
+                b"not found".to_vec()
+            };
+            let kind = match file.extension().and_then(|e| e.to_str()) {
+                Some("html") => "text/html",
+                Some("js") => "text/javascript",
+                Some("json") => "application/json",
+                Some("webm") => "audio/webm",
+                _ => "application/octet-stream",
+            };
+            let status = if ok { "200 OK" } else { "404 Not Found" };
+            let head = format!("HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = stream
+                .write_all(head.as_bytes())
+                .and_then(|()| stream.write_all(&body));
+        }
+    });
+    port
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() + 1 {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Loads `url` in headless Chromium and returns the JSON the check page reports.
+fn run_page(
+    chromium: &Path,
+    url: &str,
+    results: &std::sync::mpsc::Receiver<String>,
+) -> serde_json::Value {
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--autoplay-policy=no-user-gesture-required",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let result = results.recv_timeout(Duration::from_secs(90));
+    let _ = child.kill();
+    let _ = child.wait();
+    let json = result.expect("the check page reported within 90 s");
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("result is not JSON ({e}): {json}"))
+}
+
+fn ranges(append: &serde_json::Value) -> Vec<(f64, f64)> {
+    append["ranges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r[0].as_f64().unwrap(), r[1].as_f64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn chromium_buffers_chunk_files_as_one_range_in_any_order_and_plays_to_the_end() {
+    let Some(chromium) = chromium() else { return };
+    let root = tempfile::tempdir().unwrap();
+    // A 12.3 s excerpt of the demo: three 5 s chunks, the last one ending inside a packet.
+    let pcm = auralis_core::demo::synthesize();
+    let frames = 44_100 * 12 + 13_230;
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 44_100,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let wav = root.path().join("excerpt.wav");
+    let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
+    for x in &pcm[44_100 * 2 * 20..44_100 * 2 * 20 + frames * 2] {
+        writer.write_sample((x * 32767.0).round() as i16).unwrap();
+    }
+    writer.finalize().unwrap();
+    let out = root.path().join("out");
+    let status = Command::new(common::render_bin())
+        .arg(&wav)
+        .args(["--out", out.to_str().unwrap(), "--chunk-seconds", "5"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    std::fs::create_dir(root.path().join("web")).unwrap();
+    for name in ["check.html", "check.js"] {
+        std::fs::copy(web.join(name), root.path().join("web").join(name)).unwrap();
+    }
+    let (report, results) = std::sync::mpsc::channel();
+    let port = serve(root.path().to_path_buf(), report);
+    let duration = frames as f64 / 44_100.0;
+    let chunk_end = |i: usize| ((i + 1) as f64 * 5.0).min(duration);
+
+    let in_order = run_page(
+        &chromium,
+        &format!("http://127.0.0.1:{port}/web/check.html?dir=../out&order=0,1,2"),
+        &results,
+    );
+    assert_eq!(in_order["supported"], true, "{in_order}");
+    assert!(
+        in_order["errors"].as_array().unwrap().is_empty(),
+        "{in_order}"
+    );
+    for (i, append) in in_order["appends"].as_array().unwrap().iter().enumerate() {
+        let r = ranges(append);
+        assert_eq!(r.len(), 1, "after chunk {i}: {r:?}");
+        assert!(
+            r[0].0.abs() < 0.001 && (r[0].1 - chunk_end(i)).abs() <= 0.001,
+            "after chunk {i}: {r:?}"
+        );
+    }
+    assert_eq!(in_order["advanced"], true);
+    let ended = in_order["ended_at"].as_f64().expect("ended fired");
+    assert!(
+        (ended - duration).abs() <= 0.020,
+        "ended at {ended}, track is {duration} s"
+    );
+
+    println!("in order: {in_order}");
+    // A seek: the last chunk first, then the first, then the middle one: one range at the end.
+    let shuffled = run_page(
+        &chromium,
+        &format!("http://127.0.0.1:{port}/web/check.html?dir=../out&order=2,0,1"),
+        &results,
+    );
+    assert!(
+        shuffled["errors"].as_array().unwrap().is_empty(),
+        "{shuffled}"
+    );
+    let last = ranges(shuffled["appends"].as_array().unwrap().last().unwrap());
+    assert!(
+        last.len() == 1 && last[0].0.abs() < 0.001 && (last[0].1 - duration).abs() <= 0.001,
+        "{last:?}"
+    );
+    println!("out of order: {shuffled}");
+    let ended = shuffled["ended_at"].as_f64().expect("ended fired");
+    assert!(
+        (ended - duration).abs() <= 0.020,
+        "ended at {ended}, track is {duration} s"
+    );
+}

@@ -1,0 +1,54 @@
+"use strict";
+// Appends chunk files in the requested order, records the buffered ranges after each append,
+// then plays the whole stream at 16x and records where `ended` fired.
+(async () => {
+  const out = { supported: false, appends: [], errors: [], ended_at: null, duration_s: null, advanced: false };
+  const done = () => {
+    const json = JSON.stringify(out);
+    document.getElementById("result").textContent = json;
+    // Report to the server that served the page (the automated test waits for this).
+    fetch(`/result?${encodeURIComponent(json)}`).catch(() => {});
+  };
+  try {
+    const params = new URLSearchParams(location.search);
+    const dir = params.get("dir");
+    const manifest = await (await fetch(`${dir}/manifest.json`)).json();
+    out.duration_s = manifest.duration_s;
+    out.supported = MediaSource.isTypeSupported(manifest.mime);
+    const order = (params.get("order") || "").split(",").filter((x) => x !== "").map(Number);
+    const audio = document.getElementById("audio");
+    audio.addEventListener("error", () => out.errors.push(`media error ${audio.error && audio.error.code}`));
+    const ms = new MediaSource();
+    audio.src = URL.createObjectURL(ms);
+    await new Promise((r) => ms.addEventListener("sourceopen", r, { once: true }));
+    ms.duration = manifest.duration_s;
+    const sb = ms.addSourceBuffer(manifest.mime);
+    for (const index of order) {
+      const chunk = manifest.chunks[index];
+      const bytes = await (await fetch(`${dir}/${chunk.webm}`)).arrayBuffer();
+      sb.appendWindowEnd = index === manifest.total_chunks - 1 ? manifest.duration_s : Infinity;
+      sb.appendBuffer(bytes);
+      await new Promise((r, e) => {
+        sb.addEventListener("updateend", r, { once: true });
+        sb.addEventListener("error", () => e(new Error(`append of chunk ${index} failed`)), { once: true });
+      });
+      const ranges = [];
+      for (let i = 0; i < sb.buffered.length; i++) ranges.push([sb.buffered.start(i), sb.buffered.end(i)]);
+      out.appends.push({ index, ranges });
+    }
+    ms.endOfStream();
+    audio.muted = true;
+    audio.playbackRate = 16;
+    const ended = new Promise((r) => audio.addEventListener("ended", r, { once: true }));
+    const timeout = new Promise((_, e) => setTimeout(() => e(new Error("playback did not end")), 20000));
+    await audio.play();
+    const t0 = audio.currentTime;
+    setTimeout(() => { out.advanced = audio.currentTime > t0; }, 200);
+    await Promise.race([ended, timeout]);
+    out.advanced = true;
+    out.ended_at = audio.currentTime;
+  } catch (e) {
+    out.errors.push(String(e));
+  }
+  done();
+})();
