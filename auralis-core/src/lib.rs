@@ -16,6 +16,7 @@ pub mod analysis;
 pub mod decode;
 pub mod demo;
 mod error;
+pub mod joins;
 pub mod mastering;
 pub mod opus;
 pub mod plan;

@@ -34,42 +34,6 @@ fn decode_all(packets: &[Vec<u8>], channels: usize) -> Vec<f32> {
     out
 }
 
-/// Noise-to-signal ratio (dB) of `decoded` against `reference` over frames `[a, b)`.
-fn nsr_db(decoded: &[f32], reference: &[f32], ch: usize, a: usize, b: usize) -> Option<f64> {
-    let (d, r) = (&decoded[a * ch..b * ch], &reference[a * ch..b * ch]);
-    let signal: f64 = r.iter().map(|&x| f64::from(x).powi(2)).sum();
-    let noise: f64 = d
-        .iter()
-        .zip(r)
-        .map(|(&x, &y)| f64::from(x - y).powi(2))
-        .sum();
-    (signal > 1e-6 * (b - a) as f64).then(|| 10.0 * (noise.max(1e-20) / signal).log10())
-}
-
-/// How far the worst boundary window (±50 ms) is above the median of the other windows, in dB.
-fn worst_boundary_excess_db(
-    decoded: &[f32],
-    reference: &[f32],
-    ch: usize,
-    boundaries: &[usize],
-) -> f64 {
-    const HALF: usize = 2_400;
-    let frames = reference.len() / ch;
-    let near = |a: usize, b: usize| boundaries.iter().any(|&x| a < x + HALF && x < b + HALF);
-    let mut elsewhere: Vec<f64> = (0..frames / (2 * HALF))
-        .map(|w| (w * 2 * HALF, (w + 1) * 2 * HALF))
-        .filter(|&(a, b)| !near(a, b))
-        .filter_map(|(a, b)| nsr_db(decoded, reference, ch, a, b))
-        .collect();
-    elsewhere.sort_by(f64::total_cmp);
-    let median = elsewhere[elsewhere.len() / 2];
-    boundaries
-        .iter()
-        .filter_map(|&b| nsr_db(decoded, reference, ch, b - HALF, (b + HALF).min(frames)))
-        .map(|nsr| nsr - median)
-        .fold(f64::NEG_INFINITY, f64::max)
-}
-
 #[test]
 fn chunk_files_are_valid_webm_with_one_init_segment_and_exact_timing() {
     let source = demo_excerpt(17);
@@ -185,7 +149,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
             .collect();
         let mut ours = decode_all(&packets, ch);
         ours.truncate(reference.len());
-        let excess = worst_boundary_excess_db(&ours, &reference, ch, &boundaries);
+        let excess = auralis_core::joins::worst_join_excess_db(&ours, &reference, ch, &boundaries);
         assert!(
             excess <= 3.0,
             "{name}: worst join {excess:.2} dB above the median codec error"
@@ -208,7 +172,8 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
             decoded.truncate(c.frames as usize * ch);
             naive.extend(decoded);
         }
-        let naive_excess = worst_boundary_excess_db(&naive, &reference, ch, &boundaries);
+        let naive_excess =
+            auralis_core::joins::worst_join_excess_db(&naive, &reference, ch, &boundaries);
         assert!(
             naive_excess > 3.0,
             "{name}: the check does not discriminate (naive {naive_excess:.2} dB)"

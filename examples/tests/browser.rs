@@ -32,9 +32,14 @@ fn chromium() -> Option<PathBuf> {
     None
 }
 
-/// Serves files under `root` on 127.0.0.1 (GET only) from a background thread; a request for
-/// `/result?JSON` is the check page reporting, and goes to `results`.
-fn serve(root: PathBuf, results: std::sync::mpsc::Sender<String>) -> u16 {
+/// Serves files under `root` on 127.0.0.1 from a background thread. A request for
+/// `/result?JSON` is the check page reporting, and goes to `results`; the body of a POST to
+/// `/capture` (the recorded audio, little-endian f32) goes to `captures`.
+fn serve(
+    root: PathBuf,
+    results: std::sync::mpsc::Sender<String>,
+    captures: std::sync::mpsc::Sender<Vec<f32>>,
+) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -49,9 +54,26 @@ fn serve(root: PathBuf, results: std::sync::mpsc::Sender<String>) -> u16 {
                 let _ = results.send(percent_decode(query));
             }
             let path = target.split('?').next().unwrap().to_owned();
+            let mut content_length = 0usize;
             let mut line = String::new();
             while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    content_length = v.trim().parse().unwrap_or(0);
+                }
                 line.clear();
+            }
+            if request.starts_with("POST /capture") {
+                let mut body = vec![0u8; content_length];
+                if std::io::Read::read_exact(&mut reader, &mut body).is_ok() {
+                    let samples = body
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                        .collect();
+                    let _ = captures.send(samples);
+                }
+                let mut stream = stream;
+                let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+                continue;
             }
             let file = root.join(path.trim_start_matches('/'));
             let mut stream = stream;
@@ -170,7 +192,8 @@ fn chromium_buffers_chunk_files_as_one_range_in_any_order_and_plays_to_the_end()
         std::fs::copy(web.join(name), root.path().join("web").join(name)).unwrap();
     }
     let (report, results) = std::sync::mpsc::channel();
-    let port = serve(root.path().to_path_buf(), report);
+    let (capture_tx, captures) = std::sync::mpsc::channel();
+    let port = serve(root.path().to_path_buf(), report, capture_tx);
     let duration = frames as f64 / 44_100.0;
     let chunk_end = |i: usize| ((i + 1) as f64 * 5.0).min(duration);
 
@@ -221,4 +244,85 @@ fn chromium_buffers_chunk_files_as_one_range_in_any_order_and_plays_to_the_end()
         (ended - duration).abs() <= 0.020,
         "ended at {ended}, track is {duration} s"
     );
+
+    // Heard through Web Audio at normal speed: aligned to the mastered PCM, the joins must be as
+    // clean as the rest (the round-trip test's criterion).
+    let heard = run_page(
+        &chromium,
+        &format!("http://127.0.0.1:{port}/web/check.html?dir=../out&order=0,1,2&capture=1"),
+        &results,
+    );
+    assert!(heard["errors"].as_array().unwrap().is_empty(), "{heard}");
+    let captured = captures
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the page sent its recording");
+    let source = auralis_core::Source::open(&wav).unwrap();
+    let renderer = auralis_core::Renderer::new(source.clone());
+    let mastering =
+        auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, 1.0, None)
+            .unwrap();
+    let plan = renderer.plan(5.0).unwrap();
+    let reference: Vec<f32> = plan
+        .chunks()
+        .flat_map(|c| {
+            renderer
+                .render_mastered_chunk(&plan, c.index, &mastering.params)
+                .unwrap()
+        })
+        .collect();
+    let offset = align(&captured, &reference);
+    let heard_aligned = &captured[offset * 2..(offset * 2 + reference.len()).min(captured.len())];
+    assert!(
+        heard_aligned.len() >= reference.len() - 2 * 4800,
+        "the recording is shorter than the track"
+    );
+    let joins: Vec<usize> = plan
+        .chunks()
+        .skip(1)
+        .map(|c| c.start_frame as usize)
+        .collect();
+    let n = heard_aligned.len().min(reference.len());
+    let excess =
+        auralis_core::joins::worst_join_excess_db(&heard_aligned[..n], &reference[..n], 2, &joins);
+    // The alignment must be real: heard against the reference, the whole track's error is codec
+    // noise, far below the signal (a misaligned comparison is near 0 dB everywhere, joins too).
+    let overall =
+        auralis_core::joins::nsr_db(&heard_aligned[..n], &reference[..n], 2, 0, n / 2).unwrap();
+    println!(
+        "captured {} frames, aligned at {offset}; error {overall:.1} dB re signal; worst join {excess:.2} dB above the median",
+        captured.len() / 2
+    );
+    assert!(
+        overall < -15.0,
+        "the recording does not match the track ({overall:.1} dB): misaligned?"
+    );
+    assert!(
+        excess <= 3.0,
+        "a join is {excess:.2} dB above the median error in the browser"
+    );
+}
+
+/// The frame offset of `reference` in `captured` (channel 0): the lag in 0..1 s that maximizes
+/// the normalized correlation of three 2048-frame stretches of the reference (1, 4 and 8 s in).
+fn align(captured: &[f32], reference: &[f32]) -> usize {
+    let heard: Vec<f32> = captured.iter().step_by(2).copied().collect();
+    let mono: Vec<f32> = reference.iter().step_by(2).copied().collect();
+    let correlation = |at: usize, lag: usize| -> f64 {
+        let (probe, window) = (&mono[at..at + 2048], &heard[at + lag..at + lag + 2048]);
+        let dot: f64 = probe
+            .iter()
+            .zip(window)
+            .map(|(&x, &y)| f64::from(x) * f64::from(y))
+            .sum();
+        let energy = |v: &[f32]| v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>();
+        dot / (energy(probe) * energy(window)).sqrt().max(1e-12)
+    };
+    let probes = [48_000, 192_000, 384_000];
+    (0..48_000usize)
+        .filter(|lag| probes.iter().all(|&at| at + lag + 2048 <= heard.len()))
+        .max_by(|&a, &b| {
+            let score = |lag| probes.iter().map(|&at| correlation(at, lag)).sum::<f64>();
+            score(a).total_cmp(&score(b))
+        })
+        .expect("the recording is long enough to align")
 }
