@@ -266,6 +266,40 @@ fn ffmpeg_decodes_chunk_files_and_the_whole_track_to_the_same_frame_counts() {
             "ffmpeg, chunk {}",
             c.index
         );
+        // ffprobe sees every packet at our timestamp.
+        let path = dir.path().join(format!("chunk{}.webm", c.index));
+        let probe = std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "a",
+                "-show_entries",
+                "packet=pts_time",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let times: Vec<f64> = String::from_utf8_lossy(&probe.stdout)
+            .lines()
+            .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+            .collect();
+        assert_eq!(
+            times.len(),
+            ours.blocks.len(),
+            "ffprobe packets, chunk {}",
+            c.index
+        );
+        for (t, b) in times.iter().zip(&ours.blocks) {
+            assert!(
+                (t - b.timestamp_ms as f64 / 1000.0).abs() < 0.0005,
+                "chunk {}: ffprobe {t} vs {}",
+                c.index,
+                b.timestamp_ms
+            );
+        }
     }
     let whole = renderer
         .whole_track_webm(&mastering.params, &settings)
@@ -319,5 +353,38 @@ fn the_encoder_survives_nan_silence_square_waves_and_dc() {
         },
     ] {
         assert!(bad.validate().is_err());
+    }
+}
+
+#[test]
+fn chunk_file_bytes_do_not_depend_on_render_order() {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let source = demo_excerpt(16);
+    let renderer = Renderer::new(source.clone());
+    let mastering = Mastering::prepare(&source, Preset::Live, 0.7, None).unwrap();
+    let plan = renderer.plan(5.0).unwrap();
+    let settings = OpusSettings {
+        bitrate_bps: 96_000,
+        complexity: 8,
+    };
+    let in_order: Vec<Vec<u8>> = plan
+        .chunks()
+        .map(|c| {
+            renderer
+                .chunk_file(&plan, c.index, &mastering.params, &settings)
+                .unwrap()
+        })
+        .collect();
+    let mut order: Vec<u64> = (0..plan.total_chunks()).collect();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(3));
+    for k in order {
+        let again = renderer
+            .chunk_file(&plan, k, &mastering.params, &settings)
+            .unwrap();
+        assert!(
+            again == in_order[k as usize],
+            "chunk {k} bytes depend on render order"
+        );
     }
 }

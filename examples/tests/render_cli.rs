@@ -206,6 +206,15 @@ fn a_chunk_rendered_in_another_process_is_bit_identical() {
         from_process == here,
         "chunk 3 differs between processes: first at sample {first:?}, max {max}"
     );
+    // The chunk file too: the same bytes from the other process.
+    let webm = std::fs::read(dir.path().join("chunk_00003.webm")).unwrap();
+    let settings = auralis_core::opus::OpusSettings::default();
+    assert!(
+        webm == renderer
+            .chunk_file(&plan, 3, &mastering.params, &settings)
+            .unwrap(),
+        "chunk 3 WebM differs between processes"
+    );
 }
 
 #[test]
