@@ -121,27 +121,9 @@ pub fn encode_chunk(
             ),
         });
     }
-    let mut encoder = new_encoder(channels, settings)?;
     let packet_count = PRE_ROLL_PACKETS + (frames as usize).div_ceil(PACKET_FRAMES);
-    let mut padded = input.to_vec();
-    padded.resize(packet_count * PACKET_FRAMES * channels, 0.0);
-    // The encoder must never see a non-finite sample (decoding already sanitizes; this is the
-    // codec's own guarantee).
-    padded
-        .iter_mut()
-        .filter(|x| !x.is_finite())
-        .for_each(|x| *x = 0.0);
-    let mut packets = Vec::with_capacity(packet_count - PRE_ROLL_PACKETS);
-    for (i, frame) in padded.chunks_exact(PACKET_FRAMES * channels).enumerate() {
-        let packet = encoder
-            .encode_vec_float(frame, MAX_PACKET_BYTES)
-            .map_err(|e| EncodeError::Codec {
-                reason: e.to_string(),
-            })?;
-        if i >= PRE_ROLL_PACKETS {
-            packets.push(packet);
-        }
-    }
+    let mut packets = encode_packets(input, channels, packet_count, settings)?;
+    packets.drain(..PRE_ROLL_PACKETS);
     let coded = (packets.len() * PACKET_FRAMES) as u64;
     Ok(EncodedChunk {
         packets,
@@ -159,23 +141,9 @@ pub fn encode_track(
     channels: usize,
     settings: &OpusSettings,
 ) -> Result<EncodedChunk, EncodeError> {
-    let mut encoder = new_encoder(channels, settings)?;
     let frames = (input.len() / channels) as u64;
-    let total = frames as usize + LOOKAHEAD_FRAMES;
-    let packet_count = total.div_ceil(PACKET_FRAMES);
-    let mut padded = input.to_vec();
-    padded.resize(packet_count * PACKET_FRAMES * channels, 0.0);
-    padded
-        .iter_mut()
-        .filter(|x| !x.is_finite())
-        .for_each(|x| *x = 0.0);
-    let packets = padded
-        .chunks_exact(PACKET_FRAMES * channels)
-        .map(|frame| encoder.encode_vec_float(frame, MAX_PACKET_BYTES))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| EncodeError::Codec {
-            reason: e.to_string(),
-        })?;
+    let packet_count = (frames as usize + LOOKAHEAD_FRAMES).div_ceil(PACKET_FRAMES);
+    let packets = encode_packets(input, channels, packet_count, settings)?;
     let coded = (packet_count * PACKET_FRAMES) as u64;
     Ok(EncodedChunk {
         packets,
@@ -183,4 +151,29 @@ pub fn encode_track(
         frames,
         padding_frames: coded - frames - LOOKAHEAD_FRAMES as u64,
     })
+}
+
+/// Encodes `input` zero-padded to `packet_count` packets with a fresh encoder.
+fn encode_packets(
+    input: &[f32],
+    channels: usize,
+    packet_count: usize,
+    settings: &OpusSettings,
+) -> Result<Vec<Vec<u8>>, EncodeError> {
+    let mut encoder = new_encoder(channels, settings)?;
+    let mut padded = input.to_vec();
+    padded.resize(packet_count * PACKET_FRAMES * channels, 0.0);
+    // The encoder must never see a non-finite sample (decoding already sanitizes; this is the
+    // codec's own guarantee).
+    padded
+        .iter_mut()
+        .filter(|x| !x.is_finite())
+        .for_each(|x| *x = 0.0);
+    padded
+        .chunks_exact(PACKET_FRAMES * channels)
+        .map(|frame| encoder.encode_vec_float(frame, MAX_PACKET_BYTES))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| EncodeError::Codec {
+            reason: e.to_string(),
+        })
 }

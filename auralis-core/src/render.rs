@@ -60,6 +60,39 @@ impl Renderer {
         self.source.info().channels
     }
 
+    /// Checks an output range against the track.
+    fn check_range(&self, start: u64, end: u64) -> Result<(), DecodeError> {
+        if start > end || end > self.frames {
+            let path = self
+                .source
+                .path()
+                .map_or_else(|| "<memory>".into(), Into::into);
+            return Err(DecodeError::RangeOutOfBounds {
+                path,
+                start,
+                end,
+                frames: self.frames,
+            });
+        }
+        Ok(())
+    }
+
+    /// Chunk `index` of `plan`, checked against the plan and this track before any work.
+    fn checked_chunk(
+        &self,
+        plan: &ChunkPlan,
+        index: u64,
+    ) -> Result<crate::plan::ChunkRange, Error> {
+        let chunk = plan.chunk(index)?;
+        if plan.frames() != self.frames {
+            return Err(Error::Plan(PlanError::TimeOutOfRange {
+                seconds: plan.duration_s(),
+                duration_s: crate::plan::frames_to_seconds(self.frames),
+            }));
+        }
+        Ok(chunk)
+    }
+
     /// The chunk plan of this track for a chunk length.
     pub fn plan(&self, chunk_seconds: f64) -> Result<ChunkPlan, PlanError> {
         ChunkPlan::new(self.frames, chunk_seconds)
@@ -68,13 +101,7 @@ impl Renderer {
     /// Chunk `index` of `plan` as interleaved 48 kHz samples. The index is checked before any
     /// work.
     pub fn render_chunk(&self, plan: &ChunkPlan, index: u64) -> Result<Vec<f32>, Error> {
-        let chunk = plan.chunk(index)?;
-        if plan.frames() != self.frames {
-            return Err(Error::Plan(PlanError::TimeOutOfRange {
-                seconds: plan.duration_s(),
-                duration_s: crate::plan::frames_to_seconds(self.frames),
-            }));
-        }
+        let chunk = self.checked_chunk(plan, index)?;
         let mut reader = self.source.reader()?;
         Ok(self.render_range(&mut reader, chunk.start_frame, chunk.end_frame())?)
     }
@@ -96,17 +123,7 @@ impl Renderer {
             })?;
             return Ok(out);
         };
-        if start > end || end > self.frames {
-            return Err(DecodeError::RangeOutOfBounds {
-                path: self
-                    .source
-                    .path()
-                    .map_or_else(|| "<memory>".into(), Into::into),
-                start,
-                end,
-                frames: self.frames,
-            });
-        }
+        self.check_range(start, end)?;
         let ch = self.channels() as usize;
         let span = resampling.span(start, end);
         let mut input = Vec::with_capacity((span.end - span.start) as usize * ch);
@@ -126,13 +143,7 @@ impl Renderer {
         index: u64,
         params: &MasteringParams,
     ) -> Result<Vec<f32>, Error> {
-        let chunk = plan.chunk(index)?;
-        if plan.frames() != self.frames {
-            return Err(Error::Plan(PlanError::TimeOutOfRange {
-                seconds: plan.duration_s(),
-                duration_s: crate::plan::frames_to_seconds(self.frames),
-            }));
-        }
+        let chunk = self.checked_chunk(plan, index)?;
         let mut reader = self.source.reader()?;
         Ok(self.render_mastered(&mut reader, chunk.start_frame, chunk.end_frame(), params)?)
     }
@@ -167,17 +178,7 @@ impl Renderer {
             "post-roll beyond the mastering look-ahead"
         );
         let ch = self.channels() as usize;
-        if start > end || end > self.frames {
-            return Err(DecodeError::RangeOutOfBounds {
-                path: self
-                    .source
-                    .path()
-                    .map_or_else(|| "<memory>".into(), Into::into),
-                start,
-                end,
-                frames: self.frames,
-            });
-        }
+        self.check_range(start, end)?;
         let (from, to) = if params.is_bypass() {
             (start.saturating_sub(pre), (end + post).min(self.frames))
         } else {
@@ -237,7 +238,7 @@ impl Renderer {
         settings: &OpusSettings,
     ) -> Result<(Vec<f32>, EncodedChunk), Error> {
         settings.validate()?;
-        let chunk = plan.chunk(index)?;
+        let chunk = self.checked_chunk(plan, index)?;
         let mut reader = self.source.reader()?;
         let input = self.render_mastered_span(
             &mut reader,

@@ -28,17 +28,10 @@ fn sine_program(rate: u32, pieces: &[(f64, f64)]) -> Vec<f32> {
     out
 }
 
-/// True peak in dBTP measured at 8× oversampling (rubato's FFT resampler to 384 kHz), an
-/// oracle independent of the limiter's own 4× detector.
+/// True peak in dBTP at 8× oversampling (rubato's FFT resampler to 384 kHz), an oracle
+/// independent of the limiter's own 4× detector.
 fn true_peak_8x(samples: &[f32], channels: usize) -> f64 {
-    use rubato::{Fft, FixedSync, Resampler};
-    let frames = samples.len() / channels;
-    let adapter =
-        audioadapter_buffers::direct::InterleavedSlice::new(samples, channels, frames).unwrap();
-    let mut up = Fft::<f32>::new(48_000, 384_000, 1024, channels, FixedSync::Both).unwrap();
-    let out = up.process_all(&adapter, frames, None).unwrap().take_data();
-    let peak = out.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-    20.0 * f64::from(peak).log10()
+    analysis::true_peak_oversampled_dbtp(samples, channels, 48_000, 8)
 }
 
 fn loudness(samples: &[f32], channels: usize) -> f64 {

@@ -5,16 +5,6 @@ use std::time::Instant;
 
 use auralis_core::{analysis, Mastering, Preset, Renderer, Source};
 
-fn true_peak_8x(samples: &[f32], channels: usize) -> f64 {
-    use rubato::{Fft, FixedSync, Resampler};
-    let frames = samples.len() / channels;
-    let adapter =
-        audioadapter_buffers::direct::InterleavedSlice::new(samples, channels, frames).unwrap();
-    let mut up = Fft::<f32>::new(48_000, 384_000, 1024, channels, FixedSync::Both).unwrap();
-    let out = up.process_all(&adapter, frames, None).unwrap().take_data();
-    20.0 * f64::from(out.iter().fold(0.0f32, |m, x| m.max(x.abs()))).log10()
-}
-
 fn main() {
     let Some(corpus) = auralis_benches::corpus() else {
         eprintln!("error: the corpus (../shared/corpus or $AURALIS_CORPUS) is needed");
@@ -65,7 +55,7 @@ fn main() {
                 "| {name} | {:.1} | {preset} | {:.2} | {got:.2} | {:.2} |",
                 a.integrated_lufs,
                 m.params.target_lufs,
-                true_peak_8x(&out, ch)
+                analysis::true_peak_oversampled_dbtp(&out, ch, 48_000, 8)
             );
         }
     }
