@@ -284,6 +284,20 @@ impl Renderer {
         Ok(file)
     }
 
+    /// Every chunk of `plan`, mastered and joined: the same samples as each
+    /// [`Self::render_mastered_chunk`]. Holds the whole track in memory.
+    pub fn render_mastered_track(
+        &self,
+        plan: &ChunkPlan,
+        params: &MasteringParams,
+    ) -> Result<Vec<f32>, Error> {
+        let mut pcm = Vec::with_capacity(self.frames as usize * self.channels() as usize);
+        for c in plan.chunks() {
+            pcm.extend(self.render_mastered_chunk(plan, c.index, params)?);
+        }
+        Ok(pcm)
+    }
+
     /// The whole mastered track as one WebM file (a continuous encode with pre-skip, CodecDelay,
     /// Duration and Cues). Holds the whole track's PCM in memory.
     pub fn whole_track_webm(
@@ -292,11 +306,8 @@ impl Renderer {
         settings: &OpusSettings,
     ) -> Result<Vec<u8>, Error> {
         settings.validate()?;
-        let plan = self.plan(crate::plan::DEFAULT_CHUNK_SECONDS)?;
-        let mut pcm = Vec::with_capacity(self.frames as usize * self.channels() as usize);
-        for c in plan.chunks() {
-            pcm.extend(self.render_mastered_chunk(&plan, c.index, params)?);
-        }
+        let pcm =
+            self.render_mastered_track(&self.plan(crate::plan::DEFAULT_CHUNK_SECONDS)?, params)?;
         let track = opus::encode_track(&pcm, self.channels() as usize, settings)?;
         Ok(webm::whole_track_file(&track, self.channels() as u8))
     }

@@ -99,14 +99,7 @@ const MUSIC: [&str; 7] = [
     "victory_5s.wav",
 ];
 
-const PRESETS: [Preset; 6] = [
-    Preset::Adaptive,
-    Preset::Gentle,
-    Preset::Warm,
-    Preset::Bright,
-    Preset::Punchy,
-    Preset::Live,
-];
+const PRESETS: [Preset; 6] = Preset::PROCESSING;
 
 // ---- the meter -----------------------------------------------------------------------------
 

@@ -124,14 +124,9 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
         let ch = renderer.channels() as usize;
         let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None).unwrap();
         let plan = renderer.plan(5.0).unwrap();
-        let reference: Vec<f32> = plan
-            .chunks()
-            .flat_map(|c| {
-                renderer
-                    .render_mastered_chunk(&plan, c.index, &mastering.params)
-                    .unwrap()
-            })
-            .collect();
+        let reference = renderer
+            .render_mastered_track(&plan, &mastering.params)
+            .unwrap();
         let boundaries: Vec<usize> = plan
             .chunks()
             .skip(1)

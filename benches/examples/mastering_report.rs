@@ -19,14 +19,7 @@ fn main() {
         "transience_96k_24bit.wav",
         "victory_5s.wav",
     ];
-    let presets = [
-        Preset::Adaptive,
-        Preset::Gentle,
-        Preset::Warm,
-        Preset::Bright,
-        Preset::Punchy,
-        Preset::Live,
-    ];
+    let presets = Preset::PROCESSING;
     println!("| file | input LUFS | preset | target LUFS | output LUFS | output dBTP (8x) |");
     println!("|---|---|---|---|---|---|");
     for name in files {

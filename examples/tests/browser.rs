@@ -262,14 +262,9 @@ fn chromium_buffers_chunk_files_as_one_range_in_any_order_and_plays_to_the_end()
         auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, 1.0, None)
             .unwrap();
     let plan = renderer.plan(5.0).unwrap();
-    let reference: Vec<f32> = plan
-        .chunks()
-        .flat_map(|c| {
-            renderer
-                .render_mastered_chunk(&plan, c.index, &mastering.params)
-                .unwrap()
-        })
-        .collect();
+    let reference = renderer
+        .render_mastered_track(&plan, &mastering.params)
+        .unwrap();
     let offset = align(&captured, &reference);
     let heard_aligned = &captured[offset * 2..(offset * 2 + reference.len()).min(captured.len())];
     assert!(

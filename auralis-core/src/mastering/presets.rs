@@ -37,6 +37,16 @@ impl Preset {
         Preset::None,
     ];
 
+    /// The presets that process audio (all but `none`).
+    pub const PROCESSING: [Preset; 6] = [
+        Preset::Adaptive,
+        Preset::Gentle,
+        Preset::Warm,
+        Preset::Bright,
+        Preset::Punchy,
+        Preset::Live,
+    ];
+
     /// The preset's name as used in APIs and manifests.
     pub fn name(self) -> &'static str {
         match self {
