@@ -80,6 +80,13 @@ pub enum DecodeError {
         /// Frames actually decoded.
         got: u64,
     },
+    /// The file changed or disappeared after it was opened: its size or modification time
+    /// differs. Chunks of the old and new versions must not be mixed; open it again.
+    #[error("{path}: the file changed or disappeared since it was opened; open it again")]
+    Changed {
+        /// The path as given.
+        path: PathBuf,
+    },
     /// A range outside the track was requested.
     #[error("{path}: frame range {start}..{end} is outside the track (0..{frames})")]
     RangeOutOfBounds {
@@ -187,4 +194,14 @@ pub enum Error {
     /// Encoding failed or its settings are invalid.
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    /// A setting outside its valid range (other than those the phases above check).
+    #[error("invalid {name} {value}: {valid}")]
+    InvalidArgument {
+        /// The setting.
+        name: &'static str,
+        /// The value given, as text.
+        value: String,
+        /// The valid range.
+        valid: &'static str,
+    },
 }

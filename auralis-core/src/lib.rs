@@ -8,11 +8,16 @@
 //!
 //! [`render::Renderer`] ties these together: chunk `k` of the 48 kHz timeline, computed from
 //! the file alone, so that it is the same bytes whichever chunks were rendered before, in
-//! which order, by which thread or process. Mastering, Opus/WebM and the cache come next.
+//! which order, by which thread or process. [`mastering`] designs and applies the adaptive
+//! chain, [`opus`] and [`webm`] encode and mux chunks for Media Source Extensions, and
+//! [`stream`] puts it all behind one object per (track, settings) with a shared
+//! [`cache`] and [`prefetch`] workers: the API the C and Python faces wrap.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod cache;
+pub mod crossfade;
 pub mod decode;
 pub mod demo;
 mod error;
@@ -20,15 +25,22 @@ pub mod joins;
 pub mod mastering;
 pub mod opus;
 pub mod plan;
+pub mod prefetch;
 pub mod render;
 pub mod resample;
+pub mod signature;
+pub mod stream;
 pub mod webm;
 
 pub use decode::{RangeReader, Source, SourceInfo};
 pub use error::{DecodeError, EncodeError, Error, MasteringError, PlanError};
 pub use mastering::{Mastering, MasteringParams, Preset};
 pub use plan::ChunkPlan;
+pub use cache::{CacheConfig, CacheStats, Origin};
+pub use crossfade::Curve;
+pub use prefetch::Priority;
 pub use render::Renderer;
+pub use stream::{Engine, EngineConfig, Stream, StreamInfo, StreamSettings};
 
 /// The output sample rate of every stream.
 pub const OUTPUT_RATE_HZ: u32 = 48_000;

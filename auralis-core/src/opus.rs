@@ -112,25 +112,7 @@ pub fn encode_chunk(
     frames: u64,
     settings: &OpusSettings,
 ) -> Result<EncodedChunk, EncodeError> {
-    let expected = (PRE_ROLL_FRAMES + frames as usize + LOOKAHEAD_FRAMES) * channels;
-    if input.len() != expected || frames == 0 {
-        return Err(EncodeError::Codec {
-            reason: format!(
-                "chunk input holds {} samples, expected {expected}",
-                input.len()
-            ),
-        });
-    }
-    let packet_count = PRE_ROLL_PACKETS + (frames as usize).div_ceil(PACKET_FRAMES);
-    let mut packets = encode_packets(input, channels, packet_count, settings)?;
-    packets.drain(..PRE_ROLL_PACKETS);
-    let coded = (packets.len() * PACKET_FRAMES) as u64;
-    Ok(EncodedChunk {
-        packets,
-        start_frame,
-        frames,
-        padding_frames: coded - frames,
-    })
+    ChunkEncoder::new(input.to_vec(), channels, start_frame, frames, settings)?.finish()
 }
 
 /// Encodes a whole track continuously (for the whole-track file): the first packet starts at the
@@ -160,20 +142,146 @@ fn encode_packets(
     packet_count: usize,
     settings: &OpusSettings,
 ) -> Result<Vec<Vec<u8>>, EncodeError> {
-    let mut encoder = new_encoder(channels, settings)?;
-    let mut padded = input.to_vec();
-    padded.resize(packet_count * PACKET_FRAMES * channels, 0.0);
-    // The encoder must never see a non-finite sample (decoding already sanitizes; this is the
-    // codec's own guarantee).
-    padded
-        .iter_mut()
-        .filter(|x| !x.is_finite())
-        .for_each(|x| *x = 0.0);
-    padded
-        .chunks_exact(PACKET_FRAMES * channels)
-        .map(|frame| encoder.encode_vec_float(frame, MAX_PACKET_BYTES))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| EncodeError::Codec {
-            reason: e.to_string(),
+    PacketEncoder::new(input.to_vec(), channels, packet_count, settings)?.collect()
+}
+
+/// A fresh encoder over `input` zero-padded to `packet_count` packets, yielding one packet per
+/// call: the same packets as a one-shot encode, produced one at a time.
+struct PacketEncoder {
+    encoder: ::opus::Encoder,
+    padded: Vec<f32>,
+    channels: usize,
+    next: usize,
+    count: usize,
+}
+
+impl std::fmt::Debug for PacketEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PacketEncoder")
+            .field("next", &self.next)
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PacketEncoder {
+    fn new(
+        mut padded: Vec<f32>,
+        channels: usize,
+        packet_count: usize,
+        settings: &OpusSettings,
+    ) -> Result<Self, EncodeError> {
+        let encoder = new_encoder(channels, settings)?;
+        padded.resize(packet_count * PACKET_FRAMES * channels, 0.0);
+        // The encoder must never see a non-finite sample (decoding already sanitizes; this is
+        // the codec's own guarantee).
+        padded
+            .iter_mut()
+            .filter(|x| !x.is_finite())
+            .for_each(|x| *x = 0.0);
+        Ok(PacketEncoder {
+            encoder,
+            padded,
+            channels,
+            next: 0,
+            count: packet_count,
         })
+    }
+}
+
+impl Iterator for PacketEncoder {
+    type Item = Result<Vec<u8>, EncodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next == self.count {
+            return None;
+        }
+        let len = PACKET_FRAMES * self.channels;
+        let frame = &self.padded[self.next * len..(self.next + 1) * len];
+        self.next += 1;
+        Some(
+            self.encoder
+                .encode_vec_float(frame, MAX_PACKET_BYTES)
+                .map_err(|e| EncodeError::Codec {
+                    reason: e.to_string(),
+                }),
+        )
+    }
+}
+
+/// One chunk's encode, packet by packet: what [`encode_chunk`] returns, as it is produced.
+/// Made by [`ChunkEncoder::new`] from the same input; the pre-roll packets are already skipped.
+#[derive(Debug)]
+pub struct ChunkEncoder {
+    packets: PacketEncoder,
+    start_frame: u64,
+    frames: u64,
+}
+
+impl ChunkEncoder {
+    /// Starts encoding a chunk; `input` as for [`encode_chunk`].
+    pub fn new(
+        input: Vec<f32>,
+        channels: usize,
+        start_frame: u64,
+        frames: u64,
+        settings: &OpusSettings,
+    ) -> Result<Self, EncodeError> {
+        let expected = (PRE_ROLL_FRAMES + frames as usize + LOOKAHEAD_FRAMES) * channels;
+        if input.len() != expected || frames == 0 {
+            return Err(EncodeError::Codec {
+                reason: format!(
+                    "chunk input holds {} samples, expected {expected}",
+                    input.len()
+                ),
+            });
+        }
+        let packet_count = PRE_ROLL_PACKETS + (frames as usize).div_ceil(PACKET_FRAMES);
+        let mut packets = PacketEncoder::new(input, channels, packet_count, settings)?;
+        for _ in 0..PRE_ROLL_PACKETS {
+            packets.next().transpose()?;
+        }
+        Ok(ChunkEncoder {
+            packets,
+            start_frame,
+            frames,
+        })
+    }
+
+    /// First output frame of the chunk.
+    pub fn start_frame(&self) -> u64 {
+        self.start_frame
+    }
+
+    /// Frames of audio in the chunk.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Packets in the chunk (after the pre-roll).
+    pub fn packet_count(&self) -> usize {
+        self.packets.count - PRE_ROLL_PACKETS
+    }
+
+    /// Frames of the last packet past the chunk's end.
+    pub fn padding_frames(&self) -> u64 {
+        (self.packet_count() * PACKET_FRAMES) as u64 - self.frames
+    }
+
+    /// Encodes up to `n` more packets (fewer at the end; none when done).
+    pub fn next_packets(&mut self, n: usize) -> Result<Vec<Vec<u8>>, EncodeError> {
+        self.packets.by_ref().take(n).collect()
+    }
+
+    /// Encodes the rest and returns the whole chunk.
+    pub fn finish(mut self) -> Result<EncodedChunk, EncodeError> {
+        let padding_frames = self.padding_frames();
+        let packets = self.next_packets(usize::MAX)?;
+        Ok(EncodedChunk {
+            padding_frames,
+            packets,
+            start_frame: self.start_frame,
+            frames: self.frames,
+        })
+    }
 }

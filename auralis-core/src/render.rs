@@ -12,8 +12,12 @@ use crate::error::{DecodeError, Error, PlanError};
 use crate::mastering::{
     self, MasteringParams, Stages, COMPRESSOR_BLOCK, POST_ROLL_FRAMES, WARMUP_FRAMES,
 };
-use crate::opus::{self, EncodedChunk, OpusSettings, LOOKAHEAD_FRAMES, PRE_ROLL_FRAMES};
-use crate::plan::ChunkPlan;
+use crate::crossfade::{self, Curve};
+use crate::opus::{
+    self, ChunkEncoder, EncodedChunk, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES,
+    PRE_ROLL_FRAMES,
+};
+use crate::plan::{ChunkPlan, ChunkRange};
 use crate::resample::{output_frames, Resampling};
 use crate::webm;
 
@@ -238,21 +242,75 @@ impl Renderer {
         settings: &OpusSettings,
     ) -> Result<(Vec<f32>, EncodedChunk), Error> {
         settings.validate()?;
-        let chunk = self.checked_chunk(plan, index)?;
-        let mut reader = self.source.reader()?;
-        let input = self.render_mastered_span(
-            &mut reader,
-            chunk.start_frame,
-            chunk.end_frame(),
-            PRE_ROLL_FRAMES as u64,
-            LOOKAHEAD_FRAMES as u64,
-            params,
-        )?;
+        let (chunk, input) = self.chunk_encoder_input(plan, index, params, None)?;
         let ch = self.channels() as usize;
         let encoded = opus::encode_chunk(&input, ch, chunk.start_frame, chunk.frames, settings)?;
         let pcm =
             input[PRE_ROLL_FRAMES * ch..(PRE_ROLL_FRAMES + chunk.frames as usize) * ch].to_vec();
         Ok((pcm, encoded))
+    }
+
+    /// What the encoder of chunk `index` is fed: the mastered audio of
+    /// `[start − PRE_ROLL_FRAMES, end + LOOKAHEAD_FRAMES)` (silence outside the track). With a
+    /// `transition`, everything before the chunk is the old settings' audio and the chunk's
+    /// first frames fade from the old settings' audio to the new (see [`Transition`]), so the
+    /// join with the previous chunk, rendered with the old settings, is seamless, encoder state
+    /// included. The chunk's own PCM is `input[PRE_ROLL_FRAMES·ch ..][.. frames·ch]`.
+    pub fn chunk_encoder_input(
+        &self,
+        plan: &ChunkPlan,
+        index: u64,
+        params: &MasteringParams,
+        transition: Option<&Transition>,
+    ) -> Result<(ChunkRange, Vec<f32>), Error> {
+        let chunk = self.checked_chunk(plan, index)?;
+        let mut reader = self.source.reader()?;
+        let mut span = |p: &MasteringParams| {
+            self.render_mastered_span(
+                &mut reader,
+                chunk.start_frame,
+                chunk.end_frame(),
+                PRE_ROLL_FRAMES as u64,
+                LOOKAHEAD_FRAMES as u64,
+                p,
+            )
+        };
+        let mut input = span(params)?;
+        if let Some(t) = transition {
+            let old = span(&t.from)?;
+            let ch = self.channels() as usize;
+            let pre = PRE_ROLL_FRAMES * ch;
+            input[..pre].copy_from_slice(&old[..pre]);
+            crossfade::fade_into(&mut input[pre..], &old[pre..], ch, t.fade_frames, t.curve);
+        }
+        Ok((chunk, input))
+    }
+
+    /// Chunk `index` encoded progressively: an iterator of its WebM clusters, each made when
+    /// asked for; joined, they are [`Self::chunk_media_segment`]'s bytes (with a
+    /// `transition`, those of the transition chunk). Also returns the chunk's PCM.
+    pub fn chunk_clusters(
+        &self,
+        plan: &ChunkPlan,
+        index: u64,
+        params: &MasteringParams,
+        transition: Option<&Transition>,
+        settings: &OpusSettings,
+    ) -> Result<(Vec<f32>, ClusterEncoder), Error> {
+        settings.validate()?;
+        let (chunk, input) = self.chunk_encoder_input(plan, index, params, transition)?;
+        let ch = self.channels() as usize;
+        let pcm =
+            input[PRE_ROLL_FRAMES * ch..(PRE_ROLL_FRAMES + chunk.frames as usize) * ch].to_vec();
+        let encoder = ChunkEncoder::new(input, ch, chunk.start_frame, chunk.frames, settings)?;
+        Ok((
+            pcm,
+            ClusterEncoder {
+                encoder,
+                is_last: index + 1 == plan.total_chunks(),
+                produced: 0,
+            },
+        ))
     }
 
     /// Chunk `index` as a WebM media segment (Clusters only).
@@ -310,5 +368,45 @@ impl Renderer {
             self.render_mastered_track(&self.plan(crate::plan::DEFAULT_CHUNK_SECONDS)?, params)?;
         let track = opus::encode_track(&pcm, self.channels() as usize, settings)?;
         Ok(webm::whole_track_file(&track, self.channels() as u8))
+    }
+}
+
+/// A preset or intensity switch at the start of a chunk: the settings played before it and
+/// how to fade from them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// The mastering the previous chunk was rendered with.
+    pub from: MasteringParams,
+    /// Length of the fade at the start of the chunk, in 48 kHz frames.
+    pub fade_frames: usize,
+    /// Its curve ([`Curve::RaisedCosine`] suits two versions of the same music).
+    pub curve: Curve,
+}
+
+/// The clusters of one chunk, encoded one at a time (see [`Renderer::chunk_clusters`]).
+#[derive(Debug)]
+pub struct ClusterEncoder {
+    encoder: ChunkEncoder,
+    is_last: bool,
+    produced: usize,
+}
+
+impl Iterator for ClusterEncoder {
+    type Item = Result<Vec<u8>, crate::EncodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let packets = match self.encoder.next_packets(webm::CLUSTER_PACKETS) {
+            Ok(p) if p.is_empty() => return None,
+            Ok(p) => p,
+            Err(e) => return Some(Err(e)),
+        };
+        let first_frame = self.encoder.start_frame() + (self.produced * PACKET_FRAMES) as u64;
+        self.produced += packets.len();
+        let padding = if self.is_last && self.produced == self.encoder.packet_count() {
+            self.encoder.padding_frames()
+        } else {
+            0
+        };
+        Some(Ok(webm::cluster(&packets, first_frame, padding)))
     }
 }

@@ -7,7 +7,7 @@
 //!   Duration) and one A_OPUS track whose OpusHead has pre-skip 0, with CodecDelay 0 and
 //!   SeekPreRoll 80 ms. It depends only on the channel count, so it is byte-identical for every
 //!   chunk of a stream.
-//! * [`media_segment`]: Clusters of at most [`CLUSTER_PACKETS`] packets (5 s) with absolute
+//! * [`media_segment`]: Clusters of at most [`CLUSTER_PACKETS`] packets (1 s) with absolute
 //!   timestamps (cluster timestamp = its first packet's time on the track), one SimpleBlock per
 //!   20 ms packet (keyframe flag, no lacing); the track's very last packet is a BlockGroup with
 //!   DiscardPadding (its padding past the end, in ns), the only one in the stream.
@@ -24,8 +24,9 @@ use crate::opus::{EncodedChunk, LOOKAHEAD_FRAMES, PACKET_FRAMES};
 
 /// The MIME type for `MediaSource.isTypeSupported` and `addSourceBuffer`.
 pub const MIME: &str = "audio/webm; codecs=\"opus\"";
-/// Packets per Cluster: 5 s, so a client can start playing on the first one.
-pub const CLUSTER_PACKETS: usize = 250;
+/// Packets per Cluster: 1 s, the unit of progressive output (a server sends each cluster as
+/// soon as it is encoded, and a client can start playing on the first one).
+pub const CLUSTER_PACKETS: usize = 50;
 
 /// Element IDs used here (Matroska/WebM).
 pub mod ids {
@@ -207,38 +208,71 @@ fn clusters(
 ) -> (Vec<u8>, Vec<(usize, u64)>) {
     let mut out = Vec::with_capacity(packets.iter().map(|p| p.len() + 8).sum::<usize>() + 64);
     let mut index = Vec::new();
-    let last = packets.len().saturating_sub(1);
+    let groups = packets.len().div_ceil(CLUSTER_PACKETS);
     for (c, group) in packets.chunks(CLUSTER_PACKETS).enumerate() {
-        let first = c * CLUSTER_PACKETS;
-        let cluster_ms = (first_frame + (first * PACKET_FRAMES) as u64) / 48;
-        index.push((out.len(), cluster_ms));
-        master(&mut out, ids::CLUSTER, |cl| {
-            uint(cl, ids::TIMESTAMP, cluster_ms);
-            for (j, packet) in group.iter().enumerate() {
-                let relative = (j * PACKET_FRAMES / 48) as i16;
-                let mut block = vec![0x81]; // track 1
-                block.extend_from_slice(&relative.to_be_bytes());
-                if first + j == last && discard_padding_frames > 0 {
-                    block.push(0x00);
-                    block.extend_from_slice(packet);
-                    master(cl, ids::BLOCK_GROUP, |g| {
-                        element(g, ids::BLOCK, &block);
-                        // DiscardPadding is signed: a negative value would mean "skip at the start".
-                        sint(
-                            g,
-                            ids::DISCARD_PADDING,
-                            frames_to_ns(discard_padding_frames) as i64,
-                        );
-                    });
-                } else {
-                    block.push(0x80); // keyframe
-                    block.extend_from_slice(packet);
-                    element(cl, ids::SIMPLE_BLOCK, &block);
-                }
-            }
-        });
+        let start = first_frame + (c * CLUSTER_PACKETS * PACKET_FRAMES) as u64;
+        index.push((out.len(), start / 48));
+        let padding = if c + 1 == groups {
+            discard_padding_frames
+        } else {
+            0
+        };
+        out.extend(cluster(group, start, padding));
     }
     (out, index)
+}
+
+/// One Cluster of `packets` (at most [`CLUSTER_PACKETS`]), the first starting at `first_frame`
+/// on the track, which must be a whole number of milliseconds (chunks and clusters start on
+/// the 20 ms grid). The last packet carries `discard_padding_frames` (0: none) in a BlockGroup.
+/// A media segment is its clusters one after the other, so a server can send each as soon as it
+/// is made.
+pub fn cluster(packets: &[Vec<u8>], first_frame: u64, discard_padding_frames: u64) -> Vec<u8> {
+    debug_assert!(packets.len() <= CLUSTER_PACKETS && first_frame.is_multiple_of(48));
+    let mut out = Vec::with_capacity(packets.iter().map(|p| p.len() + 8).sum::<usize>() + 16);
+    let last = packets.len().saturating_sub(1);
+    master(&mut out, ids::CLUSTER, |cl| {
+        uint(cl, ids::TIMESTAMP, first_frame / 48);
+        for (j, packet) in packets.iter().enumerate() {
+            let relative = (j * PACKET_FRAMES / 48) as i16;
+            let mut block = vec![0x81]; // track 1
+            block.extend_from_slice(&relative.to_be_bytes());
+            if j == last && discard_padding_frames > 0 {
+                block.push(0x00);
+                block.extend_from_slice(packet);
+                master(cl, ids::BLOCK_GROUP, |g| {
+                    element(g, ids::BLOCK, &block);
+                    // DiscardPadding is signed: a negative value would mean "skip at the start".
+                    sint(
+                        g,
+                        ids::DISCARD_PADDING,
+                        frames_to_ns(discard_padding_frames) as i64,
+                    );
+                });
+            } else {
+                block.push(0x80); // keyframe
+                block.extend_from_slice(packet);
+                element(cl, ids::SIMPLE_BLOCK, &block);
+            }
+        }
+    });
+    out
+}
+
+/// Splits a media segment (as [`media_segment`] writes it) into its clusters.
+pub fn split_clusters(segment: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < segment.len() {
+        let Some(len) = reader::element_len(&segment[at..]) else {
+            // Not ours: hand the rest over whole rather than lose bytes.
+            out.push(&segment[at..]);
+            break;
+        };
+        out.push(&segment[at..at + len]);
+        at += len;
+    }
+    out
 }
 
 /// The media segment of an encoded chunk. `is_last`: the chunk ends the track (its padding, if

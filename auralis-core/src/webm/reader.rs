@@ -108,6 +108,15 @@ fn read_size(buf: &[u8], pos: usize) -> Result<(Option<u64>, usize), WebmError> 
     Ok(((value != all_ones).then_some(value), len))
 }
 
+/// The whole length (ID, size and body) of the element at the start of `buf`, if it has a
+/// known size that fits in `buf`.
+pub(crate) fn element_len(buf: &[u8]) -> Option<usize> {
+    let (_, id_len) = read_id(buf, 0).ok()?;
+    let (size, size_len) = read_size(buf, id_len).ok()?;
+    let total = (id_len + size_len).checked_add(usize::try_from(size?).ok()?)?;
+    (total <= buf.len()).then_some(total)
+}
+
 /// An element's ID and the range of its body.
 struct Element {
     id: u32,

@@ -1,0 +1,812 @@
+//! The chunk cache shared by every stream of a process: an in-memory LRU with a byte budget,
+//! an optional directory on disk with its own byte budget, and single flight.
+//!
+//! * **Keys** are 128-bit XXH3 hashes of a text that names everything that changes the bytes:
+//!   [`LIBRARY_ID`] (crate version and [`CACHE_FORMAT`]), the source's
+//!   [`FileSignature`](crate::signature::FileSignature), the kind of entry, the settings and the
+//!   chunk index (built by the stream engine).
+//! * **Memory**: least-recently-used entries are dropped while the total exceeds the budget; an
+//!   entry larger than the whole budget is served but not kept.
+//! * **Disk**: one file per entry, `<dir>/<key>.chunk`, made of a 56-byte header (magic, format,
+//!   key, a level value, payload length, XXH3-64 of header and payload) and the payload. A file
+//!   is written under a temporary name in the same directory, `fsync`ed and renamed, so a crash
+//!   or a `SIGKILL` leaves either no file or a whole one under the final name; temporary files
+//!   are never read (stale ones are removed when a cache opens). Every read checks length,
+//!   magic, key and checksum; a file that fails is deleted, reported as a
+//!   [`CacheEvent::CorruptEntry`] and regenerated, never served. Reads refresh the file's
+//!   modification time, which orders eviction (least recently used first) down to 90 % of the
+//!   budget whenever the total may exceed it, so several processes can share one directory:
+//!   renames are atomic and equal keys hold equal bytes.
+//! * **Faults**: a directory that cannot be written (read-only, full, deleted, replaced) never
+//!   fails a request: the entry stays in memory, the failure is reported as an event, and after
+//!   three failures in a row the disk is switched off for this cache ([`CacheEvent::DiskDisabled`]).
+//! * **Single flight**: concurrent requests for one missing key compute it once; the others wait
+//!   for that result (a failed or abandoned computation lets the next waiter try).
+//!
+//! Written here rather than taken from a caching crate because the disk format, its checks and
+//! the single-flight hand-off are the parts that matter, and they are specific to this library.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use lru::LruCache;
+use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+
+/// Version of the cache's key scheme and file format; part of every key.
+pub const CACHE_FORMAT: u32 = 1;
+/// The library and format every key is made under.
+pub const LIBRARY_ID: &str = concat!("auralis-core ", env!("CARGO_PKG_VERSION"));
+const MAGIC: &[u8; 8] = b"AURALISC";
+const HEADER_LEN: usize = 56;
+/// Failed disk writes in a row after which the disk is switched off.
+const MAX_WRITE_FAILURES: u32 = 3;
+/// Temporary files older than this are left over from a crash.
+const STALE_TEMP: Duration = Duration::from_secs(300);
+/// Events kept for [`ChunkCache::events`].
+const EVENTS_KEPT: usize = 64;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a cache lock cannot leave a half-made entry behind (entries are
+    // inserted whole), so a poisoned lock is still consistent.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A cache key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CacheKey(pub u128);
+
+impl CacheKey {
+    /// The key of a description (prefixed with [`LIBRARY_ID`] and [`CACHE_FORMAT`]).
+    pub fn new(description: &str) -> Self {
+        CacheKey(xxh3_128(
+            format!("{LIBRARY_ID}/{CACHE_FORMAT}\n{description}").as_bytes(),
+        ))
+    }
+
+    fn file_name(self) -> String {
+        format!("{:032x}.chunk", self.0)
+    }
+}
+
+/// A cached value: bytes and one number kept with them (a chunk's RMS level in dB).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheEntry {
+    /// The payload.
+    pub bytes: Arc<[u8]>,
+    /// A level in dB stored with the payload (NaN where it means nothing).
+    pub level_db: f64,
+}
+
+/// Where a served entry came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// The in-memory LRU.
+    Memory,
+    /// The disk cache.
+    Disk,
+    /// Computed by this request.
+    Computed,
+    /// Computed by a concurrent request for the same key, which this one waited for.
+    Shared,
+}
+
+impl Origin {
+    /// A value for an `X-Cache` response header: `HIT-MEMORY`, `HIT-DISK`, `MISS` or
+    /// `HIT-SHARED`.
+    pub fn header_value(self) -> &'static str {
+        match self {
+            Origin::Memory => "HIT-MEMORY",
+            Origin::Disk => "HIT-DISK",
+            Origin::Computed => "MISS",
+            Origin::Shared => "HIT-SHARED",
+        }
+    }
+}
+
+/// Budgets and location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Bytes kept in memory (default 256 MiB).
+    pub memory_bytes: u64,
+    /// The disk cache directory, created if missing (default: none, memory only).
+    pub disk_dir: Option<PathBuf>,
+    /// Bytes kept on disk (default 2 GiB).
+    pub disk_bytes: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            memory_bytes: 256 << 20,
+            disk_dir: None,
+            disk_bytes: 2 << 30,
+        }
+    }
+}
+
+/// Counters since the cache was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Entries computed (misses that ran the computation to the end).
+    pub computed: u64,
+    /// Requests served from memory.
+    pub memory_hits: u64,
+    /// Requests served from disk.
+    pub disk_hits: u64,
+    /// Requests that waited for a concurrent computation of the same key.
+    pub shared: u64,
+    /// Entries dropped from memory for the budget.
+    pub memory_evictions: u64,
+    /// Files deleted from disk for the budget.
+    pub disk_evictions: u64,
+    /// Disk files found corrupt or truncated (deleted, never served).
+    pub corrupt: u64,
+    /// Disk writes that failed (the entry stayed in memory).
+    pub disk_write_errors: u64,
+    /// Bytes in memory now.
+    pub memory_bytes: u64,
+    /// Entries in memory now.
+    pub memory_entries: u64,
+    /// Whether the disk cache is in use.
+    pub disk_enabled: bool,
+}
+
+/// Something an operator should know about; also sent to the `log` crate as a warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheEvent {
+    /// The directory could not be opened or written several times in a row: memory only from
+    /// now on.
+    DiskDisabled {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// One write failed; the entry is served from memory.
+    DiskWriteFailed {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A cache file was truncated or corrupt: deleted and regenerated.
+    CorruptEntry {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+type Listener = Box<dyn Fn(&CacheEvent) + Send + Sync>;
+
+#[derive(Default)]
+struct Counters {
+    computed: AtomicU64,
+    memory_hits: AtomicU64,
+    disk_hits: AtomicU64,
+    shared: AtomicU64,
+    memory_evictions: AtomicU64,
+    disk_evictions: AtomicU64,
+    corrupt: AtomicU64,
+    disk_write_errors: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+struct Memory {
+    lru: LruCache<CacheKey, CacheEntry>,
+    bytes: u64,
+    budget: u64,
+}
+
+enum FlightState {
+    Running,
+    Done(CacheEntry),
+    Abandoned,
+}
+
+struct Flight {
+    state: Mutex<FlightState>,
+    changed: Condvar,
+}
+
+struct Inner {
+    memory: Mutex<Memory>,
+    disk: Option<Disk>,
+    flights: Mutex<HashMap<CacheKey, Arc<Flight>>>,
+    counters: Counters,
+    events: Mutex<VecDeque<CacheEvent>>,
+    listener: Mutex<Option<Listener>>,
+}
+
+/// The cache. Cheap to clone (shared); `Send + Sync`.
+#[derive(Clone)]
+pub struct ChunkCache {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ChunkCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkCache")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`ChunkCache::claim`] found.
+#[derive(Debug)]
+pub enum Claim {
+    /// The entry, and where it came from.
+    Hit(CacheEntry, Origin),
+    /// Nobody has it: the caller computes it and hands it to the guard (or drops the guard,
+    /// which lets a waiting request try).
+    Miss(FlightGuard),
+}
+
+/// The right and duty to compute one missing entry.
+pub struct FlightGuard {
+    inner: Arc<Inner>,
+    key: CacheKey,
+    flight: Arc<Flight>,
+    finished: bool,
+}
+
+impl std::fmt::Debug for FlightGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlightGuard")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FlightGuard {
+    /// Stores the computed entry (memory, then disk) and hands it to the waiting requests.
+    pub fn complete(mut self, entry: CacheEntry) -> CacheEntry {
+        bump(&self.inner.counters.computed);
+        self.inner.memory_insert(self.key, entry.clone());
+        self.finish(FlightState::Done(entry.clone()));
+        if let Some(disk) = &self.inner.disk {
+            if let Err(event) = disk.write(self.key, &entry, &self.inner.counters) {
+                self.inner.report(event);
+            }
+        }
+        entry
+    }
+
+    fn finish(&mut self, state: FlightState) {
+        self.finished = true;
+        *lock(&self.flight.state) = state;
+        self.flight.changed.notify_all();
+        lock(&self.inner.flights).remove(&self.key);
+    }
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finish(FlightState::Abandoned);
+        }
+    }
+}
+
+impl ChunkCache {
+    /// A cache with these budgets. A disk directory that cannot be made or read is reported
+    /// as [`CacheEvent::DiskDisabled`] and the cache works from memory.
+    pub fn new(config: &CacheConfig) -> Self {
+        let mut startup_event = None;
+        let disk = config.disk_dir.as_ref().and_then(|dir| {
+            Disk::open(dir, config.disk_bytes)
+                .map_err(|e| {
+                    startup_event = Some(CacheEvent::DiskDisabled {
+                        dir: dir.clone(),
+                        reason: e.to_string(),
+                    });
+                })
+                .ok()
+        });
+        let cache = ChunkCache {
+            inner: Arc::new(Inner {
+                memory: Mutex::new(Memory {
+                    lru: LruCache::unbounded(),
+                    bytes: 0,
+                    budget: config.memory_bytes,
+                }),
+                disk,
+                flights: Mutex::new(HashMap::new()),
+                counters: Counters::default(),
+                events: Mutex::new(VecDeque::new()),
+                listener: Mutex::new(None),
+            }),
+        };
+        if let Some(disk) = &cache.inner.disk {
+            disk.evict(&cache.inner.counters);
+        }
+        if let Some(event) = startup_event {
+            cache.inner.report(event);
+        }
+        cache
+    }
+
+    /// Finds `key` in memory or on disk, or waits while another request computes it; if nobody
+    /// has it, returns the guard with which the caller computes it.
+    pub fn claim(&self, key: CacheKey) -> Claim {
+        let inner = &self.inner;
+        loop {
+            if let Some(entry) = inner.memory_get(key) {
+                return Claim::Hit(entry, Origin::Memory);
+            }
+            let (flight, leader) = {
+                let mut flights = lock(&inner.flights);
+                match flights.get(&key) {
+                    Some(f) => (f.clone(), false),
+                    None => {
+                        let f = Arc::new(Flight {
+                            state: Mutex::new(FlightState::Running),
+                            changed: Condvar::new(),
+                        });
+                        flights.insert(key, f.clone());
+                        (f, true)
+                    }
+                }
+            };
+            if leader {
+                let mut guard = FlightGuard {
+                    inner: inner.clone(),
+                    key,
+                    flight,
+                    finished: false,
+                };
+                // Another leader may have finished between the memory look-up and the claim.
+                if let Some(entry) = inner.memory_get(key) {
+                    guard.finish(FlightState::Done(entry.clone()));
+                    return Claim::Hit(entry, Origin::Memory);
+                }
+                if let Some(entry) = inner.disk_get(key) {
+                    inner.memory_insert(key, entry.clone());
+                    guard.finish(FlightState::Done(entry.clone()));
+                    return Claim::Hit(entry, Origin::Disk);
+                }
+                return Claim::Miss(guard);
+            }
+            let mut state = lock(&flight.state);
+            loop {
+                match &*state {
+                    FlightState::Running => {
+                        state = flight
+                            .changed
+                            .wait(state)
+                            .unwrap_or_else(PoisonError::into_inner);
+                    }
+                    FlightState::Done(entry) => {
+                        bump(&inner.counters.shared);
+                        return Claim::Hit(entry.clone(), Origin::Shared);
+                    }
+                    FlightState::Abandoned => break,
+                }
+            }
+        }
+    }
+
+    /// The entry for `key`, computed by `compute` if no one has it (once, however many ask at
+    /// the same time). An error is returned to this caller and nothing is stored.
+    pub fn get_or_compute<E>(
+        &self,
+        key: CacheKey,
+        compute: impl FnOnce() -> Result<CacheEntry, E>,
+    ) -> Result<(CacheEntry, Origin), E> {
+        match self.claim(key) {
+            Claim::Hit(entry, origin) => Ok((entry, origin)),
+            Claim::Miss(guard) => Ok((guard.complete(compute()?), Origin::Computed)),
+        }
+    }
+
+    /// Whether `key` is in memory (no disk look-up, no LRU update).
+    pub fn contains_in_memory(&self, key: CacheKey) -> bool {
+        lock(&self.inner.memory).lru.contains(&key)
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> CacheStats {
+        let c = &self.inner.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let memory = lock(&self.inner.memory);
+        CacheStats {
+            computed: get(&c.computed),
+            memory_hits: get(&c.memory_hits),
+            disk_hits: get(&c.disk_hits),
+            shared: get(&c.shared),
+            memory_evictions: get(&c.memory_evictions),
+            disk_evictions: get(&c.disk_evictions),
+            corrupt: get(&c.corrupt),
+            disk_write_errors: get(&c.disk_write_errors),
+            memory_bytes: memory.bytes,
+            memory_entries: memory.lru.len() as u64,
+            disk_enabled: self.inner.disk.as_ref().is_some_and(Disk::enabled),
+        }
+    }
+
+    /// The most recent events (at most 64), oldest first.
+    pub fn events(&self) -> Vec<CacheEvent> {
+        lock(&self.inner.events).iter().cloned().collect()
+    }
+
+    /// Calls `listener` on every future event (replacing any earlier listener).
+    pub fn set_event_listener(&self, listener: impl Fn(&CacheEvent) + Send + Sync + 'static) {
+        *lock(&self.inner.listener) = Some(Box::new(listener));
+    }
+
+    /// The disk directory, if the disk cache is in use.
+    pub fn disk_dir(&self) -> Option<&Path> {
+        self.inner
+            .disk
+            .as_ref()
+            .filter(|d| d.enabled())
+            .map(|d| d.dir.as_path())
+    }
+
+    /// Empties the memory LRU (the disk is kept): for tests and benchmarks of the disk path.
+    pub fn clear_memory(&self) {
+        let mut memory = lock(&self.inner.memory);
+        memory.lru.clear();
+        memory.bytes = 0;
+    }
+}
+
+impl Inner {
+    fn memory_get(&self, key: CacheKey) -> Option<CacheEntry> {
+        let entry = lock(&self.memory).lru.get(&key).cloned();
+        if entry.is_some() {
+            bump(&self.counters.memory_hits);
+        }
+        entry
+    }
+
+    fn memory_insert(&self, key: CacheKey, entry: CacheEntry) {
+        let mut memory = lock(&self.memory);
+        let size = entry.bytes.len() as u64;
+        if size > memory.budget {
+            return;
+        }
+        if let Some(old) = memory.lru.put(key, entry) {
+            memory.bytes -= old.bytes.len() as u64;
+        }
+        memory.bytes += size;
+        while memory.bytes > memory.budget {
+            let Some((_, old)) = memory.lru.pop_lru() else {
+                break;
+            };
+            memory.bytes -= old.bytes.len() as u64;
+            bump(&self.counters.memory_evictions);
+        }
+    }
+
+    fn disk_get(&self, key: CacheKey) -> Option<CacheEntry> {
+        let disk = self.disk.as_ref().filter(|d| d.enabled())?;
+        match disk.read(key) {
+            Ok(entry) => {
+                if entry.is_some() {
+                    bump(&self.counters.disk_hits);
+                }
+                entry
+            }
+            Err(event) => {
+                bump(&self.counters.corrupt);
+                self.report(event);
+                None
+            }
+        }
+    }
+
+    fn report(&self, event: CacheEvent) {
+        log::warn!("auralis cache: {event:?}");
+        if let Some(listener) = &*lock(&self.listener) {
+            listener(&event);
+        }
+        let mut events = lock(&self.events);
+        if events.len() == EVENTS_KEPT {
+            events.pop_front();
+        }
+        events.push_back(event);
+    }
+}
+
+struct DiskState {
+    enabled: bool,
+    /// Bytes on disk as last counted plus what was written since.
+    estimate: u64,
+    failures: u32,
+}
+
+struct Disk {
+    dir: PathBuf,
+    budget: u64,
+    state: Mutex<DiskState>,
+    temp_counter: AtomicU64,
+}
+
+impl Disk {
+    fn open(dir: &Path, budget: u64) -> std::io::Result<Disk> {
+        fs::create_dir_all(dir)?;
+        let now = SystemTime::now();
+        for item in fs::read_dir(dir)? {
+            let item = item?;
+            let name = item.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.ends_with(".tmp") {
+                let old = item
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TEMP);
+                if old {
+                    let _ = fs::remove_file(item.path());
+                }
+            }
+        }
+        let disk = Disk {
+            dir: dir.to_path_buf(),
+            budget,
+            state: Mutex::new(DiskState {
+                enabled: true,
+                estimate: u64::MAX, // count on the first eviction pass
+                failures: 0,
+            }),
+            temp_counter: AtomicU64::new(0),
+        };
+        Ok(disk)
+    }
+
+    fn enabled(&self) -> bool {
+        lock(&self.state).enabled
+    }
+
+    /// Reads and checks an entry. `Ok(None)`: not there (or unreadable); `Err`: corrupt
+    /// (already deleted).
+    fn read(&self, key: CacheKey) -> Result<Option<CacheEntry>, CacheEvent> {
+        let path = self.dir.join(key.file_name());
+        let Ok(data) = fs::read(&path) else {
+            return Ok(None);
+        };
+        match decode_entry(key, &data) {
+            Ok(entry) => {
+                // Refresh the LRU order (best effort: another process may have evicted it).
+                if let Ok(f) = fs::File::options().append(true).open(&path) {
+                    let _ = f.set_modified(SystemTime::now());
+                }
+                Ok(Some(entry))
+            }
+            Err(reason) => {
+                let _ = fs::remove_file(&path);
+                Err(CacheEvent::CorruptEntry { path, reason })
+            }
+        }
+    }
+
+    fn write(
+        &self,
+        key: CacheKey,
+        entry: &CacheEntry,
+        counters: &Counters,
+    ) -> Result<(), CacheEvent> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        let data = encode_entry(key, entry);
+        let mut result = self.write_file(key, &data);
+        if result.is_err() {
+            // The directory may have been deleted: make it again once.
+            result = fs::create_dir_all(&self.dir).and_then(|()| self.write_file(key, &data));
+        }
+        let mut state = lock(&self.state);
+        match result {
+            Ok(()) => {
+                state.failures = 0;
+                state.estimate = state.estimate.saturating_add(data.len() as u64);
+                let over = state.estimate > self.budget;
+                drop(state);
+                if over {
+                    self.evict(counters);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                bump(&counters.disk_write_errors);
+                state.failures += 1;
+                if state.failures >= MAX_WRITE_FAILURES {
+                    state.enabled = false;
+                    return Err(CacheEvent::DiskDisabled {
+                        dir: self.dir.clone(),
+                        reason: format!("{MAX_WRITE_FAILURES} writes failed in a row, last: {e}"),
+                    });
+                }
+                Err(CacheEvent::DiskWriteFailed {
+                    dir: self.dir.clone(),
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+
+    /// Writes under a temporary name, syncs, renames.
+    fn write_file(&self, key: CacheKey, data: &[u8]) -> std::io::Result<()> {
+        let final_path = self.dir.join(key.file_name());
+        let temp = self.dir.join(format!(
+            ".{:032x}.{}.{}.tmp",
+            key.0,
+            std::process::id(),
+            self.temp_counter.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = (|| {
+            let mut f = fs::File::create(&temp)?;
+            f.write_all(data)?;
+            f.sync_all()?;
+            fs::rename(&temp, &final_path)
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        written
+    }
+
+    /// Counts the directory and deletes least-recently-used entries until it holds at most
+    /// 90 % of the budget (when it holds more than the budget).
+    fn evict(&self, counters: &Counters) {
+        let Ok(items) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut files: Vec<(SystemTime, u64, PathBuf)> = items
+            .filter_map(Result::ok)
+            .filter(|i| i.file_name().to_str().is_some_and(|n| n.ends_with(".chunk")))
+            .filter_map(|i| {
+                let m = i.metadata().ok()?;
+                Some((m.modified().ok()?, m.len(), i.path()))
+            })
+            .collect();
+        let mut total: u64 = files.iter().map(|f| f.1).sum();
+        if total > self.budget {
+            files.sort();
+            let target = self.budget / 10 * 9;
+            for (_, len, path) in files {
+                if total <= target {
+                    break;
+                }
+                if fs::remove_file(&path).is_ok() {
+                    bump(&counters.disk_evictions);
+                }
+                total -= len;
+            }
+        }
+        lock(&self.state).estimate = total;
+    }
+}
+
+fn encode_entry(key: CacheKey, entry: &CacheEntry) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + entry.bytes.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&key.0.to_le_bytes());
+    out.extend_from_slice(&entry.level_db.to_le_bytes());
+    out.extend_from_slice(&(entry.bytes.len() as u64).to_le_bytes());
+    let mut hasher = Xxh3::new();
+    hasher.update(&out);
+    hasher.update(&entry.bytes);
+    out.extend_from_slice(&hasher.digest().to_le_bytes());
+    out.extend_from_slice(&entry.bytes);
+    out
+}
+
+fn decode_entry(key: CacheKey, data: &[u8]) -> Result<CacheEntry, String> {
+    if data.len() < HEADER_LEN {
+        return Err(format!("{} bytes, shorter than the header", data.len()));
+    }
+    let u64_at = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
+    if &data[..8] != MAGIC {
+        return Err("bad magic".into());
+    }
+    let format = u32::from_le_bytes(data[8..12].try_into().expect("4 bytes"));
+    if format != CACHE_FORMAT {
+        return Err(format!("format {format}, expected {CACHE_FORMAT}"));
+    }
+    if u128::from_le_bytes(data[16..32].try_into().expect("16 bytes")) != key.0 {
+        return Err("the header names another key".into());
+    }
+    let len = u64_at(40);
+    if len != (data.len() - HEADER_LEN) as u64 {
+        return Err(format!(
+            "payload is {} bytes, header says {len}",
+            data.len() - HEADER_LEN
+        ));
+    }
+    let mut hasher = Xxh3::new();
+    hasher.update(&data[..48]);
+    hasher.update(&data[HEADER_LEN..]);
+    if hasher.digest() != u64_at(48) {
+        return Err("checksum mismatch".into());
+    }
+    Ok(CacheEntry {
+        bytes: data[HEADER_LEN..].into(),
+        level_db: f64::from_le_bytes(data[32..40].try_into().expect("8 bytes")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: usize, fill: u8) -> CacheEntry {
+        CacheEntry {
+            bytes: vec![fill; n].into(),
+            level_db: -12.5,
+        }
+    }
+
+    #[test]
+    fn the_disk_format_round_trips_and_refuses_any_damage() {
+        let key = CacheKey::new("k");
+        let e = entry(1000, 7);
+        let data = encode_entry(key, &e);
+        assert_eq!(decode_entry(key, &data).unwrap(), e);
+        assert!(decode_entry(CacheKey::new("other"), &data).is_err());
+        for cut in [0, 10, HEADER_LEN, data.len() - 1] {
+            assert!(decode_entry(key, &data[..cut]).is_err(), "cut at {cut}");
+        }
+        for flip in [0, 9, 20, 35, 44, 50, HEADER_LEN, data.len() - 1] {
+            let mut bad = data.clone();
+            bad[flip] ^= 0x10;
+            assert!(decode_entry(key, &bad).is_err(), "flip at {flip}");
+        }
+    }
+
+    #[test]
+    fn memory_keeps_within_its_budget_least_recently_used_first() {
+        let cache = ChunkCache::new(&CacheConfig {
+            memory_bytes: 2500,
+            ..CacheConfig::default()
+        });
+        let key = |i: u32| CacheKey::new(&i.to_string());
+        for i in 0..3 {
+            cache
+                .get_or_compute(key(i), || Ok::<_, ()>(entry(1000, i as u8)))
+                .unwrap();
+        }
+        // 3000 bytes > 2500: the first went.
+        let s = cache.stats();
+        assert_eq!((s.memory_entries, s.memory_bytes, s.memory_evictions), (2, 2000, 1));
+        assert!(!cache.contains_in_memory(key(0)));
+        // Touch 1, add 3: 2 goes, 1 stays.
+        let (_, origin) = cache
+            .get_or_compute(key(1), || Err::<CacheEntry, ()>(()))
+            .unwrap();
+        assert_eq!(origin, Origin::Memory);
+        cache
+            .get_or_compute(key(3), || Ok::<_, ()>(entry(1000, 3)))
+            .unwrap();
+        assert!(cache.contains_in_memory(key(1)) && !cache.contains_in_memory(key(2)));
+        // Too big for the budget: served, not kept.
+        let (big, _) = cache
+            .get_or_compute(key(9), || Ok::<_, ()>(entry(5000, 9)))
+            .unwrap();
+        assert_eq!(big.bytes.len(), 5000);
+        assert!(!cache.contains_in_memory(key(9)));
+    }
+
+    #[test]
+    fn a_failed_computation_stores_nothing_and_the_next_request_computes() {
+        let cache = ChunkCache::new(&CacheConfig::default());
+        let key = CacheKey::new("x");
+        assert_eq!(cache.get_or_compute(key, || Err::<CacheEntry, _>("boom")), Err("boom"));
+        let (_, origin) = cache
+            .get_or_compute(key, || Ok::<_, ()>(entry(10, 1)))
+            .unwrap();
+        assert_eq!(origin, Origin::Computed);
+        assert_eq!(cache.stats().computed, 1);
+    }
+}

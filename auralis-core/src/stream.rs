@@ -1,0 +1,995 @@
+//! The stream engine: one [`Stream`] per (track, settings), over a process-wide [`Engine`]
+//! that holds the chunk cache and the prefetch workers.
+//!
+//! ```text
+//! Engine ── ChunkCache (memory LRU + disk, single flight)      shared by every stream
+//!        └─ prefetch workers (priority queue, cancellable)
+//! Stream ── the track (Renderer, FileSignature), its analysis, its mastering, its chunk plan
+//!        ├─ chunk k: WebM media segment / chunk file / clusters one by one / PCM / WAV
+//!        ├─ transition chunks (from other settings, crossfaded)
+//!        └─ the whole track (WAV, WebM)
+//! ```
+//!
+//! Opening a stream probes the file, takes its signature and loads the track analysis and the
+//! calibrated mastering from the cache (computing and storing them if missing). Every request
+//! checks the index before any work and the file's size and modification time (a stat) before
+//! and after computing, so a file that changes while a stream is open gives
+//! [`DecodeError::Changed`], never chunks of two versions. Requests a caller waits for run on
+//! the caller's thread and pause the prefetch workers (which start no new job while one is
+//! running), so prefetching never queues ahead of them: a waited-for request shares the CPU at
+//! most with the jobs already running, one chunk's work each.
+
+use std::collections::HashMap;
+use std::io::{Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use crate::analysis::TrackAnalysis;
+use crate::cache::{CacheConfig, CacheEntry, CacheKey, CacheStats, ChunkCache, Claim, Origin};
+use crate::crossfade::Curve;
+use crate::decode::Source;
+use crate::error::{DecodeError, Error};
+use crate::mastering::{Mastering, MasteringParams, Preset};
+use crate::opus::OpusSettings;
+use crate::plan::{ChunkPlan, ChunkRange, DEFAULT_CHUNK_SECONDS};
+use crate::prefetch::{Job, Prefetcher, PrefetchStats, Priority};
+use crate::render::{ClusterEncoder, Renderer, Transition};
+use crate::signature::FileSignature;
+use crate::webm;
+
+/// Level reported for digital silence, in dB.
+pub const SILENCE_DB: f64 = -120.0;
+/// Longest accepted transition fade.
+pub const MAX_FADE_MS: f64 = 5_000.0;
+
+/// Settings of a stream: everything besides the file that changes its bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StreamSettings {
+    /// The mastering preset (default [`Preset::Adaptive`]).
+    pub preset: Preset,
+    /// How much of the preset, 0 to 1 (default 1).
+    pub intensity: f64,
+    /// Chunk length in seconds, a multiple of 0.02 (default 30).
+    pub chunk_seconds: f64,
+    /// Opus bitrate and complexity (default 128 kbit/s, 10).
+    pub opus: OpusSettings,
+    /// Length of the crossfade at the start of a transition chunk (default 50 ms).
+    pub fade_ms: f64,
+    /// Curve of that crossfade (default [`Curve::RaisedCosine`]).
+    pub fade_curve: Curve,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        StreamSettings {
+            preset: Preset::Adaptive,
+            intensity: 1.0,
+            chunk_seconds: DEFAULT_CHUNK_SECONDS,
+            opus: OpusSettings::default(),
+            fade_ms: 50.0,
+            fade_curve: Curve::RaisedCosine,
+        }
+    }
+}
+
+impl StreamSettings {
+    /// Checks every setting (not the chunk length against a track: that needs the track).
+    pub fn validate(&self) -> Result<(), Error> {
+        crate::mastering::presets::check_intensity(self.intensity)?;
+        ChunkPlan::chunk_frames_for(self.chunk_seconds)?;
+        self.opus.validate()?;
+        if !(0.0..=MAX_FADE_MS).contains(&self.fade_ms) {
+            return Err(Error::InvalidArgument {
+                name: "fade_ms",
+                value: self.fade_ms.to_string(),
+                valid: "a number of milliseconds from 0 to 5000",
+            });
+        }
+        Ok(())
+    }
+
+    fn fade_frames(&self) -> usize {
+        (self.fade_ms * 48.0).round() as usize
+    }
+
+    /// The part of a cache key these settings make (without the Opus settings for PCM).
+    fn key_part(&self, with_opus: bool) -> String {
+        let mut s = format!(
+            "{}/{:016x}/{}",
+            self.preset.name(),
+            self.intensity.to_bits(),
+            crate::plan::seconds_to_frames(self.chunk_seconds)
+        );
+        if with_opus {
+            s += &format!("/{}/{}", self.opus.bitrate_bps, self.opus.complexity);
+        }
+        s
+    }
+}
+
+/// Engine configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// The chunk cache.
+    pub cache: CacheConfig,
+    /// Prefetch worker threads (default 1: on two cores, one is left for waited-for
+    /// requests); 0 turns prefetching off.
+    pub prefetch_workers: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            cache: CacheConfig::default(),
+            prefetch_workers: 1,
+        }
+    }
+}
+
+/// Counters of an engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// The cache's.
+    pub cache: CacheStats,
+    /// The prefetcher's.
+    pub prefetch: PrefetchStats,
+}
+
+struct EngineInner {
+    cache: ChunkCache,
+    prefetch: Arc<Prefetcher>,
+}
+
+impl Drop for EngineInner {
+    fn drop(&mut self) {
+        self.prefetch.shut_down();
+    }
+}
+
+/// The shared context of every stream of a process: the chunk cache and the prefetch workers.
+/// Cheap to clone; `Send + Sync`. Dropping the last clone (and every stream) stops the workers.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(&EngineConfig::default())
+    }
+}
+
+impl Engine {
+    /// An engine with this configuration.
+    pub fn new(config: &EngineConfig) -> Self {
+        Engine {
+            inner: Arc::new(EngineInner {
+                cache: ChunkCache::new(&config.cache),
+                prefetch: Prefetcher::start(config.prefetch_workers),
+            }),
+        }
+    }
+
+    /// The chunk cache.
+    pub fn cache(&self) -> &ChunkCache {
+        &self.inner.cache
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            cache: self.inner.cache.stats(),
+            prefetch: self.inner.prefetch.stats(),
+        }
+    }
+
+    /// Opens a file as a stream.
+    pub fn open(&self, path: impl AsRef<Path>, settings: StreamSettings) -> Result<Stream, Error> {
+        settings.validate()?;
+        let path = path.as_ref();
+        let signature = FileSignature::of_path(path)?;
+        let source = Source::open(path)?;
+        let track = Arc::new(Track {
+            renderer: Renderer::new(source),
+            signature,
+            path: Some(path.to_path_buf()),
+            masterings: Mutex::new(HashMap::new()),
+        });
+        track.check_unchanged()?;
+        Stream::new(self.clone(), track, settings)
+    }
+
+    /// Opens audio held in memory (the demo, an upload) as a stream; `extension` helps the
+    /// prober.
+    pub fn open_bytes(
+        &self,
+        bytes: impl Into<Arc<[u8]>>,
+        extension: Option<&str>,
+        settings: StreamSettings,
+    ) -> Result<Stream, Error> {
+        settings.validate()?;
+        let bytes: Arc<[u8]> = bytes.into();
+        let signature = FileSignature::of_bytes(&bytes);
+        let source = Source::from_bytes(bytes, extension)?;
+        let track = Arc::new(Track {
+            renderer: Renderer::new(source),
+            signature,
+            path: None,
+            masterings: Mutex::new(HashMap::new()),
+        });
+        Stream::new(self.clone(), track, settings)
+    }
+}
+
+/// A track opened once and shared by the streams of its settings.
+struct Track {
+    renderer: Renderer,
+    signature: FileSignature,
+    path: Option<PathBuf>,
+    masterings: Mutex<HashMap<(Preset, u64), Arc<Mastering>>>,
+}
+
+impl Track {
+    fn check_unchanged(&self) -> Result<(), DecodeError> {
+        match &self.path {
+            Some(p) if !self.signature.still_matches(p) => {
+                Err(DecodeError::Changed { path: p.clone() })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn key(&self, what: &str) -> CacheKey {
+        CacheKey::new(&format!("{what}\n{}", self.signature.to_hex()))
+    }
+
+    /// The mastering for `preset` at `intensity`: from this track's table, the cache, or
+    /// computed (the analysis too, once per track).
+    fn mastering(
+        &self,
+        cache: &ChunkCache,
+        preset: Preset,
+        intensity: f64,
+    ) -> Result<Arc<Mastering>, Error> {
+        let id = (preset, intensity.to_bits());
+        if let Some(m) = lock(&self.masterings).get(&id) {
+            return Ok(m.clone());
+        }
+        let source = self.renderer.source();
+        let key = self.key(&format!("mastering/{}/{:016x}", preset.name(), id.1));
+        let (entry, _) = cache.get_or_compute(key, || -> Result<CacheEntry, Error> {
+            let analysis_key = self.key("analysis");
+            let mastering = match cache.claim(analysis_key) {
+                Claim::Hit(entry, _) => {
+                    let analysis: TrackAnalysis = serde_json::from_slice(&entry.bytes)
+                        .map_err(|e| corrupt_json(&e))?;
+                    Mastering::prepare(source, preset, intensity, Some(analysis))?
+                }
+                Claim::Miss(guard) => {
+                    let m = Mastering::prepare(source, preset, intensity, None)?;
+                    guard.complete(json_entry(&m.analysis));
+                    m
+                }
+            };
+            Ok(json_entry(&mastering))
+        })?;
+        let mastering: Mastering =
+            serde_json::from_slice(&entry.bytes).map_err(|e| corrupt_json(&e))?;
+        let mastering = Arc::new(mastering);
+        lock(&self.masterings).insert(id, mastering.clone());
+        Ok(mastering)
+    }
+}
+
+fn json_entry<T: serde::Serialize>(value: &T) -> CacheEntry {
+    CacheEntry {
+        bytes: serde_json::to_vec(value)
+            .expect("analysis and mastering serialize")
+            .into(),
+        level_db: f64::NAN,
+    }
+}
+
+fn corrupt_json(e: &serde_json::Error) -> Error {
+    // Entries pass a checksum before they get here; this means another library version wrote
+    // the same key, which the version in every key rules out.
+    Error::InvalidArgument {
+        name: "cached analysis",
+        value: e.to_string(),
+        valid: "JSON written by this library version",
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What a stream is, for a player or a `metadata` endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamInfo {
+    /// Frames at 48 kHz.
+    pub frames: u64,
+    /// Always 48 000.
+    pub sample_rate: u32,
+    /// 1 or 2.
+    pub channels: u16,
+    /// `frames / 48 000`.
+    pub duration_s: f64,
+    /// The chunk length.
+    pub chunk_seconds: f64,
+    /// Number of chunks.
+    pub total_chunks: u64,
+    /// The source file's sample rate.
+    pub source_sample_rate: u32,
+    /// `audio/webm; codecs="opus"`.
+    pub mime: &'static str,
+}
+
+/// One chunk's level, for the Python layer's `chunk_rms_history` / `chunk_gain_history`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChunkLevel {
+    /// RMS of the chunk's mastered audio over all channels, dBFS ([`SILENCE_DB`] for silence).
+    pub rms_db: f64,
+    /// Gain applied at the chunk's start: the track's static loudness gain (the same for every
+    /// chunk; 0 dB when the design needs none or the chain is bypassed).
+    pub gain_db: f64,
+}
+
+/// A served chunk: its bytes and where they came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Served {
+    /// The bytes.
+    pub bytes: Arc<[u8]>,
+    /// Cache origin (for an `X-Cache` header).
+    pub origin: Origin,
+}
+
+pub(crate) struct StreamInner {
+    engine: Engine,
+    track: Arc<Track>,
+    settings: StreamSettings,
+    mastering: Arc<Mastering>,
+    plan: ChunkPlan,
+    levels: Mutex<HashMap<u64, f64>>,
+    generation: AtomicU64,
+    siblings: Mutex<HashMap<(Preset, u64), Stream>>,
+}
+
+/// One track with one set of settings. Cheap to clone (shared); `Send + Sync`: any number of
+/// threads may ask one stream for chunks at once.
+#[derive(Clone)]
+pub struct Stream {
+    inner: Arc<StreamInner>,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("info", &self.info())
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Webm,
+    Pcm,
+}
+
+impl Stream {
+    fn new(engine: Engine, track: Arc<Track>, settings: StreamSettings) -> Result<Self, Error> {
+        let plan = track.renderer.plan(settings.chunk_seconds)?;
+        let mastering = track.mastering(engine.cache(), settings.preset, settings.intensity)?;
+        track.check_unchanged()?;
+        Ok(Stream {
+            inner: Arc::new(StreamInner {
+                engine,
+                track,
+                settings,
+                mastering,
+                plan,
+                levels: Mutex::new(HashMap::new()),
+                generation: AtomicU64::new(0),
+                siblings: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub(crate) fn from_inner(inner: Arc<StreamInner>) -> Self {
+        Stream { inner }
+    }
+
+    pub(crate) fn downgrade(&self) -> Weak<StreamInner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Relaxed)
+    }
+
+    /// The same track with another preset and intensity (other settings kept), sharing the
+    /// opened file and the analysis. Kept by this stream, so asking again is free.
+    pub fn with_mastering(&self, preset: Preset, intensity: f64) -> Result<Stream, Error> {
+        let s = &self.inner.settings;
+        if preset == s.preset && intensity.to_bits() == s.intensity.to_bits() {
+            return Ok(self.clone());
+        }
+        let id = (preset, intensity.to_bits());
+        if let Some(sib) = lock(&self.inner.siblings).get(&id) {
+            return Ok(sib.clone());
+        }
+        let settings = StreamSettings {
+            preset,
+            intensity,
+            ..*s
+        };
+        settings.validate()?;
+        let sib = Stream::new(
+            self.inner.engine.clone(),
+            self.inner.track.clone(),
+            settings,
+        )?;
+        lock(&self.inner.siblings).insert(id, sib.clone());
+        Ok(sib)
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &StreamSettings {
+        &self.inner.settings
+    }
+
+    /// The source file's path (`None` for in-memory sources).
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.track.path.as_deref()
+    }
+
+    /// The source's signature (the identity in cache keys).
+    pub fn signature(&self) -> &FileSignature {
+        &self.inner.track.signature
+    }
+
+    /// Metadata.
+    pub fn info(&self) -> StreamInfo {
+        let plan = &self.inner.plan;
+        let source = self.inner.track.renderer.source().info();
+        StreamInfo {
+            frames: plan.frames(),
+            sample_rate: crate::OUTPUT_RATE_HZ,
+            channels: self.inner.track.renderer.channels(),
+            duration_s: plan.duration_s(),
+            chunk_seconds: plan.chunk_seconds(),
+            total_chunks: plan.total_chunks(),
+            source_sample_rate: source.sample_rate,
+            mime: webm::MIME,
+        }
+    }
+
+    /// The chunk plan.
+    pub fn plan(&self) -> &ChunkPlan {
+        &self.inner.plan
+    }
+
+    /// Chunk `index`'s place on the timeline (checked).
+    pub fn chunk(&self, index: u64) -> Result<ChunkRange, Error> {
+        Ok(self.inner.plan.chunk(index)?)
+    }
+
+    /// The track analysis the mastering was designed from.
+    pub fn analysis(&self) -> &TrackAnalysis {
+        &self.inner.mastering.analysis
+    }
+
+    /// The mastering parameters in use.
+    pub fn mastering(&self) -> &MasteringParams {
+        &self.inner.mastering.params
+    }
+
+    /// The init segment (identical for every chunk of every stream with this channel count).
+    pub fn init_segment(&self) -> Vec<u8> {
+        self.inner.track.renderer.init_segment()
+    }
+
+    /// Chunk `index` as a WebM media segment (Clusters), cached.
+    pub fn chunk_media_segment(&self, index: u64) -> Result<Served, Error> {
+        self.media_segment(index, None, true)
+    }
+
+    /// Chunk `index` as a transition from other settings: it starts as `from`'s audio and
+    /// crossfades to this stream's over the settings' fade (see [`Transition`]). Cached under
+    /// its own key. `from` equal to this stream's settings is the plain chunk.
+    pub fn transition_media_segment(
+        &self,
+        index: u64,
+        from: (Preset, f64),
+    ) -> Result<Served, Error> {
+        self.media_segment(index, Some(from), true)
+    }
+
+    /// Chunk `index` as a standalone WebM file: init segment + media segment.
+    pub fn chunk_file(&self, index: u64, from: Option<(Preset, f64)>) -> Result<Vec<u8>, Error> {
+        let segment = self.media_segment(index, from, true)?;
+        let mut file = self.init_segment();
+        file.extend_from_slice(&segment.bytes);
+        Ok(file)
+    }
+
+    /// Chunk `index`'s media segment cluster by cluster (progressive output): from the cache
+    /// if there, else encoded as it is consumed (the chunk's audio is rendered first, then each
+    /// cluster, 1 s of audio, is encoded when asked for). The whole segment is cached when the
+    /// last cluster has been made; a consumer that stops early caches nothing.
+    pub fn chunk_clusters(
+        &self,
+        index: u64,
+        from: Option<(Preset, f64)>,
+    ) -> Result<ClusterStream, Error> {
+        let (target, key) = self.prepare_request(index, from, Kind::Webm)?;
+        let foreground = self.inner.engine.inner.prefetch.foreground();
+        match self.inner.engine.cache().claim(key) {
+            Claim::Hit(entry, origin) => {
+                if from.is_none() {
+                    self.note_level(index, entry.level_db);
+                }
+                Ok(ClusterStream {
+                    origin,
+                    state: ClusterState::Cached { entry, at: 0 },
+                })
+            }
+            Claim::Miss(guard) => {
+                let (pcm, encoder) = target.run(|| {
+                    target.inner.track.renderer.chunk_clusters(
+                        &target.inner.plan,
+                        index,
+                        &target.inner.mastering.params,
+                        target.transition_from(from)?.as_ref(),
+                        &target.inner.settings.opus,
+                    )
+                })?;
+                let level_db = rms_db(&pcm);
+                Ok(ClusterStream {
+                    origin: Origin::Computed,
+                    state: ClusterState::Live(Box::new(Live {
+                        encoder,
+                        guard: Some(guard),
+                        bytes: Vec::new(),
+                        level_db,
+                        stream: target.clone(),
+                        index,
+                        note_level: from.is_none(),
+                        _foreground: foreground,
+                    })),
+                })
+            }
+        }
+    }
+
+    /// Chunk `index`'s mastered audio: interleaved 48 kHz `f32`, exactly its frames. Cached.
+    pub fn chunk_pcm(&self, index: u64) -> Result<Vec<f32>, Error> {
+        let (target, key) = self.prepare_request(index, None, Kind::Pcm)?;
+        let _foreground = self.inner.engine.inner.prefetch.foreground();
+        let (entry, _) = self.inner.engine.cache().get_or_compute(key, || {
+            let pcm = target.run(|| {
+                target.inner.track.renderer.render_mastered_chunk(
+                    &target.inner.plan,
+                    index,
+                    &target.inner.mastering.params,
+                )
+            })?;
+            Ok::<_, Error>(CacheEntry {
+                level_db: rms_db(&pcm),
+                bytes: pcm.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            })
+        })?;
+        self.note_level(index, entry.level_db);
+        Ok(entry
+            .bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect())
+    }
+
+    /// Chunk `index` as a 32-bit float WAV file (48 kHz), exactly its frames.
+    pub fn chunk_wav(&self, index: u64) -> Result<Vec<u8>, Error> {
+        let pcm = self.chunk_pcm(index)?;
+        let mut out = std::io::Cursor::new(Vec::new());
+        write_wav(&mut out, self.info().channels, std::iter::once(Ok(pcm)))?;
+        Ok(out.into_inner())
+    }
+
+    /// Writes the whole mastered track as a 32-bit float WAV (48 kHz, exact length), chunk by
+    /// chunk: memory stays at one chunk. Not cached (it is the chunks' PCM, joined).
+    pub fn write_full_wav<W: Write + Seek>(&self, out: W) -> Result<(), Error> {
+        let params = &self.inner.mastering.params;
+        let renderer = &self.inner.track.renderer;
+        let plan = &self.inner.plan;
+        let chunks = plan.chunks().map(|c| {
+            self.run(|| renderer.render_mastered_chunk(plan, c.index, params))
+        });
+        write_wav(out, self.info().channels, chunks)
+    }
+
+    /// The whole mastered track as one WAV file in memory (see [`Self::write_full_wav`]).
+    pub fn full_wav(&self) -> Result<Vec<u8>, Error> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        self.write_full_wav(&mut out)?;
+        Ok(out.into_inner())
+    }
+
+    /// The whole mastered track as one WebM file (a continuous encode with Duration and Cues,
+    /// for download or `<audio src>`). Holds the track's PCM in memory while encoding.
+    pub fn full_webm(&self) -> Result<Vec<u8>, Error> {
+        self.run(|| {
+            self.inner.track.renderer.whole_track_webm(
+                &self.inner.mastering.params,
+                &self.inner.settings.opus,
+            )
+        })
+    }
+
+    /// Chunk `index`'s level (computed from its audio if it has not been served yet).
+    pub fn chunk_level(&self, index: u64) -> Result<ChunkLevel, Error> {
+        self.inner.plan.check_index(index)?;
+        let known = lock(&self.inner.levels).get(&index).copied();
+        let rms_db = match known {
+            Some(l) => l,
+            None => rms_db(&self.chunk_pcm(index)?),
+        };
+        Ok(ChunkLevel {
+            rms_db,
+            gain_db: self.static_gain_db(),
+        })
+    }
+
+    /// The levels of the chunks served so far (by any request, cached or not), by index.
+    pub fn levels_served(&self) -> Vec<(u64, ChunkLevel)> {
+        let gain_db = self.static_gain_db();
+        let mut out: Vec<(u64, ChunkLevel)> = lock(&self.inner.levels)
+            .iter()
+            .map(|(&i, &rms_db)| (i, ChunkLevel { rms_db, gain_db }))
+            .collect();
+        out.sort_by_key(|(i, _)| *i);
+        out
+    }
+
+    /// Queues chunk `index` (of this stream, or of the same track with `mastering` settings)
+    /// for the prefetch workers. Ignored for an index outside the track.
+    pub fn prefetch(&self, index: u64, mastering: Option<(Preset, f64)>, priority: Priority) {
+        if self.inner.plan.check_index(index).is_err() {
+            return;
+        }
+        self.inner.engine.inner.prefetch.push(Job {
+            priority,
+            stream: self.downgrade(),
+            generation: self.generation(),
+            index,
+            mastering,
+        });
+    }
+
+    /// Queues the `count` chunks after `index` at [`Priority::Ahead`].
+    pub fn prefetch_ahead(&self, index: u64, count: u64) {
+        for i in index + 1..=index.saturating_add(count) {
+            self.prefetch(i, None, Priority::Ahead);
+        }
+    }
+
+    /// Queues chunk `index` in each of `alternatives` at [`Priority::Alternative`], so that a
+    /// switch to one of them is served from the cache.
+    pub fn prefetch_alternatives(&self, index: u64, alternatives: &[(Preset, f64)]) {
+        for &m in alternatives {
+            self.prefetch(index, Some(m), Priority::Alternative);
+        }
+    }
+
+    /// Drops this stream's queued prefetch jobs (jobs already running finish). Dropping the
+    /// stream does the same.
+    pub fn cancel_prefetch(&self) {
+        self.inner.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    // ---- internals ----
+
+    fn static_gain_db(&self) -> f64 {
+        let p = &self.inner.mastering.params;
+        if p.is_bypass() {
+            0.0
+        } else {
+            p.gain_db
+        }
+    }
+
+    fn note_level(&self, index: u64, level_db: f64) {
+        if level_db.is_finite() {
+            lock(&self.inner.levels).insert(index, level_db);
+        }
+    }
+
+    /// Runs a computation between two checks that the file is unchanged.
+    fn run<T>(&self, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+        self.inner.track.check_unchanged()?;
+        let out = f()?;
+        self.inner.track.check_unchanged()?;
+        Ok(out)
+    }
+
+    fn transition_from(&self, from: Option<(Preset, f64)>) -> Result<Option<Transition>, Error> {
+        let s = &self.inner.settings;
+        let Some((preset, intensity)) = from else {
+            return Ok(None);
+        };
+        if preset == s.preset && intensity.to_bits() == s.intensity.to_bits() {
+            return Ok(None);
+        }
+        let from = self
+            .inner
+            .track
+            .mastering(self.inner.engine.cache(), preset, intensity)?;
+        Ok(Some(Transition {
+            from: from.params.clone(),
+            fade_frames: s.fade_frames(),
+            curve: s.fade_curve,
+        }))
+    }
+
+    /// Checks the index, the transition's settings and the file; returns the cache key.
+    fn prepare_request(
+        &self,
+        index: u64,
+        from: Option<(Preset, f64)>,
+        kind: Kind,
+    ) -> Result<(Stream, CacheKey), Error> {
+        self.inner.plan.check_index(index)?;
+        let s = &self.inner.settings;
+        let from = from.filter(|&(p, i)| !(p == s.preset && i.to_bits() == s.intensity.to_bits()));
+        if let Some((_, intensity)) = from {
+            crate::mastering::presets::check_intensity(intensity)?;
+        }
+        self.inner.track.check_unchanged()?;
+        let mut what = match kind {
+            Kind::Webm => format!("webm/{}", s.key_part(true)),
+            Kind::Pcm => format!("pcm/{}", s.key_part(false)),
+        };
+        if let Some((p, i)) = from {
+            what += &format!(
+                "/from {}/{:016x}/{}/{}",
+                p.name(),
+                i.to_bits(),
+                s.fade_frames(),
+                s.fade_curve.name()
+            );
+        }
+        what += &format!("/chunk {index}");
+        Ok((self.clone(), self.inner.track.key(&what)))
+    }
+
+    pub(crate) fn media_segment(
+        &self,
+        index: u64,
+        from: Option<(Preset, f64)>,
+        foreground: bool,
+    ) -> Result<Served, Error> {
+        let (_, key) = self.prepare_request(index, from, Kind::Webm)?;
+        let _foreground = foreground.then(|| self.inner.engine.inner.prefetch.foreground());
+        let (entry, origin) = self.inner.engine.cache().get_or_compute(key, || {
+            let (pcm, clusters) = self.run(|| {
+                self.inner.track.renderer.chunk_clusters(
+                    &self.inner.plan,
+                    index,
+                    &self.inner.mastering.params,
+                    self.transition_from(from)?.as_ref(),
+                    &self.inner.settings.opus,
+                )
+            })?;
+            let mut bytes = Vec::new();
+            for cluster in clusters {
+                bytes.extend(cluster?);
+            }
+            self.inner.track.check_unchanged()?;
+            Ok::<_, Error>(CacheEntry {
+                bytes: bytes.into(),
+                level_db: rms_db(&pcm),
+            })
+        })?;
+        if from.is_none() {
+            self.note_level(index, entry.level_db);
+        }
+        Ok(Served {
+            bytes: entry.bytes,
+            origin,
+        })
+    }
+}
+
+/// RMS over all samples in dBFS, [`SILENCE_DB`] at least.
+pub fn rms_db(samples: &[f32]) -> f64 {
+    if samples.is_empty() {
+        return SILENCE_DB;
+    }
+    let mean = samples.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / samples.len() as f64;
+    (10.0 * mean.log10()).max(SILENCE_DB)
+}
+
+/// Writes 32-bit float WAV at 48 kHz from blocks of interleaved samples.
+fn write_wav<W: Write + Seek>(
+    out: W,
+    channels: u16,
+    blocks: impl Iterator<Item = Result<Vec<f32>, Error>>,
+) -> Result<(), Error> {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: crate::OUTPUT_RATE_HZ,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let io = |e: hound::Error| {
+        Error::Decode(DecodeError::Io {
+            path: PathBuf::from("<wav output>"),
+            source: match e {
+                hound::Error::IoError(e) => e,
+                other => std::io::Error::other(other.to_string()),
+            },
+        })
+    };
+    let mut writer = hound::WavWriter::new(out, spec).map_err(io)?;
+    for block in blocks {
+        for x in block? {
+            writer.write_sample(x).map_err(io)?;
+        }
+    }
+    writer.finalize().map_err(io)
+}
+
+/// The clusters of one chunk (see [`Stream::chunk_clusters`]): an iterator of WebM Clusters,
+/// each a `Vec<u8>` to send as it comes. `Send`.
+pub struct ClusterStream {
+    origin: Origin,
+    state: ClusterState,
+}
+
+impl std::fmt::Debug for ClusterStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterStream")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+enum ClusterState {
+    Cached { entry: CacheEntry, at: usize },
+    Live(Box<Live>),
+    Done,
+}
+
+struct Live {
+    encoder: ClusterEncoder,
+    guard: Option<crate::cache::FlightGuard>,
+    bytes: Vec<u8>,
+    level_db: f64,
+    stream: Stream,
+    index: u64,
+    note_level: bool,
+    _foreground: crate::prefetch::ForegroundGuard,
+}
+
+impl ClusterStream {
+    /// Where the chunk comes from: a cache, or [`Origin::Computed`] when it is being encoded
+    /// as it is consumed.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+}
+
+impl Iterator for ClusterStream {
+    type Item = Result<Vec<u8>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.state {
+            ClusterState::Done => None,
+            ClusterState::Cached { entry, at } => {
+                let rest = &entry.bytes[*at..];
+                let cluster = webm::split_clusters(rest).into_iter().next()?.to_vec();
+                *at += cluster.len();
+                Some(Ok(cluster))
+            }
+            ClusterState::Live(live) => match live.encoder.next() {
+                Some(Ok(cluster)) => {
+                    live.bytes.extend_from_slice(&cluster);
+                    Some(Ok(cluster))
+                }
+                Some(Err(e)) => {
+                    self.state = ClusterState::Done;
+                    Some(Err(e.into()))
+                }
+                None => {
+                    // Cache only what was made from the file as it was opened.
+                    if live.stream.inner.track.check_unchanged().is_ok() {
+                        if let Some(guard) = live.guard.take() {
+                            guard.complete(CacheEntry {
+                                bytes: std::mem::take(&mut live.bytes).into(),
+                                level_db: live.level_db,
+                            });
+                        }
+                        if live.note_level {
+                            live.stream.note_level(live.index, live.level_db);
+                        }
+                        self.state = ClusterState::Done;
+                        None
+                    } else {
+                        let path = live.stream.path().map(Path::to_path_buf).unwrap_or_default();
+                        self.state = ClusterState::Done;
+                        Some(Err(DecodeError::Changed { path }.into()))
+                    }
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engine_types_can_be_shared_across_threads() {
+        fn shared<T: Send + Sync>() {}
+        fn sendable<T: Send>() {}
+        shared::<Engine>();
+        shared::<Stream>();
+        sendable::<ClusterStream>();
+    }
+
+    #[test]
+    fn rms_of_a_full_scale_square_is_0_db_and_silence_is_the_floor() {
+        assert!(rms_db(&[1.0, -1.0, 1.0, -1.0]).abs() < 1e-12);
+        assert!((rms_db(&[0.5; 8]) - 20.0 * 0.5f64.log10()).abs() < 1e-9);
+        assert_eq!(rms_db(&[0.0; 8]), SILENCE_DB);
+        assert_eq!(rms_db(&[]), SILENCE_DB);
+    }
+
+    #[test]
+    fn settings_out_of_range_are_refused_with_their_name() {
+        let bad = [
+            StreamSettings {
+                intensity: 1.5,
+                ..StreamSettings::default()
+            },
+            StreamSettings {
+                chunk_seconds: 0.03,
+                ..StreamSettings::default()
+            },
+            StreamSettings {
+                fade_ms: -1.0,
+                ..StreamSettings::default()
+            },
+            StreamSettings {
+                fade_ms: f64::NAN,
+                ..StreamSettings::default()
+            },
+        ];
+        for s in bad {
+            assert!(s.validate().is_err(), "{s:?}");
+        }
+        let e = StreamSettings {
+            fade_ms: 9e9,
+            ..StreamSettings::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.to_string().contains("fade_ms"), "{e}");
+        assert!(StreamSettings::default().validate().is_ok());
+    }
+}
