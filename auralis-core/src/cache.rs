@@ -663,7 +663,11 @@ impl Disk {
         };
         let mut files: Vec<(SystemTime, u64, PathBuf)> = items
             .filter_map(Result::ok)
-            .filter(|i| i.file_name().to_str().is_some_and(|n| n.ends_with(".chunk")))
+            .filter(|i| {
+                i.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.ends_with(".chunk"))
+            })
             .filter_map(|i| {
                 let m = i.metadata().ok()?;
                 Some((m.modified().ok()?, m.len(), i.path()))
@@ -779,7 +783,10 @@ mod tests {
         }
         // 3000 bytes > 2500: the first went.
         let s = cache.stats();
-        assert_eq!((s.memory_entries, s.memory_bytes, s.memory_evictions), (2, 2000, 1));
+        assert_eq!(
+            (s.memory_entries, s.memory_bytes, s.memory_evictions),
+            (2, 2000, 1)
+        );
         assert!(!cache.contains_in_memory(key(0)));
         // Touch 1, add 3: 2 goes, 1 stays.
         let (_, origin) = cache
@@ -802,7 +809,10 @@ mod tests {
     fn a_failed_computation_stores_nothing_and_the_next_request_computes() {
         let cache = ChunkCache::new(&CacheConfig::default());
         let key = CacheKey::new("x");
-        assert_eq!(cache.get_or_compute(key, || Err::<CacheEntry, _>("boom")), Err("boom"));
+        assert_eq!(
+            cache.get_or_compute(key, || Err::<CacheEntry, _>("boom")),
+            Err("boom")
+        );
         let (_, origin) = cache
             .get_or_compute(key, || Ok::<_, ()>(entry(10, 1)))
             .unwrap();

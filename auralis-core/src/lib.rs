@@ -32,12 +32,12 @@ pub mod signature;
 pub mod stream;
 pub mod webm;
 
+pub use cache::{CacheConfig, CacheStats, Origin};
+pub use crossfade::Curve;
 pub use decode::{RangeReader, Source, SourceInfo};
 pub use error::{DecodeError, EncodeError, Error, MasteringError, PlanError};
 pub use mastering::{Mastering, MasteringParams, Preset};
 pub use plan::ChunkPlan;
-pub use cache::{CacheConfig, CacheStats, Origin};
-pub use crossfade::Curve;
 pub use prefetch::Priority;
 pub use render::Renderer;
 pub use stream::{Engine, EngineConfig, Stream, StreamInfo, StreamSettings};

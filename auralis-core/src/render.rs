@@ -7,12 +7,12 @@
 //! is the roll-around: about 0.2 s of extra decoding and resampling per chunk (under 1 % at
 //! 30 s chunks).
 
+use crate::crossfade::{self, Curve};
 use crate::decode::{RangeReader, Source};
 use crate::error::{DecodeError, Error, PlanError};
 use crate::mastering::{
     self, MasteringParams, Stages, COMPRESSOR_BLOCK, POST_ROLL_FRAMES, WARMUP_FRAMES,
 };
-use crate::crossfade::{self, Curve};
 use crate::opus::{
     self, ChunkEncoder, EncodedChunk, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES,
     PRE_ROLL_FRAMES,

@@ -115,7 +115,10 @@ mod tests {
             std::fs::write(&other, &edited).unwrap();
             assert_ne!(FileSignature::of_path(&other).unwrap().hash, sig.hash);
         }
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(&[0]).unwrap();
         drop(f);
         assert!(!sig.still_matches(&path));
@@ -125,6 +128,9 @@ mod tests {
             FileSignature::of_path(&path),
             Err(DecodeError::NotFound { .. })
         ));
-        assert_ne!(FileSignature::of_bytes(&data), FileSignature::of_bytes(&data[1..]));
+        assert_ne!(
+            FileSignature::of_bytes(&data),
+            FileSignature::of_bytes(&data[1..])
+        );
     }
 }

@@ -33,7 +33,7 @@ use crate::error::{DecodeError, Error};
 use crate::mastering::{Mastering, MasteringParams, Preset};
 use crate::opus::OpusSettings;
 use crate::plan::{ChunkPlan, ChunkRange, DEFAULT_CHUNK_SECONDS};
-use crate::prefetch::{Job, Prefetcher, PrefetchStats, Priority};
+use crate::prefetch::{Job, PrefetchStats, Prefetcher, Priority};
 use crate::render::{ClusterEncoder, Renderer, Transition};
 use crate::signature::FileSignature;
 use crate::webm;
@@ -270,8 +270,8 @@ impl Track {
             let analysis_key = self.key("analysis");
             let mastering = match cache.claim(analysis_key) {
                 Claim::Hit(entry, _) => {
-                    let analysis: TrackAnalysis = serde_json::from_slice(&entry.bytes)
-                        .map_err(|e| corrupt_json(&e))?;
+                    let analysis: TrackAnalysis =
+                        serde_json::from_slice(&entry.bytes).map_err(|e| corrupt_json(&e))?;
                     Mastering::prepare(source, preset, intensity, Some(analysis))?
                 }
                 Claim::Miss(guard) => {
@@ -616,9 +616,9 @@ impl Stream {
         let params = &self.inner.mastering.params;
         let renderer = &self.inner.track.renderer;
         let plan = &self.inner.plan;
-        let chunks = plan.chunks().map(|c| {
-            self.run(|| renderer.render_mastered_chunk(plan, c.index, params))
-        });
+        let chunks = plan
+            .chunks()
+            .map(|c| self.run(|| renderer.render_mastered_chunk(plan, c.index, params)));
         write_wav(out, self.info().channels, chunks)
     }
 
@@ -633,10 +633,10 @@ impl Stream {
     /// for download or `<audio src>`). Holds the track's PCM in memory while encoding.
     pub fn full_webm(&self) -> Result<Vec<u8>, Error> {
         self.run(|| {
-            self.inner.track.renderer.whole_track_webm(
-                &self.inner.mastering.params,
-                &self.inner.settings.opus,
-            )
+            self.inner
+                .track
+                .renderer
+                .whole_track_webm(&self.inner.mastering.params, &self.inner.settings.opus)
         })
     }
 
@@ -929,7 +929,11 @@ impl Iterator for ClusterStream {
                         self.state = ClusterState::Done;
                         None
                     } else {
-                        let path = live.stream.path().map(Path::to_path_buf).unwrap_or_default();
+                        let path = live
+                            .stream
+                            .path()
+                            .map(Path::to_path_buf)
+                            .unwrap_or_default();
                         self.state = ClusterState::Done;
                         Some(Err(DecodeError::Changed { path }.into()))
                     }
