@@ -218,3 +218,72 @@ impl Prefetcher {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ahead_jobs_run_before_alternatives_and_each_priority_in_order() {
+        let job = |priority| Job {
+            priority,
+            stream: Weak::new(),
+            generation: 0,
+            index: 0,
+            mastering: None,
+        };
+        let mut heap = BinaryHeap::new();
+        let order = [
+            Priority::Alternative,
+            Priority::Ahead,
+            Priority::Alternative,
+            Priority::Ahead,
+        ];
+        for (seq, p) in order.into_iter().enumerate() {
+            heap.push(Queued {
+                job: job(p),
+                seq: seq as u64,
+            });
+        }
+        let popped: Vec<(Priority, u64)> = std::iter::from_fn(|| heap.pop())
+            .map(|q| (q.job.priority, q.seq))
+            .collect();
+        assert_eq!(
+            popped,
+            [
+                (Priority::Ahead, 1),
+                (Priority::Ahead, 3),
+                (Priority::Alternative, 0),
+                (Priority::Alternative, 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn jobs_of_a_dropped_stream_are_cancelled_and_a_stopped_pool_takes_none() {
+        let p = Prefetcher::start(0);
+        p.push(Job {
+            priority: Priority::Ahead,
+            stream: Weak::new(),
+            generation: 0,
+            index: 0,
+            mastering: None,
+        });
+        assert_eq!(p.stats().cancelled, 1);
+        assert_eq!(p.stats().pending, 0);
+        let p = Prefetcher::start(1);
+        p.push(Job {
+            priority: Priority::Ahead,
+            stream: Weak::new(),
+            generation: 0,
+            index: 0,
+            mastering: None,
+        });
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while p.stats().cancelled == 0 && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(p.stats().cancelled, 1);
+        p.shut_down();
+    }
+}
