@@ -49,7 +49,9 @@ fn stream_engine(c: &mut Criterion) {
     stream.chunk_media_segment(k).unwrap();
 
     let mut group = c.benchmark_group("stream");
-    group.sample_size(50).measurement_time(Duration::from_secs(5));
+    group
+        .sample_size(50)
+        .measurement_time(Duration::from_secs(5));
     group.bench_function("cached_chunk_memory", |b| {
         b.iter(|| black_box(stream.chunk_media_segment(k).unwrap()))
     });
@@ -72,7 +74,9 @@ fn stream_engine(c: &mut Criterion) {
         next = (next + 5) % total;
         next
     };
-    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
     group.bench_function("cold_chunk_random_access", |b| {
         b.iter_batched(
             || {

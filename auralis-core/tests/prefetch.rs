@@ -66,7 +66,10 @@ fn a_waited_for_request_is_not_delayed_by_more_than_one_chunk_of_prefetch_work()
     std::thread::sleep(Duration::from_millis(300));
     let mut busy = Vec::new();
     for k in 0..3 {
-        assert!(engine.stats().prefetch.pending > 0, "the flood is still queued");
+        assert!(
+            engine.stats().prefetch.pending > 0,
+            "the flood is still queued"
+        );
         let t = Instant::now();
         busy_stream.chunk_media_segment(k).unwrap();
         busy.push(t.elapsed().as_secs_f64());
