@@ -649,7 +649,7 @@ fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
     // The transition chunk's audio: old at its first frame, new from the end of the fade on,
     // the raised-cosine mix in between.
     let renderer = Renderer::new(Source::open(&path).unwrap());
-    let plan = new_stream.plan().clone();
+    let plan = *new_stream.plan();
     let transition = Transition {
         from: old_stream.mastering().clone(),
         fade_frames: 2_400,
