@@ -577,6 +577,26 @@ impl Stream {
         }
     }
 
+    /// The unmastered 48 kHz audio of `[start_s, end_s)`, clamped to the track (for the Python
+    /// layer's `load_chunk`). Not cached.
+    pub fn original_pcm(&self, start_s: f64, end_s: f64) -> Result<Vec<f32>, Error> {
+        let frames = self.inner.plan.frames();
+        if !(start_s.is_finite() && end_s.is_finite()) || start_s > end_s {
+            return Err(crate::PlanError::TimeOutOfRange {
+                seconds: if start_s.is_finite() { end_s } else { start_s },
+                duration_s: self.inner.plan.duration_s(),
+            }
+            .into());
+        }
+        let at = |s: f64| crate::plan::seconds_to_frames(s.max(0.0)).min(frames);
+        let (a, b) = (at(start_s), at(end_s));
+        let renderer = &self.inner.track.renderer;
+        self.run(|| {
+            let mut reader = renderer.source().reader()?;
+            Ok(renderer.render_range(&mut reader, a, b)?)
+        })
+    }
+
     /// Chunk `index`'s mastered audio: interleaved 48 kHz `f32`, exactly its frames. Cached.
     pub fn chunk_pcm(&self, index: u64) -> Result<Vec<f32>, Error> {
         let (target, key) = self.prepare_request(index, None, Kind::Pcm)?;

@@ -1,5 +1,499 @@
-//! Python bindings of Auralis Core: the `auralis_core` package (PyO3, maturin).
+//! Python bindings of Auralis Core: the native module `auralis_core._native` (PyO3, abi3).
 //!
-//! Not built yet: the PyO3 module, the drop-in `ChunkedAudioProcessor` and the FastAPI example
-//! come with the Python work (issue 7). This crate is a workspace member so that the layout is
-//! in place; it exports nothing.
+//! Thin wrappers over `auralis_core::stream`: argument conversion, the exception hierarchy and
+//! numpy arrays. Every call that decodes, masters, encodes or touches the disk runs through
+//! [`heavy`], which releases the GIL, so Python threads (and an asyncio loop using
+//! `asyncio.to_thread`) keep running while Rust works, and several threads may share one
+//! `Stream`. The pure-Python package (`python/auralis_core/`) adds the drop-in
+//! `ChunkedAudioProcessor` on top.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use auralis_core::cache::Origin;
+use auralis_core::opus::OpusSettings;
+use auralis_core::stream::{Engine, EngineConfig, Stream as CoreStream, StreamSettings};
+use auralis_core::{CacheConfig, DecodeError, Error, PlanError, Preset};
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyFileNotFoundError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+create_exception!(
+    _native,
+    AuralisError,
+    PyException,
+    "Base of every Auralis Core error."
+);
+create_exception!(
+    _native,
+    DecodeFailedError,
+    AuralisError,
+    "The audio is malformed, empty or ended early."
+);
+create_exception!(
+    _native,
+    UnsupportedFormatError,
+    AuralisError,
+    "Not audio in a supported format, or parameters out of range."
+);
+create_exception!(
+    _native,
+    InvalidArgumentError,
+    AuralisError,
+    "An argument outside its valid range (preset, intensity, chunk length, bitrate...)."
+);
+create_exception!(
+    _native,
+    IndexOutOfRangeError,
+    AuralisError,
+    "A chunk index (or time) outside the track."
+);
+create_exception!(
+    _native,
+    SourceChangedError,
+    AuralisError,
+    "The file changed or disappeared since the stream was opened."
+);
+create_exception!(
+    _native,
+    EncodeError,
+    AuralisError,
+    "The Opus encoder failed."
+);
+create_exception!(_native, IoError, AuralisError, "An I/O error.");
+
+/// Maps a core error to its Python exception (missing files raise `FileNotFoundError`).
+fn to_py(e: Error) -> PyErr {
+    let msg = e.to_string();
+    match &e {
+        Error::Decode(d) => match d {
+            DecodeError::NotFound { .. } => PyFileNotFoundError::new_err(msg),
+            DecodeError::NotAFile { .. } | DecodeError::Io { .. } => IoError::new_err(msg),
+            DecodeError::UnsupportedFormat { .. } | DecodeError::Unsupported { .. } => {
+                UnsupportedFormatError::new_err(msg)
+            }
+            DecodeError::Changed { .. } => SourceChangedError::new_err(msg),
+            DecodeError::RangeOutOfBounds { .. } => IndexOutOfRangeError::new_err(msg),
+            _ => DecodeFailedError::new_err(msg),
+        },
+        Error::Plan(PlanError::ChunkIndexOutOfRange { .. } | PlanError::TimeOutOfRange { .. }) => {
+            IndexOutOfRangeError::new_err(msg)
+        }
+        Error::Plan(PlanError::EmptyTrack) => DecodeFailedError::new_err(msg),
+        Error::Encode(auralis_core::EncodeError::Codec { .. }) => EncodeError::new_err(msg),
+        _ => InvalidArgumentError::new_err(msg),
+    }
+}
+
+/// Runs heavy work with the GIL released and maps its error: the one helper every
+/// decoding/encoding/disk call goes through.
+fn heavy<T: Send>(py: Python<'_>, work: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
+    py.detach(work).map_err(to_py)
+}
+
+fn preset(name: Option<&str>) -> PyResult<Preset> {
+    // `None` serves the original audio, as the Python backend's `preset=None` did.
+    Preset::from_name(name.unwrap_or("none")).map_err(|e| to_py(e.into()))
+}
+
+type Engines = Mutex<Vec<(Option<PathBuf>, Engine)>>;
+
+/// One engine per cache directory (and one for memory only) for the life of the process.
+fn engine_for(cache_dir: Option<PathBuf>) -> Engine {
+    static ENGINES: OnceLock<Engines> = OnceLock::new();
+    let mut engines = ENGINES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, e)) = engines.iter().find(|(d, _)| *d == cache_dir) {
+        return e.clone();
+    }
+    let engine = Engine::new(&EngineConfig {
+        cache: CacheConfig {
+            disk_dir: cache_dir.clone(),
+            ..CacheConfig::default()
+        },
+        ..EngineConfig::default()
+    });
+    engines.push((cache_dir, engine.clone()));
+    engine
+}
+
+fn transition(from: Option<(Option<String>, f64)>) -> PyResult<Option<(Preset, f64)>> {
+    from.map(|(p, i)| Ok((preset(p.as_deref())?, i)))
+        .transpose()
+}
+
+fn origin_name(origin: Origin) -> &'static str {
+    origin.header_value()
+}
+
+/// One track with one set of settings (preset, intensity, chunk length, bitrate, complexity).
+///
+/// Thread-safe: any number of Python threads may use one stream; heavy calls release the GIL.
+#[pyclass(frozen, module = "auralis_core._native")]
+struct Stream {
+    inner: CoreStream,
+}
+
+#[pymethods]
+impl Stream {
+    #[new]
+    #[pyo3(signature = (path, preset=Some("adaptive".to_owned()), intensity=1.0, chunk_seconds=30.0, bitrate=128_000, complexity=10, cache_dir=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        preset: Option<String>,
+        intensity: f64,
+        chunk_seconds: f64,
+        bitrate: u32,
+        complexity: u8,
+        cache_dir: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let settings = StreamSettings {
+            preset: self::preset(preset.as_deref())?,
+            intensity,
+            chunk_seconds,
+            opus: OpusSettings {
+                bitrate_bps: bitrate,
+                complexity,
+            },
+            ..StreamSettings::default()
+        };
+        let engine = engine_for(cache_dir);
+        let inner = heavy(py, || engine.open(&path, settings))?;
+        Ok(Stream { inner })
+    }
+
+    /// The same track with another preset and intensity (shares the file and the analysis).
+    #[pyo3(signature = (preset, intensity=1.0))]
+    fn with_mastering(
+        &self,
+        py: Python<'_>,
+        preset: Option<String>,
+        intensity: f64,
+    ) -> PyResult<Self> {
+        let p = self::preset(preset.as_deref())?;
+        let inner = heavy(py, || self.inner.with_mastering(p, intensity))?;
+        Ok(Stream { inner })
+    }
+
+    /// Metadata: frames, sample_rate, channels, duration, chunk_duration, total_chunks,
+    /// source_sample_rate, mime, preset, intensity, signature.
+    #[getter]
+    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let i = self.inner.info();
+        let s = self.inner.settings();
+        let d = PyDict::new(py);
+        d.set_item("frames", i.frames)?;
+        d.set_item("sample_rate", i.sample_rate)?;
+        d.set_item("channels", i.channels)?;
+        d.set_item("duration", i.duration_s)?;
+        d.set_item("chunk_duration", i.chunk_seconds)?;
+        d.set_item("total_chunks", i.total_chunks)?;
+        d.set_item("source_sample_rate", i.source_sample_rate)?;
+        d.set_item("mime", i.mime)?;
+        d.set_item("preset", s.preset.name())?;
+        d.set_item("intensity", s.intensity)?;
+        d.set_item("signature", self.inner.signature().to_hex())?;
+        Ok(d)
+    }
+
+    /// The track analysis as a JSON string (parse with `json.loads`).
+    #[getter]
+    fn analysis_json(&self) -> String {
+        serde_json::to_string(self.inner.analysis()).expect("analysis serializes")
+    }
+
+    /// The mastering parameters in use as a JSON string.
+    #[getter]
+    fn mastering_json(&self) -> String {
+        serde_json::to_string(self.inner.mastering()).expect("parameters serialize")
+    }
+
+    /// Chunk `index`'s (start_s, end_s) on the 48 kHz timeline.
+    fn chunk_range(&self, index: u64) -> PyResult<(f64, f64)> {
+        let c = self.inner.chunk(index).map_err(to_py)?;
+        Ok((c.start_s(), c.start_s() + c.duration_s()))
+    }
+
+    /// The WebM init segment.
+    fn init_segment<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.init_segment())
+    }
+
+    /// Chunk `index` as a standalone WebM file (init + media segment). `transition_from`:
+    /// `(preset, intensity)` of the previous chunk for a crossfaded switch.
+    #[pyo3(signature = (index, transition_from=None))]
+    fn chunk_webm<'py>(
+        &self,
+        py: Python<'py>,
+        index: u64,
+        transition_from: Option<(Option<String>, f64)>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let from = transition(transition_from)?;
+        let file = heavy(py, || self.inner.chunk_file(index, from))?;
+        Ok(PyBytes::new(py, &file))
+    }
+
+    /// Chunk `index`'s media segment and where it came from ("HIT-MEMORY", "HIT-DISK",
+    /// "HIT-SHARED" or "MISS").
+    #[pyo3(signature = (index, transition_from=None))]
+    fn media_segment<'py>(
+        &self,
+        py: Python<'py>,
+        index: u64,
+        transition_from: Option<(Option<String>, f64)>,
+    ) -> PyResult<(Bound<'py, PyBytes>, &'static str)> {
+        let from = transition(transition_from)?;
+        let served = heavy(py, || match from {
+            None => self.inner.chunk_media_segment(index),
+            Some(f) => self.inner.transition_media_segment(index, f),
+        })?;
+        Ok((PyBytes::new(py, &served.bytes), origin_name(served.origin)))
+    }
+
+    /// Chunk `index`'s media segment cluster by cluster (1 s each), encoded as iterated.
+    #[pyo3(signature = (index, transition_from=None))]
+    fn iter_chunk_webm(
+        &self,
+        py: Python<'_>,
+        index: u64,
+        transition_from: Option<(Option<String>, f64)>,
+    ) -> PyResult<Clusters> {
+        let from = transition(transition_from)?;
+        let clusters = heavy(py, || self.inner.chunk_clusters(index, from))?;
+        Ok(Clusters {
+            origin: origin_name(clusters.origin()),
+            inner: Mutex::new(clusters),
+        })
+    }
+
+    /// Chunk `index`'s mastered audio, float32 of shape (frames, channels) at 48 kHz.
+    fn chunk_pcm<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let ch = usize::from(self.inner.info().channels);
+        let pcm = heavy(py, || self.inner.chunk_pcm(index))?;
+        let frames = pcm.len() / ch;
+        let array = Array2::from_shape_vec((frames, ch), pcm).expect("whole frames");
+        Ok(array.into_pyarray(py))
+    }
+
+    /// The unmastered 48 kHz audio of `[start_s, end_s)` (clamped to the track), float32
+    /// (frames, channels).
+    fn original_pcm<'py>(
+        &self,
+        py: Python<'py>,
+        start_s: f64,
+        end_s: f64,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let ch = usize::from(self.inner.info().channels);
+        let pcm = heavy(py, || self.inner.original_pcm(start_s, end_s))?;
+        let frames = pcm.len() / ch;
+        let array = Array2::from_shape_vec((frames, ch), pcm).expect("whole frames");
+        Ok(array.into_pyarray(py))
+    }
+
+    /// Chunk `index` as 32-bit float WAV bytes (exactly its frames).
+    fn chunk_wav<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyBytes>> {
+        let wav = heavy(py, || self.inner.chunk_wav(index))?;
+        Ok(PyBytes::new(py, &wav))
+    }
+
+    /// Writes the whole mastered track as a 32-bit float WAV file (exact length) to `path`.
+    fn write_full_wav(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        heavy(py, || {
+            let file = std::fs::File::create(&path).map_err(|e| DecodeError::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+            self.inner.write_full_wav(std::io::BufWriter::new(file))
+        })
+    }
+
+    /// The whole mastered track as one WebM file.
+    fn full_webm<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let webm = heavy(py, || self.inner.full_webm())?;
+        Ok(PyBytes::new(py, &webm))
+    }
+
+    /// Chunk `index`'s (rms_db, gain_db).
+    fn chunk_level(&self, py: Python<'_>, index: u64) -> PyResult<(f64, f64)> {
+        let l = heavy(py, || self.inner.chunk_level(index))?;
+        Ok((l.rms_db, l.gain_db))
+    }
+
+    /// Queues the `count` chunks after `index` for the background workers.
+    fn prefetch_ahead(&self, index: u64, count: u64) {
+        self.inner.prefetch_ahead(index, count);
+    }
+
+    /// Queues chunk `index` in other (preset, intensity) settings.
+    fn prefetch_alternatives(
+        &self,
+        index: u64,
+        alternatives: Vec<(Option<String>, f64)>,
+    ) -> PyResult<()> {
+        let alts = alternatives
+            .into_iter()
+            .map(|(p, i)| Ok((preset(p.as_deref())?, i)))
+            .collect::<PyResult<Vec<_>>>()?;
+        self.inner.prefetch_alternatives(index, &alts);
+        Ok(())
+    }
+
+    /// The engine's counters (cache and prefetch).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.engine().stats();
+        let d = PyDict::new(py);
+        d.set_item("computed", s.cache.computed)?;
+        d.set_item("memory_hits", s.cache.memory_hits)?;
+        d.set_item("disk_hits", s.cache.disk_hits)?;
+        d.set_item("shared", s.cache.shared)?;
+        d.set_item("memory_evictions", s.cache.memory_evictions)?;
+        d.set_item("disk_evictions", s.cache.disk_evictions)?;
+        d.set_item("corrupt", s.cache.corrupt)?;
+        d.set_item("disk_write_errors", s.cache.disk_write_errors)?;
+        d.set_item("memory_bytes", s.cache.memory_bytes)?;
+        d.set_item("prefetch_completed", s.prefetch.completed)?;
+        d.set_item("prefetch_pending", s.prefetch.pending)?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        let i = self.inner.info();
+        let s = self.inner.settings();
+        format!(
+            "Stream({:?}, preset={:?}, intensity={}, {:.3} s, {} chunks)",
+            self.inner
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            s.preset.name(),
+            s.intensity,
+            i.duration_s,
+            i.total_chunks
+        )
+    }
+}
+
+/// Iterator over one chunk's WebM clusters (bytes), made as it is iterated.
+#[pyclass(module = "auralis_core._native")]
+struct Clusters {
+    inner: Mutex<auralis_core::stream::ClusterStream>,
+    origin: &'static str,
+}
+
+#[pymethods]
+impl Clusters {
+    /// Where the chunk comes from ("MISS" when it is being encoded as iterated).
+    #[getter]
+    fn origin(&self) -> &'static str {
+        self.origin
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let next = py.detach(|| {
+            self.inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .next()
+        });
+        match next {
+            None => Ok(None),
+            Some(Ok(cluster)) => Ok(Some(PyBytes::new(py, &cluster))),
+            Some(Err(e)) => Err(to_py(e)),
+        }
+    }
+}
+
+/// Joins two chunks (float32 arrays of shape (frames, channels)) with a linear crossfade over
+/// `overlap_samples` frames, as the Python backend's function of the same name.
+#[pyfunction]
+#[pyo3(signature = (chunk1, chunk2, overlap_samples, curve="linear"))]
+fn crossfade_between_chunks<'py>(
+    py: Python<'py>,
+    chunk1: PyReadonlyArray2<'py, f32>,
+    chunk2: PyReadonlyArray2<'py, f32>,
+    overlap_samples: i64,
+    curve: &str,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    use auralis_core::crossfade::{crossfade_between_chunks as join, Curve};
+    let curve = match curve {
+        "linear" => Curve::Linear,
+        "equal_power" => Curve::EqualPower,
+        "raised_cosine" => Curve::RaisedCosine,
+        other => {
+            return Err(InvalidArgumentError::new_err(format!(
+                "unknown curve {other:?} (valid: linear, equal_power, raised_cosine)"
+            )))
+        }
+    };
+    let (a, b) = (chunk1.as_array(), chunk2.as_array());
+    let ch = a.ncols();
+    if b.ncols() != ch || ch == 0 {
+        return Err(InvalidArgumentError::new_err(format!(
+            "channel counts differ or are zero: {} and {}",
+            ch,
+            b.ncols()
+        )));
+    }
+    let a: Vec<f32> = a.iter().copied().collect();
+    let b: Vec<f32> = b.iter().copied().collect();
+    let n = usize::try_from(overlap_samples.max(0)).unwrap_or(0);
+    let out = py.detach(|| join(&a, &b, ch, n, curve));
+    let frames = out.len() / ch;
+    Ok(Array2::from_shape_vec((frames, ch), out)
+        .expect("whole frames")
+        .into_pyarray(py))
+}
+
+/// The built-in demo track (a synthesized two-minute piece) as WAV bytes.
+#[pyfunction]
+fn demo_wav<'py>(py: Python<'py>) -> Bound<'py, PyBytes> {
+    let wav = py.detach(auralis_core::demo::demo_wav);
+    PyBytes::new(py, &wav)
+}
+
+/// The preset names.
+#[pyfunction]
+fn presets() -> Vec<&'static str> {
+    Preset::ALL.iter().map(|p| p.name()).collect()
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("MIME", auralis_core::webm::MIME)?;
+    m.add("AuralisError", py.get_type::<AuralisError>())?;
+    m.add("DecodeError", py.get_type::<DecodeFailedError>())?;
+    m.add(
+        "UnsupportedFormatError",
+        py.get_type::<UnsupportedFormatError>(),
+    )?;
+    m.add(
+        "InvalidArgumentError",
+        py.get_type::<InvalidArgumentError>(),
+    )?;
+    m.add(
+        "IndexOutOfRangeError",
+        py.get_type::<IndexOutOfRangeError>(),
+    )?;
+    m.add("SourceChangedError", py.get_type::<SourceChangedError>())?;
+    m.add("EncodeError", py.get_type::<EncodeError>())?;
+    m.add("IoError", py.get_type::<IoError>())?;
+    m.add_class::<Stream>()?;
+    m.add_class::<Clusters>()?;
+    m.add_function(wrap_pyfunction!(crossfade_between_chunks, m)?)?;
+    m.add_function(wrap_pyfunction!(demo_wav, m)?)?;
+    m.add_function(wrap_pyfunction!(presets, m)?)?;
+    Ok(())
+}
