@@ -1,0 +1,69 @@
+"""Fixtures: synthesized WAV files (no corpus needed), the demo, a chunk directory."""
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import auralis_core
+
+
+def write_wav(path: Path, seconds: float, rate: int = 44_100, channels: int = 2, seed: int = 0) -> Path:
+    """Music-like 16-bit PCM: two partials with vibrato and a little noise per channel."""
+    frames = int(round(seconds * rate))
+    t = np.arange(frames) / rate
+    rng = np.random.default_rng(seed)
+    cols = []
+    for c in range(channels):
+        f0 = 110.0 * (1 + 0.5 * c) * (1 + 0.01 * np.sin(2 * np.pi * 5 * t))
+        x = 0.4 * np.sin(2 * np.pi * f0 * t) + 0.15 * np.sin(2 * np.pi * 3.1 * 110 * t)
+        x += 0.05 * rng.standard_normal(frames)
+        cols.append(x)
+    pcm = np.clip(np.stack(cols, axis=1), -1, 1)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((pcm * 32767).astype("<i2").tobytes())
+    return path
+
+
+def read_wav_float(path: str) -> np.ndarray:
+    """A 32-bit float WAV (as the library writes) as (frames, channels) float32."""
+    data = Path(path).read_bytes()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    pos, channels, body = 12, None, None
+    while pos + 8 <= len(data):
+        cid, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if cid == b"fmt ":
+            fmt = int.from_bytes(data[pos + 8 : pos + 10], "little")
+            channels = int.from_bytes(data[pos + 10 : pos + 12], "little")
+            assert fmt in (3, 0xFFFE)  # IEEE float (or extensible)
+        elif cid == b"data":
+            body = data[pos + 8 : pos + 8 + size]
+        pos += 8 + size + (size & 1)
+    assert channels is not None and body is not None
+    return np.frombuffer(body, dtype="<f4").reshape(-1, channels)
+
+
+@pytest.fixture
+def make_wav(tmp_path):
+    def make(seconds: float, name: str = "t.wav", **kw) -> Path:
+        return write_wav(tmp_path / name, seconds, **kw)
+
+    return make
+
+
+@pytest.fixture
+def chunk_dir(tmp_path) -> Path:
+    d = tmp_path / "chunks"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture(scope="session")
+def demo_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("demo") / "demo.wav"
+    path.write_bytes(auralis_core.demo_wav())
+    return path

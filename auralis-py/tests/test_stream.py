@@ -1,0 +1,138 @@
+"""The native Stream: outputs agree with each other, errors are typed, threads are safe."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import auralis_core as ac
+
+
+def test_info_chunks_and_bytes_agree(make_wav):
+    s = ac.Stream(str(make_wav(12.3)), preset="warm", intensity=0.7, chunk_seconds=5.0)
+    info = s.info
+    assert info["sample_rate"] == 48_000 and info["channels"] == 2
+    assert info["frames"] == round(12.3 * 48_000) and info["total_chunks"] == 3
+    assert info["mime"] == 'audio/webm; codecs="opus"' == ac.MIME
+    assert info["preset"] == "warm" and info["intensity"] == 0.7
+    init = s.init_segment()
+    assert init[:4] == b"\x1a\x45\xdf\xa3"
+    frames = 0
+    for i in range(3):
+        segment, origin = s.media_segment(i)
+        assert origin in ("MISS", "HIT-MEMORY", "HIT-SHARED")
+        assert s.chunk_webm(i) == init + segment
+        clusters = list(s.iter_chunk_webm(i))
+        assert b"".join(clusters) == segment
+        assert all(c[:4] == b"\x1f\x43\xb6\x75" for c in clusters)  # Cluster IDs
+        pcm = s.chunk_pcm(i)
+        assert pcm.dtype == np.float32 and pcm.ndim == 2 and pcm.shape[1] == 2
+        start, end = s.chunk_range(i)
+        assert pcm.shape[0] == round((end - start) * 48_000)
+        frames += pcm.shape[0]
+    assert frames == info["frames"]
+    assert s.media_segment(1)[1] == "HIT-MEMORY"
+    assert '"integrated_lufs"' in s.analysis_json and '"gain_db"' in s.mastering_json
+
+
+def test_transition_chunks_differ_from_plain_ones_and_are_cached(make_wav):
+    s = ac.Stream(str(make_wav(11.0)), preset="bright", chunk_seconds=5.0)
+    plain, _ = s.media_segment(1)
+    switched, origin = s.media_segment(1, transition_from=("warm", 1.0))
+    assert origin == "MISS" and switched != plain
+    assert s.media_segment(1, transition_from=("warm", 1.0)) == (switched, "HIT-MEMORY")
+    # From its own settings: the plain chunk.
+    assert s.media_segment(1, transition_from=("bright", 1.0))[0] == plain
+
+
+def test_errors_form_one_hierarchy_and_missing_files_are_file_not_found(make_wav, tmp_path):
+    good = str(make_wav(3.0))
+    with pytest.raises(FileNotFoundError):
+        ac.Stream(str(tmp_path / "missing.wav"))
+    garbage = tmp_path / "garbage.mp3"
+    garbage.write_bytes(b"\x55" * 4096)
+    with pytest.raises(ac.UnsupportedFormatError):
+        ac.Stream(str(garbage))
+    with pytest.raises(ac.InvalidArgumentError, match="unknown preset"):
+        ac.Stream(good, preset="loud")
+    with pytest.raises(ac.InvalidArgumentError, match="intensity"):
+        ac.Stream(good, intensity=2.0)
+    with pytest.raises(ac.InvalidArgumentError, match="chunk length"):
+        ac.Stream(good, chunk_seconds=0.03)
+    s = ac.Stream(good, chunk_seconds=1.0)
+    with pytest.raises(ac.IndexOutOfRangeError, match="invalid chunk index 3"):
+        s.chunk_webm(3)
+    with pytest.raises(OverflowError):
+        s.chunk_pcm(-1)
+    for cls in (ac.DecodeError, ac.UnsupportedFormatError, ac.InvalidArgumentError,
+                ac.IndexOutOfRangeError, ac.SourceChangedError, ac.EncodeError, ac.IoError):
+        assert issubclass(cls, ac.AuralisError)
+
+
+def test_a_changed_file_raises_source_changed(make_wav):
+    path = make_wav(4.0)
+    s = ac.Stream(str(path), chunk_seconds=2.0)
+    s.chunk_webm(0)
+    time.sleep(0.02)
+    path.write_bytes(path.read_bytes()[:-4000])
+    with pytest.raises(ac.SourceChangedError):
+        s.chunk_webm(1)
+
+
+def test_many_threads_share_one_stream(make_wav):
+    s = ac.Stream(str(make_wav(12.0)), chunk_seconds=2.0)
+    # The same audio in another file (another signature, so computed apart), one thread.
+    copy = ac.Stream(str(make_wav(12.0, name="copy.wav")), chunk_seconds=2.0)
+    reference = [copy.chunk_webm(i) for i in range(6)]
+    results, errors = {}, []
+
+    def work(t):
+        try:
+            for n in range(12):
+                i = (n * 5 + t) % 6
+                results[(t, n)] = (i, s.chunk_webm(i))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(reference[i] == b for i, b in results.values())
+    stats = s.stats()
+    assert stats["computed"] >= 6
+
+
+def test_two_threads_render_faster_than_one_after_the_other(make_wav):
+    # The GIL is released during rendering: two chunks in two threads overlap.
+    path = str(make_wav(40.0))
+    serial_stream = ac.Stream(path, preset="punchy", chunk_seconds=10.0)
+    t0 = time.perf_counter()
+    serial_stream.chunk_webm(0)
+    serial_stream.chunk_webm(1)
+    serial = time.perf_counter() - t0
+    parallel_stream = ac.Stream(path, preset="live", chunk_seconds=10.0)
+    threads = [threading.Thread(target=parallel_stream.chunk_webm, args=(i,)) for i in (2, 3)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    parallel = time.perf_counter() - t0
+    print(f"two chunks one after the other {serial*1e3:.0f} ms, in two threads {parallel*1e3:.0f} ms")
+    assert parallel < 0.8 * serial
+
+
+def test_crossfade_between_chunks_curves():
+    a = np.ones((4, 1), np.float32)
+    b = np.full((3, 1), 3.0, np.float32)
+    np.testing.assert_array_equal(ac.crossfade_between_chunks(a, b, 3)[:, 0], [1, 1, 2, 3])
+    out = ac.crossfade_between_chunks(a, b, 3, curve="equal_power")
+    assert out.shape == (4, 1) and out[2, 0] == pytest.approx(np.cos(np.pi / 4) + 3 * np.sin(np.pi / 4))
+    with pytest.raises(ac.InvalidArgumentError):
+        ac.crossfade_between_chunks(a, b, 1, curve="cubic")
+    with pytest.raises(ac.InvalidArgumentError):
+        ac.crossfade_between_chunks(a, np.ones((3, 2), np.float32), 1)
