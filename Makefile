@@ -1,10 +1,11 @@
-# The project's two entry points (see README). Both first make sure the build tools that a
-# fresh machine lacks are installed into the project: cmake (for libopus, built by the `opus`
-# crate) from PyPI into .venv.
+# The project's two entry points (see README). Both first make sure the tools that a fresh
+# machine lacks are installed into the project's .venv from PyPI (requirements-dev.txt): cmake
+# (for libopus, built by the `opus` crate), maturin (builds the Python module), and numpy,
+# pytest, fastapi, uvicorn and httpx for the Python tests and the example server.
 VENV := .venv
-VENV_CMAKE := $(VENV)/bin/cmake
+STAMP := $(VENV)/.installed
 # The `cmake` crate runs $CMAKE when set.
-export CMAKE := $(abspath $(VENV_CMAKE))
+export CMAKE := $(abspath $(VENV)/bin/cmake)
 
 .PHONY: demo test tools
 
@@ -16,8 +17,9 @@ demo: tools
 test: tools
 	bash scripts/test.sh
 
-tools: $(VENV_CMAKE)
+tools: $(STAMP)
 
-$(VENV_CMAKE):
+$(STAMP): requirements-dev.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check cmake
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)

@@ -142,7 +142,10 @@ struct Stream {
 #[pymethods]
 impl Stream {
     #[new]
-    #[pyo3(signature = (path, preset=Some("adaptive".to_owned()), intensity=1.0, chunk_seconds=30.0, bitrate=128_000, complexity=10, cache_dir=None))]
+    #[pyo3(
+        signature = (path, preset=Some("adaptive".to_owned()), intensity=1.0, chunk_seconds=30.0, bitrate=128_000, complexity=10, cache_dir=None),
+        text_signature = "(path, preset='adaptive', intensity=1.0, chunk_seconds=30.0, bitrate=128000, complexity=10, cache_dir=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,

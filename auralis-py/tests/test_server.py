@@ -1,0 +1,89 @@
+"""The FastAPI example under TestClient: endpoints, bytes equal the native stream's, errors map
+to 404 / 416 / 422 with JSON bodies."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+import auralis_core as ac
+
+SERVER = Path(__file__).resolve().parents[2] / "examples" / "python" / "server.py"
+
+
+def load_server():
+    spec = importlib.util.spec_from_file_location("auralis_example_server", SERVER)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def client(make_wav, tmp_path):
+    server = load_server()
+    garbage = tmp_path / "garbage.mp3"
+    garbage.write_bytes(b"\x55" * 4096)
+    library = {"song": make_wav(65.0), "garbage": garbage, "gone": tmp_path / "gone.wav"}
+    with TestClient(server.create_app(library, cache_dir=str(tmp_path / "cache"))) as c:
+        yield c, library
+
+
+def test_metadata_init_and_chunks_equal_the_native_stream(client):
+    c, library = client
+    assert [t["id"] for t in c.get("/api/tracks").json()] == ["song", "garbage", "gone"]
+    meta = c.get("/api/stream/song/metadata", params={"preset": "warm", "intensity": 0.5})
+    assert meta.status_code == 200
+    m = meta.json()
+    assert m["total_chunks"] == 3 and m["chunk_duration"] == 30.0
+    assert m["duration"] == pytest.approx(65.0) and m["mime"] == ac.MIME
+    assert (m["preset"], m["intensity"]) == ("warm", 0.5)
+    native = ac.Stream(str(library["song"]), preset="warm", intensity=0.5)
+    init = c.get("/api/stream/song/init", params={"preset": "warm", "intensity": 0.5})
+    assert init.status_code == 200 and init.content == native.init_segment()
+    for i in range(3):
+        r = c.get(f"/api/stream/song/chunk/{i}", params={"preset": "warm", "intensity": 0.5})
+        assert r.status_code == 200 and r.headers["content-type"] == "audio/webm"
+        assert r.headers["x-cache"] in ("MISS", "HIT-MEMORY", "HIT-DISK", "HIT-SHARED")
+        assert init.content + r.content == native.chunk_webm(i)
+    again = c.get("/api/stream/song/chunk/1", params={"preset": "warm", "intensity": 0.5})
+    assert again.headers["x-cache"] == "HIT-MEMORY"
+    switched = c.get("/api/stream/song/chunk/1",
+                     params={"preset": "bright", "transition_from": "warm:0.5"})
+    assert switched.status_code == 200
+    bright = ac.Stream(str(library["song"]), preset="bright")
+    assert switched.content == bright.media_segment(1, transition_from=("warm", 0.5))[0]
+
+
+@pytest.mark.parametrize(
+    "url, params, status",
+    [
+        ("/api/stream/nope/metadata", {}, 404),
+        ("/api/stream/gone/metadata", {}, 404),
+        ("/api/stream/song/chunk/3", {}, 416),
+        ("/api/stream/song/chunk/99999", {}, 416),
+        ("/api/stream/song/chunk/-1", {}, 422),
+        ("/api/stream/song/chunk/x", {}, 422),
+        ("/api/stream/song/metadata", {"preset": "loud"}, 422),
+        ("/api/stream/song/metadata", {"intensity": 2}, 422),
+        ("/api/stream/song/chunk/0", {"transition_from": "loud"}, 422),
+        ("/api/stream/song/chunk/0", {"transition_from": "warm:abc"}, 422),
+        ("/api/stream/garbage/metadata", {}, 422),
+    ],
+)
+def test_bad_requests_get_documented_status_codes_with_json(client, url, params, status):
+    c, _ = client
+    r = c.get(url, params=params)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.json()
+
+
+def test_the_player_is_served(client):
+    c, _ = client
+    r = c.get("/", follow_redirects=False)
+    assert r.status_code in (302, 307) and r.headers["location"].startswith("/web/index.html")
+    assert c.get("/web/index.html").status_code == 200
+    assert c.get("/web/player.js").status_code == 200

@@ -1,0 +1,198 @@
+"""A FastAPI streaming server over auralis_core: the backend's unified streaming endpoints.
+
+    GET /api/tracks                                   the library: [{"id", "name"}]
+    GET /api/stream/{track_id}/metadata               duration, total_chunks, chunk_duration, mime, ...
+    GET /api/stream/{track_id}/init                   the WebM init segment
+    GET /api/stream/{track_id}/chunk/{i}?preset=&intensity=&transition_from=
+                                                      chunk i's media segment, streamed cluster by
+                                                      cluster (X-Cache: MISS / HIT-MEMORY / ...)
+    GET /                                             the web player (examples/web/)
+
+``transition_from`` is ``preset`` or ``preset:intensity``: the chunk starts as that setting's
+audio and crossfades into the requested one (a preset switch at a chunk boundary).
+
+Errors are JSON: 404 unknown track (or file gone), 416 chunk index past the end, 422 bad
+parameters or an unreadable file, 409 a file that changed while open. DSP never runs on the
+event loop: every call into the engine goes through ``asyncio.to_thread`` (the engine releases
+the GIL).
+
+Run: ``python examples/python/server.py [--library DIR] [--cache-dir DIR] [--port 8000]``; the
+library is the built-in demo plus ``../shared/corpus`` when present, plus DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+from fastapi import FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+import auralis_core as ac
+
+AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aif", ".aiff"}
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+CORPUS_DIR = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+
+
+def demo_file() -> Path:
+    """The built-in demo as a WAV file in the temporary directory (written once, atomically)."""
+    path = Path(tempfile.gettempdir()) / f"auralis_demo_{ac.__version__}.wav"
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(ac.demo_wav())
+        os.replace(tmp, path)
+    return path
+
+
+def scan(directory: Path) -> Dict[str, Path]:
+    if not directory.is_dir():
+        return {}
+    return {
+        f.stem: f
+        for f in sorted(directory.iterdir())
+        if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file()
+    }
+
+
+def default_library(extra: Optional[Path] = None) -> Dict[str, Path]:
+    tracks = {"demo": demo_file()}
+    tracks.update(scan(CORPUS_DIR))
+    if extra is not None:
+        tracks.update(scan(extra))
+    return tracks
+
+
+def parse_transition(value: Optional[str]) -> Optional[Tuple[Optional[str], float]]:
+    if value is None or value == "":
+        return None
+    preset, _, intensity = value.partition(":")
+    try:
+        level = float(intensity) if intensity else 1.0
+    except ValueError:
+        raise ac.InvalidArgumentError(f"invalid transition_from {value!r}: use preset or preset:intensity")
+    return (preset, level)
+
+
+def create_app(library: Optional[Dict[str, Path]] = None, cache_dir: Optional[str] = None) -> FastAPI:
+    app = FastAPI(title="Auralis streaming", version=ac.__version__)
+    tracks: Dict[str, Path] = dict(library if library is not None else default_library())
+    streams: Dict[Tuple[str, str, float], ac.Stream] = {}
+    streams_lock = threading.Lock()
+
+    def error(status: int, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=status, content={"error": type(exc).__name__, "detail": str(exc)})
+
+    @app.exception_handler(ac.IndexOutOfRangeError)
+    async def _index(_: Request, exc: Exception) -> JSONResponse:
+        return error(416, exc)
+
+    @app.exception_handler(FileNotFoundError)
+    async def _missing(_: Request, exc: Exception) -> JSONResponse:
+        return error(404, exc)
+
+    @app.exception_handler(ac.SourceChangedError)
+    async def _changed(_: Request, exc: Exception) -> JSONResponse:
+        return error(409, exc)
+
+    for bad_input in (ac.InvalidArgumentError, ac.UnsupportedFormatError, ac.DecodeError):
+
+        @app.exception_handler(bad_input)
+        async def _bad(_: Request, exc: Exception) -> JSONResponse:
+            return error(422, exc)
+
+    def open_stream(track_id: str, preset: str, intensity: float) -> ac.Stream:
+        key = (track_id, preset, intensity)
+        with streams_lock:
+            stream = streams.get(key)
+        if stream is None:
+            stream = ac.Stream(str(tracks[track_id]), preset=preset, intensity=intensity, cache_dir=cache_dir)
+            with streams_lock:
+                stream = streams.setdefault(key, stream)
+        return stream
+
+    async def get_stream(track_id: str, preset: str, intensity: float) -> ac.Stream:
+        if track_id not in tracks:
+            raise HTTPException(status_code=404, detail=f"unknown track {track_id!r}")
+        return await asyncio.to_thread(open_stream, track_id, preset, intensity)
+
+    Preset = Query("adaptive", description="adaptive, gentle, warm, bright, punchy, live or none")
+    Intensity = Query(1.0, ge=0.0, le=1.0)
+
+    @app.get("/api/tracks")
+    async def list_tracks() -> list:
+        return [{"id": k, "name": v.name} for k, v in tracks.items()]
+
+    @app.get("/api/stream/{track_id}/metadata")
+    async def metadata(track_id: str, preset: str = Preset, intensity: float = Intensity) -> dict:
+        info = (await get_stream(track_id, preset, intensity)).info
+        return {
+            "track_id": track_id,
+            "duration": info["duration"],
+            "total_chunks": info["total_chunks"],
+            "chunk_duration": info["chunk_duration"],
+            "mime": info["mime"],
+            "preset": info["preset"],
+            "intensity": info["intensity"],
+            "sample_rate": info["sample_rate"],
+            "channels": info["channels"],
+        }
+
+    @app.get("/api/stream/{track_id}/init")
+    async def init(track_id: str, preset: str = Preset, intensity: float = Intensity) -> Response:
+        stream = await get_stream(track_id, preset, intensity)
+        return Response(stream.init_segment(), media_type="audio/webm")
+
+    @app.get("/api/stream/{track_id}/chunk/{index}")
+    async def chunk(
+        track_id: str,
+        index: int = PathParam(ge=0, le=2**31),
+        preset: str = Preset,
+        intensity: float = Intensity,
+        transition_from: Optional[str] = Query(None, description="preset or preset:intensity"),
+    ) -> StreamingResponse:
+        stream = await get_stream(track_id, preset, intensity)
+        # Checks (index, transition) and, on a miss, renders the audio before the first byte.
+        clusters = await asyncio.to_thread(stream.iter_chunk_webm, index, parse_transition(transition_from))
+
+        async def body():
+            while True:
+                cluster = await asyncio.to_thread(next, clusters, None)
+                if cluster is None:
+                    return
+                yield cluster
+
+        return StreamingResponse(
+            body(),
+            media_type="audio/webm",
+            headers={"X-Cache": clusters.origin, "X-Preset": preset, "X-Intensity": str(intensity)},
+        )
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/web/index.html?api=/api")
+
+    app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")
+    return app
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--library", type=Path, help="a folder of audio files to add")
+    parser.add_argument("--cache-dir", help="the engine's disk cache directory")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args()
+    uvicorn.run(create_app(default_library(args.library), args.cache_dir), host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()
