@@ -16,7 +16,8 @@ parameters or an unreadable file, 409 a file that changed while open. DSP never 
 event loop: every call into the engine goes through ``asyncio.to_thread`` (the engine releases
 the GIL).
 
-Run: ``python examples/python/server.py [--library DIR] [--cache-dir DIR] [--port 8000]``; the
+Run: ``python examples/python/server.py [--library DIR] [--cache-dir DIR] [--chunk-seconds S]
+[--port 8000]``, then open http://127.0.0.1:8000/; the
 library is the built-in demo plus ``../shared/corpus`` when present, plus DIR.
 """
 
@@ -80,7 +81,11 @@ def parse_transition(value: Optional[str]) -> Optional[Tuple[Optional[str], floa
     return (preset, level)
 
 
-def create_app(library: Optional[Dict[str, Path]] = None, cache_dir: Optional[str] = None) -> FastAPI:
+def create_app(
+    library: Optional[Dict[str, Path]] = None,
+    cache_dir: Optional[str] = None,
+    chunk_seconds: float = 30.0,
+) -> FastAPI:
     app = FastAPI(title="Auralis streaming", version=ac.__version__)
     tracks: Dict[str, Path] = dict(library if library is not None else default_library())
     streams: Dict[Tuple[str, str, float], ac.Stream] = {}
@@ -112,7 +117,13 @@ def create_app(library: Optional[Dict[str, Path]] = None, cache_dir: Optional[st
         with streams_lock:
             stream = streams.get(key)
         if stream is None:
-            stream = ac.Stream(str(tracks[track_id]), preset=preset, intensity=intensity, cache_dir=cache_dir)
+            stream = ac.Stream(
+                str(tracks[track_id]),
+                preset=preset,
+                intensity=intensity,
+                chunk_seconds=chunk_seconds,
+                cache_dir=cache_dir,
+            )
             with streams_lock:
                 stream = streams.setdefault(key, stream)
         return stream
@@ -188,10 +199,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--library", type=Path, help="a folder of audio files to add")
     parser.add_argument("--cache-dir", help="the engine's disk cache directory")
+    parser.add_argument("--chunk-seconds", type=float, default=30.0)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
-    uvicorn.run(create_app(default_library(args.library), args.cache_dir), host=args.host, port=args.port)
+    app = create_app(default_library(args.library), args.cache_dir, args.chunk_seconds)
+    uvicorn.run(app, host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

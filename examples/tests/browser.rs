@@ -188,7 +188,7 @@ fn chromium_buffers_chunk_files_as_one_range_in_any_order_and_plays_to_the_end()
     assert!(status.success());
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     std::fs::create_dir(root.path().join("web")).unwrap();
-    for name in ["check.html", "check.js"] {
+    for name in ["check.html", "check.js", "capture.js"] {
         std::fs::copy(web.join(name), root.path().join("web").join(name)).unwrap();
     }
     let (report, results) = std::sync::mpsc::channel();

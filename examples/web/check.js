@@ -40,22 +40,9 @@
     // capture=1: play at normal speed through Web Audio and record the output; otherwise play
     // muted at 16x (timing checks only).
     const capture = params.get("capture") === "1";
-    let recorded = null;
+    let recording = null;
     if (capture) {
-      const ctx = new AudioContext({ sampleRate: 48000 });
-      const source = ctx.createMediaElementSource(audio);
-      const recorder = ctx.createScriptProcessor(4096, 2, 2);
-      recorded = [];
-      recorder.onaudioprocess = (e) => {
-        const l = e.inputBuffer.getChannelData(0);
-        const r = e.inputBuffer.getChannelData(1);
-        const block = new Float32Array(l.length * 2);
-        for (let i = 0; i < l.length; i++) { block[2 * i] = l[i]; block[2 * i + 1] = r[i]; }
-        recorded.push(block);
-      };
-      source.connect(recorder);
-      recorder.connect(ctx.destination);
-      await ctx.resume();
+      recording = await startCapture(audio);
     } else {
       audio.muted = true;
       audio.playbackRate = 16;
@@ -68,15 +55,12 @@
     await Promise.race([ended, timeout]);
     out.advanced = true;
     out.ended_at = audio.currentTime;
-    if (recorded) {
+    if (recording) {
       // Let the last buffers through, then send the interleaved recording to the server.
       await new Promise((r) => setTimeout(r, 500));
-      const total = recorded.reduce((n, b) => n + b.length, 0);
-      const all = new Float32Array(total);
-      let at = 0;
-      for (const b of recorded) { all.set(b, at); at += b.length; }
+      const all = recording.stop();
       await fetch("/capture", { method: "POST", body: all.buffer });
-      out.captured_frames = total / 2;
+      out.captured_frames = all.length / 2;
     }
   } catch (e) {
     out.errors.push(String(e));
