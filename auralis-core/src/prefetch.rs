@@ -223,15 +223,18 @@ impl Prefetcher {
 mod tests {
     use super::*;
 
-    #[test]
-    fn ahead_jobs_run_before_alternatives_and_each_priority_in_order() {
-        let job = |priority| Job {
+    fn job(priority: Priority) -> Job {
+        Job {
             priority,
             stream: Weak::new(),
             generation: 0,
             index: 0,
             mastering: None,
-        };
+        }
+    }
+
+    #[test]
+    fn ahead_jobs_run_before_alternatives_and_each_priority_in_order() {
         let mut heap = BinaryHeap::new();
         let order = [
             Priority::Alternative,
@@ -262,23 +265,11 @@ mod tests {
     #[test]
     fn jobs_of_a_dropped_stream_are_cancelled_and_a_stopped_pool_takes_none() {
         let p = Prefetcher::start(0);
-        p.push(Job {
-            priority: Priority::Ahead,
-            stream: Weak::new(),
-            generation: 0,
-            index: 0,
-            mastering: None,
-        });
+        p.push(job(Priority::Ahead));
         assert_eq!(p.stats().cancelled, 1);
         assert_eq!(p.stats().pending, 0);
         let p = Prefetcher::start(1);
-        p.push(Job {
-            priority: Priority::Ahead,
-            stream: Weak::new(),
-            generation: 0,
-            index: 0,
-            mastering: None,
-        });
+        p.push(job(Priority::Ahead));
         let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while p.stats().cancelled == 0 && std::time::Instant::now() < until {
             std::thread::sleep(std::time::Duration::from_millis(5));

@@ -230,6 +230,32 @@ impl Engine {
     }
 }
 
+type SharedEngines = Mutex<Vec<(EngineConfig, Engine)>>;
+
+fn shared_engines() -> std::sync::MutexGuard<'static, Vec<(EngineConfig, Engine)>> {
+    static ENGINES: std::sync::OnceLock<SharedEngines> = std::sync::OnceLock::new();
+    lock(ENGINES.get_or_init(Mutex::default))
+}
+
+/// The process-wide engine for `config`: every caller with an equal configuration gets the same
+/// engine (one cache, one worker pool). For the C and Python faces, whose users open streams
+/// one at a time and expect them to share a cache. Kept until [`release_shared_engines`].
+pub fn shared_engine(config: &EngineConfig) -> Engine {
+    let mut engines = shared_engines();
+    if let Some((_, engine)) = engines.iter().find(|(c, _)| c == config) {
+        return engine.clone();
+    }
+    let engine = Engine::new(config);
+    engines.push((config.clone(), engine.clone()));
+    engine
+}
+
+/// Forgets the process-wide engines: their memory is freed when the last stream using each is
+/// dropped; later calls to [`shared_engine`] make new ones.
+pub fn release_shared_engines() {
+    *shared_engines() = Vec::new();
+}
+
 /// A track opened once and shared by the streams of its settings.
 struct Track {
     renderer: Renderer,

@@ -589,23 +589,6 @@ fn bad_requests_fail_before_any_work_with_typed_errors() {
     assert_eq!(a.mastering(), b.mastering());
 }
 
-/// Decodes packets with one libopus decoder, as a browser's MSE buffer plays appended chunks.
-fn decode_packets(packets: &[Vec<u8>], channels: usize) -> Vec<f32> {
-    let layout = if channels == 1 {
-        ::opus::Channels::Mono
-    } else {
-        ::opus::Channels::Stereo
-    };
-    let mut decoder = ::opus::Decoder::new(48_000, layout).unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0.0f32; 5760 * channels];
-    for p in packets {
-        let n = decoder.decode_float(p, &mut buf, false).unwrap();
-        out.extend_from_slice(&buf[..n * channels]);
-    }
-    out
-}
-
 fn packets_of(init: &[u8], segment: &[u8]) -> Vec<Vec<u8>> {
     let mut file = init.to_vec();
     file.extend_from_slice(segment);
@@ -708,7 +691,7 @@ fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
         packets.extend(packets_of(&init, &segment));
         intended.extend(audio);
     }
-    let mut heard = decode_packets(&packets, ch);
+    let mut heard = decode_opus_packets(&packets, ch);
     heard.truncate(intended.len());
     let joins: Vec<usize> = plan
         .chunks()
@@ -730,7 +713,7 @@ fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
         hard_packets.extend(packets_of(&init, &s.chunk_media_segment(k).unwrap().bytes));
         hard_intended.extend(s.chunk_pcm(k).unwrap());
     }
-    let mut hard = decode_packets(&hard_packets, ch);
+    let mut hard = decode_opus_packets(&hard_packets, ch);
     hard.truncate(hard_intended.len());
     let hard_at_switch = auralis_core::joins::worst_join_excess_db(
         &hard,

@@ -16,24 +16,6 @@ fn demo_excerpt(seconds: usize) -> Source {
     Source::from_bytes(wav_int(44_100, 2, 16, &ints), Some("wav")).unwrap()
 }
 
-/// Decodes packets with one libopus decoder, as a browser's MSE buffer plays appended chunks.
-fn decode_all(packets: &[Vec<u8>], channels: usize) -> Vec<f32> {
-    let layout = if channels == 1 {
-        ::opus::Channels::Mono
-    } else {
-        ::opus::Channels::Stereo
-    };
-    let mut decoder = ::opus::Decoder::new(48_000, layout).unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0.0f32; 5760 * channels];
-    for p in packets {
-        let n = decoder.decode_float(p, &mut buf, false).unwrap();
-        assert_eq!(n, PACKET_FRAMES);
-        out.extend_from_slice(&buf[..n * channels]);
-    }
-    out
-}
-
 #[test]
 fn chunk_files_are_valid_webm_with_one_init_segment_and_exact_timing() {
     let source = demo_excerpt(17);
@@ -98,7 +80,7 @@ fn chunk_files_are_valid_webm_with_one_init_segment_and_exact_timing() {
         packets.extend(parsed.blocks.into_iter().map(|b| b.data));
     }
     // One decoder over every chunk's packets, minus the discard padding: the exact length.
-    let decoded = decode_all(&packets, 2);
+    let decoded = decode_opus_packets(&packets, 2);
     let last = plan.chunk(plan.total_chunks() - 1).unwrap();
     let padding =
         (last.frames as usize).div_ceil(PACKET_FRAMES) * PACKET_FRAMES - last.frames as usize;
@@ -142,7 +124,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
                     .packets
             })
             .collect();
-        let mut ours = decode_all(&packets, ch);
+        let mut ours = decode_opus_packets(&packets, ch);
         ours.truncate(reference.len());
         let excess = auralis_core::joins::worst_join_excess_db(&ours, &reference, ch, &boundaries);
         assert!(
@@ -163,7 +145,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
             // Zero pre-roll and zero post-roll: the chunk sees nothing of its neighbours.
             let encoded =
                 opus::encode_chunk(&input, ch, c.start_frame, c.frames, &settings).unwrap();
-            let mut decoded = decode_all(&encoded.packets, ch);
+            let mut decoded = decode_opus_packets(&encoded.packets, ch);
             decoded.truncate(c.frames as usize * ch);
             naive.extend(decoded);
         }
@@ -204,7 +186,7 @@ fn whole_track_file_has_pre_skip_codec_delay_duration_and_cues() {
         );
     }
     let packets: Vec<Vec<u8>> = parsed.blocks.iter().map(|b| b.data.clone()).collect();
-    let decoded = decode_all(&packets, 2);
+    let decoded = decode_opus_packets(&packets, 2);
     let padding =
         webm::ns_to_frames(parsed.blocks.last().unwrap().discard_padding_ns.unwrap() as u64);
     assert_eq!(
@@ -331,7 +313,7 @@ fn the_encoder_survives_nan_silence_square_waves_and_dc() {
         let encoded =
             opus::encode_chunk(&input, 2, 0, frames as u64, &OpusSettings::default()).unwrap();
         assert_eq!(encoded.packets.len(), frames / PACKET_FRAMES, "{name}");
-        let decoded = decode_all(&encoded.packets, 2);
+        let decoded = decode_opus_packets(&encoded.packets, 2);
         assert!(
             decoded.iter().all(|x| x.is_finite()),
             "{name}: non-finite decode"

@@ -21,10 +21,11 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
 
 use auralis_core::opus::OpusSettings;
-use auralis_core::stream::{Engine, EngineConfig, Stream, StreamSettings};
+use auralis_core::stream::{
+    release_shared_engines, shared_engine, Engine, EngineConfig, Stream, StreamSettings,
+};
 use auralis_core::{CacheConfig, DecodeError, EncodeError, Error, PlanError, Preset};
 
 /// The outcome of a call. Values are stable; new ones are only ever appended.
@@ -255,32 +256,16 @@ fn text<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Failure> {
     })
 }
 
-type Engines = Mutex<Vec<(Option<PathBuf>, Engine)>>;
-
-fn engines() -> std::sync::MutexGuard<'static, Vec<(Option<PathBuf>, Engine)>> {
-    static ENGINES: OnceLock<Engines> = OnceLock::new();
-    ENGINES
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// One engine per cache directory (and one for memory only), kept until [`auralis_shutdown`].
+/// The engine of a cache directory (or of memory only), shared by every stream opened with it.
 fn engine_for(cache_dir: Option<PathBuf>) -> Engine {
-    let mut engines = engines();
-    if let Some((_, engine)) = engines.iter().find(|(dir, _)| *dir == cache_dir) {
-        return engine.clone();
-    }
-    let engine = Engine::new(&EngineConfig {
+    shared_engine(&EngineConfig {
         cache: CacheConfig {
-            disk_dir: cache_dir.clone(),
+            disk_dir: cache_dir,
             ..CacheConfig::default()
         },
         // The C ABI has no prefetch calls yet: no background threads in the host.
         prefetch_workers: 0,
-    });
-    engines.push((cache_dir, engine.clone()));
-    engine
+    })
 }
 
 /// Releases the process-wide chunk caches (memory; the disk cache stays on disk). Streams still
@@ -288,7 +273,7 @@ fn engine_for(cache_dir: Option<PathBuf>) -> Engine {
 /// Call it before exit when a leak checker should see nothing allocated.
 #[no_mangle]
 pub extern "C" fn auralis_shutdown() {
-    let _ = catch_unwind(|| *engines() = Vec::new());
+    let _ = catch_unwind(release_shared_engines);
 }
 
 fn settings(options: &AuralisOptions) -> Result<(StreamSettings, Option<PathBuf>), Failure> {

@@ -8,11 +8,13 @@
 //! `ChunkedAudioProcessor` on top.
 
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use auralis_core::cache::Origin;
 use auralis_core::opus::OpusSettings;
-use auralis_core::stream::{Engine, EngineConfig, Stream as CoreStream, StreamSettings};
+use auralis_core::stream::{
+    shared_engine, Engine, EngineConfig, Stream as CoreStream, StreamSettings,
+};
 use auralis_core::{CacheConfig, DecodeError, Error, PlanError, Preset};
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2};
@@ -99,27 +101,24 @@ fn preset(name: Option<&str>) -> PyResult<Preset> {
     Preset::from_name(name.unwrap_or("none")).map_err(|e| to_py(e.into()))
 }
 
-type Engines = Mutex<Vec<(Option<PathBuf>, Engine)>>;
-
-/// One engine per cache directory (and one for memory only) for the life of the process.
+/// The engine of a cache directory (or of memory only), shared by every stream opened with it.
 fn engine_for(cache_dir: Option<PathBuf>) -> Engine {
-    static ENGINES: OnceLock<Engines> = OnceLock::new();
-    let mut engines = ENGINES
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((_, e)) = engines.iter().find(|(d, _)| *d == cache_dir) {
-        return e.clone();
-    }
-    let engine = Engine::new(&EngineConfig {
+    shared_engine(&EngineConfig {
         cache: CacheConfig {
-            disk_dir: cache_dir.clone(),
+            disk_dir: cache_dir,
             ..CacheConfig::default()
         },
         ..EngineConfig::default()
-    });
-    engines.push((cache_dir, engine.clone()));
-    engine
+    })
+}
+
+/// Float32 samples of shape (frames, channels).
+fn to_array(py: Python<'_>, pcm: Vec<f32>, channels: u16) -> Bound<'_, PyArray2<f32>> {
+    let ch = usize::from(channels);
+    let frames = pcm.len() / ch;
+    Array2::from_shape_vec((frames, ch), pcm)
+        .expect("whole frames")
+        .into_pyarray(py)
 }
 
 fn transition(from: Option<(Option<String>, f64)>) -> PyResult<Option<(Preset, f64)>> {
@@ -278,11 +277,8 @@ impl Stream {
 
     /// Chunk `index`'s mastered audio, float32 of shape (frames, channels) at 48 kHz.
     fn chunk_pcm<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let ch = usize::from(self.inner.info().channels);
         let pcm = heavy(py, || self.inner.chunk_pcm(index))?;
-        let frames = pcm.len() / ch;
-        let array = Array2::from_shape_vec((frames, ch), pcm).expect("whole frames");
-        Ok(array.into_pyarray(py))
+        Ok(to_array(py, pcm, self.inner.info().channels))
     }
 
     /// The unmastered 48 kHz audio of `[start_s, end_s)` (clamped to the track), float32
@@ -293,11 +289,8 @@ impl Stream {
         start_s: f64,
         end_s: f64,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let ch = usize::from(self.inner.info().channels);
         let pcm = heavy(py, || self.inner.original_pcm(start_s, end_s))?;
-        let frames = pcm.len() / ch;
-        let array = Array2::from_shape_vec((frames, ch), pcm).expect("whole frames");
-        Ok(array.into_pyarray(py))
+        Ok(to_array(py, pcm, self.inner.info().channels))
     }
 
     /// Chunk `index` as 32-bit float WAV bytes (exactly its frames).

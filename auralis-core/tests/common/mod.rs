@@ -278,3 +278,22 @@ pub fn assert_ranges_match_linear(
         );
     }
 }
+
+/// Decodes Opus packets with one libopus decoder, one after the other, as a browser's MSE buffer
+/// plays appended chunks. Interleaved 48 kHz.
+pub fn decode_opus_packets(packets: &[Vec<u8>], channels: usize) -> Vec<f32> {
+    let layout = if channels == 1 {
+        ::opus::Channels::Mono
+    } else {
+        ::opus::Channels::Stereo
+    };
+    let mut decoder = ::opus::Decoder::new(48_000, layout).unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0.0f32; 5760 * channels];
+    for p in packets {
+        let n = decoder.decode_float(p, &mut buf, false).unwrap();
+        assert_eq!(n, auralis_core::opus::PACKET_FRAMES, "a 20 ms packet");
+        out.extend_from_slice(&buf[..n * channels]);
+    }
+    out
+}

@@ -179,24 +179,22 @@ class ChunkedAudioProcessor:
 
     def process_chunk(self, chunk_index: int, fast_start: bool = False) -> str:
         """Path of a WAV file holding exactly chunk ``chunk_index``'s mastered audio."""
-        index = self._check(chunk_index)
-        key = f"{self._stem()}_chunk_{index}"
-        path = self._cached(key)
-        if path is not None:
-            return path
-        target = self.chunk_dir / f"track_{self._stem()}_chunk_{index}.wav"
-        _write_atomic(target, self._stream.chunk_wav(index))
-        return self._record(key, target, index)
+        return self._chunk_file(chunk_index, "chunk", "wav", self._stream.chunk_wav)
 
     def get_webm_chunk_path(self, chunk_index: int) -> str:
         """Path of chunk ``chunk_index`` as a standalone WebM (Opus) file for MSE."""
+        return self._chunk_file(chunk_index, "webm", "webm", self._stream.chunk_webm)
+
+    def _chunk_file(self, chunk_index: int, kind: str, suffix: str, produce) -> str:
+        """The file of one chunk: from ``chunk_cache`` if recorded and present, else made
+        (through the engine's cache) and written atomically."""
         index = self._check(chunk_index)
-        key = f"{self._stem()}_webm_{index}"
+        key = f"{self._stem()}_{kind}_{index}"
         path = self._cached(key)
         if path is not None:
             return path
-        target = self.chunk_dir / f"track_{self._stem()}_chunk_{index}.webm"
-        _write_atomic(target, self._stream.chunk_webm(index))
+        target = self.chunk_dir / f"track_{self._stem()}_chunk_{index}.{suffix}"
+        _write_atomic(target, produce(index))
         return self._record(key, target, index)
 
     def get_full_processed_audio_path(self) -> str:
