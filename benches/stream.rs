@@ -37,6 +37,7 @@ fn engine(disk: Option<&std::path::Path>) -> Engine {
             ..CacheConfig::default()
         },
         prefetch_workers: 0,
+        ..EngineConfig::default()
     })
 }
 

@@ -37,8 +37,9 @@ use std::time::{Duration, SystemTime};
 use lru::LruCache;
 use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 
-/// Version of the cache's key scheme and file format; part of every key.
-pub const CACHE_FORMAT: u32 = 1;
+/// Version of the cache's key scheme, file format and chunk layout; part of every key (2: chunks
+/// in segments).
+pub const CACHE_FORMAT: u32 = 2;
 /// The library and format every key is made under.
 pub const LIBRARY_ID: &str = concat!("auralis-core ", env!("CARGO_PKG_VERSION"));
 const MAGIC: &[u8; 8] = b"AURALISC";

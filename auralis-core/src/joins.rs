@@ -60,3 +60,27 @@ pub fn worst_join_excess_db(
         .map(|nsr| nsr - median)
         .fold(f64::NEG_INFINITY, f64::max)
 }
+
+/// How far the worst join's window lies above the same window of a `baseline` decode (for
+/// example one continuous encode of the whole track), in dB: the error the joins add where the
+/// music itself is hard to code. `heard`, `reference` and `baseline` are aligned interleaved
+/// 48 kHz audio; windows where the reference is silent are left out.
+pub fn worst_join_excess_over_baseline_db(
+    heard: &[f32],
+    baseline: &[f32],
+    reference: &[f32],
+    channels: usize,
+    joins: &[usize],
+) -> f64 {
+    const HALF: usize = HALF_WINDOW_FRAMES;
+    let frames = reference.len().min(heard.len()).min(baseline.len()) / channels;
+    joins
+        .iter()
+        .filter(|&&j| j >= HALF && j + HALF <= frames)
+        .filter_map(|&j| {
+            let ours = nsr_db(heard, reference, channels, j - HALF, j + HALF)?;
+            let base = nsr_db(baseline, reference, channels, j - HALF, j + HALF)?;
+            Some(ours - base)
+        })
+        .fold(f64::NEG_INFINITY, f64::max)
+}

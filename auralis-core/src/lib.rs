@@ -28,6 +28,7 @@ pub mod plan;
 pub mod prefetch;
 pub mod render;
 pub mod resample;
+pub mod segments;
 pub mod signature;
 pub mod stream;
 pub mod webm;

@@ -7,18 +7,15 @@
 //! is the roll-around: about 0.2 s of extra decoding and resampling per chunk (under 1 % at
 //! 30 s chunks).
 
-use crate::crossfade::{self, Curve};
 use crate::decode::{RangeReader, Source};
 use crate::error::{DecodeError, Error, PlanError};
 use crate::mastering::{
     self, MasteringParams, Stages, COMPRESSOR_BLOCK, POST_ROLL_FRAMES, WARMUP_FRAMES,
 };
-use crate::opus::{
-    self, ChunkEncoder, EncodedChunk, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES,
-    PRE_ROLL_FRAMES,
-};
-use crate::plan::{ChunkPlan, ChunkRange};
+use crate::opus::{self, EncodedChunk, OpusSettings, PACKET_FRAMES};
+use crate::plan::ChunkPlan;
 use crate::resample::{output_frames, Resampling};
+pub use crate::segments::{ChunkRun, Transition};
 use crate::webm;
 
 /// Renders 48 kHz PCM ranges of one source.
@@ -29,6 +26,7 @@ pub struct Renderer {
     source: Source,
     resampling: Option<Resampling>,
     frames: u64,
+    threads: usize,
 }
 
 impl Renderer {
@@ -46,7 +44,21 @@ impl Renderer {
             source,
             resampling,
             frames,
+            threads: default_threads(),
         }
+    }
+
+    /// The same renderer using `threads` threads per chunk (at least 1). Bytes do not depend
+    /// on it (see the `segments` module).
+    #[must_use]
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Threads used per chunk.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// The source.
@@ -140,7 +152,8 @@ impl Renderer {
         Ok(resampling.process(&input, span, end - start))
     }
 
-    /// Chunk `index` of `plan`, mastered with `params` (see the `mastering` module).
+    /// Chunk `index` of `plan`, mastered with `params` (see the `mastering` module), rendered
+    /// in its segments (see the `segments` module) on this renderer's threads.
     pub fn render_mastered_chunk(
         &self,
         plan: &ChunkPlan,
@@ -148,8 +161,8 @@ impl Renderer {
         params: &MasteringParams,
     ) -> Result<Vec<f32>, Error> {
         let chunk = self.checked_chunk(plan, index)?;
-        let mut reader = self.source.reader()?;
-        Ok(self.render_mastered(&mut reader, chunk.start_frame, chunk.end_frame(), params)?)
+        let is_last = index + 1 == plan.total_chunks();
+        ChunkRun::start(self, chunk, is_last, params, None, None, self.threads).finish_pcm()
     }
 
     /// Output frames `[start, end)`, mastered: the chain runs from [`WARMUP_FRAMES`] before
@@ -242,53 +255,35 @@ impl Renderer {
         settings: &OpusSettings,
     ) -> Result<(Vec<f32>, EncodedChunk), Error> {
         settings.validate()?;
-        let (chunk, input) = self.chunk_encoder_input(plan, index, params, None)?;
-        let ch = self.channels() as usize;
-        let encoded = opus::encode_chunk(&input, ch, chunk.start_frame, chunk.frames, settings)?;
-        let pcm =
-            input[PRE_ROLL_FRAMES * ch..(PRE_ROLL_FRAMES + chunk.frames as usize) * ch].to_vec();
-        Ok((pcm, encoded))
-    }
-
-    /// What the encoder of chunk `index` is fed: the mastered audio of
-    /// `[start − PRE_ROLL_FRAMES, end + LOOKAHEAD_FRAMES)` (silence outside the track). With a
-    /// `transition`, everything before the chunk is the old settings' audio and the chunk's
-    /// first frames fade from the old settings' audio to the new (see [`Transition`]), so the
-    /// join with the previous chunk, rendered with the old settings, is seamless, encoder state
-    /// included. The chunk's own PCM is `input[PRE_ROLL_FRAMES·ch ..][.. frames·ch]`.
-    pub fn chunk_encoder_input(
-        &self,
-        plan: &ChunkPlan,
-        index: u64,
-        params: &MasteringParams,
-        transition: Option<&Transition>,
-    ) -> Result<(ChunkRange, Vec<f32>), Error> {
         let chunk = self.checked_chunk(plan, index)?;
-        let mut reader = self.source.reader()?;
-        let mut span = |p: &MasteringParams| {
-            self.render_mastered_span(
-                &mut reader,
-                chunk.start_frame,
-                chunk.end_frame(),
-                PRE_ROLL_FRAMES as u64,
-                LOOKAHEAD_FRAMES as u64,
-                p,
-            )
-        };
-        let mut input = span(params)?;
-        if let Some(t) = transition {
-            let old = span(&t.from)?;
-            let ch = self.channels() as usize;
-            let pre = PRE_ROLL_FRAMES * ch;
-            input[..pre].copy_from_slice(&old[..pre]);
-            crossfade::fade_into(&mut input[pre..], &old[pre..], ch, t.fade_frames, t.curve);
-        }
-        Ok((chunk, input))
+        let mut run = ChunkRun::start(
+            self,
+            chunk,
+            false,
+            params,
+            None,
+            Some(settings),
+            self.threads,
+        );
+        let mut packets = Vec::new();
+        while run.take_packets(&mut packets)? {}
+        let coded = (packets.len() * PACKET_FRAMES) as u64;
+        Ok((
+            run.finish_pcm()?,
+            EncodedChunk {
+                packets,
+                start_frame: chunk.start_frame,
+                frames: chunk.frames,
+                padding_frames: coded - chunk.frames,
+            },
+        ))
     }
 
-    /// Chunk `index` encoded progressively: an iterator of its WebM clusters, each made when
-    /// asked for; joined, they are [`Self::chunk_media_segment`]'s bytes (with a
-    /// `transition`, those of the transition chunk). Also returns the chunk's PCM.
+    /// Chunk `index` rendered and encoded progressively: an iterator of its WebM clusters in
+    /// order, each available as soon as the segments it covers are done (the first after the
+    /// 2 s first segment); joined, they are [`Self::chunk_media_segment`]'s bytes (with a
+    /// `transition`, those of the transition chunk). The chunk's PCM is
+    /// [`ChunkRun::pcm`] once the iterator is exhausted.
     pub fn chunk_clusters(
         &self,
         plan: &ChunkPlan,
@@ -296,20 +291,18 @@ impl Renderer {
         params: &MasteringParams,
         transition: Option<&Transition>,
         settings: &OpusSettings,
-    ) -> Result<(Vec<f32>, ClusterEncoder), Error> {
+    ) -> Result<ChunkRun, Error> {
         settings.validate()?;
-        let (chunk, input) = self.chunk_encoder_input(plan, index, params, transition)?;
-        let ch = self.channels() as usize;
-        let pcm =
-            input[PRE_ROLL_FRAMES * ch..(PRE_ROLL_FRAMES + chunk.frames as usize) * ch].to_vec();
-        let encoder = ChunkEncoder::new(input, ch, chunk.start_frame, chunk.frames, settings)?;
-        Ok((
-            pcm,
-            ClusterEncoder {
-                encoder,
-                is_last: index + 1 == plan.total_chunks(),
-                produced: 0,
-            },
+        let chunk = self.checked_chunk(plan, index)?;
+        let is_last = index + 1 == plan.total_chunks();
+        Ok(ChunkRun::start(
+            self,
+            chunk,
+            is_last,
+            params,
+            transition,
+            Some(settings),
+            self.threads,
         ))
     }
 
@@ -321,11 +314,11 @@ impl Renderer {
         params: &MasteringParams,
         settings: &OpusSettings,
     ) -> Result<Vec<u8>, Error> {
-        let encoded = self.encode_chunk(plan, index, params, settings)?;
-        Ok(webm::media_segment(
-            &encoded,
-            index + 1 == plan.total_chunks(),
-        ))
+        let mut out = Vec::new();
+        for cluster in self.chunk_clusters(plan, index, params, None, settings)? {
+            out.extend(cluster?);
+        }
+        Ok(out)
     }
 
     /// Chunk `index` as a chunk file: the init segment followed by the media segment, a valid
@@ -371,42 +364,7 @@ impl Renderer {
     }
 }
 
-/// A preset or intensity switch at the start of a chunk: the settings played before it and
-/// how to fade from them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Transition {
-    /// The mastering the previous chunk was rendered with.
-    pub from: MasteringParams,
-    /// Length of the fade at the start of the chunk, in 48 kHz frames.
-    pub fade_frames: usize,
-    /// Its curve ([`Curve::RaisedCosine`] suits two versions of the same music).
-    pub curve: Curve,
-}
-
-/// The clusters of one chunk, encoded one at a time (see [`Renderer::chunk_clusters`]).
-#[derive(Debug)]
-pub struct ClusterEncoder {
-    encoder: ChunkEncoder,
-    is_last: bool,
-    produced: usize,
-}
-
-impl Iterator for ClusterEncoder {
-    type Item = Result<Vec<u8>, crate::EncodeError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let packets = match self.encoder.next_packets(webm::CLUSTER_PACKETS) {
-            Ok(p) if p.is_empty() => return None,
-            Ok(p) => p,
-            Err(e) => return Some(Err(e)),
-        };
-        let first_frame = self.encoder.start_frame() + (self.produced * PACKET_FRAMES) as u64;
-        self.produced += packets.len();
-        let padding = if self.is_last && self.produced == self.encoder.packet_count() {
-            self.encoder.padding_frames()
-        } else {
-            0
-        };
-        Some(Ok(webm::cluster(&packets, first_frame, padding)))
-    }
+/// Threads per chunk by default: the available cores.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }

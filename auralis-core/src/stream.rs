@@ -34,7 +34,7 @@ use crate::mastering::{Mastering, MasteringParams, Preset};
 use crate::opus::OpusSettings;
 use crate::plan::{ChunkPlan, ChunkRange, DEFAULT_CHUNK_SECONDS};
 use crate::prefetch::{Job, PrefetchStats, Prefetcher, Priority};
-use crate::render::{ClusterEncoder, Renderer, Transition};
+use crate::render::{ChunkRun, Renderer, Transition};
 use crate::signature::FileSignature;
 use crate::webm;
 
@@ -116,6 +116,9 @@ pub struct EngineConfig {
     /// Prefetch worker threads (default 1: on two cores, one is left for waited-for
     /// requests); 0 turns prefetching off.
     pub prefetch_workers: usize,
+    /// Threads that render the segments of one chunk (default 0: the available cores). The
+    /// bytes do not depend on it.
+    pub render_threads: usize,
 }
 
 impl Default for EngineConfig {
@@ -123,6 +126,7 @@ impl Default for EngineConfig {
         EngineConfig {
             cache: CacheConfig::default(),
             prefetch_workers: 1,
+            render_threads: 0,
         }
     }
 }
@@ -139,6 +143,7 @@ pub struct EngineStats {
 struct EngineInner {
     cache: ChunkCache,
     prefetch: Arc<Prefetcher>,
+    render_threads: usize,
 }
 
 impl Drop for EngineInner {
@@ -175,6 +180,10 @@ impl Engine {
             inner: Arc::new(EngineInner {
                 cache: ChunkCache::new(&config.cache),
                 prefetch: Prefetcher::start(config.prefetch_workers),
+                render_threads: match config.render_threads {
+                    0 => crate::render::default_threads(),
+                    n => n,
+                },
             }),
         }
     }
@@ -199,7 +208,7 @@ impl Engine {
         let signature = FileSignature::of_path(path)?;
         let source = Source::open(path)?;
         let track = Arc::new(Track {
-            renderer: Renderer::new(source),
+            renderer: Renderer::new(source).with_threads(self.inner.render_threads),
             signature,
             path: Some(path.to_path_buf()),
             masterings: Mutex::new(HashMap::new()),
@@ -221,7 +230,7 @@ impl Engine {
         let signature = FileSignature::of_bytes(&bytes);
         let source = Source::from_bytes(bytes, extension)?;
         let track = Arc::new(Track {
-            renderer: Renderer::new(source),
+            renderer: Renderer::new(source).with_threads(self.inner.render_threads),
             signature,
             path: None,
             masterings: Mutex::new(HashMap::new()),
@@ -576,7 +585,9 @@ impl Stream {
                 })
             }
             Claim::Miss(guard) => {
-                let (pcm, encoder) = target.run(|| {
+                // Segments render in the background from here; the file is checked again
+                // before the result is cached.
+                let encoder = target.run(|| {
                     target.inner.track.renderer.chunk_clusters(
                         &target.inner.plan,
                         index,
@@ -585,14 +596,12 @@ impl Stream {
                         &target.inner.settings.opus,
                     )
                 })?;
-                let level_db = rms_db(&pcm);
                 Ok(ClusterStream {
                     origin: Origin::Computed,
                     state: ClusterState::Live(Box::new(Live {
                         encoder,
                         guard: Some(guard),
                         bytes: Vec::new(),
-                        level_db,
                         stream: target.clone(),
                         index,
                         note_level: from.is_none(),
@@ -831,7 +840,7 @@ impl Stream {
         let (_, key) = self.prepare_request(index, from, Kind::Webm)?;
         let _foreground = foreground.then(|| self.inner.engine.inner.prefetch.foreground());
         let (entry, origin) = self.inner.engine.cache().get_or_compute(key, || {
-            let (pcm, clusters) = self.run(|| {
+            let mut clusters = self.run(|| {
                 self.inner.track.renderer.chunk_clusters(
                     &self.inner.plan,
                     index,
@@ -841,13 +850,13 @@ impl Stream {
                 )
             })?;
             let mut bytes = Vec::new();
-            for cluster in clusters {
+            for cluster in clusters.by_ref() {
                 bytes.extend(cluster?);
             }
             self.inner.track.check_unchanged()?;
             Ok::<_, Error>(CacheEntry {
                 bytes: bytes.into(),
-                level_db: rms_db(&pcm),
+                level_db: rms_db(clusters.pcm()),
             })
         })?;
         if from.is_none() {
@@ -921,10 +930,9 @@ enum ClusterState {
 }
 
 struct Live {
-    encoder: ClusterEncoder,
+    encoder: ChunkRun,
     guard: Option<crate::cache::FlightGuard>,
     bytes: Vec<u8>,
-    level_db: f64,
     stream: Stream,
     index: u64,
     note_level: bool,
@@ -958,19 +966,20 @@ impl Iterator for ClusterStream {
                 }
                 Some(Err(e)) => {
                     self.state = ClusterState::Done;
-                    Some(Err(e.into()))
+                    Some(Err(e))
                 }
                 None => {
+                    let level_db = rms_db(live.encoder.pcm());
                     // Cache only what was made from the file as it was opened.
                     if live.stream.inner.track.check_unchanged().is_ok() {
                         if let Some(guard) = live.guard.take() {
                             guard.complete(CacheEntry {
                                 bytes: std::mem::take(&mut live.bytes).into(),
-                                level_db: live.level_db,
+                                level_db,
                             });
                         }
                         if live.note_level {
-                            live.stream.note_level(live.index, live.level_db);
+                            live.stream.note_level(live.index, level_db);
                         }
                         self.state = ClusterState::Done;
                         None

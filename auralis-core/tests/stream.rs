@@ -69,6 +69,7 @@ fn disk_engine(dir: &Path, disk_bytes: u64) -> Engine {
             ..CacheConfig::default()
         },
         prefetch_workers: 0,
+        ..EngineConfig::default()
     })
 }
 
@@ -638,12 +639,28 @@ fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
         fade_frames: 2_400,
         curve: Curve::RaisedCosine,
     };
-    let (_, input) = renderer
-        .chunk_encoder_input(&plan, switch, new_stream.mastering(), Some(&transition))
+    let mut run = renderer
+        .chunk_clusters(
+            &plan,
+            switch,
+            new_stream.mastering(),
+            Some(&transition),
+            &Default::default(),
+        )
         .unwrap();
-    let pre = auralis_core::opus::PRE_ROLL_FRAMES * ch;
-    let frames = plan.chunk(switch).unwrap().frames as usize;
-    let mixed = &input[pre..pre + frames * ch];
+    let segment: Vec<u8> = run
+        .by_ref()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>()
+        .concat();
+    assert_eq!(
+        segment,
+        &new_stream
+            .transition_media_segment(switch, old)
+            .unwrap()
+            .bytes[..]
+    );
+    let mixed = run.pcm();
     let (old_k, new_k) = (
         old_stream.chunk_pcm(switch).unwrap(),
         new_stream.chunk_pcm(switch).unwrap(),
@@ -767,4 +784,51 @@ fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
         .collect::<Vec<_>>()
         .concat();
     assert_eq!(clusters, &again.bytes[..]);
+}
+
+#[test]
+fn one_two_and_four_threads_give_the_same_bytes() {
+    use auralis_core::render::Transition;
+    let dir = tempfile::tempdir().unwrap();
+    let path = track(dir.path(), "t.wav", 41.0, 12);
+    let source = Source::open(&path).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Punchy, 1.0, None).unwrap();
+    let warm = Mastering::prepare(&source, Preset::Warm, 1.0, None).unwrap();
+    let transition = Transition {
+        from: warm.params,
+        fade_frames: 2_400,
+        curve: auralis_core::Curve::RaisedCosine,
+    };
+    let settings = Default::default();
+    let render = |threads: usize| {
+        let renderer = Renderer::new(source.clone()).with_threads(threads);
+        let plan = renderer.plan(30.0).unwrap();
+        let mut out = Vec::new();
+        for c in plan.chunks() {
+            out.push(
+                renderer
+                    .chunk_media_segment(&plan, c.index, &mastering.params, &settings)
+                    .unwrap(),
+            );
+            let pcm = renderer
+                .render_mastered_chunk(&plan, c.index, &mastering.params)
+                .unwrap();
+            out.push(pcm.iter().flat_map(|x| x.to_le_bytes()).collect());
+            let run = renderer
+                .chunk_clusters(
+                    &plan,
+                    c.index,
+                    &mastering.params,
+                    Some(&transition),
+                    &settings,
+                )
+                .unwrap();
+            out.push(run.map(Result::unwrap).collect::<Vec<_>>().concat());
+        }
+        out
+    };
+    let one = render(1);
+    assert_eq!(one.len(), 6);
+    assert!(render(2) == one, "2 threads differ from 1");
+    assert!(render(4) == one, "4 threads differ from 1");
 }

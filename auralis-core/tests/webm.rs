@@ -114,6 +114,13 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
             .skip(1)
             .map(|c| c.start_frame as usize)
             .collect();
+        // The restart points inside chunks (segments) are joins of the same kind.
+        let inner: Vec<usize> = plan
+            .chunks()
+            .flat_map(|c| auralis_core::segments::segments(&c).into_iter().skip(1))
+            .map(|(start, _)| start as usize)
+            .collect();
+        assert!(!inner.is_empty());
 
         let packets: Vec<Vec<u8>> = plan
             .chunks()
@@ -130,6 +137,23 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
         assert!(
             excess <= 3.0,
             "{name}: worst join {excess:.2} dB above the median codec error"
+        );
+        // Chunk and segment joins against one continuous encode of the whole track in the
+        // same windows: the error a join adds where the music itself is hard to code.
+        let track = opus::encode_track(&reference, ch, &settings).unwrap();
+        let mut continuous = decode_opus_packets(&track.packets, ch);
+        continuous.drain(..LOOKAHEAD_FRAMES * ch);
+        let all: Vec<usize> = boundaries.iter().chain(&inner).copied().collect();
+        let inner_excess = auralis_core::joins::worst_join_excess_over_baseline_db(
+            &ours,
+            &continuous,
+            &reference,
+            ch,
+            &all,
+        );
+        assert!(
+            inner_excess <= 3.0,
+            "{name}: worst chunk or segment join {inner_excess:.2} dB above a continuous encode"
         );
 
         // The naive method: each chunk encoded alone from silence, zeros after it, and played
@@ -155,7 +179,11 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
             naive_excess > 3.0,
             "{name}: the check does not discriminate (naive {naive_excess:.2} dB)"
         );
-        println!("{name}: worst join {excess:.2} dB, naive {naive_excess:.2} dB above the median");
+        println!(
+            "{name}: worst chunk join {excess:.2} dB above the median codec error (naive \
+             {naive_excess:.2} dB); worst chunk or segment join {inner_excess:.2} dB above a \
+             continuous encode in the same window"
+        );
     }
 }
 

@@ -14,7 +14,8 @@
 //! their own `*_free`, which clears the struct, so a second free (or freeing a zeroed struct) is
 //! a no-op. A stream handle may be used from several threads at once; streams opened with the
 //! same `cache_dir` (or none) share one engine, that is one chunk cache (256 MiB in memory,
-//! 2 GiB on disk). The library starts no threads of its own.
+//! 2 GiB on disk). The library keeps no background threads: a call that renders uses up to
+//! one thread per core for its duration.
 #![allow(clippy::missing_safety_doc)] // every export has its `# Safety` section in the docs
 
 use std::cell::RefCell;
@@ -263,8 +264,9 @@ fn engine_for(cache_dir: Option<PathBuf>) -> Engine {
             disk_dir: cache_dir,
             ..CacheConfig::default()
         },
-        // The C ABI has no prefetch calls yet: no background threads in the host.
+        // The C ABI has no prefetch calls yet: no threads outlive a call.
         prefetch_workers: 0,
+        ..EngineConfig::default()
     })
 }
 
