@@ -26,16 +26,18 @@
 //! Written here rather than taken from a caching crate because the disk format, its checks and
 //! the single-flight hand-off are the parts that matter, and they are specific to this library.
 
+mod disk;
+
 use std::collections::{HashMap, VecDeque};
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use lru::LruCache;
-use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+use xxhash_rust::xxh3::xxh3_128;
+
+use disk::Disk;
 
 /// Version of the cache's key scheme, file format and chunk layout; part of every key (2: chunks
 /// in segments).
@@ -450,7 +452,7 @@ impl ChunkCache {
             .disk
             .as_ref()
             .filter(|d| d.enabled())
-            .map(|d| d.dir.as_path())
+            .map(Disk::dir)
     }
 
     /// Empties the memory LRU (the disk is kept): for tests and benchmarks of the disk path.
@@ -519,229 +521,6 @@ impl Inner {
     }
 }
 
-struct DiskState {
-    enabled: bool,
-    /// Bytes on disk as last counted plus what was written since.
-    estimate: u64,
-    failures: u32,
-}
-
-struct Disk {
-    dir: PathBuf,
-    budget: u64,
-    state: Mutex<DiskState>,
-    temp_counter: AtomicU64,
-}
-
-impl Disk {
-    fn open(dir: &Path, budget: u64) -> std::io::Result<Disk> {
-        fs::create_dir_all(dir)?;
-        let now = SystemTime::now();
-        for item in fs::read_dir(dir)? {
-            let item = item?;
-            let name = item.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.ends_with(".tmp") {
-                let old = item
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TEMP);
-                if old {
-                    let _ = fs::remove_file(item.path());
-                }
-            }
-        }
-        let disk = Disk {
-            dir: dir.to_path_buf(),
-            budget,
-            state: Mutex::new(DiskState {
-                enabled: true,
-                estimate: u64::MAX, // count on the first eviction pass
-                failures: 0,
-            }),
-            temp_counter: AtomicU64::new(0),
-        };
-        Ok(disk)
-    }
-
-    fn enabled(&self) -> bool {
-        lock(&self.state).enabled
-    }
-
-    /// Reads and checks an entry. `Ok(None)`: not there (or unreadable); `Err`: corrupt
-    /// (already deleted).
-    fn read(&self, key: CacheKey) -> Result<Option<CacheEntry>, CacheEvent> {
-        let path = self.dir.join(key.file_name());
-        let Ok(data) = fs::read(&path) else {
-            return Ok(None);
-        };
-        match decode_entry(key, &data) {
-            Ok(entry) => {
-                // Refresh the LRU order (best effort: another process may have evicted it).
-                if let Ok(f) = fs::File::options().append(true).open(&path) {
-                    let _ = f.set_modified(SystemTime::now());
-                }
-                Ok(Some(entry))
-            }
-            Err(reason) => {
-                let _ = fs::remove_file(&path);
-                Err(CacheEvent::CorruptEntry { path, reason })
-            }
-        }
-    }
-
-    fn write(
-        &self,
-        key: CacheKey,
-        entry: &CacheEntry,
-        counters: &Counters,
-    ) -> Result<(), CacheEvent> {
-        if !self.enabled() {
-            return Ok(());
-        }
-        let data = encode_entry(key, entry);
-        let mut result = self.write_file(key, &data);
-        if result.is_err() {
-            // The directory may have been deleted: make it again once.
-            result = fs::create_dir_all(&self.dir).and_then(|()| self.write_file(key, &data));
-        }
-        let mut state = lock(&self.state);
-        match result {
-            Ok(()) => {
-                state.failures = 0;
-                state.estimate = state.estimate.saturating_add(data.len() as u64);
-                let over = state.estimate > self.budget;
-                drop(state);
-                if over {
-                    self.evict(counters);
-                }
-                Ok(())
-            }
-            Err(e) => {
-                bump(&counters.disk_write_errors);
-                state.failures += 1;
-                if state.failures >= MAX_WRITE_FAILURES {
-                    state.enabled = false;
-                    return Err(CacheEvent::DiskDisabled {
-                        dir: self.dir.clone(),
-                        reason: format!("{MAX_WRITE_FAILURES} writes failed in a row, last: {e}"),
-                    });
-                }
-                Err(CacheEvent::DiskWriteFailed {
-                    dir: self.dir.clone(),
-                    reason: e.to_string(),
-                })
-            }
-        }
-    }
-
-    /// Writes under a temporary name, syncs, renames.
-    fn write_file(&self, key: CacheKey, data: &[u8]) -> std::io::Result<()> {
-        let final_path = self.dir.join(key.file_name());
-        let temp = self.dir.join(format!(
-            ".{:032x}.{}.{}.tmp",
-            key.0,
-            std::process::id(),
-            self.temp_counter.fetch_add(1, Ordering::Relaxed)
-        ));
-        let written = (|| {
-            let mut f = fs::File::create(&temp)?;
-            f.write_all(data)?;
-            f.sync_all()?;
-            fs::rename(&temp, &final_path)
-        })();
-        if written.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        written
-    }
-
-    /// Counts the directory and deletes least-recently-used entries until it holds at most
-    /// 90 % of the budget (when it holds more than the budget).
-    fn evict(&self, counters: &Counters) {
-        let Ok(items) = fs::read_dir(&self.dir) else {
-            return;
-        };
-        let mut files: Vec<(SystemTime, u64, PathBuf)> = items
-            .filter_map(Result::ok)
-            .filter(|i| {
-                i.file_name()
-                    .to_str()
-                    .is_some_and(|n| n.ends_with(".chunk"))
-            })
-            .filter_map(|i| {
-                let m = i.metadata().ok()?;
-                Some((m.modified().ok()?, m.len(), i.path()))
-            })
-            .collect();
-        let mut total: u64 = files.iter().map(|f| f.1).sum();
-        if total > self.budget {
-            files.sort();
-            let target = self.budget / 10 * 9;
-            for (_, len, path) in files {
-                if total <= target {
-                    break;
-                }
-                if fs::remove_file(&path).is_ok() {
-                    bump(&counters.disk_evictions);
-                }
-                total -= len;
-            }
-        }
-        lock(&self.state).estimate = total;
-    }
-}
-
-fn encode_entry(key: CacheKey, entry: &CacheEntry) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_LEN + entry.bytes.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&key.0.to_le_bytes());
-    out.extend_from_slice(&entry.level_db.to_le_bytes());
-    out.extend_from_slice(&(entry.bytes.len() as u64).to_le_bytes());
-    let mut hasher = Xxh3::new();
-    hasher.update(&out);
-    hasher.update(&entry.bytes);
-    out.extend_from_slice(&hasher.digest().to_le_bytes());
-    out.extend_from_slice(&entry.bytes);
-    out
-}
-
-fn decode_entry(key: CacheKey, data: &[u8]) -> Result<CacheEntry, String> {
-    if data.len() < HEADER_LEN {
-        return Err(format!("{} bytes, shorter than the header", data.len()));
-    }
-    let u64_at = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
-    if &data[..8] != MAGIC {
-        return Err("bad magic".into());
-    }
-    let format = u32::from_le_bytes(data[8..12].try_into().expect("4 bytes"));
-    if format != CACHE_FORMAT {
-        return Err(format!("format {format}, expected {CACHE_FORMAT}"));
-    }
-    if u128::from_le_bytes(data[16..32].try_into().expect("16 bytes")) != key.0 {
-        return Err("the header names another key".into());
-    }
-    let len = u64_at(40);
-    if len != (data.len() - HEADER_LEN) as u64 {
-        return Err(format!(
-            "payload is {} bytes, header says {len}",
-            data.len() - HEADER_LEN
-        ));
-    }
-    let mut hasher = Xxh3::new();
-    hasher.update(&data[..48]);
-    hasher.update(&data[HEADER_LEN..]);
-    if hasher.digest() != u64_at(48) {
-        return Err("checksum mismatch".into());
-    }
-    Ok(CacheEntry {
-        bytes: data[HEADER_LEN..].into(),
-        level_db: f64::from_le_bytes(data[32..40].try_into().expect("8 bytes")),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -750,23 +529,6 @@ mod tests {
         CacheEntry {
             bytes: vec![fill; n].into(),
             level_db: -12.5,
-        }
-    }
-
-    #[test]
-    fn the_disk_format_round_trips_and_refuses_any_damage() {
-        let key = CacheKey::new("k");
-        let e = entry(1000, 7);
-        let data = encode_entry(key, &e);
-        assert_eq!(decode_entry(key, &data).unwrap(), e);
-        assert!(decode_entry(CacheKey::new("other"), &data).is_err());
-        for cut in [0, 10, HEADER_LEN, data.len() - 1] {
-            assert!(decode_entry(key, &data[..cut]).is_err(), "cut at {cut}");
-        }
-        for flip in [0, 9, 20, 35, 44, 50, HEADER_LEN, data.len() - 1] {
-            let mut bad = data.clone();
-            bad[flip] ^= 0x10;
-            assert!(decode_entry(key, &bad).is_err(), "flip at {flip}");
         }
     }
 
