@@ -19,8 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, Receiver};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use crate::crossfade::Curve;
 use crate::error::Error;
@@ -131,10 +130,37 @@ fn mix(new: &mut [f32], old: &[f32], ch: usize, offset: i64, t: &Transition) {
     }
 }
 
+/// Where workers leave finished segments for the consumer (a mutex and a condition variable:
+/// no channel, whose blocking receive registers a thread handle that std never frees for
+/// foreign threads such as a C caller's).
+#[derive(Default)]
+struct Results {
+    state: Mutex<ResultsState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct ResultsState {
+    done: BTreeMap<usize, Result<SegmentOut, Error>>,
+    workers_alive: usize,
+}
+
+/// Counts a worker out when it ends, normally or by a panic.
+struct WorkerAlive(Arc<Results>);
+
+impl Drop for WorkerAlive {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.workers_alive -= 1;
+        drop(state);
+        self.0.changed.notify_all();
+    }
+}
+
 /// One chunk rendered in segments by worker threads: an iterator of its WebM clusters in
 /// order (when encoding), and its PCM once every segment has arrived.
 pub struct ChunkRun {
-    rx: Receiver<(usize, Result<SegmentOut, Error>)>,
+    results: Arc<Results>,
     cancel: Arc<AtomicBool>,
     segment_count: usize,
     ready: BTreeMap<usize, SegmentOut>,
@@ -190,27 +216,39 @@ impl ChunkRun {
             transition: transition.cloned(),
             settings: settings.copied(),
         });
-        let (tx, rx) = channel();
+        let results = Arc::new(Results::default());
         let cancel = Arc::new(AtomicBool::new(false));
         let next = Arc::new(AtomicUsize::new(0));
-        for _ in 0..threads.clamp(1, segment_count.max(1)) {
-            let (job, tx, cancel, next) = (job.clone(), tx.clone(), cancel.clone(), next.clone());
+        let workers = threads.clamp(1, segment_count.max(1));
+        results
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .workers_alive = workers;
+        for _ in 0..workers {
+            let (job, results, cancel, next) =
+                (job.clone(), results.clone(), cancel.clone(), next.clone());
             std::thread::Builder::new()
                 .name("auralis-segment".into())
-                .spawn(move || loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= job.segments.len() || cancel.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let out = job.run(job.segments[i]);
-                    if tx.send((i, out)).is_err() {
-                        return;
+                .spawn(move || {
+                    let _alive = WorkerAlive(results.clone());
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= job.segments.len() || cancel.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let out = job.run(job.segments[i]);
+                        let mut state =
+                            results.state.lock().unwrap_or_else(PoisonError::into_inner);
+                        state.done.insert(i, out);
+                        drop(state);
+                        results.changed.notify_all();
                     }
                 })
                 .expect("spawning a segment worker");
         }
         ChunkRun {
-            rx,
+            results,
             cancel,
             segment_count,
             ready: BTreeMap::new(),
@@ -231,13 +269,28 @@ impl ChunkRun {
         if self.next_segment == self.segment_count {
             return Ok(false);
         }
-        while !self.ready.contains_key(&self.next_segment) {
-            let (i, out) = self.rx.recv().map_err(|_| {
-                Error::Encode(crate::EncodeError::Codec {
-                    reason: "a segment worker stopped".into(),
-                })
-            })?;
-            self.ready.insert(i, out?);
+        if !self.ready.contains_key(&self.next_segment) {
+            let mut state = self
+                .results
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            loop {
+                if let Some(out) = state.done.remove(&self.next_segment) {
+                    self.ready.insert(self.next_segment, out?);
+                    break;
+                }
+                if state.workers_alive == 0 {
+                    return Err(Error::Encode(crate::EncodeError::Codec {
+                        reason: "a segment worker stopped".into(),
+                    }));
+                }
+                state = self
+                    .results
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
         }
         let out = self
             .ready

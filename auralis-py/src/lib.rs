@@ -101,13 +101,15 @@ fn preset(name: Option<&str>) -> PyResult<Preset> {
     Preset::from_name(name.unwrap_or("none")).map_err(|e| to_py(e.into()))
 }
 
-/// The engine of a cache directory (or of memory only), shared by every stream opened with it.
-fn engine_for(cache_dir: Option<PathBuf>) -> Engine {
+/// The engine of a cache directory (or of memory only) and a thread count, shared by every
+/// stream opened with them.
+fn engine_for(cache_dir: Option<PathBuf>, render_threads: usize) -> Engine {
     shared_engine(&EngineConfig {
         cache: CacheConfig {
             disk_dir: cache_dir,
             ..CacheConfig::default()
         },
+        render_threads,
         ..EngineConfig::default()
     })
 }
@@ -131,6 +133,8 @@ fn origin_name(origin: Origin) -> &'static str {
 }
 
 /// One track with one set of settings (preset, intensity, chunk length, bitrate, complexity).
+/// `render_threads`: threads rendering one chunk's segments (0: the available cores; the bytes do
+/// not depend on it).
 ///
 /// Thread-safe: any number of Python threads may use one stream; heavy calls release the GIL.
 #[pyclass(frozen, module = "auralis_core._native")]
@@ -142,8 +146,8 @@ struct Stream {
 impl Stream {
     #[new]
     #[pyo3(
-        signature = (path, preset=Some("adaptive".to_owned()), intensity=1.0, chunk_seconds=30.0, bitrate=128_000, complexity=10, cache_dir=None),
-        text_signature = "(path, preset='adaptive', intensity=1.0, chunk_seconds=30.0, bitrate=128000, complexity=10, cache_dir=None)"
+        signature = (path, preset=Some("adaptive".to_owned()), intensity=1.0, chunk_seconds=30.0, bitrate=128_000, complexity=10, cache_dir=None, render_threads=0),
+        text_signature = "(path, preset='adaptive', intensity=1.0, chunk_seconds=30.0, bitrate=128000, complexity=10, cache_dir=None, render_threads=0)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -155,6 +159,7 @@ impl Stream {
         bitrate: u32,
         complexity: u8,
         cache_dir: Option<PathBuf>,
+        render_threads: usize,
     ) -> PyResult<Self> {
         let settings = StreamSettings {
             preset: self::preset(preset.as_deref())?,
@@ -166,7 +171,7 @@ impl Stream {
             },
             ..StreamSettings::default()
         };
-        let engine = engine_for(cache_dir);
+        let engine = engine_for(cache_dir, render_threads);
         let inner = heavy(py, || engine.open(&path, settings))?;
         Ok(Stream { inner })
     }

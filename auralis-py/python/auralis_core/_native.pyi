@@ -27,6 +27,7 @@ class Stream:
         bitrate: int = 128000,
         complexity: int = 10,
         cache_dir: Optional[str] = None,
+        render_threads: int = 0,
     ) -> "Stream": ...
     def with_mastering(self, preset: Optional[str], intensity: float = 1.0) -> "Stream": ...
     @property
