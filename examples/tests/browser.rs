@@ -246,16 +246,10 @@ fn chromium_buffers_chunk_files_as_one_range_in_any_order_and_plays_to_the_end()
     );
 
     // Heard through Web Audio at normal speed: aligned to the mastered PCM, the joins must be as
-    // clean as the rest (the round-trip test's criterion).
-    let heard = run_page(
-        &chromium,
-        &format!("http://127.0.0.1:{port}/web/check.html?dir=../out&order=0,1,2&capture=1"),
-        &results,
-    );
-    assert!(heard["errors"].as_array().unwrap().is_empty(), "{heard}");
-    let captured = captures
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the page sent its recording");
+    // clean as the rest (the round-trip test's criterion). The page's ScriptProcessor can drop
+    // a block of the recording on a loaded machine, which shows as a recording that does not
+    // match the track at all (error near 0 dB); such a recording is taken once more, and the
+    // checks below stay as strict for the one that is used.
     let source = auralis_core::Source::open(&wav).unwrap();
     let renderer = auralis_core::Renderer::new(source.clone());
     let mastering =
@@ -265,40 +259,63 @@ fn chromium_buffers_chunk_files_as_one_range_in_any_order_and_plays_to_the_end()
     let reference = renderer
         .render_mastered_track(&plan, &mastering.params)
         .unwrap();
-    let offset = align(&captured, &reference);
-    let heard_aligned = &captured[offset * 2..(offset * 2 + reference.len()).min(captured.len())];
     let joins: Vec<usize> = plan
         .chunks()
         .skip(1)
         .map(|c| c.start_frame as usize)
         .collect();
-    // The recording must cover every join and a second after the last (its very end may be cut
-    // when the page's last audio callbacks come late on a loaded machine).
     let last_join = *joins.last().unwrap();
-    assert!(
-        heard_aligned.len() >= 2 * (last_join + 48_000),
-        "the recording ({} frames) does not reach past the last join",
-        heard_aligned.len() / 2
-    );
-    let n = heard_aligned.len().min(reference.len());
-    let excess =
-        auralis_core::joins::worst_join_excess_db(&heard_aligned[..n], &reference[..n], 2, &joins);
-    // The alignment must be real: heard against the reference, the whole track's error is codec
-    // noise, far below the signal (a misaligned comparison is near 0 dB everywhere, joins too).
-    let overall =
-        auralis_core::joins::nsr_db(&heard_aligned[..n], &reference[..n], 2, 0, n / 2).unwrap();
-    println!(
-        "captured {} frames, aligned at {offset}; error {overall:.1} dB re signal; worst join {excess:.2} dB above the median",
-        captured.len() / 2
-    );
-    assert!(
-        overall < -15.0,
-        "the recording does not match the track ({overall:.1} dB): misaligned?"
-    );
-    assert!(
-        excess <= 3.0,
-        "a join is {excess:.2} dB above the median error in the browser"
-    );
+    for attempt in 1..=2 {
+        let heard = run_page(
+            &chromium,
+            &format!("http://127.0.0.1:{port}/web/check.html?dir=../out&order=0,1,2&capture=1"),
+            &results,
+        );
+        assert!(heard["errors"].as_array().unwrap().is_empty(), "{heard}");
+        let captured = captures
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the page sent its recording");
+        let offset = align(&captured, &reference);
+        let heard_aligned =
+            &captured[offset * 2..(offset * 2 + reference.len()).min(captured.len())];
+        let n = heard_aligned.len().min(reference.len());
+        // The alignment must be real: heard against the reference, the whole track's error is
+        // codec noise, far below the signal (a misaligned comparison is near 0 dB everywhere).
+        let overall =
+            auralis_core::joins::nsr_db(&heard_aligned[..n], &reference[..n], 2, 0, n / 2).unwrap();
+        let excess = auralis_core::joins::worst_join_excess_db(
+            &heard_aligned[..n],
+            &reference[..n],
+            2,
+            &joins,
+        );
+        println!(
+            "attempt {attempt}: captured {} frames, aligned at {offset}; error {overall:.1} dB re \
+             signal; worst join {excess:.2} dB above the median",
+            captured.len() / 2
+        );
+        // The recording must cover every join and a second after the last (its very end may be
+        // cut when the page's last audio callbacks come late on a loaded machine).
+        let complete = heard_aligned.len() >= 2 * (last_join + 48_000);
+        if attempt == 1 && !(complete && overall < -15.0) {
+            println!("the recording was incomplete or damaged: taking it again");
+            continue;
+        }
+        assert!(
+            complete,
+            "the recording ({} frames) does not reach past the last join",
+            heard_aligned.len() / 2
+        );
+        assert!(
+            overall < -15.0,
+            "the recording does not match the track ({overall:.1} dB): misaligned?"
+        );
+        assert!(
+            excess <= 3.0,
+            "a join is {excess:.2} dB above the median error in the browser"
+        );
+        break;
+    }
 }
 
 /// The frame offset of `reference` in `captured` (channel 0): the lag in 0..1 s that maximizes
