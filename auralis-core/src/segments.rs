@@ -163,7 +163,6 @@ pub struct ChunkRun {
     results: Arc<Results>,
     cancel: Arc<AtomicBool>,
     segment_count: usize,
-    ready: BTreeMap<usize, SegmentOut>,
     next_segment: usize,
     pending: std::collections::VecDeque<Vec<u8>>,
     start_frame: u64,
@@ -251,7 +250,6 @@ impl ChunkRun {
             results,
             cancel,
             segment_count,
-            ready: BTreeMap::new(),
             next_segment: 0,
             pending: std::collections::VecDeque::new(),
             start_frame: chunk.start_frame,
@@ -269,7 +267,7 @@ impl ChunkRun {
         if self.next_segment == self.segment_count {
             return Ok(false);
         }
-        if !self.ready.contains_key(&self.next_segment) {
+        let out = {
             let mut state = self
                 .results
                 .state
@@ -277,8 +275,7 @@ impl ChunkRun {
                 .unwrap_or_else(PoisonError::into_inner);
             loop {
                 if let Some(out) = state.done.remove(&self.next_segment) {
-                    self.ready.insert(self.next_segment, out?);
-                    break;
+                    break out?;
                 }
                 if state.workers_alive == 0 {
                     return Err(Error::Encode(crate::EncodeError::Codec {
@@ -291,11 +288,7 @@ impl ChunkRun {
                     .wait(state)
                     .unwrap_or_else(PoisonError::into_inner);
             }
-        }
-        let out = self
-            .ready
-            .remove(&self.next_segment)
-            .expect("the segment just arrived");
+        };
         self.next_segment += 1;
         self.pcm.extend_from_slice(&out.pcm);
         self.pending.extend(out.packets);

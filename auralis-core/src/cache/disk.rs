@@ -241,32 +241,3 @@ pub(super) fn decode_entry(key: CacheKey, data: &[u8]) -> Result<CacheEntry, Str
         level_db: f64::from_le_bytes(data[32..40].try_into().expect("8 bytes")),
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(n: usize, fill: u8) -> CacheEntry {
-        CacheEntry {
-            bytes: vec![fill; n].into(),
-            level_db: -12.5,
-        }
-    }
-
-    #[test]
-    fn the_disk_format_round_trips_and_refuses_any_damage() {
-        let key = CacheKey::new("k");
-        let e = entry(1000, 7);
-        let data = encode_entry(key, &e);
-        assert_eq!(decode_entry(key, &data).unwrap(), e);
-        assert!(decode_entry(CacheKey::new("other"), &data).is_err());
-        for cut in [0, 10, HEADER_LEN, data.len() - 1] {
-            assert!(decode_entry(key, &data[..cut]).is_err(), "cut at {cut}");
-        }
-        for flip in [0, 9, 20, 35, 44, 50, HEADER_LEN, data.len() - 1] {
-            let mut bad = data.clone();
-            bad[flip] ^= 0x10;
-            assert!(decode_entry(key, &bad).is_err(), "flip at {flip}");
-        }
-    }
-}

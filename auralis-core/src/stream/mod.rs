@@ -354,15 +354,7 @@ impl Stream {
             Claim::Miss(guard) => {
                 // Segments render in the background from here; the file is checked again
                 // before the result is cached.
-                let encoder = target.run(|| {
-                    target.inner.track.renderer.chunk_clusters(
-                        &target.inner.plan,
-                        index,
-                        &target.inner.mastering.params,
-                        target.transition_from(from)?.as_ref(),
-                        &target.inner.settings.opus,
-                    )
-                })?;
+                let encoder = target.start_chunk(index, from)?;
                 Ok(ClusterStream {
                     origin: Origin::Computed,
                     state: ClusterState::Live(Box::new(Live {
@@ -548,6 +540,24 @@ impl Stream {
         Ok(out)
     }
 
+    /// Starts rendering and encoding chunk `index` (a transition from `from` when given) on the
+    /// renderer's threads, after checking the file.
+    fn start_chunk(
+        &self,
+        index: u64,
+        from: Option<(Preset, f64)>,
+    ) -> Result<crate::render::ChunkRun, Error> {
+        self.run(|| {
+            self.inner.track.renderer.chunk_clusters(
+                &self.inner.plan,
+                index,
+                &self.inner.mastering.params,
+                self.transition_from(from)?.as_ref(),
+                &self.inner.settings.opus,
+            )
+        })
+    }
+
     fn transition_from(&self, from: Option<(Preset, f64)>) -> Result<Option<Transition>, Error> {
         let s = &self.inner.settings;
         let Some((preset, intensity)) = from else {
@@ -607,15 +617,7 @@ impl Stream {
         let (_, key) = self.prepare_request(index, from, Kind::Webm)?;
         let _foreground = foreground.then(|| self.inner.engine.inner.prefetch.foreground());
         let (entry, origin) = self.inner.engine.cache().get_or_compute(key, || {
-            let mut clusters = self.run(|| {
-                self.inner.track.renderer.chunk_clusters(
-                    &self.inner.plan,
-                    index,
-                    &self.inner.mastering.params,
-                    self.transition_from(from)?.as_ref(),
-                    &self.inner.settings.opus,
-                )
-            })?;
+            let mut clusters = self.start_chunk(index, from)?;
             let mut bytes = Vec::new();
             for cluster in clusters.by_ref() {
                 bytes.extend(cluster?);
