@@ -109,25 +109,31 @@ def test_many_threads_share_one_stream(make_wav):
 def test_two_threads_render_faster_than_one_after_the_other(make_wav):
     # The GIL is released during rendering: two chunks in two threads overlap. Each chunk is
     # rendered on one thread here (render_threads=1), so only the Python threads give the
-    # parallelism.
+    # parallelism. Best of three rounds of each, on fresh settings every time (nothing cached).
     path = str(make_wav(40.0))
-    serial_stream = ac.Stream(path, preset="punchy", chunk_seconds=10.0, render_threads=1)
-    t0 = time.perf_counter()
-    serial_stream.chunk_webm(0)
-    serial_stream.chunk_webm(1)
-    serial = time.perf_counter() - t0
-    parallel_stream = ac.Stream(path, preset="live", chunk_seconds=10.0, render_threads=1)
-    threads = [threading.Thread(target=parallel_stream.chunk_webm, args=(i,)) for i in (2, 3)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    parallel = time.perf_counter() - t0
-    print(f"two chunks one after the other {serial*1e3:.0f} ms, in two threads {parallel*1e3:.0f} ms")
-    assert parallel < 0.8 * serial
+    serial, parallel = [], []
+    for round_ in range(3):
+        serial_stream = ac.Stream(path, preset="punchy", intensity=0.9 - 0.1 * round_,
+                                  chunk_seconds=10.0, render_threads=1)
+        t0 = time.perf_counter()
+        serial_stream.chunk_webm(0)
+        serial_stream.chunk_webm(1)
+        serial.append(time.perf_counter() - t0)
+        parallel_stream = ac.Stream(path, preset="live", intensity=0.9 - 0.1 * round_,
+                                    chunk_seconds=10.0, render_threads=1)
+        threads = [threading.Thread(target=parallel_stream.chunk_webm, args=(i,)) for i in (2, 3)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        parallel.append(time.perf_counter() - t0)
+    print(f"two chunks one after the other {min(serial)*1e3:.0f} ms, in two threads "
+          f"{min(parallel)*1e3:.0f} ms (best of 3)")
+    assert min(parallel) < 0.8 * min(serial)
     # The same bytes whatever the thread count.
-    assert parallel_stream.chunk_webm(2) == ac.Stream(path, preset="live", chunk_seconds=10.0).chunk_webm(2)
+    assert parallel_stream.chunk_webm(2) == ac.Stream(
+        path, preset="live", intensity=0.7, chunk_seconds=10.0).chunk_webm(2)
 
 
 def test_crossfade_between_chunks_curves():
