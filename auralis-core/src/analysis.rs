@@ -103,50 +103,111 @@ pub fn segments(frames: u64, sample_rate: u32, sampling: &Sampling) -> Vec<(u64,
         .collect()
 }
 
-/// Measures a source with the default [`Sampling`].
+/// Measures a source with the default [`Sampling`], on as many threads as there are cores.
 pub fn analyze(source: &Source) -> Result<TrackAnalysis, DecodeError> {
     analyze_with(source, &Sampling::default())
 }
 
-/// Measures a source with the given sampling.
+/// Measures a source with the given sampling, on as many threads as there are cores.
 pub fn analyze_with(source: &Source, sampling: &Sampling) -> Result<TrackAnalysis, DecodeError> {
+    let threads = crate::render::default_threads();
     let info = source.info();
-    Ok(analyze_segments(
-        &read_segments(source, sampling)?,
+    Ok(analyze_segments_threads(
+        &read_segments_threads(source, sampling, threads)?,
         info.sample_rate,
         info.channels as usize,
+        threads,
     ))
 }
 
-/// Reads the [`segments`] of a source (interleaved, at the source rate).
+/// Reads the [`segments`] of a source (interleaved, at the source rate), on as many threads
+/// as there are cores.
 pub fn read_segments(source: &Source, sampling: &Sampling) -> Result<Vec<Vec<f32>>, DecodeError> {
+    read_segments_threads(source, sampling, crate::render::default_threads())
+}
+
+/// [`read_segments`] on up to `threads` threads, each with its own decoder. Range reads are
+/// exact whatever the reader read before, so the samples do not depend on `threads`.
+pub fn read_segments_threads(
+    source: &Source,
+    sampling: &Sampling,
+    threads: usize,
+) -> Result<Vec<Vec<f32>>, DecodeError> {
     let info = source.info();
-    let mut reader = source.reader()?;
-    segments(info.frames, info.sample_rate, sampling)
-        .into_iter()
-        .map(|(start, end)| {
+    let ranges = segments(info.frames, info.sample_rate, sampling);
+    crate::parallel::map_indexed(
+        ranges.len(),
+        threads,
+        || source.reader().ok(),
+        |reader, i| {
+            if reader.is_none() {
+                // Opening failed in `init`: again, for the error.
+                *reader = Some(source.reader()?);
+            }
+            let reader = reader.as_mut().expect("opened above");
+            let (start, end) = ranges[i];
             let mut samples = Vec::with_capacity((end - start) as usize * info.channels as usize);
             reader.read(start, end, |block| samples.extend_from_slice(block))?;
             Ok(samples)
-        })
-        .collect()
+        },
+    )
+    .into_iter()
+    .collect()
 }
 
-/// Measures segments already read (see [`read_segments`]).
+/// Measures segments already read (see [`read_segments`]), on as many threads as there are
+/// cores.
 pub fn analyze_segments(segments: &[Vec<f32>], sample_rate: u32, channels: usize) -> TrackAnalysis {
+    analyze_segments_threads(
+        segments,
+        sample_rate,
+        channels,
+        crate::render::default_threads(),
+    )
+}
+
+/// [`analyze_segments`] on up to `threads` threads: each segment is measured on its own, the
+/// measurements are then combined in segment order, so the result does not depend on
+/// `threads`.
+pub fn analyze_segments_threads(
+    segments: &[Vec<f32>],
+    sample_rate: u32,
+    channels: usize,
+    threads: usize,
+) -> TrackAnalysis {
+    let spectrum = Spectrum::new();
+    let parts = crate::parallel::map_indexed(
+        segments.len(),
+        threads,
+        || (),
+        |(), i| SegmentMeasure::of(&segments[i], sample_rate, channels, &spectrum),
+    );
     let mut accumulator = Accumulator::new(sample_rate, channels);
-    for samples in segments {
-        accumulator.add_segment(samples);
+    for part in parts {
+        accumulator.add(part);
     }
     accumulator.finish()
 }
 
 /// Integrated loudness of segments measured together, as the analysis measures it.
 pub fn integrated_loudness(segments: &[Vec<f32>], sample_rate: u32, channels: usize) -> f64 {
-    let meters: Vec<_> = segments
-        .iter()
-        .map(|s| meter(s, sample_rate, channels, ebur128::Mode::I))
-        .collect();
+    integrated_loudness_threads(segments, sample_rate, channels, 1)
+}
+
+/// [`integrated_loudness`] with the segments metered on up to `threads` threads (the result
+/// does not depend on `threads`).
+pub fn integrated_loudness_threads(
+    segments: &[Vec<f32>],
+    sample_rate: u32,
+    channels: usize,
+    threads: usize,
+) -> f64 {
+    let meters = crate::parallel::map_indexed(
+        segments.len(),
+        threads,
+        || (),
+        |(), i| meter(&segments[i], sample_rate, channels, ebur128::Mode::I),
+    );
     ebur128::EbuR128::loudness_global_multiple(meters.iter())
         .ok()
         .filter(|l| l.is_finite())
@@ -194,7 +255,12 @@ fn meter(samples: &[f32], rate: u32, channels: usize, mode: ebur128::Mode) -> eb
 /// Measures interleaved samples already in memory (one segment).
 pub fn analyze_samples(samples: &[f32], sample_rate: u32, channels: usize) -> TrackAnalysis {
     let mut accumulator = Accumulator::new(sample_rate, channels);
-    accumulator.add_segment(samples);
+    accumulator.add(SegmentMeasure::of(
+        samples,
+        sample_rate,
+        channels,
+        &Spectrum::new(),
+    ));
     accumulator.finish()
 }
 
@@ -202,7 +268,101 @@ fn db(power_ratio: f64) -> f64 {
     10.0 * power_ratio.max(1e-12).log10()
 }
 
-/// Gathers the measurements segment by segment.
+/// The windowed FFT the spectrum is measured with (shared by the threads of one analysis).
+struct Spectrum {
+    fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
+    window: Vec<f32>,
+}
+
+impl Spectrum {
+    fn new() -> Self {
+        Spectrum {
+            fft: RealFftPlanner::<f32>::new().plan_fft_forward(FFT_LEN),
+            window: (0..FFT_LEN)
+                .map(|i| {
+                    (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / FFT_LEN as f64).cos()) as f32
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What one segment contributes: measured on its own, combined in segment order.
+struct SegmentMeasure {
+    meter: ebur128::EbuR128,
+    sum_sq: f64,
+    sum_lr: f64,
+    sum_ll: f64,
+    sum_rr: f64,
+    sum_mid: f64,
+    sum_side: f64,
+    sample_peak: f32,
+    samples: u64,
+    block_levels: Vec<f64>,
+    spectrum: Vec<f64>,
+}
+
+impl SegmentMeasure {
+    fn of(samples: &[f32], rate: u32, ch: usize, spectrum: &Spectrum) -> Self {
+        let mode = ebur128::Mode::I | ebur128::Mode::LRA | ebur128::Mode::TRUE_PEAK;
+        let mut m = SegmentMeasure {
+            meter: meter(samples, rate, ch, mode),
+            sum_sq: 0.0,
+            sum_lr: 0.0,
+            sum_ll: 0.0,
+            sum_rr: 0.0,
+            sum_mid: 0.0,
+            sum_side: 0.0,
+            sample_peak: 0.0,
+            samples: samples.len() as u64,
+            block_levels: Vec::new(),
+            spectrum: vec![0.0; FFT_LEN / 2 + 1],
+        };
+        for frame in samples.chunks_exact(ch) {
+            let (l, r) = (f64::from(frame[0]), f64::from(frame[ch - 1]));
+            m.sum_ll += l * l;
+            m.sum_rr += r * r;
+            m.sum_lr += l * r;
+            let (mid, side) = ((l + r) * 0.5, (l - r) * 0.5);
+            m.sum_mid += mid * mid;
+            m.sum_side += side * side;
+        }
+        for &x in samples {
+            m.sum_sq += f64::from(x) * f64::from(x);
+            m.sample_peak = m.sample_peak.max(x.abs());
+        }
+
+        let block = (rate as usize * 4 / 10) * ch;
+        for chunk in samples.chunks_exact(block) {
+            let ms = chunk
+                .iter()
+                .map(|&x| f64::from(x) * f64::from(x))
+                .sum::<f64>()
+                / chunk.len() as f64;
+            m.block_levels.push(db(ms));
+        }
+
+        let mut input = spectrum.fft.make_input_vec();
+        let mut output = spectrum.fft.make_output_vec();
+        for frames in samples.chunks_exact(FFT_LEN * ch) {
+            for (i, x) in input.iter_mut().enumerate() {
+                let frame = &frames[i * ch..(i + 1) * ch];
+                let mid = frame.iter().sum::<f32>() / ch as f32;
+                *x = mid * spectrum.window[i];
+            }
+            spectrum
+                .fft
+                .process(&mut input, &mut output)
+                .expect("buffers from the plan");
+            for (acc, c) in m.spectrum.iter_mut().zip(&output) {
+                *acc += f64::from(c.norm_sqr());
+            }
+        }
+        m
+    }
+}
+
+/// Combines the segments' measurements, in segment order.
 struct Accumulator {
     rate: u32,
     channels: usize,
@@ -217,16 +377,10 @@ struct Accumulator {
     samples: u64,
     block_levels: Vec<f64>,
     spectrum: Vec<f64>,
-    fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
-    window: Vec<f32>,
 }
 
 impl Accumulator {
     fn new(rate: u32, channels: usize) -> Self {
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(FFT_LEN);
-        let window = (0..FFT_LEN)
-            .map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / FFT_LEN as f64).cos()) as f32)
-            .collect();
         Accumulator {
             rate,
             channels,
@@ -241,55 +395,22 @@ impl Accumulator {
             samples: 0,
             block_levels: Vec::new(),
             spectrum: vec![0.0; FFT_LEN / 2 + 1],
-            fft,
-            window,
         }
     }
 
-    fn add_segment(&mut self, samples: &[f32]) {
-        let ch = self.channels;
-        let mode = ebur128::Mode::I | ebur128::Mode::LRA | ebur128::Mode::TRUE_PEAK;
-        self.meters.push(meter(samples, self.rate, ch, mode));
-
-        for frame in samples.chunks_exact(ch) {
-            let (l, r) = (f64::from(frame[0]), f64::from(frame[ch - 1]));
-            self.sum_ll += l * l;
-            self.sum_rr += r * r;
-            self.sum_lr += l * r;
-            let (m, s) = ((l + r) * 0.5, (l - r) * 0.5);
-            self.sum_mid += m * m;
-            self.sum_side += s * s;
-        }
-        for &x in samples {
-            self.sum_sq += f64::from(x) * f64::from(x);
-            self.sample_peak = self.sample_peak.max(x.abs());
-        }
-        self.samples += samples.len() as u64;
-
-        let block = (self.rate as usize * 4 / 10) * ch;
-        for chunk in samples.chunks_exact(block) {
-            let ms = chunk
-                .iter()
-                .map(|&x| f64::from(x) * f64::from(x))
-                .sum::<f64>()
-                / chunk.len() as f64;
-            self.block_levels.push(db(ms));
-        }
-
-        let mut input = self.fft.make_input_vec();
-        let mut output = self.fft.make_output_vec();
-        for frames in samples.chunks_exact(FFT_LEN * ch) {
-            for (i, x) in input.iter_mut().enumerate() {
-                let frame = &frames[i * ch..(i + 1) * ch];
-                let mid = frame.iter().sum::<f32>() / ch as f32;
-                *x = mid * self.window[i];
-            }
-            self.fft
-                .process(&mut input, &mut output)
-                .expect("buffers from the plan");
-            for (acc, c) in self.spectrum.iter_mut().zip(&output) {
-                *acc += f64::from(c.norm_sqr());
-            }
+    fn add(&mut self, m: SegmentMeasure) {
+        self.meters.push(m.meter);
+        self.sum_sq += m.sum_sq;
+        self.sum_lr += m.sum_lr;
+        self.sum_ll += m.sum_ll;
+        self.sum_rr += m.sum_rr;
+        self.sum_mid += m.sum_mid;
+        self.sum_side += m.sum_side;
+        self.sample_peak = self.sample_peak.max(m.sample_peak);
+        self.samples += m.samples;
+        self.block_levels.extend(m.block_levels);
+        for (acc, p) in self.spectrum.iter_mut().zip(&m.spectrum) {
+            *acc += p;
         }
     }
 

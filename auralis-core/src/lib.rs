@@ -24,6 +24,7 @@ mod error;
 pub mod joins;
 pub mod mastering;
 pub mod opus;
+mod parallel;
 pub mod plan;
 pub mod prefetch;
 pub mod render;

@@ -430,3 +430,30 @@ fn dc_offset_does_not_eat_the_limiters_headroom() {
         m.params.target_lufs
     );
 }
+
+#[test]
+fn analysis_and_calibration_do_not_depend_on_the_thread_count() {
+    // The 2-minute demo is sampled (8 segments), so the threads really split the work.
+    let source = auralis_core::demo::demo_source().unwrap();
+    let sampling = Sampling::default();
+    let info = source.info();
+    assert!(analysis::segments(info.frames, info.sample_rate, &sampling).len() > 1);
+    let one = Mastering::prepare_threads(&source, Preset::Punchy, 0.8, None, 1).unwrap();
+    for threads in [2, 3, 4, 8] {
+        let many = Mastering::prepare_threads(&source, Preset::Punchy, 0.8, None, threads).unwrap();
+        // Bit for bit: every float of the analysis and of the parameters.
+        assert_eq!(
+            serde_json::to_string(&many).unwrap(),
+            serde_json::to_string(&one).unwrap(),
+            "threads {threads}"
+        );
+        let segments = analysis::read_segments_threads(&source, &sampling, threads).unwrap();
+        let single = analysis::read_segments_threads(&source, &sampling, 1).unwrap();
+        assert!(
+            segments == single,
+            "segment samples differ with {threads} threads"
+        );
+    }
+    // A processing preset on music: the calibrated gain was computed (not a bypass's 0 dB).
+    assert!(one.params.gain_db != 0.0);
+}

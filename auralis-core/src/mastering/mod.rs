@@ -49,23 +49,45 @@ pub struct Mastering {
 }
 
 impl Mastering {
-    /// Analyzes (unless `analysis` is given) and designs the mastering of `source`.
+    /// Analyzes (unless `analysis` is given) and designs the mastering of `source`, on as
+    /// many threads as there are cores.
     pub fn prepare(
         source: &Source,
         preset: Preset,
         intensity: f64,
         analysis: Option<TrackAnalysis>,
     ) -> Result<Self, Error> {
+        Self::prepare_threads(
+            source,
+            preset,
+            intensity,
+            analysis,
+            crate::render::default_threads(),
+        )
+    }
+
+    /// [`Self::prepare`] on up to `threads` threads. The analysis segments are read, measured
+    /// and run through the chain each on its own and combined in order, so the result does
+    /// not depend on `threads`.
+    pub fn prepare_threads(
+        source: &Source,
+        preset: Preset,
+        intensity: f64,
+        analysis: Option<TrackAnalysis>,
+        threads: usize,
+    ) -> Result<Self, Error> {
         // Validate the settings before reading anything.
         presets::check_intensity(intensity)?;
         let info = source.info();
-        let segments = analysis::read_segments(source, &analysis::Sampling::default())?;
+        let segments =
+            analysis::read_segments_threads(source, &analysis::Sampling::default(), threads)?;
         let (rate, channels) = (info.sample_rate, info.channels as usize);
-        let analysis =
-            analysis.unwrap_or_else(|| analysis::analyze_segments(&segments, rate, channels));
+        let analysis = analysis.unwrap_or_else(|| {
+            analysis::analyze_segments_threads(&segments, rate, channels, threads)
+        });
         let mut params = design(&analysis, preset, intensity)?;
         if !params.is_bypass() && !analysis.is_silent() {
-            params.gain_db = calibrate_gain(&segments, rate, channels, &params);
+            params.gain_db = calibrate_gain(&segments, rate, channels, &params, threads);
         }
         Ok(Mastering { analysis, params })
     }
@@ -77,18 +99,33 @@ fn calibrate_gain(
     rate: u32,
     channels: usize,
     params: &MasteringParams,
+    threads: usize,
 ) -> f64 {
-    let mut shaped: Vec<Vec<f32>> = segments.to_vec();
-    for buf in &mut shaped {
-        process(buf, channels, rate, 0, params, Stages::BeforeGain);
-    }
-    let before = analysis::integrated_loudness(&shaped, rate, channels);
+    let mut shaped = crate::parallel::map_indexed(
+        segments.len(),
+        threads,
+        || (),
+        |(), i| {
+            let mut buf = segments[i].clone();
+            process(&mut buf, channels, rate, 0, params, Stages::BeforeGain);
+            buf
+        },
+    );
+    let before = analysis::integrated_loudness_threads(&shaped, rate, channels, threads);
     let gain = (params.target_lufs - before).min(presets::MAX_GAIN_DB);
-    for buf in &mut shaped {
-        chain::apply_gain(buf, gain);
-        limiter::limit(buf, channels, rate, params.ceiling_dbtp);
-    }
-    let after = analysis::integrated_loudness(&shaped, rate, channels);
+    let shaped_ref = &shaped;
+    shaped = crate::parallel::map_indexed(
+        shaped_ref.len(),
+        threads,
+        || (),
+        |(), i| {
+            let mut buf = shaped_ref[i].clone();
+            chain::apply_gain(&mut buf, gain);
+            limiter::limit(&mut buf, channels, rate, params.ceiling_dbtp);
+            buf
+        },
+    );
+    let after = analysis::integrated_loudness_threads(&shaped, rate, channels, threads);
     (gain + (params.target_lufs - after).clamp(0.0, MAX_LIMITER_MAKEUP_DB))
         .min(presets::MAX_GAIN_DB)
 }

@@ -207,6 +207,7 @@ impl Track {
             return Ok(m.clone());
         }
         let source = self.renderer.source();
+        let threads = self.renderer.threads();
         let key = self.key(&format!("mastering/{}/{:016x}", preset.name(), id.1));
         let (entry, _) = cache.get_or_compute(key, || -> Result<CacheEntry, Error> {
             let analysis_key = self.key("analysis");
@@ -214,10 +215,10 @@ impl Track {
                 Claim::Hit(entry, _) => {
                     let analysis: TrackAnalysis =
                         serde_json::from_slice(&entry.bytes).map_err(|e| corrupt_json(&e))?;
-                    Mastering::prepare(source, preset, intensity, Some(analysis))?
+                    Mastering::prepare_threads(source, preset, intensity, Some(analysis), threads)?
                 }
                 Claim::Miss(guard) => {
-                    let m = Mastering::prepare(source, preset, intensity, None)?;
+                    let m = Mastering::prepare_threads(source, preset, intensity, None, threads)?;
                     guard.complete(json_entry(&m.analysis));
                     m
                 }

@@ -1,0 +1,88 @@
+//! Ordered parallel map over independent items on scoped threads.
+//!
+//! Used where a step is made of independent pieces (the analysis segments of a track): each
+//! piece is computed by exactly the same code whichever thread takes it, and the results come
+//! back in item order, so the outcome does not depend on the thread count. A small helper over
+//! `std::thread::scope` rather than a thread-pool crate: the pieces are few (8) and coarse
+//! (milliseconds each), and the library keeps no pool of its own outside the prefetcher.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// `f(&mut state, i)` for `i` in `0..n`, on up to `threads` threads, each with its own `state`
+/// from `init` (a decoder, a buffer). Results in index order. With one thread (or one item)
+/// everything runs on the caller's thread.
+pub(crate) fn map_indexed<S, R, I, F>(n: usize, threads: usize, init: I, f: F) -> Vec<R>
+where
+    R: Send,
+    I: Fn() -> S + Sync,
+    F: Fn(&mut S, usize) -> R + Sync,
+{
+    let threads = threads.clamp(1, n.max(1));
+    if threads == 1 {
+        let mut state = init();
+        return (0..n).map(|i| f(&mut state, i)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..n).map(|_| None).collect());
+    let work = || {
+        let mut state = None;
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= n {
+                break;
+            }
+            let state = state.get_or_insert_with(&init);
+            let r = f(state, i);
+            results
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(r);
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            // A thread that cannot be started leaves its share to the others.
+            let _ = std::thread::Builder::new()
+                .name("auralis-analysis".into())
+                .spawn_scoped(scope, work);
+        }
+        work();
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .map(|r| r.expect("every index computed"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::map_indexed;
+
+    #[test]
+    fn results_in_order_for_any_thread_count() {
+        let expected: Vec<u64> = (0..37u64).map(|i| i * i + 1).collect();
+        for threads in [0, 1, 2, 3, 8, 64] {
+            let got = map_indexed(37, threads, || 1u64, |one, i| (i as u64).pow(2) + *one);
+            assert_eq!(got, expected, "threads {threads}");
+        }
+        assert!(map_indexed(0, 4, || (), |(), i| i).is_empty());
+    }
+
+    #[test]
+    fn each_thread_keeps_its_state() {
+        // The state counts the items one thread did: the counts add up to the items.
+        let got = map_indexed(
+            100,
+            4,
+            || 0usize,
+            |done, _| {
+                *done += 1;
+                *done
+            },
+        );
+        let firsts = got.iter().filter(|&&d| d == 1).count();
+        assert!((1..=4).contains(&firsts), "{firsts} threads started");
+    }
+}
