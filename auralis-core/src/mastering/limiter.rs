@@ -154,27 +154,45 @@ pub fn limit(buf: &mut [f32], channels: usize, rate: u32, ceiling_dbtp: f64) {
         .collect();
     let half = (LOOKAHEAD_MS * 1e-3 * f64::from(rate)).round().max(1.0) as usize;
     let minimum = sliding_min(&required, half);
-    // Centred mean of the minimum, with a running sum in f64.
+    // Centred mean of the minimum, with a running sum in f64, then the release: a serial
+    // pass that only computes the per-frame gain; applying it is a separate pass the compiler
+    // vectorizes (one loop doing both was a third of the chunk's mastering time, measured).
     let mut sum: f64 = minimum[..half.min(n)].iter().map(|&g| f64::from(g)).sum();
     let release = 1.0 - (-1.0 / (RELEASE_MS * 1e-3 * f64::from(rate))).exp();
+    let inv_width = 1.0 / (2 * half + 1) as f64;
     let mut gain = 1.0f64;
-    let clip = 10f64.powf(ceiling_dbtp / 20.0) as f32;
-    for i in 0..n {
+    let mut gains = required; // reused: `required` is not needed any more
+    for (i, out) in gains.iter_mut().enumerate() {
         if i + half < n {
             sum += f64::from(minimum[i + half]);
         }
         if i > half {
             sum -= f64::from(minimum[i - half - 1]);
         }
-        let count = (i + half).min(n - 1) - i.saturating_sub(half) + 1;
-        let smooth = sum / count as f64;
+        let smooth = if i >= half && i + half < n {
+            sum * inv_width
+        } else {
+            let count = (i + half).min(n - 1) - i.saturating_sub(half) + 1;
+            sum / count as f64
+        };
         gain = if smooth < gain {
             smooth
         } else {
             gain + (smooth - gain) * release
         };
-        for x in &mut buf[i * channels..(i + 1) * channels] {
-            *x = (*x * gain as f32).clamp(-clip, clip);
+        *out = gain as f32;
+    }
+    let clip = 10f64.powf(ceiling_dbtp / 20.0) as f32;
+    if channels == 2 {
+        for (frame, &g) in buf.chunks_exact_mut(2).zip(&gains) {
+            frame[0] = (frame[0] * g).clamp(-clip, clip);
+            frame[1] = (frame[1] * g).clamp(-clip, clip);
+        }
+    } else {
+        for (frame, &g) in buf.chunks_exact_mut(channels).zip(&gains) {
+            for x in frame {
+                *x = (*x * g).clamp(-clip, clip);
+            }
         }
     }
 }
