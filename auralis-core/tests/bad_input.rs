@@ -226,3 +226,79 @@ fn ranges_and_chunk_indices_are_checked_before_any_work() {
         PlanError::InvalidChunkLength { .. }
     ));
 }
+
+/// A 16-bit mono WAV header for `frames` frames at `rate`, followed by `frames` zero samples
+/// as a sparse file (no disk used): long tracks without writing them.
+fn sparse_wav(dir: &tempfile::TempDir, name: &str, rate: u32, frames: u64) -> std::path::PathBuf {
+    let mut header = wav_int(rate, 1, 16, &[0]);
+    header.truncate(44);
+    let data = frames * 2;
+    header[4..8].copy_from_slice(&((36 + data) as u32).to_le_bytes());
+    header[40..44].copy_from_slice(&(data as u32).to_le_bytes());
+    let path = write_temp(dir, name, &header);
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(44 + data).unwrap();
+    path
+}
+
+#[test]
+fn every_input_limit_is_a_typed_error_naming_the_limit() {
+    use auralis_core::decode::{MAX_CHANNELS, MAX_DURATION_S, MAX_FILE_BYTES};
+    let dir = tempfile::tempdir().unwrap();
+
+    // Duration: 4 hours is accepted, 4 hours and a second is not (8 kHz: header-measured WAV).
+    let rate = 8_000u32;
+    let at_limit = sparse_wav(
+        &dir,
+        "four_hours.wav",
+        rate,
+        MAX_DURATION_S * u64::from(rate),
+    );
+    assert_eq!(
+        Source::open(&at_limit).unwrap().info().frames,
+        MAX_DURATION_S * u64::from(rate)
+    );
+    let over = sparse_wav(
+        &dir,
+        "longer.wav",
+        rate,
+        (MAX_DURATION_S + 1) * u64::from(rate),
+    );
+    let err = Source::open(&over).unwrap_err();
+    assert!(matches!(err, DecodeError::Unsupported { .. }), "{err:?}");
+    assert!(err.to_string().contains("longer.wav"), "{err}");
+
+    // Channels: 8 accepted, 9 not.
+    let frames = 4_410;
+    let eight = quantize(&music_like(44_100, 8, frames, 3), 16);
+    Source::open(write_temp(
+        &dir,
+        "eight.wav",
+        &wav_int(44_100, 8, 16, &eight),
+    ))
+    .unwrap();
+    let nine = quantize(&music_like(44_100, 9, frames, 3), 16);
+    let err =
+        Source::open(write_temp(&dir, "nine.wav", &wav_int(44_100, 9, 16, &nine))).unwrap_err();
+    assert!(matches!(err, DecodeError::Unsupported { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains(&format!("9 channels is out of range (1..={MAX_CHANNELS})")),
+        "{err}"
+    );
+
+    // File size: refused before a byte is read (sparse: the content is never looked at).
+    let huge = write_temp(&dir, "huge.flac", b"fLaC");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&huge)
+        .unwrap()
+        .set_len(MAX_FILE_BYTES + 1)
+        .unwrap();
+    let err = Source::open(&huge).unwrap_err();
+    assert!(matches!(err, DecodeError::Unsupported { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("larger than the 8 GiB limit"),
+        "{err}"
+    );
+}

@@ -12,7 +12,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use super::{
     bump, lock, CacheEntry, CacheEvent, CacheKey, Counters, CACHE_FORMAT, HEADER_LEN, MAGIC,
-    MAX_WRITE_FAILURES, STALE_TEMP,
+    MAX_ENTRY_BYTES, MAX_WRITE_FAILURES, STALE_TEMP,
 };
 
 struct DiskState {
@@ -72,6 +72,17 @@ impl Disk {
     /// (already deleted).
     pub(super) fn read(&self, key: CacheKey) -> Result<Option<CacheEntry>, CacheEvent> {
         let path = self.dir.join(key.file_name());
+        let Ok(meta) = fs::metadata(&path) else {
+            return Ok(None);
+        };
+        if meta.len() > HEADER_LEN as u64 + MAX_ENTRY_BYTES {
+            // Not read: a planted or runaway file must not be loaded into memory.
+            let _ = fs::remove_file(&path);
+            return Err(CacheEvent::CorruptEntry {
+                path,
+                reason: format!("{} bytes, more than the largest entry", meta.len()),
+            });
+        }
         let Ok(data) = fs::read(&path) else {
             return Ok(None);
         };

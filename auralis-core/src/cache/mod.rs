@@ -44,6 +44,10 @@ use disk::Disk;
 pub const CACHE_FORMAT: u32 = 2;
 /// The library and format every key is made under.
 pub const LIBRARY_ID: &str = concat!("auralis-core ", env!("CARGO_PKG_VERSION"));
+/// Largest entry payload stored: 256 MiB. The largest entry the library makes, a 600 s chunk
+/// of 48 kHz stereo f32 PCM, is 230.4 MB. A larger entry is served but not stored
+/// ([`CacheEvent::TooLarge`]); a cache file claiming more is corrupt and is not read.
+pub const MAX_ENTRY_BYTES: u64 = 256 << 20;
 const MAGIC: &[u8; 8] = b"AURALISC";
 const HEADER_LEN: usize = 56;
 /// Failed disk writes in a row after which the disk is switched off.
@@ -184,6 +188,11 @@ pub enum CacheEvent {
         /// What was wrong.
         reason: String,
     },
+    /// An entry larger than [`MAX_ENTRY_BYTES`] was computed: served, not stored.
+    TooLarge {
+        /// Its size.
+        bytes: u64,
+    },
 }
 
 type Listener = Box<dyn Fn(&CacheEvent) + Send + Sync>;
@@ -274,6 +283,13 @@ impl FlightGuard {
     /// Stores the computed entry (memory, then disk) and hands it to the waiting requests.
     pub fn complete(mut self, entry: CacheEntry) -> CacheEntry {
         bump(&self.inner.counters.computed);
+        if entry.bytes.len() as u64 > MAX_ENTRY_BYTES {
+            self.finish(FlightState::Done(entry.clone()));
+            self.inner.report(CacheEvent::TooLarge {
+                bytes: entry.bytes.len() as u64,
+            });
+            return entry;
+        }
         self.inner.memory_insert(self.key, entry.clone());
         self.finish(FlightState::Done(entry.clone()));
         if let Some(disk) = &self.inner.disk {
@@ -584,6 +600,48 @@ mod tests {
             .unwrap();
         assert_eq!(big.bytes.len(), 5000);
         assert!(!cache.contains_in_memory(key(9)));
+    }
+
+    #[test]
+    fn entries_over_the_size_limit_are_served_not_stored_and_never_read_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ChunkCache::new(&CacheConfig {
+            memory_bytes: 1 << 40,
+            disk_dir: Some(dir.path().to_path_buf()),
+            ..CacheConfig::default()
+        });
+        // Too large to store: served, reported, in neither memory nor disk.
+        let key = CacheKey::new("big");
+        let n = MAX_ENTRY_BYTES as usize + 1;
+        let (served, origin) = cache
+            .get_or_compute(key, || Ok::<_, ()>(entry(n, 3)))
+            .unwrap();
+        assert_eq!((served.bytes.len(), origin), (n, Origin::Computed));
+        assert!(!cache.contains_in_memory(key));
+        assert!(!dir.path().join(key.file_name()).exists());
+        assert!(cache
+            .events()
+            .contains(&CacheEvent::TooLarge { bytes: n as u64 }));
+        drop(served);
+
+        // A planted file larger than any entry: not read (sparse, so reading it would take
+        // seconds and 256 MiB), deleted, reported, recomputed.
+        let planted = CacheKey::new("planted");
+        let path = dir.path().join(planted.file_name());
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(HEADER_LEN as u64 + MAX_ENTRY_BYTES + 1)
+            .unwrap();
+        let (got, origin) = cache
+            .get_or_compute(planted, || Ok::<_, ()>(entry(10, 5)))
+            .unwrap();
+        assert_eq!((got, origin), (entry(10, 5), Origin::Computed));
+        assert!(cache.events().iter().any(|e| matches!(e,
+            CacheEvent::CorruptEntry { reason, .. } if reason.contains("more than the largest entry"))));
+        assert_eq!(cache.stats().corrupt, 1);
+        // The file now holds the recomputed entry.
+        let data = std::fs::read(&path).unwrap();
+        assert_eq!(disk::decode_entry(planted, &data).unwrap(), entry(10, 5));
     }
 
     #[test]
