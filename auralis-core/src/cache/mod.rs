@@ -75,7 +75,8 @@ impl CacheKey {
         ))
     }
 
-    fn file_name(self) -> String {
+    /// The name of this key's file in the cache directory.
+    pub fn file_name(self) -> String {
         format!("{:032x}.chunk", self.0)
     }
 }

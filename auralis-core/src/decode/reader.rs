@@ -72,7 +72,8 @@ impl RangeReader {
     /// Streams frames `[start, end)` (content frames at the source rate) to `sink`, in blocks of
     /// interleaved samples (1 or 2 channels, see [`super::SourceInfo::channels`]).
     ///
-    /// The samples are exactly those of a linear decode of the whole file.
+    /// The samples are exactly those of a linear decode of the whole file, and the same
+    /// whatever this reader read before.
     pub fn read(
         &mut self,
         start: u64,
@@ -90,6 +91,13 @@ impl RangeReader {
         }
         if start == end {
             return Ok(());
+        }
+        if !self.fresh {
+            // Start every read from a newly opened demuxer: a seek from wherever the last read
+            // stopped can land elsewhere than one from the start (symphonia's MP3 reader scans
+            // for frame sync from its current position, and a damaged file has false syncs;
+            // found by the `range_read` fuzz target). Opening is a probe, not a decode.
+            self.reopen()?;
         }
         let delay = self.source.layout.delay;
         let (lin_start, lin_end) = (start + delay, end + delay);
