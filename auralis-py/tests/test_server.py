@@ -87,3 +87,16 @@ def test_the_player_is_served(client):
     assert r.status_code in (302, 307) and r.headers["location"].startswith("/web/index.html")
     assert c.get("/web/index.html").status_code == 200
     assert c.get("/web/player.js").status_code == 200
+
+
+def test_open_streams_are_bounded_least_recently_used_first(make_wav, tmp_path, monkeypatch):
+    server = load_server()
+    monkeypatch.setattr(server, "MAX_OPEN_STREAMS", 3)
+    library = {"song": make_wav(5.0)}
+    app = server.create_app(library, cache_dir=str(tmp_path / "cache"))
+    with TestClient(app) as c:
+        for intensity in (0.1, 0.2, 0.3, 0.1, 0.4, 0.5):
+            r = c.get("/api/stream/song/metadata", params={"intensity": intensity})
+            assert r.status_code == 200
+    # 0.1 was used again after 0.2 and 0.3, so those two were the ones dropped.
+    assert [k[2] for k in app.state.streams] == [0.1, 0.4, 0.5]

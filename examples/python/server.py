@@ -28,6 +28,7 @@ import asyncio
 import os
 import tempfile
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
@@ -37,6 +38,7 @@ from fastapi.staticfiles import StaticFiles
 
 import auralis_core as ac
 
+MAX_OPEN_STREAMS = 256
 AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aif", ".aiff"}
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 CORPUS_DIR = Path(__file__).resolve().parents[3] / "shared" / "corpus"
@@ -88,7 +90,9 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(title="Auralis streaming", version=ac.__version__)
     tracks: Dict[str, Path] = dict(library if library is not None else default_library())
-    streams: Dict[Tuple[str, str, float], ac.Stream] = {}
+    # Open streams by (track, preset, intensity), least recently used first: bounded, since any
+    # client can ask for any intensity. A dropped stream's chunks stay in the engine's cache.
+    streams: "OrderedDict[Tuple[str, str, float], ac.Stream]" = OrderedDict()
     streams_lock = threading.Lock()
 
     def error(status: int, exc: Exception) -> JSONResponse:
@@ -116,6 +120,8 @@ def create_app(
         key = (track_id, preset, intensity)
         with streams_lock:
             stream = streams.get(key)
+            if stream is not None:
+                streams.move_to_end(key)
         if stream is None:
             stream = ac.Stream(
                 str(tracks[track_id]),
@@ -126,6 +132,8 @@ def create_app(
             )
             with streams_lock:
                 stream = streams.setdefault(key, stream)
+                while len(streams) > MAX_OPEN_STREAMS:
+                    streams.popitem(last=False)
         return stream
 
     async def get_stream(track_id: str, preset: str, intensity: float) -> ac.Stream:
@@ -184,6 +192,8 @@ def create_app(
             media_type="audio/webm",
             headers={"X-Cache": clusters.origin, "X-Preset": preset, "X-Intensity": str(intensity)},
         )
+
+    app.state.streams = streams
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
