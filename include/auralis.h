@@ -47,7 +47,7 @@ typedef enum AuralisStatus {
   AURALIS_STATUS_NOT_FOUND = 3,
   /**
    * The file is not audio in a supported format, or its parameters are out of range
-   * (sample rate, channels, duration).
+   * (sample rate, channels, duration, file size).
    */
   AURALIS_STATUS_UNSUPPORTED_FORMAT = 4,
   /**

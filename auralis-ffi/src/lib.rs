@@ -44,7 +44,7 @@ pub enum AuralisStatus {
     /// The file does not exist.
     NotFound = 3,
     /// The file is not audio in a supported format, or its parameters are out of range
-    /// (sample rate, channels, duration).
+    /// (sample rate, channels, duration, file size).
     UnsupportedFormat = 4,
     /// The audio is malformed, empty or ended early.
     DecodeError = 5,
