@@ -61,9 +61,7 @@ fn main() {
     // One engine whose stream knows its analysis and mastering: cold chunks are computed
     // after clearing its memory cache (no disk cache).
     let warm_engine = memory_engine();
-    let warm = warm_engine
-        .open(&input, settings.clone())
-        .expect("open input");
+    let warm = warm_engine.open(&input, settings).expect("open input");
     let info = warm.info().clone();
     let params = warm.mastering().clone();
     let filters = ffmpeg_filters(&params);
@@ -114,7 +112,7 @@ fn main() {
         // (d)
         let t = Instant::now();
         let engine = memory_engine();
-        let stream = engine.open(&input, settings.clone()).expect("open");
+        let stream = engine.open(&input, settings).expect("open");
         let opened = t.elapsed();
         let first = stream
             .chunk_clusters(0, None)
@@ -165,7 +163,7 @@ fn main() {
         // (c)
         let t = Instant::now();
         let engine = memory_engine();
-        let stream = engine.open(&input, settings.clone()).expect("open");
+        let stream = engine.open(&input, settings).expect("open");
         let mut bytes = stream.init_segment().len();
         for k in 0..stream.info().total_chunks {
             bytes += stream.chunk_media_segment(k).expect("chunk").bytes.len();
