@@ -1,6 +1,7 @@
 //! The Opus encoder and WebM writer on fuzzed PCM and options, read back by the crate's strict
-//! WebM reader and decoded by libopus. Input: channels, bitrate, complexity, start packet and a
-//! trim, then 16-bit samples. Oracle: invalid options are typed errors; otherwise the init
+//! WebM reader and decoded by libopus. Input: flags (channels, last chunk, a wrong input
+//! length), bitrate, complexity, start packet, chunk length (up to 0.5 s), then 16-bit samples
+//! (repeated to the length needed). Oracle: invalid options are typed errors; otherwise the init
 //! segment parses with the right channel count, the media segment holds exactly the encoded
 //! packets in order with 20 ms steps from the chunk's start, DiscardPadding only on a last
 //! chunk's final block, and libopus decodes every packet to 960 frames.
@@ -25,20 +26,26 @@ fuzz_target!(|data: &[u8]| {
         bitrate_bps,
         complexity,
     };
-    let mut pcm: Vec<f32> = body
+    // The samples of the input, repeated to the length the chunk needs (pre-roll + frames +
+    // look-ahead, 200 ms more than the chunk): short inputs reach the encoder and the muxer.
+    let samples: Vec<f32> = body
         .chunks_exact(2)
         .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0)
-        .take(channels * 48_000 * 2)
         .collect();
-    // The chunk's frames, then the input it needs: pre-roll + frames + look-ahead, exactly.
+    let frames = 1 + u64::from(u16::from_le_bytes([head[4], head[5]])) % 24_000;
     let margin = (PRE_ROLL_FRAMES + LOOKAHEAD_FRAMES) as u64;
-    let frames = ((pcm.len() / channels) as u64)
-        .saturating_sub(margin)
-        .saturating_sub(u64::from(head[4]));
-    if frames == 0 {
+    let need = (margin + frames) as usize * channels;
+    let mut pcm: Vec<f32> = if samples.is_empty() {
+        vec![0.0; need]
+    } else {
+        (0..need).map(|i| samples[i % samples.len()]).collect()
+    };
+    if head[0] & 4 != 0 {
+        // A caller's mistake: one sample short. A typed error, never a panic.
+        pcm.pop();
+        assert!(opus::encode_chunk(&pcm, channels, start_frame, frames, &settings).is_err());
         return;
     }
-    pcm.truncate(((frames + margin) as usize) * channels);
 
     let encoded = match opus::encode_chunk(&pcm, channels, start_frame, frames, &settings) {
         Ok(e) => e,
