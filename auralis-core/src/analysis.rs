@@ -287,9 +287,8 @@ impl Spectrum {
     }
 }
 
-/// What one segment contributes: measured on its own, combined in segment order.
-struct SegmentMeasure {
-    meter: ebur128::EbuR128,
+/// The sums, peaks and spectrum a measurement is made of: per segment, then for all of them.
+struct Sums {
     sum_sq: f64,
     sum_lr: f64,
     sum_ll: f64,
@@ -302,11 +301,9 @@ struct SegmentMeasure {
     spectrum: Vec<f64>,
 }
 
-impl SegmentMeasure {
-    fn of(samples: &[f32], rate: u32, ch: usize, spectrum: &Spectrum) -> Self {
-        let mode = ebur128::Mode::I | ebur128::Mode::LRA | ebur128::Mode::TRUE_PEAK;
-        let mut m = SegmentMeasure {
-            meter: meter(samples, rate, ch, mode),
+impl Sums {
+    fn new(samples: u64) -> Self {
+        Sums {
             sum_sq: 0.0,
             sum_lr: 0.0,
             sum_ll: 0.0,
@@ -314,10 +311,39 @@ impl SegmentMeasure {
             sum_mid: 0.0,
             sum_side: 0.0,
             sample_peak: 0.0,
-            samples: samples.len() as u64,
+            samples,
             block_levels: Vec::new(),
             spectrum: vec![0.0; FFT_LEN / 2 + 1],
-        };
+        }
+    }
+
+    /// Adds a later segment's sums.
+    fn add(&mut self, m: Sums) {
+        self.sum_sq += m.sum_sq;
+        self.sum_lr += m.sum_lr;
+        self.sum_ll += m.sum_ll;
+        self.sum_rr += m.sum_rr;
+        self.sum_mid += m.sum_mid;
+        self.sum_side += m.sum_side;
+        self.sample_peak = self.sample_peak.max(m.sample_peak);
+        self.samples += m.samples;
+        self.block_levels.extend(m.block_levels);
+        for (acc, p) in self.spectrum.iter_mut().zip(&m.spectrum) {
+            *acc += p;
+        }
+    }
+}
+
+/// What one segment contributes: measured on its own, combined in segment order.
+struct SegmentMeasure {
+    meter: ebur128::EbuR128,
+    sums: Sums,
+}
+
+impl SegmentMeasure {
+    fn of(samples: &[f32], rate: u32, ch: usize, spectrum: &Spectrum) -> Self {
+        let mode = ebur128::Mode::I | ebur128::Mode::LRA | ebur128::Mode::TRUE_PEAK;
+        let mut m = Sums::new(samples.len() as u64);
         for frame in samples.chunks_exact(ch) {
             let (l, r) = (f64::from(frame[0]), f64::from(frame[ch - 1]));
             m.sum_ll += l * l;
@@ -358,7 +384,10 @@ impl SegmentMeasure {
                 *acc += f64::from(c.norm_sqr());
             }
         }
-        m
+        SegmentMeasure {
+            meter: meter(samples, rate, ch, mode),
+            sums: m,
+        }
     }
 }
 
@@ -367,16 +396,7 @@ struct Accumulator {
     rate: u32,
     channels: usize,
     meters: Vec<ebur128::EbuR128>,
-    sum_sq: f64,
-    sum_lr: f64,
-    sum_ll: f64,
-    sum_rr: f64,
-    sum_mid: f64,
-    sum_side: f64,
-    sample_peak: f32,
-    samples: u64,
-    block_levels: Vec<f64>,
-    spectrum: Vec<f64>,
+    sums: Sums,
 }
 
 impl Accumulator {
@@ -385,33 +405,13 @@ impl Accumulator {
             rate,
             channels,
             meters: Vec::new(),
-            sum_sq: 0.0,
-            sum_lr: 0.0,
-            sum_ll: 0.0,
-            sum_rr: 0.0,
-            sum_mid: 0.0,
-            sum_side: 0.0,
-            sample_peak: 0.0,
-            samples: 0,
-            block_levels: Vec::new(),
-            spectrum: vec![0.0; FFT_LEN / 2 + 1],
+            sums: Sums::new(0),
         }
     }
 
     fn add(&mut self, m: SegmentMeasure) {
         self.meters.push(m.meter);
-        self.sum_sq += m.sum_sq;
-        self.sum_lr += m.sum_lr;
-        self.sum_ll += m.sum_ll;
-        self.sum_rr += m.sum_rr;
-        self.sum_mid += m.sum_mid;
-        self.sum_side += m.sum_side;
-        self.sample_peak = self.sample_peak.max(m.sample_peak);
-        self.samples += m.samples;
-        self.block_levels.extend(m.block_levels);
-        for (acc, p) in self.spectrum.iter_mut().zip(&m.spectrum) {
-            *acc += p;
-        }
+        self.sums.add(m.sums);
     }
 
     fn finish(self) -> TrackAnalysis {
@@ -430,13 +430,13 @@ impl Accumulator {
             .iter()
             .flat_map(|m| (0..ch as u32).map(move |c| m.true_peak(c).unwrap_or(0.0)))
             .fold(0.0f64, f64::max);
-        let rms = db(self.sum_sq / self.samples.max(1) as f64);
-        let peak = 20.0 * f64::from(self.sample_peak).max(1e-6).log10();
+        let rms = db(self.sums.sum_sq / self.sums.samples.max(1) as f64);
+        let peak = 20.0 * f64::from(self.sums.sample_peak).max(1e-6).log10();
 
         let bin_hz = f64::from(self.rate) / FFT_LEN as f64;
-        let total: f64 = self.spectrum.iter().skip(1).sum();
+        let total: f64 = self.sums.spectrum.iter().skip(1).sum();
         let mut bands = [0.0f64; 5];
-        for (i, p) in self.spectrum.iter().enumerate().skip(1) {
+        for (i, p) in self.sums.spectrum.iter().enumerate().skip(1) {
             let f = i as f64 * bin_hz;
             let band = BAND_EDGES_HZ.iter().position(|&edge| f < edge).unwrap_or(4);
             bands[band] += p;
@@ -453,9 +453,9 @@ impl Accumulator {
                 if hi > f64::from(self.rate) / 2.0 {
                     return None;
                 }
-                let energy: f64 = (1..self.spectrum.len())
+                let energy: f64 = (1..self.sums.spectrum.len())
                     .filter(|&i| (lo..hi).contains(&(i as f64 * bin_hz)))
-                    .map(|i| self.spectrum[i])
+                    .map(|i| self.sums.spectrum[i])
                     .sum();
                 (energy > 0.0 && total > 0.0).then(|| (f64::from(k), db(energy / total)))
             })
@@ -465,20 +465,21 @@ impl Accumulator {
         let correlation = if ch == 1 {
             1.0
         } else {
-            let denom = (self.sum_ll * self.sum_rr).sqrt();
+            let denom = (self.sums.sum_ll * self.sums.sum_rr).sqrt();
             if denom > 0.0 {
-                self.sum_lr / denom
+                self.sums.sum_lr / denom
             } else {
                 1.0
             }
         };
-        let width = if ch == 1 || self.sum_mid <= 0.0 {
+        let width = if ch == 1 || self.sums.sum_mid <= 0.0 {
             0.0
         } else {
-            (self.sum_side / self.sum_mid).sqrt()
+            (self.sums.sum_side / self.sums.sum_mid).sqrt()
         };
 
         let mut levels: Vec<f64> = self
+            .sums
             .block_levels
             .into_iter()
             .filter(|&l| l > -70.0)
@@ -503,7 +504,7 @@ impl Accumulator {
             stereo_correlation: correlation,
             stereo_width: width,
             dynamic_range_db: dynamic_range,
-            analyzed_s: (self.samples / ch as u64) as f64 / f64::from(self.rate),
+            analyzed_s: (self.sums.samples / ch as u64) as f64 / f64::from(self.rate),
         }
     }
 }
