@@ -33,10 +33,16 @@ fn build_library() -> PathBuf {
 
 /// Compiles one C file against the header and the shared library.
 fn compile(source: &Path, lib_dir: &Path, out: &Path) {
+    compile_with(source, lib_dir, out, &[]);
+}
+
+/// [`compile`] with extra compiler flags.
+fn compile_with(source: &Path, lib_dir: &Path, out: &Path, extra: &[&str]) {
     let output = Command::new("cc")
         .args([
             "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g", "-pthread",
         ])
+        .args(extra)
         .arg("-I")
         .arg(workspace().join("include"))
         .arg(source)
@@ -185,32 +191,11 @@ fn the_c_example_and_the_c_test_program_run_against_the_header_and_library() {
     // with malloc, so ASan's interceptors and LeakSanitizer watch its heap too (checked by
     // hand: dropping one `auralis_bytes_free` makes this fail with "16522 byte(s) leaked").
     let asan = dir.path().join("test_api_asan");
-    let built = Command::new("cc")
-        .args([
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-O1",
-            "-g",
-            "-pthread",
-            "-fsanitize=address",
-            "-fno-omit-frame-pointer",
-        ])
-        .arg("-I")
-        .arg(workspace().join("include"))
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/test_api.c"))
-        .arg("-L")
-        .arg(&lib_dir)
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-        .args(["-lauralis", "-lm", "-o"])
-        .arg(&asan)
-        .output()
-        .expect("running cc");
-    assert!(
-        built.status.success(),
-        "cc -fsanitize=address failed (libasan missing?):\n{}",
-        String::from_utf8_lossy(&built.stderr)
+    compile_with(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/test_api.c"),
+        &lib_dir,
+        &asan,
+        &["-fsanitize=address", "-fno-omit-frame-pointer"],
     );
     let run = Command::new(&asan)
         .args(args("cache_asan"))
