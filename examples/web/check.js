@@ -58,7 +58,7 @@
     if (recording) {
       // Let the last buffers through, then send the interleaved recording to the server.
       await new Promise((r) => setTimeout(r, 1500));
-      const all = recording.stop();
+      const all = await recording.stop();
       await fetch("/capture", { method: "POST", body: all.buffer });
       out.captured_frames = all.length / 2;
     }

@@ -204,7 +204,7 @@ async function autotest(controls, settings) {
   await controls.setPreset(report.switched_to);
   await until(meta.chunk * 1.6);
   report.recorded_until = audio.currentTime;
-  const captured = recording.stop();
+  const captured = await recording.stop();
   audio.muted = true;
   audio.playbackRate = 4;
   const seekTo = Math.max(0, meta.duration - meta.chunk * 0.5);
