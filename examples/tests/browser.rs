@@ -246,10 +246,11 @@ fn chromium_buffers_chunk_files_as_one_range_in_any_order_and_plays_to_the_end()
     );
 
     // Heard through Web Audio at normal speed: aligned to the mastered PCM, the joins must be as
-    // clean as the rest (the round-trip test's criterion). The page's ScriptProcessor can drop
-    // a block of the recording on a loaded machine, which shows as a recording that does not
-    // match the track at all (error near 0 dB); such a recording is taken once more, and the
-    // checks below stay as strict for the one that is used.
+    // clean as the rest (the round-trip test's criterion). The page records on the audio thread
+    // (an AudioWorklet), so a busy page loses nothing; a starved audio thread could still damage
+    // a recording, which shows as one that does not match the track at all (error near 0 dB).
+    // Such a recording is taken once more, and the checks below stay as strict for the one that
+    // is used.
     let source = auralis_core::Source::open(&wav).unwrap();
     let renderer = auralis_core::Renderer::new(source.clone());
     let mastering =
