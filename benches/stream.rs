@@ -1,6 +1,7 @@
 //! The stream engine: a chunk served from the memory cache, from the disk cache, and computed
 //! cold (random access in a 4-minute track whose analysis is known), plus the first cluster of
-//! a cold chunk (progressive output) and opening a stream whose mastering is cached.
+//! a cold chunk (progressive output), opening a stream whose mastering is cached, and the first
+//! cluster of chunk 0 from a file nothing is known of (time to first audio).
 //!
 //! Input: a 4-minute MP3 made from the corpus (`sad_44s.mp3` repeated), or the 2-minute
 //! built-in demo when the corpus is absent. Chunks of 30 s, preset adaptive, 128 kbit/s.
@@ -65,6 +66,15 @@ fn stream_engine(c: &mut Criterion) {
     });
     group.bench_function("open_with_cached_mastering", |b| {
         b.iter(|| black_box(open(&engine)))
+    });
+    // Time to first audio from nothing: a fresh engine opens the file (probe, analysis,
+    // calibration) and yields the first 1 s Cluster of chunk 0.
+    group.bench_function("first_cluster_uncached_file", |b| {
+        b.iter(|| {
+            let fresh = self::engine(None);
+            let stream = open(&fresh);
+            black_box(stream.chunk_clusters(0, None).unwrap().next())
+        })
     });
 
     let cold_engine = self::engine(None);
