@@ -19,7 +19,8 @@ log=$(mktemp)
 pylog=$(mktemp)
 trap 'rm -f "$log" "$pylog"' EXIT
 status=0
-cargo test --workspace --release --exclude auralis-py 2>&1 | tee "$log" || status=$?
+# --no-fail-fast: every test binary runs even after one fails, so the total is complete.
+cargo test --workspace --release --no-fail-fast --exclude auralis-py 2>&1 | tee "$log" || status=$?
 # The Python package: build the extension into the venv, then the strict pytest suite.
 VIRTUAL_ENV="$PWD/$venv" "$venv/bin/maturin" develop --release --quiet -m auralis-py/Cargo.toml
 (cd auralis-py && "../$venv/bin/python" -m pytest) 2>&1 | tee "$pylog" || status=$?
