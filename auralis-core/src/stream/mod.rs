@@ -14,30 +14,31 @@
 //! calibrated mastering from the cache (computing and storing them if missing). Every request
 //! checks the index before any work and the file's size and modification time (a stat) before
 //! and after computing, so a file that changes while a stream is open gives
-//! [`DecodeError::Changed`], never chunks of two versions. Requests a caller waits for run on
+//! [`crate::DecodeError::Changed`], never chunks of two versions. Requests a caller waits for run on
 //! the caller's thread and pause the prefetch workers (which start no new job while one is
 //! running), so prefetching never queues ahead of them: a waited-for request shares the CPU at
 //! most with the jobs already running, one chunk's work each.
 
 mod clusters;
 mod engine;
+mod pcm;
+mod settings;
 
 pub use clusters::ClusterStream;
 pub use engine::{release_shared_engines, shared_engine, Engine, EngineConfig, EngineStats};
+pub use pcm::rms_db;
+pub use settings::{StreamSettings, MAX_FADE_MS};
 
 use std::collections::HashMap;
-use std::io::{Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::analysis::TrackAnalysis;
 use crate::cache::{CacheEntry, CacheKey, Claim, Origin};
-use crate::crossfade::Curve;
-use crate::error::{DecodeError, Error};
+use crate::error::Error;
 use crate::mastering::{Mastering, MasteringParams, Preset};
-use crate::opus::OpusSettings;
-use crate::plan::{ChunkPlan, ChunkRange, DEFAULT_CHUNK_SECONDS};
+use crate::plan::{ChunkPlan, ChunkRange};
 use crate::prefetch::{Job, Priority};
 use crate::render::Transition;
 use crate::signature::FileSignature;
@@ -47,73 +48,6 @@ use engine::{lock, Track};
 
 /// Level reported for digital silence, in dB.
 pub const SILENCE_DB: f64 = -120.0;
-/// Longest accepted transition fade.
-pub const MAX_FADE_MS: f64 = 5_000.0;
-
-/// Settings of a stream: everything besides the file that changes its bytes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StreamSettings {
-    /// The mastering preset (default [`Preset::Adaptive`]).
-    pub preset: Preset,
-    /// How much of the preset, 0 to 1 (default 1).
-    pub intensity: f64,
-    /// Chunk length in seconds, a multiple of 0.02 (default 30).
-    pub chunk_seconds: f64,
-    /// Opus bitrate and complexity (default 128 kbit/s, 10).
-    pub opus: OpusSettings,
-    /// Length of the crossfade at the start of a transition chunk (default 50 ms).
-    pub fade_ms: f64,
-    /// Curve of that crossfade (default [`Curve::RaisedCosine`]).
-    pub fade_curve: Curve,
-}
-
-impl Default for StreamSettings {
-    fn default() -> Self {
-        StreamSettings {
-            preset: Preset::Adaptive,
-            intensity: 1.0,
-            chunk_seconds: DEFAULT_CHUNK_SECONDS,
-            opus: OpusSettings::default(),
-            fade_ms: 50.0,
-            fade_curve: Curve::RaisedCosine,
-        }
-    }
-}
-
-impl StreamSettings {
-    /// Checks every setting (not the chunk length against a track: that needs the track).
-    pub fn validate(&self) -> Result<(), Error> {
-        crate::mastering::presets::check_intensity(self.intensity)?;
-        ChunkPlan::chunk_frames_for(self.chunk_seconds)?;
-        self.opus.validate()?;
-        if !(0.0..=MAX_FADE_MS).contains(&self.fade_ms) {
-            return Err(Error::InvalidArgument {
-                name: "fade_ms",
-                value: self.fade_ms.to_string(),
-                valid: "a number of milliseconds from 0 to 5000",
-            });
-        }
-        Ok(())
-    }
-
-    fn fade_frames(&self) -> usize {
-        (self.fade_ms * 48.0).round() as usize
-    }
-
-    /// The part of a cache key these settings make (without the Opus settings for PCM).
-    fn key_part(&self, with_opus: bool) -> String {
-        let mut s = format!(
-            "{}/{:016x}/{}",
-            self.preset.name(),
-            self.intensity.to_bits(),
-            crate::plan::seconds_to_frames(self.chunk_seconds)
-        );
-        if with_opus {
-            s += &format!("/{}/{}", self.opus.bitrate_bps, self.opus.complexity);
-        }
-        s
-    }
-}
 
 /// What a stream is, for a player or a `metadata` endpoint.
 #[derive(Debug, Clone, PartialEq)]
@@ -371,78 +305,6 @@ impl Stream {
         }
     }
 
-    /// The unmastered 48 kHz audio of `[start_s, end_s)`, clamped to the track (for the Python
-    /// layer's `load_chunk`). Not cached.
-    pub fn original_pcm(&self, start_s: f64, end_s: f64) -> Result<Vec<f32>, Error> {
-        let frames = self.inner.plan.frames();
-        if !(start_s.is_finite() && end_s.is_finite()) || start_s > end_s {
-            return Err(crate::PlanError::TimeOutOfRange {
-                seconds: if start_s.is_finite() { end_s } else { start_s },
-                duration_s: self.inner.plan.duration_s(),
-            }
-            .into());
-        }
-        let at = |s: f64| crate::plan::seconds_to_frames(s.max(0.0)).min(frames);
-        let (a, b) = (at(start_s), at(end_s));
-        let renderer = &self.inner.track.renderer;
-        self.run(|| {
-            let mut reader = renderer.source().reader()?;
-            Ok(renderer.render_range(&mut reader, a, b)?)
-        })
-    }
-
-    /// Chunk `index`'s mastered audio: interleaved 48 kHz `f32`, exactly its frames. Cached.
-    pub fn chunk_pcm(&self, index: u64) -> Result<Vec<f32>, Error> {
-        let (target, key) = self.prepare_request(index, None, Kind::Pcm)?;
-        let _foreground = self.inner.engine.inner.prefetch.foreground();
-        let (entry, _) = self.inner.engine.cache().get_or_compute(key, || {
-            let pcm = target.run(|| {
-                target.inner.track.renderer.render_mastered_chunk(
-                    &target.inner.plan,
-                    index,
-                    &target.inner.mastering.params,
-                )
-            })?;
-            Ok::<_, Error>(CacheEntry {
-                level_db: rms_db(&pcm),
-                bytes: pcm.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            })
-        })?;
-        self.note_level(index, entry.level_db);
-        Ok(entry
-            .bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .collect())
-    }
-
-    /// Chunk `index` as a 32-bit float WAV file (48 kHz), exactly its frames.
-    pub fn chunk_wav(&self, index: u64) -> Result<Vec<u8>, Error> {
-        let pcm = self.chunk_pcm(index)?;
-        let mut out = std::io::Cursor::new(Vec::new());
-        write_wav(&mut out, self.info().channels, std::iter::once(Ok(pcm)))?;
-        Ok(out.into_inner())
-    }
-
-    /// Writes the whole mastered track as a 32-bit float WAV (48 kHz, exact length), chunk by
-    /// chunk: memory stays at one chunk. Not cached (it is the chunks' PCM, joined).
-    pub fn write_full_wav<W: Write + Seek>(&self, out: W) -> Result<(), Error> {
-        let params = &self.inner.mastering.params;
-        let renderer = &self.inner.track.renderer;
-        let plan = &self.inner.plan;
-        let chunks = plan
-            .chunks()
-            .map(|c| self.run(|| renderer.render_mastered_chunk(plan, c.index, params)));
-        write_wav(out, self.info().channels, chunks)
-    }
-
-    /// The whole mastered track as one WAV file in memory (see [`Self::write_full_wav`]).
-    pub fn full_wav(&self) -> Result<Vec<u8>, Error> {
-        let mut out = std::io::Cursor::new(Vec::new());
-        self.write_full_wav(&mut out)?;
-        Ok(out.into_inner())
-    }
-
     /// The whole mastered track as one WebM file (a continuous encode with Duration and Cues,
     /// for download or `<audio src>`). Holds the track's PCM in memory while encoding.
     pub fn full_webm(&self) -> Result<Vec<u8>, Error> {
@@ -638,45 +500,6 @@ impl Stream {
     }
 }
 
-/// RMS over all samples in dBFS, [`SILENCE_DB`] at least.
-pub fn rms_db(samples: &[f32]) -> f64 {
-    if samples.is_empty() {
-        return SILENCE_DB;
-    }
-    let mean = samples.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / samples.len() as f64;
-    (10.0 * mean.log10()).max(SILENCE_DB)
-}
-
-/// Writes 32-bit float WAV at 48 kHz from blocks of interleaved samples.
-fn write_wav<W: Write + Seek>(
-    out: W,
-    channels: u16,
-    blocks: impl Iterator<Item = Result<Vec<f32>, Error>>,
-) -> Result<(), Error> {
-    let spec = hound::WavSpec {
-        channels,
-        sample_rate: crate::OUTPUT_RATE_HZ,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let io = |e: hound::Error| {
-        Error::Decode(DecodeError::Io {
-            path: PathBuf::from("<wav output>"),
-            source: match e {
-                hound::Error::IoError(e) => e,
-                other => std::io::Error::other(other.to_string()),
-            },
-        })
-    };
-    let mut writer = hound::WavWriter::new(out, spec).map_err(io)?;
-    for block in blocks {
-        for x in block? {
-            writer.write_sample(x).map_err(io)?;
-        }
-    }
-    writer.finalize().map_err(io)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -688,46 +511,5 @@ mod tests {
         shared::<Engine>();
         shared::<Stream>();
         sendable::<ClusterStream>();
-    }
-
-    #[test]
-    fn rms_of_a_full_scale_square_is_0_db_and_silence_is_the_floor() {
-        assert!(rms_db(&[1.0, -1.0, 1.0, -1.0]).abs() < 1e-12);
-        assert!((rms_db(&[0.5; 8]) - 20.0 * 0.5f64.log10()).abs() < 1e-9);
-        assert_eq!(rms_db(&[0.0; 8]), SILENCE_DB);
-        assert_eq!(rms_db(&[]), SILENCE_DB);
-    }
-
-    #[test]
-    fn settings_out_of_range_are_refused_with_their_name() {
-        let bad = [
-            StreamSettings {
-                intensity: 1.5,
-                ..StreamSettings::default()
-            },
-            StreamSettings {
-                chunk_seconds: 0.03,
-                ..StreamSettings::default()
-            },
-            StreamSettings {
-                fade_ms: -1.0,
-                ..StreamSettings::default()
-            },
-            StreamSettings {
-                fade_ms: f64::NAN,
-                ..StreamSettings::default()
-            },
-        ];
-        for s in bad {
-            assert!(s.validate().is_err(), "{s:?}");
-        }
-        let e = StreamSettings {
-            fade_ms: 9e9,
-            ..StreamSettings::default()
-        }
-        .validate()
-        .unwrap_err();
-        assert!(e.to_string().contains("fade_ms"), "{e}");
-        assert!(StreamSettings::default().validate().is_ok());
     }
 }

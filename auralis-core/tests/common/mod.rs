@@ -1,6 +1,8 @@
 //! Fixtures for the integration tests: synthesized files, the corpus, reference decoders.
 #![allow(dead_code)]
 
+pub mod streams;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

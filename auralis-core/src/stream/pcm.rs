@@ -1,0 +1,135 @@
+//! PCM and WAV outputs of a stream: the unmastered audio of a time range, a chunk's mastered
+//! PCM (cached) and WAV, and the whole mastered track as one WAV written chunk by chunk.
+
+use std::io::{Seek, Write};
+use std::path::PathBuf;
+
+use super::{Kind, Stream, SILENCE_DB};
+use crate::cache::CacheEntry;
+use crate::error::{DecodeError, Error};
+
+impl Stream {
+    /// The unmastered 48 kHz audio of `[start_s, end_s)`, clamped to the track (for the Python
+    /// layer's `load_chunk`). Not cached.
+    pub fn original_pcm(&self, start_s: f64, end_s: f64) -> Result<Vec<f32>, Error> {
+        let frames = self.inner.plan.frames();
+        if !(start_s.is_finite() && end_s.is_finite()) || start_s > end_s {
+            return Err(crate::PlanError::TimeOutOfRange {
+                seconds: if start_s.is_finite() { end_s } else { start_s },
+                duration_s: self.inner.plan.duration_s(),
+            }
+            .into());
+        }
+        let at = |s: f64| crate::plan::seconds_to_frames(s.max(0.0)).min(frames);
+        let (a, b) = (at(start_s), at(end_s));
+        let renderer = &self.inner.track.renderer;
+        self.run(|| {
+            let mut reader = renderer.source().reader()?;
+            Ok(renderer.render_range(&mut reader, a, b)?)
+        })
+    }
+
+    /// Chunk `index`'s mastered audio: interleaved 48 kHz `f32`, exactly its frames. Cached.
+    pub fn chunk_pcm(&self, index: u64) -> Result<Vec<f32>, Error> {
+        let (target, key) = self.prepare_request(index, None, Kind::Pcm)?;
+        let _foreground = self.inner.engine.inner.prefetch.foreground();
+        let (entry, _) = self.inner.engine.cache().get_or_compute(key, || {
+            let pcm = target.run(|| {
+                target.inner.track.renderer.render_mastered_chunk(
+                    &target.inner.plan,
+                    index,
+                    &target.inner.mastering.params,
+                )
+            })?;
+            Ok::<_, Error>(CacheEntry {
+                level_db: rms_db(&pcm),
+                bytes: pcm.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            })
+        })?;
+        self.note_level(index, entry.level_db);
+        Ok(entry
+            .bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect())
+    }
+
+    /// Chunk `index` as a 32-bit float WAV file (48 kHz), exactly its frames.
+    pub fn chunk_wav(&self, index: u64) -> Result<Vec<u8>, Error> {
+        let pcm = self.chunk_pcm(index)?;
+        let mut out = std::io::Cursor::new(Vec::new());
+        write_wav(&mut out, self.info().channels, std::iter::once(Ok(pcm)))?;
+        Ok(out.into_inner())
+    }
+
+    /// Writes the whole mastered track as a 32-bit float WAV (48 kHz, exact length), chunk by
+    /// chunk: memory stays at one chunk. Not cached (it is the chunks' PCM, joined).
+    pub fn write_full_wav<W: Write + Seek>(&self, out: W) -> Result<(), Error> {
+        let params = &self.inner.mastering.params;
+        let renderer = &self.inner.track.renderer;
+        let plan = &self.inner.plan;
+        let chunks = plan
+            .chunks()
+            .map(|c| self.run(|| renderer.render_mastered_chunk(plan, c.index, params)));
+        write_wav(out, self.info().channels, chunks)
+    }
+
+    /// The whole mastered track as one WAV file in memory (see [`Self::write_full_wav`]).
+    pub fn full_wav(&self) -> Result<Vec<u8>, Error> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        self.write_full_wav(&mut out)?;
+        Ok(out.into_inner())
+    }
+}
+
+/// RMS over all samples in dBFS, [`SILENCE_DB`] at least.
+pub fn rms_db(samples: &[f32]) -> f64 {
+    if samples.is_empty() {
+        return SILENCE_DB;
+    }
+    let mean = samples.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / samples.len() as f64;
+    (10.0 * mean.log10()).max(SILENCE_DB)
+}
+
+/// Writes 32-bit float WAV at 48 kHz from blocks of interleaved samples.
+fn write_wav<W: Write + Seek>(
+    out: W,
+    channels: u16,
+    blocks: impl Iterator<Item = Result<Vec<f32>, Error>>,
+) -> Result<(), Error> {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: crate::OUTPUT_RATE_HZ,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let io = |e: hound::Error| {
+        Error::Decode(DecodeError::Io {
+            path: PathBuf::from("<wav output>"),
+            source: match e {
+                hound::Error::IoError(e) => e,
+                other => std::io::Error::other(other.to_string()),
+            },
+        })
+    };
+    let mut writer = hound::WavWriter::new(out, spec).map_err(io)?;
+    for block in blocks {
+        for x in block? {
+            writer.write_sample(x).map_err(io)?;
+        }
+    }
+    writer.finalize().map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rms_of_a_full_scale_square_is_0_db_and_silence_is_the_floor() {
+        assert!(rms_db(&[1.0, -1.0, 1.0, -1.0]).abs() < 1e-12);
+        assert!((rms_db(&[0.5; 8]) - 20.0 * 0.5f64.log10()).abs() < 1e-9);
+        assert_eq!(rms_db(&[0.0; 8]), SILENCE_DB);
+        assert_eq!(rms_db(&[]), SILENCE_DB);
+    }
+}
