@@ -87,45 +87,32 @@ impl Mastering {
         });
         let mut params = design(&analysis, preset, intensity)?;
         if !params.is_bypass() && !analysis.is_silent() {
-            params.gain_db = calibrate_gain(&segments, rate, channels, &params, threads);
+            params.gain_db = calibrate_gain(segments, rate, channels, &params, threads);
         }
         Ok(Mastering { analysis, params })
     }
 }
 
-/// The loudness gain that brings the chain's output on `segments` to the target.
+/// The loudness gain that brings the chain's output on `segments` to the target. The segments
+/// are shaped in place (they are not needed afterwards): copies of them would triple an open's
+/// peak memory (8 × 3 s at the source rate, 18 MB at 96 kHz stereo).
 fn calibrate_gain(
-    segments: &[Vec<f32>],
+    segments: Vec<Vec<f32>>,
     rate: u32,
     channels: usize,
     params: &MasteringParams,
     threads: usize,
 ) -> f64 {
-    let mut shaped = crate::parallel::map_indexed(
-        segments.len(),
-        threads,
-        || (),
-        |(), i| {
-            let mut buf = segments[i].clone();
-            process(&mut buf, channels, rate, 0, params, Stages::BeforeGain);
-            buf
-        },
-    );
+    let shaped = crate::parallel::map_owned(segments, threads, |buf| {
+        process(buf, channels, rate, 0, params, Stages::BeforeGain);
+    });
     let before = analysis::integrated_loudness_threads(&shaped, rate, channels, threads);
     let gain = (params.target_lufs - before).min(presets::MAX_GAIN_DB);
-    let shaped_ref = &shaped;
-    shaped = crate::parallel::map_indexed(
-        shaped_ref.len(),
-        threads,
-        || (),
-        |(), i| {
-            let mut buf = shaped_ref[i].clone();
-            chain::apply_gain(&mut buf, gain);
-            limiter::limit(&mut buf, channels, rate, params.ceiling_dbtp);
-            buf
-        },
-    );
-    let after = analysis::integrated_loudness_threads(&shaped, rate, channels, threads);
+    let limited = crate::parallel::map_owned(shaped, threads, |buf| {
+        chain::apply_gain(buf, gain);
+        limiter::limit(buf, channels, rate, params.ceiling_dbtp);
+    });
+    let after = analysis::integrated_loudness_threads(&limited, rate, channels, threads);
     (gain + (params.target_lufs - after).clamp(0.0, MAX_LIMITER_MAKEUP_DB))
         .min(presets::MAX_GAIN_DB)
 }
