@@ -89,6 +89,20 @@ def test_the_player_is_served(client):
     assert c.get("/web/player.js").status_code == 200
 
 
+def test_stats_report_the_shared_engine_counters(client):
+    c, _ = client
+    assert c.get("/api/stats").json() == {"open_streams": 0}
+    params = {"preset": "warm"}
+    assert c.get("/api/stream/song/chunk/0", params=params).status_code == 200
+    first = c.get("/api/stats").json()
+    assert first["open_streams"] == 1 and first["computed"] >= 1, first
+    assert first["memory_bytes"] > 0, first
+    again = c.get("/api/stream/song/chunk/0", params=params)
+    assert again.headers["x-cache"] == "HIT-MEMORY"
+    second = c.get("/api/stats").json()
+    assert second["memory_hits"] >= first["memory_hits"] + 1, (first, second)
+
+
 def test_open_streams_are_bounded_least_recently_used_first(make_wav, tmp_path, monkeypatch):
     server = load_server()
     monkeypatch.setattr(server, "MAX_OPEN_STREAMS", 3)

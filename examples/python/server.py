@@ -195,6 +195,16 @@ def create_app(
 
     app.state.streams = streams
 
+    @app.get("/api/stats")
+    async def stats() -> dict:
+        """The engine's counters (every stream of this server shares one engine) and the
+        number of open streams; the counters are empty before the first stream opens."""
+        with streams_lock:
+            any_stream = next(iter(streams.values()), None)
+            open_streams = len(streams)
+        counters = any_stream.stats() if any_stream is not None else {}
+        return {"open_streams": open_streams, **counters}
+
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse("/web/index.html?api=/api")

@@ -13,7 +13,7 @@ What it does:
   switches, metadata, init segments, unknown tracks, bad presets, indices past the end);
 - halfway through, makes the cache directory unwritable (chmod 555; as root, which ignores
   modes, the directory is replaced by a regular file) and rewrites the changing track;
-- samples the server's RSS every 5 s;
+- samples the server's RSS every 5 s, with the engine's memory cache size (``/api/stats``);
 - afterwards re-renders a sample of the served chunks with a fresh engine and compares bytes.
 
 It prints a table (requests, statuses by kind, p50/p99 latency by request kind, RSS over
@@ -247,6 +247,7 @@ def main() -> int:
         stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "wb"),
     )
     rss: list[tuple[float, int]] = []
+    cache_kb: list[int | None] = []  # the engine's memory cache (payload bytes), beside each RSS
     try:
         for _ in range(300):
             try:
@@ -298,9 +299,16 @@ def main() -> int:
 
         async def sample_rss() -> None:
             t0 = time.monotonic()
-            while not stop:
-                rss.append((time.monotonic() - t0, rss_kb(server.pid)))
-                await asyncio.sleep(5)
+            async with httpx.AsyncClient(timeout=10) as client:
+                while not stop:
+                    try:
+                        counters = (await client.get(f"{base}/api/stats")).json()
+                        cached = counters.get("memory_bytes", 0) // 1024
+                    except (httpx.HTTPError, ValueError):
+                        cached = None
+                    rss.append((time.monotonic() - t0, rss_kb(server.pid)))
+                    cache_kb.append(cached)
+                    await asyncio.sleep(5)
 
         async def everything() -> None:
             nonlocal stop
@@ -336,6 +344,9 @@ def main() -> int:
         print(f"| {kind} | {len(lat)} | {st} | {percentile(lat, 0.5) * 1000:.0f} | {percentile(lat, 0.99) * 1000:.0f} |")
     print(f"\nstatuses: {dict(sorted(load.statuses.items(), key=str))}; 5xx: {len(load.bad_input_5xx)}")
     print(f"RSS (MB) every 5 s: {' '.join(str(v // 1024) for _, v in rss)}")
+    print(f"memory cache (MB) at the same times: {' '.join('?' if c is None else str(c // 1024) for c in cache_kb)}")
+    print("RSS minus memory cache (MB): "
+          + " ".join("?" if c is None else str((v - c) // 1024) for (_, v), c in zip(rss, cache_kb)))
     print(f"RSS max: middle third {middle / 1024:.0f} MB, last third {last / 1024:.0f} MB"
           f" ({'GREW' if grew else 'flat'})")
     print(f"verified chunks against a fresh render: {checked}, mismatches: {len(mismatches)}")
@@ -347,7 +358,7 @@ def main() -> int:
         "by_kind": {k: {str(s): n for s, n in v.items()} for k, v in load.by_kind.items()},
         "p50_ms": {k: percentile(v, 0.5) * 1000 for k, v in load.latency.items()},
         "p99_ms": {k: percentile(v, 0.99) * 1000 for k, v in load.latency.items()},
-        "rss_kb": rss, "verified": checked, "mismatches": mismatches,
+        "rss_kb": rss, "memory_cache_kb": cache_kb, "verified": checked, "mismatches": mismatches,
         "failures": load.failures[:50], "server_5xx": load.bad_input_5xx[:50],
     }, indent=1))
     shutil.rmtree(root, ignore_errors=True)
