@@ -197,7 +197,11 @@ class Load:
 
 
 async def run_load(base: str, load: Load, clients: int, seconds: float, halfway) -> None:
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections are dropped after 2 s, before the server's keep-alive timeout (uvicorn:
+    # 5 s, as httpx's default expiry): with equal timeouts a request can go out on a connection
+    # the server is closing at that moment, which fails as "disconnected without a response".
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients,
+                          keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base, timeout=120.0, limits=limits) as http:
         deadline = time.monotonic() + seconds
         tasks = [asyncio.create_task(load.client(http, deadline)) for _ in range(clients)]
