@@ -114,3 +114,14 @@ def test_open_streams_are_bounded_least_recently_used_first(make_wav, tmp_path, 
             assert r.status_code == 200
     # 0.1 was used again after 0.2 and 0.3, so those two were the ones dropped.
     assert [k[2] for k in app.state.streams] == [0.1, 0.4, 0.5]
+
+
+def test_malloc_arenas_are_capped_unless_the_environment_says_otherwise(monkeypatch):
+    import platform
+
+    server = load_server()
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    # mallopt returns 1 on success: glibc takes the cap; elsewhere there is nothing to cap.
+    assert server.limit_malloc_arenas() is (platform.libc_ver()[0] == "glibc")
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert server.limit_malloc_arenas() is False
