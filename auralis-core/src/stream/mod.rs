@@ -14,10 +14,10 @@
 //! calibrated mastering from the cache (computing and storing them if missing). Every request
 //! checks the index before any work and the file's size and modification time (a stat) before
 //! and after computing, so a file that changes while a stream is open gives
-//! [`crate::DecodeError::Changed`], never chunks of two versions. Requests a caller waits for run on
-//! the caller's thread and pause the prefetch workers (which start no new job while one is
-//! running), so prefetching never queues ahead of them: a waited-for request shares the CPU at
-//! most with the jobs already running, one chunk's work each.
+//! [`crate::DecodeError::Changed`], never chunks of two versions. Requests a caller waits for
+//! run on the caller's thread and pause the prefetch workers (which start no new job while one
+//! is running), so prefetching never queues ahead of them: a waited-for request shares the CPU
+//! at most with the jobs already running, one chunk's work each.
 
 mod clusters;
 mod engine;
