@@ -217,9 +217,9 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
     """Caps glibc's malloc arenas (``mallopt(M_ARENA_MAX)``), before the worker threads exist.
 
     glibc gives each thread that allocates under contention an arena of its own and keeps what
-    is freed there; chunk renders on several threads then leave hundreds of MB resident. The
-    soak run measured the server at about 650 MB with the default and about 420 MB with two
-    arenas, at the same request rate (RELIABILITY.md). The same as ``MALLOC_ARENA_MAX=2`` in
+    is freed there; chunk renders on several threads then leave hundreds of MB resident. Two
+    3-minute soak runs at the same request rate measured the server's RSS at 538-655 MB with
+    the default and 360-430 MB with two arenas (RELIABILITY.md). The same as ``MALLOC_ARENA_MAX=2`` in
     the environment; an explicit ``MALLOC_ARENA_MAX`` wins. Returns whether the cap was set.
     """
     if "MALLOC_ARENA_MAX" in os.environ:
