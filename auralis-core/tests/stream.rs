@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use auralis_core::cache::Origin;
 use auralis_core::opus::PACKET_FRAMES;
-use auralis_core::stream::StreamSettings;
+use auralis_core::stream::{StreamSettings, WavFormat};
 use auralis_core::webm::reader;
 use auralis_core::{DecodeError, Error, Mastering, PlanError, Preset, Renderer, Source};
 use common::streams::*;
@@ -173,7 +173,7 @@ fn pcm_wav_and_whole_track_outputs_are_exact_and_levels_are_reported() {
             .unwrap();
         let pcm = stream.chunk_pcm(c.index).unwrap();
         assert_eq!(pcm, want, "chunk {}", c.index);
-        let wav = stream.chunk_wav(c.index).unwrap();
+        let wav = stream.chunk_wav(c.index, WavFormat::Float32).unwrap();
         let from_wav: Vec<f32> = hound::WavReader::new(&wav[..])
             .unwrap()
             .into_samples::<f32>()
@@ -186,7 +186,7 @@ fn pcm_wav_and_whole_track_outputs_are_exact_and_levels_are_reported() {
         joined.extend(want);
     }
     assert_eq!(stream.levels_served().len(), 3);
-    let full = stream.full_wav().unwrap();
+    let full = stream.full_wav(WavFormat::Float32).unwrap();
     let reader = hound::WavReader::new(&full[..]).unwrap();
     assert_eq!(reader.duration() as u64, info.frames);
     let samples: Vec<f32> = reader.into_samples::<f32>().map(Result::unwrap).collect();

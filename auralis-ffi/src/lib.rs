@@ -596,7 +596,7 @@ pub unsafe extern "C" fn auralis_stream_full_wav(
         unsafe { clear_bytes(out) }?;
         // SAFETY: forwarded caller's promise.
         let stream = unsafe { handle(stream) }?;
-        let wav = stream.full_wav()?;
+        let wav = stream.full_wav(auralis_core::stream::WavFormat::Float32)?;
         // SAFETY: checked above.
         unsafe { give_bytes(out, wav) };
         Ok(())

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use auralis_core::cache::Origin;
 use auralis_core::opus::OpusSettings;
 use auralis_core::stream::{
-    shared_engine, Engine, EngineConfig, Stream as CoreStream, StreamSettings,
+    shared_engine, Engine, EngineConfig, Stream as CoreStream, StreamSettings, WavFormat,
 };
 use auralis_core::{CacheConfig, DecodeError, Error, PlanError, Preset};
 use numpy::ndarray::Array2;
@@ -94,6 +94,16 @@ fn to_py(e: Error) -> PyErr {
 /// decoding/encoding/disk call goes through.
 fn heavy<T: Send>(py: Python<'_>, work: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
     py.detach(work).map_err(to_py)
+}
+
+fn wav_format(name: &str) -> PyResult<WavFormat> {
+    WavFormat::from_name(name).ok_or_else(|| {
+        let valid: Vec<&str> = WavFormat::ALL.iter().map(|f| f.name()).collect();
+        InvalidArgumentError::new_err(format!(
+            "unknown WAV format {name:?} (valid: {})",
+            valid.join(", ")
+        ))
+    })
 }
 
 fn preset(name: Option<&str>) -> PyResult<Preset> {
@@ -298,20 +308,32 @@ impl Stream {
         Ok(to_array(py, pcm, self.inner.info().channels))
     }
 
-    /// Chunk `index` as 32-bit float WAV bytes (exactly its frames).
-    fn chunk_wav<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyBytes>> {
-        let wav = heavy(py, || self.inner.chunk_wav(index))?;
+    /// Chunk `index` as WAV bytes (exactly its frames): `format="float32"` (the engine's
+    /// samples) or `"pcm16"` (16-bit with TPDF dither, the same bytes on every call).
+    #[pyo3(signature = (index, format="float32"))]
+    fn chunk_wav<'py>(
+        &self,
+        py: Python<'py>,
+        index: u64,
+        format: &str,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let format = wav_format(format)?;
+        let wav = heavy(py, || self.inner.chunk_wav(index, format))?;
         Ok(PyBytes::new(py, &wav))
     }
 
-    /// Writes the whole mastered track as a 32-bit float WAV file (exact length) to `path`.
-    fn write_full_wav(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+    /// Writes the whole mastered track as a WAV file (exact length) to `path`, in `format`
+    /// (see `chunk_wav`): its samples are exactly the chunks' samples joined.
+    #[pyo3(signature = (path, format="float32"))]
+    fn write_full_wav(&self, py: Python<'_>, path: PathBuf, format: &str) -> PyResult<()> {
+        let format = wav_format(format)?;
         heavy(py, || {
             let file = std::fs::File::create(&path).map_err(|e| DecodeError::Io {
                 path: path.clone(),
                 source: e,
             })?;
-            self.inner.write_full_wav(std::io::BufWriter::new(file))
+            self.inner
+                .write_full_wav(std::io::BufWriter::new(file), format)
         })
     }
 
@@ -469,6 +491,36 @@ fn presets() -> Vec<&'static str> {
     Preset::ALL.iter().map(|p| p.name()).collect()
 }
 
+/// What a file is as a stream of `chunk_seconds` chunks, from a probe alone (no analysis,
+/// nothing mastered): frames, sample_rate (48000, the rate of every output), channels,
+/// duration, chunk_duration, total_chunks, source_sample_rate, mime, signature.
+#[pyfunction]
+#[pyo3(signature = (path, chunk_seconds=30.0))]
+fn probe<'py>(py: Python<'py>, path: PathBuf, chunk_seconds: f64) -> PyResult<Bound<'py, PyDict>> {
+    let (i, signature) = heavy(py, || auralis_core::stream::probe(&path, chunk_seconds))?;
+    let d = PyDict::new(py);
+    d.set_item("frames", i.frames)?;
+    d.set_item("sample_rate", i.sample_rate)?;
+    d.set_item("channels", i.channels)?;
+    d.set_item("duration", i.duration_s)?;
+    d.set_item("chunk_duration", i.chunk_seconds)?;
+    d.set_item("total_chunks", i.total_chunks)?;
+    d.set_item("source_sample_rate", i.source_sample_rate)?;
+    d.set_item("mime", i.mime)?;
+    d.set_item("signature", signature.to_hex())?;
+    Ok(d)
+}
+
+/// The content signature of the file at `path` (size, modification time and a hash of its
+/// first and last 64 KiB), as hex: the identity the engine's cache keys use. Two reads, no
+/// decoding.
+#[pyfunction]
+fn file_signature(py: Python<'_>, path: PathBuf) -> PyResult<String> {
+    heavy(py, || {
+        Ok(auralis_core::signature::FileSignature::of_path(&path)?.to_hex())
+    })
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -495,6 +547,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Clusters>()?;
     m.add_function(wrap_pyfunction!(crossfade_between_chunks, m)?)?;
     m.add_function(wrap_pyfunction!(demo_wav, m)?)?;
+    m.add_function(wrap_pyfunction!(probe, m)?)?;
+    m.add_function(wrap_pyfunction!(file_signature, m)?)?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;
     Ok(())
 }

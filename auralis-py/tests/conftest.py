@@ -29,22 +29,37 @@ def write_wav(path: Path, seconds: float, rate: int = 44_100, channels: int = 2,
     return path
 
 
-def read_wav_float(path: str) -> np.ndarray:
-    """A 32-bit float WAV (as the library writes) as (frames, channels) float32."""
+def read_wav(path: str) -> tuple:
+    """A WAV as the library writes it: ``(samples, format_tag, bits, rate)``, samples as
+    (frames, channels): float32 for IEEE float files, int16 for 16-bit PCM ones."""
     data = Path(path).read_bytes()
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
-    pos, channels, body = 12, None, None
+    assert int.from_bytes(data[4:8], "little") == len(data) - 8
+    pos, channels, body, fmt, bits, rate = 12, None, None, None, None, None
     while pos + 8 <= len(data):
         cid, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
         if cid == b"fmt ":
             fmt = int.from_bytes(data[pos + 8 : pos + 10], "little")
             channels = int.from_bytes(data[pos + 10 : pos + 12], "little")
-            assert fmt in (3, 0xFFFE)  # IEEE float (or extensible)
+            rate = int.from_bytes(data[pos + 12 : pos + 16], "little")
+            bits = int.from_bytes(data[pos + 22 : pos + 24], "little")
         elif cid == b"data":
             body = data[pos + 8 : pos + 8 + size]
+            assert len(body) == size
         pos += 8 + size + (size & 1)
     assert channels is not None and body is not None
-    return np.frombuffer(body, dtype="<f4").reshape(-1, channels)
+    if bits == 32:
+        assert fmt in (3, 0xFFFE)  # IEEE float (or extensible)
+        return np.frombuffer(body, dtype="<f4").reshape(-1, channels), fmt, bits, rate
+    assert fmt in (1, 0xFFFE) and bits == 16, (fmt, bits)
+    return np.frombuffer(body, dtype="<i2").reshape(-1, channels), fmt, bits, rate
+
+
+def read_wav_float(path: str) -> np.ndarray:
+    """A 32-bit float WAV (as the library writes) as (frames, channels) float32."""
+    samples, _fmt, bits, _rate = read_wav(path)
+    assert bits == 32
+    return samples
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ mod settings;
 
 pub use clusters::ClusterStream;
 pub use engine::{release_shared_engines, shared_engine, Engine, EngineConfig, EngineStats};
-pub use pcm::rms_db;
+pub use pcm::{dithered_i16, rms_db, tpdf_dither, WavFormat};
 pub use settings::{StreamSettings, MAX_FADE_MS};
 
 use std::collections::HashMap;
@@ -68,6 +68,37 @@ pub struct StreamInfo {
     pub source_sample_rate: u32,
     /// `audio/webm; codecs="opus"`.
     pub mime: &'static str,
+}
+
+/// What a file is as a stream with `chunk_seconds` chunks, and its signature, from a probe
+/// alone: no analysis, no mastering, nothing decoded past what the probe needs. For callers
+/// that must answer "how long, how many chunks" before any audio work (the Python drop-in's
+/// constructor).
+pub fn probe(
+    path: impl AsRef<Path>,
+    chunk_seconds: f64,
+) -> Result<(StreamInfo, FileSignature), Error> {
+    let path = path.as_ref();
+    let signature = FileSignature::of_path(path)?;
+    let renderer = crate::Renderer::new(crate::Source::open(path)?);
+    let plan = renderer.plan(chunk_seconds)?;
+    if !signature.still_matches(path) {
+        return Err(crate::DecodeError::Changed {
+            path: path.to_path_buf(),
+        }
+        .into());
+    }
+    let info = StreamInfo {
+        frames: plan.frames(),
+        sample_rate: crate::OUTPUT_RATE_HZ,
+        channels: renderer.channels(),
+        duration_s: plan.duration_s(),
+        chunk_seconds: plan.chunk_seconds(),
+        total_chunks: plan.total_chunks(),
+        source_sample_rate: renderer.source().info().sample_rate,
+        mime: webm::MIME,
+    };
+    Ok((info, signature))
 }
 
 /// One chunk's level, for the Python layer's `chunk_rms_history` / `chunk_gain_history`.
