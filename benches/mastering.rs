@@ -26,7 +26,7 @@ fn chain(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Elements(end - start));
     for preset in [Preset::Adaptive, Preset::Bright] {
-        let m = Mastering::prepare(&source, preset, 1.0, None).unwrap();
+        let m = Mastering::prepare(&source, preset, 1.0, None, 0).unwrap();
         group.bench_function(preset.name(), |b| {
             b.iter(|| {
                 let mut buf = input.clone();
@@ -56,13 +56,14 @@ fn analysis_of_a_4_minute_track(c: &mut Criterion) {
         .sample_size(20)
         .measurement_time(Duration::from_secs(10));
     group.bench_function("analysis", |b| {
-        b.iter(|| black_box(analysis::analyze(&source).unwrap()))
+        b.iter(|| black_box(analysis::analyze(&source, 0).unwrap()))
     });
-    let stored = analysis::analyze(&source).unwrap();
+    let stored = analysis::analyze(&source, 0).unwrap();
     group.bench_function("prepare_with_stored_analysis", |b| {
         b.iter(|| {
             black_box(
-                Mastering::prepare(&source, Preset::Adaptive, 1.0, Some(stored.clone())).unwrap(),
+                Mastering::prepare(&source, Preset::Adaptive, 1.0, Some(stored.clone()), 0)
+                    .unwrap(),
             )
         })
     });

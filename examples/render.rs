@@ -2,13 +2,15 @@
 //!
 //! ```text
 //! cargo run --release --example render -- [INPUT] --out DIR [--chunk-seconds S] [--chunks 0,3,7] [--wav]
-//!     [--preset NAME] [--intensity X] [--bitrate BPS] [--complexity N] [--full]
+//!     [--wav-format float32|pcm16] [--preset NAME] [--intensity X] [--bitrate BPS] [--complexity N] [--full]
 //! ```
 //!
 //! Writes `DIR/manifest.json` describing the whole track, its mastering and its chunk plan,
 //! `DIR/init.webm` (the stream's init segment) and, for every rendered chunk,
 //! `DIR/chunk_NNNNN.webm` (the chunk file: init segment + media segment, Opus in WebM) and, with
-//! `--wav`, `DIR/chunk_NNNNN.wav` (48 kHz float32, exactly the chunk's mastered frames). With
+//! `--wav`, `DIR/chunk_NNNNN.wav` (48 kHz float32, or 16-bit with `--wav-format pcm16`, exactly
+//! the chunk's mastered frames). Chunks come from [`auralis_core::chunk::ChunkRender`], the path
+//! the engine, C and Python use too, so a chunk file is the bytes a server sends. With
 //! `--full`, also `DIR/full.webm`, the whole track as one file.
 //! Every file is written under a temporary name and renamed when complete, so a reader never
 //! sees a partial file. Errors print one line and exit with status 1.
@@ -17,9 +19,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use auralis_core::chunk;
 use auralis_core::opus::OpusSettings;
 use auralis_core::plan::{ChunkPlan, DEFAULT_CHUNK_SECONDS};
-use auralis_core::{demo, webm, Mastering, Preset, Renderer, Source, OUTPUT_RATE_HZ};
+use auralis_core::wav::WavFormat;
+use auralis_core::{
+    demo, webm, Mastering, MasteringSettings, Preset, Renderer, Source, OUTPUT_RATE_HZ,
+};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -40,20 +46,24 @@ struct Args {
     /// Render only these chunks (comma-separated indices); the manifest still describes all.
     #[arg(long, value_delimiter = ',')]
     chunks: Option<Vec<u64>>,
-    /// Write each rendered chunk as DIR/chunk_NNNNN.wav (48 kHz float32).
+    /// Write each rendered chunk as DIR/chunk_NNNNN.wav (48 kHz).
     #[arg(long)]
     wav: bool,
+    /// Sample format of those WAVs: float32 (the engine's samples) or pcm16 (16-bit with TPDF
+    /// dither).
+    #[arg(long, default_value = "float32")]
+    wav_format: String,
     /// Mastering preset: adaptive, gentle, warm, bright, punchy, live, or none.
-    #[arg(long, default_value = "adaptive")]
+    #[arg(long, default_value_t = MasteringSettings::DEFAULT.preset.name().to_owned())]
     preset: String,
     /// Mastering intensity from 0 (the original audio) to 1.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = MasteringSettings::DEFAULT.intensity)]
     intensity: f64,
     /// Opus bitrate in bit/s (32000 to 512000).
-    #[arg(long, default_value_t = 128_000)]
+    #[arg(long, default_value_t = OpusSettings::DEFAULT.bitrate_bps)]
     bitrate: u32,
     /// Opus encoder complexity (0 to 10).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = OpusSettings::DEFAULT.complexity)]
     complexity: u8,
     /// Also write DIR/full.webm, the whole track as one file.
     #[arg(long)]
@@ -81,6 +91,12 @@ fn run(args: &Args) -> Result<(), String> {
         complexity: args.complexity,
     };
     opus.validate().map_err(|e| e.to_string())?;
+    let wav_format = WavFormat::from_name(&args.wav_format).ok_or_else(|| {
+        format!(
+            "unknown WAV format {:?} (valid: float32, pcm16)",
+            args.wav_format
+        )
+    })?;
     let source = match &args.input {
         Some(path) => Source::open(path),
         None => demo::demo_source(),
@@ -99,7 +115,7 @@ fn run(args: &Args) -> Result<(), String> {
         }
         None => (0..plan.total_chunks()).collect(),
     };
-    let mastering = Mastering::prepare(renderer.source(), preset, args.intensity, None)
+    let mastering = Mastering::prepare(renderer.source(), preset, args.intensity, None, 0)
         .map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
 
@@ -108,20 +124,26 @@ fn run(args: &Args) -> Result<(), String> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} chunks  {elapsed_precise}  {msg}")
             .expect("valid template"),
     );
-    let init = renderer.init_segment();
+    let init = chunk::init_segment(&renderer);
     write_atomically(&args.out.join("init.webm"), &init)?;
     let mut written = std::collections::BTreeMap::new();
     let mut rendered_frames = 0u64;
     for &index in &selected {
         progress.set_message(format!("chunk {index}"));
-        let (samples, encoded) = renderer
-            .render_and_encode_chunk(&plan, index, &mastering.params, &opus)
-            .map_err(|e| e.to_string())?;
+        // The one path to a chunk's bytes (the engine's, C's and Python's too): its clusters
+        // and its PCM from one render.
+        let (media_segment, samples) = chunk::ChunkRender::start(
+            &renderer,
+            &plan,
+            index,
+            &mastering.params,
+            None,
+            Some(&opus),
+        )
+        .and_then(chunk::ChunkRender::finish)
+        .map_err(|e| e.to_string())?;
         let mut chunk_file = init.clone();
-        chunk_file.extend(webm::media_segment(
-            &encoded,
-            index + 1 == plan.total_chunks(),
-        ));
+        chunk_file.extend(media_segment);
         let webm_name = format!("chunk_{index:05}.webm");
         write_atomically(&args.out.join(&webm_name), &chunk_file)?;
         let chunk = plan.chunk(index).map_err(|e| e.to_string())?;
@@ -132,7 +154,14 @@ fn run(args: &Args) -> Result<(), String> {
         rendered_frames += chunk.frames;
         let wav_name = if args.wav {
             let name = format!("chunk_{index:05}.wav");
-            write_wav(&args.out.join(&name), &samples, renderer.channels())?;
+            let wav = auralis_core::wav::wav_bytes(
+                renderer.channels(),
+                wav_format,
+                chunk.start_frame,
+                samples,
+            )
+            .map_err(|e| e.to_string())?;
+            write_atomically(&args.out.join(&name), &wav)?;
             Some(name)
         } else {
             None
@@ -150,8 +179,7 @@ fn run(args: &Args) -> Result<(), String> {
     progress.finish_and_clear();
     if args.full {
         progress.set_message("whole track");
-        let full = renderer
-            .whole_track_webm(&mastering.params, &opus)
+        let full = chunk::whole_track_webm(&renderer, &mastering.params, &opus)
             .map_err(|e| e.to_string())?;
         write_atomically(&args.out.join("full.webm"), &full)?;
     }
@@ -232,6 +260,7 @@ fn manifest(
         "target_lufs": mastering.params.target_lufs,
         "mastering": mastering.params,
         "mime": webm::MIME,
+        "wav_format": args.wav.then(|| args.wav_format.clone()),
         "init": {"file": "init.webm", "bytes": init_bytes},
     })
 }
@@ -241,24 +270,6 @@ struct Written {
     webm: String,
     webm_bytes: usize,
     wav: Option<String>,
-}
-
-fn write_wav(path: &Path, samples: &[f32], channels: u16) -> Result<(), String> {
-    let spec = hound::WavSpec {
-        channels,
-        sample_rate: OUTPUT_RATE_HZ,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut bytes = std::io::Cursor::new(Vec::with_capacity(samples.len() * 4 + 64));
-    {
-        let mut writer = hound::WavWriter::new(&mut bytes, spec).map_err(|e| e.to_string())?;
-        for &x in samples {
-            writer.write_sample(x).map_err(|e| e.to_string())?;
-        }
-        writer.finalize().map_err(|e| e.to_string())?;
-    }
-    write_atomically(path, &bytes.into_inner())
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {

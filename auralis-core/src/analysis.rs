@@ -4,14 +4,14 @@
 //! crate, which passes EBU Tech 3341 and 3342. Spectral balance comes from `realfft`.
 //!
 //! To be cheap enough to come before the first chunk, a long track is measured on a sparse,
-//! deterministic sample: by default ([`Sampling`]) 8 segments of 3 s spread evenly over the
-//! track (a track up to 30 s is measured whole). The segments are measured at
+//! deterministic sample: by default ([`Sampling`]) 8 excerpts of 3 s spread evenly over the
+//! track (a track up to 30 s is measured whole). The excerpts are measured at
 //! the source rate, with one loudness meter each; the gating of integrated loudness and loudness
-//! range then runs over the blocks of all segments together (ebur128's `*_multiple`), which is
+//! range then runs over the blocks of all excerpts together (ebur128's `*_multiple`), which is
 //! what a full measurement does with the blocks it has. Measured on the corpus, the sampled
 //! integrated loudness stays within 1 LU of the full measurement (a test checks every file).
 //! The true peak is the largest peak of the sampled audio, so it can miss a peak between
-//! segments: the limiter never relies on it.
+//! excerpts: the limiter never relies on it.
 //!
 //! An analysis serializes (serde) and can be stored and passed back in to skip this step.
 
@@ -26,19 +26,19 @@ use crate::error::DecodeError;
 pub struct Sampling {
     /// Tracks up to this long (seconds) are measured whole.
     pub full_up_to_s: f64,
-    /// Segments measured in a longer track.
-    pub segments: u64,
-    /// Length of each segment in seconds (at least 3: loudness range needs 3 s windows).
-    pub segment_s: f64,
+    /// Excerpts measured in a longer track.
+    pub excerpts: u64,
+    /// Length of each excerpt in seconds (at least 3: loudness range needs 3 s windows).
+    pub excerpt_s: f64,
 }
 
 impl Default for Sampling {
-    /// Whole up to 30 s; otherwise 8 segments of 3 s (24 s, a tenth of a 4-minute track).
+    /// Whole up to 30 s; otherwise 8 excerpts of 3 s (24 s, a tenth of a 4-minute track).
     fn default() -> Self {
         Sampling {
             full_up_to_s: 30.0,
-            segments: 8,
-            segment_s: 3.0,
+            excerpts: 8,
+            excerpt_s: 3.0,
         }
     }
 }
@@ -87,13 +87,13 @@ impl TrackAnalysis {
 }
 
 /// Which frames are measured: `(start, end)` ranges at the source rate.
-pub fn segments(frames: u64, sample_rate: u32, sampling: &Sampling) -> Vec<(u64, u64)> {
+pub fn excerpts(frames: u64, sample_rate: u32, sampling: &Sampling) -> Vec<(u64, u64)> {
     let rate = f64::from(sample_rate);
-    let len = (sampling.segment_s * rate).round() as u64;
-    if frames as f64 <= sampling.full_up_to_s * rate || len * sampling.segments >= frames {
+    let len = (sampling.excerpt_s * rate).round() as u64;
+    if frames as f64 <= sampling.full_up_to_s * rate || len * sampling.excerpts >= frames {
         return vec![(0, frames)];
     }
-    let n = sampling.segments;
+    let n = sampling.excerpts;
     (0..n)
         .map(|i| {
             let centre = ((2 * i + 1) as f64 / (2 * n) as f64 * frames as f64).round() as u64;
@@ -103,41 +103,41 @@ pub fn segments(frames: u64, sample_rate: u32, sampling: &Sampling) -> Vec<(u64,
         .collect()
 }
 
-/// Measures a source with the default [`Sampling`], on as many threads as there are cores.
-pub fn analyze(source: &Source) -> Result<TrackAnalysis, DecodeError> {
-    analyze_with(source, &Sampling::default())
+/// Measures a source with the default [`Sampling`] on up to `threads` threads (0: the
+/// available cores). The result does not depend on `threads`.
+pub fn analyze(source: &Source, threads: usize) -> Result<TrackAnalysis, DecodeError> {
+    analyze_with(source, &Sampling::default(), threads)
 }
 
-/// Measures a source with the given sampling, on as many threads as there are cores.
-pub fn analyze_with(source: &Source, sampling: &Sampling) -> Result<TrackAnalysis, DecodeError> {
-    let threads = crate::render::default_threads();
+/// Measures a source with the given sampling on up to `threads` threads (0: the available
+/// cores).
+pub fn analyze_with(
+    source: &Source,
+    sampling: &Sampling,
+    threads: usize,
+) -> Result<TrackAnalysis, DecodeError> {
     let info = source.info();
-    Ok(analyze_segments_threads(
-        &read_segments_threads(source, sampling, threads)?,
+    Ok(analyze_excerpts(
+        &read_excerpts(source, sampling, threads)?,
         info.sample_rate,
         info.channels as usize,
         threads,
     ))
 }
 
-/// Reads the [`segments`] of a source (interleaved, at the source rate), on as many threads
-/// as there are cores.
-pub fn read_segments(source: &Source, sampling: &Sampling) -> Result<Vec<Vec<f32>>, DecodeError> {
-    read_segments_threads(source, sampling, crate::render::default_threads())
-}
-
-/// [`read_segments`] on up to `threads` threads, each with its own decoder. Range reads are
-/// exact whatever the reader read before, so the samples do not depend on `threads`.
-pub fn read_segments_threads(
+/// Reads the [`excerpts`] of a source (interleaved, at the source rate) on up to `threads`
+/// threads (0: the available cores), each with its own decoder. Range reads are exact whatever
+/// the reader read before, so the samples do not depend on `threads`.
+pub fn read_excerpts(
     source: &Source,
     sampling: &Sampling,
     threads: usize,
 ) -> Result<Vec<Vec<f32>>, DecodeError> {
     let info = source.info();
-    let ranges = segments(info.frames, info.sample_rate, sampling);
+    let ranges = excerpts(info.frames, info.sample_rate, sampling);
     crate::parallel::map_indexed(
         ranges.len(),
-        threads,
+        crate::parallel::resolve(threads),
         || source.reader().ok(),
         |reader, i| {
             if reader.is_none() {
@@ -155,32 +155,21 @@ pub fn read_segments_threads(
     .collect()
 }
 
-/// Measures segments already read (see [`read_segments`]), on as many threads as there are
-/// cores.
-pub fn analyze_segments(segments: &[Vec<f32>], sample_rate: u32, channels: usize) -> TrackAnalysis {
-    analyze_segments_threads(
-        segments,
-        sample_rate,
-        channels,
-        crate::render::default_threads(),
-    )
-}
-
-/// [`analyze_segments`] on up to `threads` threads: each segment is measured on its own, the
-/// measurements are then combined in segment order, so the result does not depend on
-/// `threads`.
-pub fn analyze_segments_threads(
-    segments: &[Vec<f32>],
+/// Measures excerpts already read (see [`read_excerpts`]) on up to `threads` threads (0: the
+/// available cores): each excerpt is measured on its own, the measurements are then combined
+/// in excerpt order, so the result does not depend on `threads`.
+pub fn analyze_excerpts(
+    excerpts: &[Vec<f32>],
     sample_rate: u32,
     channels: usize,
     threads: usize,
 ) -> TrackAnalysis {
     let spectrum = Spectrum::new();
     let parts = crate::parallel::map_indexed(
-        segments.len(),
-        threads,
+        excerpts.len(),
+        crate::parallel::resolve(threads),
         || (),
-        |(), i| SegmentMeasure::of(&segments[i], sample_rate, channels, &spectrum),
+        |(), i| ExcerptMeasure::of(&excerpts[i], sample_rate, channels, &spectrum),
     );
     let mut accumulator = Accumulator::new(sample_rate, channels);
     for part in parts {
@@ -189,24 +178,20 @@ pub fn analyze_segments_threads(
     accumulator.finish()
 }
 
-/// Integrated loudness of segments measured together, as the analysis measures it.
-pub fn integrated_loudness(segments: &[Vec<f32>], sample_rate: u32, channels: usize) -> f64 {
-    integrated_loudness_threads(segments, sample_rate, channels, 1)
-}
-
-/// [`integrated_loudness`] with the segments metered on up to `threads` threads (the result
-/// does not depend on `threads`).
-pub fn integrated_loudness_threads(
-    segments: &[Vec<f32>],
+/// Integrated loudness of excerpts measured together, as the analysis measures it, each
+/// metered on up to `threads` threads (0: the available cores; the result does not depend on
+/// it).
+pub fn integrated_loudness(
+    excerpts: &[Vec<f32>],
     sample_rate: u32,
     channels: usize,
     threads: usize,
 ) -> f64 {
     let meters = crate::parallel::map_indexed(
-        segments.len(),
-        threads,
+        excerpts.len(),
+        crate::parallel::resolve(threads),
         || (),
-        |(), i| meter(&segments[i], sample_rate, channels, ebur128::Mode::I),
+        |(), i| meter(&excerpts[i], sample_rate, channels, ebur128::Mode::I),
     );
     ebur128::EbuR128::loudness_global_multiple(meters.iter())
         .ok()
@@ -252,10 +237,10 @@ fn meter(samples: &[f32], rate: u32, channels: usize, mode: ebur128::Mode) -> eb
     meter
 }
 
-/// Measures interleaved samples already in memory (one segment).
+/// Measures interleaved samples already in memory (one excerpt).
 pub fn analyze_samples(samples: &[f32], sample_rate: u32, channels: usize) -> TrackAnalysis {
     let mut accumulator = Accumulator::new(sample_rate, channels);
-    accumulator.add(SegmentMeasure::of(
+    accumulator.add(ExcerptMeasure::of(
         samples,
         sample_rate,
         channels,
@@ -287,7 +272,7 @@ impl Spectrum {
     }
 }
 
-/// The sums, peaks and spectrum a measurement is made of: per segment, then for all of them.
+/// The sums, peaks and spectrum a measurement is made of: per excerpt, then for all of them.
 struct Sums {
     sum_sq: f64,
     sum_lr: f64,
@@ -317,7 +302,7 @@ impl Sums {
         }
     }
 
-    /// Adds a later segment's sums.
+    /// Adds a later excerpt's sums.
     fn add(&mut self, m: Sums) {
         self.sum_sq += m.sum_sq;
         self.sum_lr += m.sum_lr;
@@ -334,13 +319,13 @@ impl Sums {
     }
 }
 
-/// What one segment contributes: measured on its own, combined in segment order.
-struct SegmentMeasure {
+/// What one excerpt contributes: measured on its own, combined in excerpt order.
+struct ExcerptMeasure {
     meter: ebur128::EbuR128,
     sums: Sums,
 }
 
-impl SegmentMeasure {
+impl ExcerptMeasure {
     fn of(samples: &[f32], rate: u32, ch: usize, spectrum: &Spectrum) -> Self {
         let mode = ebur128::Mode::I | ebur128::Mode::LRA | ebur128::Mode::TRUE_PEAK;
         let mut m = Sums::new(samples.len() as u64);
@@ -384,14 +369,14 @@ impl SegmentMeasure {
                 *acc += f64::from(c.norm_sqr());
             }
         }
-        SegmentMeasure {
+        ExcerptMeasure {
             meter: meter(samples, rate, ch, mode),
             sums: m,
         }
     }
 }
 
-/// Combines the segments' measurements, in segment order.
+/// Combines the excerpts' measurements, in excerpt order.
 struct Accumulator {
     rate: u32,
     channels: usize,
@@ -409,7 +394,7 @@ impl Accumulator {
         }
     }
 
-    fn add(&mut self, m: SegmentMeasure) {
+    fn add(&mut self, m: ExcerptMeasure) {
         self.meters.push(m.meter);
         self.sums.add(m.sums);
     }
@@ -536,11 +521,11 @@ mod tests {
     fn long_tracks_are_sampled_evenly_and_short_ones_whole() {
         let sampling = Sampling::default();
         assert_eq!(
-            segments(44_100 * 30, 44_100, &sampling),
+            excerpts(44_100 * 30, 44_100, &sampling),
             vec![(0, 44_100 * 30)]
         );
         let frames = 44_100 * 240;
-        let segs = segments(frames, 44_100, &sampling);
+        let segs = excerpts(frames, 44_100, &sampling);
         assert_eq!(segs.len(), 8);
         assert!(segs.windows(2).all(|w| w[0].1 <= w[1].0));
         assert!(segs.iter().all(|s| s.1 - s.0 == 132_300 && s.1 <= frames));

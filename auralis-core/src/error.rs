@@ -176,6 +176,15 @@ pub enum EncodeError {
         /// What it said.
         reason: String,
     },
+    /// The audio handed to the encoder has the wrong length for the chunk (a caller's error,
+    /// not the codec's).
+    #[error("encoder input holds {got} samples, expected {expected}")]
+    InputLength {
+        /// Samples expected (frames with pre-roll and look-ahead, times channels).
+        expected: usize,
+        /// Samples given.
+        got: usize,
+    },
 }
 
 /// Any error of the library.
@@ -204,4 +213,104 @@ pub enum Error {
         /// The valid range.
         valid: &'static str,
     },
+    /// A cache entry passed its checksum but cannot be read by this library version.
+    #[error("unreadable cache entry ({what}): {reason}")]
+    CorruptCache {
+        /// What the entry holds.
+        what: &'static str,
+        /// Why it cannot be read.
+        reason: String,
+    },
+    /// A bug in the library: a worker thread stopped (panicked) before finishing its work.
+    #[error("internal error: {what}")]
+    Internal {
+        /// What stopped.
+        what: String,
+    },
+}
+
+/// The one classification of every [`Error`], for the bindings: each maps every kind to its own
+/// code (C status, Python exception) with an exhaustive `match`, so a new kind does not compile
+/// until each boundary has decided what it is. Not `#[non_exhaustive]` on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The file does not exist.
+    NotFound,
+    /// An I/O error, or a path that is not a regular file.
+    Io,
+    /// Not audio in a supported format, or its parameters out of range (rate, channels,
+    /// duration, size).
+    UnsupportedFormat,
+    /// The audio is malformed, empty or ended early.
+    Decode,
+    /// The file changed or disappeared since it was opened.
+    SourceChanged,
+    /// A chunk index, a time or a frame range outside the track.
+    IndexOutOfRange,
+    /// An argument outside its valid range.
+    InvalidArgument,
+    /// The Opus encoder failed.
+    Encode,
+    /// The cache holds an entry this library cannot read.
+    CorruptCache,
+    /// A bug in the library (a worker panicked).
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 10] = [
+        ErrorKind::NotFound,
+        ErrorKind::Io,
+        ErrorKind::UnsupportedFormat,
+        ErrorKind::Decode,
+        ErrorKind::SourceChanged,
+        ErrorKind::IndexOutOfRange,
+        ErrorKind::InvalidArgument,
+        ErrorKind::Encode,
+        ErrorKind::CorruptCache,
+        ErrorKind::Internal,
+    ];
+}
+
+impl Error {
+    /// What kind of failure this is (see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Decode(d) => match d {
+                DecodeError::NotFound { .. } => ErrorKind::NotFound,
+                DecodeError::NotAFile { .. } | DecodeError::Io { .. } => ErrorKind::Io,
+                DecodeError::UnsupportedFormat { .. } | DecodeError::Unsupported { .. } => {
+                    ErrorKind::UnsupportedFormat
+                }
+                DecodeError::EmptyFile { .. }
+                | DecodeError::Malformed { .. }
+                | DecodeError::NoAudio { .. }
+                | DecodeError::EndedEarly { .. } => ErrorKind::Decode,
+                DecodeError::Changed { .. } => ErrorKind::SourceChanged,
+                DecodeError::RangeOutOfBounds { .. } => ErrorKind::IndexOutOfRange,
+            },
+            Error::Plan(p) => match p {
+                PlanError::ChunkIndexOutOfRange { .. } | PlanError::TimeOutOfRange { .. } => {
+                    ErrorKind::IndexOutOfRange
+                }
+                PlanError::EmptyTrack => ErrorKind::Decode,
+                PlanError::InvalidChunkLength { .. } => ErrorKind::InvalidArgument,
+            },
+            Error::Mastering(m) => match m {
+                MasteringError::UnknownPreset { .. } | MasteringError::InvalidIntensity { .. } => {
+                    ErrorKind::InvalidArgument
+                }
+            },
+            Error::Encode(e) => match e {
+                EncodeError::InvalidBitrate { .. }
+                | EncodeError::InvalidComplexity { .. }
+                | EncodeError::InputLength { .. } => ErrorKind::InvalidArgument,
+                EncodeError::Codec { .. } => ErrorKind::Encode,
+            },
+            Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
+            Error::CorruptCache { .. } => ErrorKind::CorruptCache,
+            Error::Internal { .. } => ErrorKind::Internal,
+        }
+    }
 }

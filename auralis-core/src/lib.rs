@@ -17,6 +17,7 @@
 
 pub mod analysis;
 pub mod cache;
+pub mod chunk;
 pub mod crossfade;
 pub mod decode;
 pub mod demo;
@@ -24,21 +25,21 @@ mod error;
 pub mod joins;
 pub mod mastering;
 pub mod opus;
-mod parallel;
+pub mod parallel;
 pub mod plan;
 pub mod prefetch;
 pub mod render;
 pub mod resample;
-pub mod segments;
 pub mod signature;
 pub mod stream;
+pub mod wav;
 pub mod webm;
 
 pub use cache::{CacheConfig, CacheStats, Origin};
 pub use crossfade::Curve;
 pub use decode::{RangeReader, Source, SourceInfo};
-pub use error::{DecodeError, EncodeError, Error, MasteringError, PlanError};
-pub use mastering::{Mastering, MasteringParams, Preset};
+pub use error::{DecodeError, EncodeError, Error, ErrorKind, MasteringError, PlanError};
+pub use mastering::{Mastering, MasteringParams, MasteringSettings, Preset};
 pub use plan::ChunkPlan;
 pub use prefetch::Priority;
 pub use render::Renderer;

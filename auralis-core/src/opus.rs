@@ -36,16 +36,19 @@ pub struct OpusSettings {
 }
 
 impl Default for OpusSettings {
-    /// 128 kbit/s, complexity 10.
+    /// [`OpusSettings::DEFAULT`].
     fn default() -> Self {
-        OpusSettings {
-            bitrate_bps: 128_000,
-            complexity: 10,
-        }
+        Self::DEFAULT
     }
 }
 
 impl OpusSettings {
+    /// 128 kbit/s, complexity 10: the defaults of every face (Rust, C, Python, the CLI).
+    pub const DEFAULT: OpusSettings = OpusSettings {
+        bitrate_bps: 128_000,
+        complexity: 10,
+    };
+
     /// Checks the ranges.
     pub fn validate(&self) -> Result<(), EncodeError> {
         if !(32_000..=512_000).contains(&self.bitrate_bps) {
@@ -103,8 +106,21 @@ fn new_encoder(channels: usize, settings: &OpusSettings) -> Result<::opus::Encod
     Ok(encoder)
 }
 
+/// Packets that cover `frames` frames of a chunk (the last one padded).
+pub fn packet_count(frames: u64) -> usize {
+    (frames as usize).div_ceil(PACKET_FRAMES)
+}
+
+/// Frames of a chunk's last packet past its end: what a player discards (WebM
+/// `DiscardPadding`) when the chunk ends the track. The one place this is computed.
+pub fn padding_frames(frames: u64) -> u64 {
+    (packet_count(frames) * PACKET_FRAMES) as u64 - frames
+}
+
 /// Encodes one chunk. `input` is interleaved 48 kHz audio covering
 /// `[start - PRE_ROLL_FRAMES, start + frames + LOOKAHEAD_FRAMES)` (silence outside the track).
+/// A fresh encoder runs through the pre-roll, whose packets are dropped, so the chunk's first
+/// packet starts exactly at `start_frame` with the decoder already converged.
 pub fn encode_chunk(
     input: &[f32],
     channels: usize,
@@ -112,7 +128,26 @@ pub fn encode_chunk(
     frames: u64,
     settings: &OpusSettings,
 ) -> Result<EncodedChunk, EncodeError> {
-    ChunkEncoder::new(input.to_vec(), channels, start_frame, frames, settings)?.finish()
+    let expected = (PRE_ROLL_FRAMES + frames as usize + LOOKAHEAD_FRAMES) * channels;
+    if input.len() != expected || frames == 0 {
+        return Err(EncodeError::InputLength {
+            expected,
+            got: input.len(),
+        });
+    }
+    let mut packets = encode_packets(
+        input,
+        channels,
+        PRE_ROLL_PACKETS + packet_count(frames),
+        settings,
+    )?;
+    packets.drain(..PRE_ROLL_PACKETS);
+    Ok(EncodedChunk {
+        packets,
+        start_frame,
+        frames,
+        padding_frames: padding_frames(frames),
+    })
 }
 
 /// Encodes a whole track continuously (for the whole-track file): the first packet starts at the
@@ -206,82 +241,5 @@ impl Iterator for PacketEncoder {
                     reason: e.to_string(),
                 }),
         )
-    }
-}
-
-/// One chunk's encode, packet by packet: what [`encode_chunk`] returns, as it is produced.
-/// Made by [`ChunkEncoder::new`] from the same input; the pre-roll packets are already skipped.
-#[derive(Debug)]
-pub struct ChunkEncoder {
-    packets: PacketEncoder,
-    start_frame: u64,
-    frames: u64,
-}
-
-impl ChunkEncoder {
-    /// Starts encoding a chunk; `input` as for [`encode_chunk`].
-    pub fn new(
-        input: Vec<f32>,
-        channels: usize,
-        start_frame: u64,
-        frames: u64,
-        settings: &OpusSettings,
-    ) -> Result<Self, EncodeError> {
-        let expected = (PRE_ROLL_FRAMES + frames as usize + LOOKAHEAD_FRAMES) * channels;
-        if input.len() != expected || frames == 0 {
-            return Err(EncodeError::Codec {
-                reason: format!(
-                    "chunk input holds {} samples, expected {expected}",
-                    input.len()
-                ),
-            });
-        }
-        let packet_count = PRE_ROLL_PACKETS + (frames as usize).div_ceil(PACKET_FRAMES);
-        let mut packets = PacketEncoder::new(input, channels, packet_count, settings)?;
-        for _ in 0..PRE_ROLL_PACKETS {
-            packets.next().transpose()?;
-        }
-        Ok(ChunkEncoder {
-            packets,
-            start_frame,
-            frames,
-        })
-    }
-
-    /// First output frame of the chunk.
-    pub fn start_frame(&self) -> u64 {
-        self.start_frame
-    }
-
-    /// Frames of audio in the chunk.
-    pub fn frames(&self) -> u64 {
-        self.frames
-    }
-
-    /// Packets in the chunk (after the pre-roll).
-    pub fn packet_count(&self) -> usize {
-        self.packets.count - PRE_ROLL_PACKETS
-    }
-
-    /// Frames of the last packet past the chunk's end.
-    pub fn padding_frames(&self) -> u64 {
-        (self.packet_count() * PACKET_FRAMES) as u64 - self.frames
-    }
-
-    /// Encodes up to `n` more packets (fewer at the end; none when done).
-    pub fn next_packets(&mut self, n: usize) -> Result<Vec<Vec<u8>>, EncodeError> {
-        self.packets.by_ref().take(n).collect()
-    }
-
-    /// Encodes the rest and returns the whole chunk.
-    pub fn finish(mut self) -> Result<EncodedChunk, EncodeError> {
-        let padding_frames = self.padding_frames();
-        let packets = self.next_packets(usize::MAX)?;
-        Ok(EncodedChunk {
-            padding_frames,
-            packets,
-            start_frame: self.start_frame,
-            frames: self.frames,
-        })
     }
 }

@@ -1,6 +1,6 @@
 //! Ordered parallel map over independent items on scoped threads.
 //!
-//! Used where a step is made of independent pieces (the analysis segments of a track): each
+//! Used where a step is made of independent pieces (the analysis excerpts of a track, the parts of a chunk): each
 //! piece is computed by exactly the same code whichever thread takes it, and the results come
 //! back in item order, so the outcome does not depend on the thread count. A small helper over
 //! `std::thread::scope` rather than a thread-pool crate: the pieces are few (8) and coarse
@@ -8,6 +8,19 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+
+/// Threads used when a caller asks for 0: the available cores.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// `threads`, or [`default_threads`] for 0.
+pub fn resolve(threads: usize) -> usize {
+    match threads {
+        0 => default_threads(),
+        n => n,
+    }
+}
 
 /// `f(&mut state, i)` for `i` in `0..n`, on up to `threads` threads, each with its own `state`
 /// from `init` (a decoder, a buffer). Results in index order. With one thread (or one item)

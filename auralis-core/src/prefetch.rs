@@ -1,19 +1,17 @@
-//! Prefetch: a fixed pool of worker threads that render chunks into the cache ahead of need.
+//! Prefetch: a fixed pool of worker threads that run queued jobs ahead of need.
 //!
-//! Jobs wait in a priority queue: [`Priority::Ahead`] (the next chunks of the playing stream)
-//! before [`Priority::Alternative`] (the same chunk in other presets), first in first out within
-//! a priority. A job names its stream weakly: a dropped stream's jobs, or those queued before
-//! [`Stream::cancel_prefetch`](crate::stream::Stream::cancel_prefetch), are dropped unrun.
-//! Requests a caller waits for never enter this queue: they run on the caller's thread and,
-//! while any runs, workers start no new job, so a waited-for request shares the CPU only with
-//! jobs already running (at most one chunk's work per worker).
+//! A job is a boxed closure with a [`Priority`]: [`Priority::Ahead`] (the next chunks of the
+//! playing stream) before [`Priority::Alternative`] (the same chunk in other presets), first in
+//! first out within a priority. The queue knows nothing of what a job does: the stream engine
+//! queues closures that hold their stream weakly and report [`Outcome::Cancelled`] when it is
+//! gone or its prefetch was cancelled. Requests a caller waits for never enter this queue: they
+//! run on the caller's thread and, while any runs ([`Prefetcher::foreground`]), workers start
+//! no new job, so a waited-for request shares the CPU only with jobs already running (at most
+//! one job per worker).
 
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
-
-use crate::mastering::Preset;
-use crate::stream::{Stream, StreamInner};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// How urgent a prefetch job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -22,6 +20,17 @@ pub enum Priority {
     Alternative = 0,
     /// The next chunks of what is playing.
     Ahead = 1,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It did its work (or found it done).
+    Done,
+    /// It failed (the error is the one a request for the same work would get).
+    Failed,
+    /// It was no longer wanted and did nothing.
+    Cancelled,
 }
 
 /// Counters of the prefetcher.
@@ -39,17 +48,13 @@ pub struct PrefetchStats {
     pub pending: u64,
 }
 
-pub(crate) struct Job {
-    pub(crate) priority: Priority,
-    pub(crate) stream: Weak<StreamInner>,
-    pub(crate) generation: u64,
-    pub(crate) index: u64,
-    pub(crate) mastering: Option<(Preset, f64)>,
-}
+/// A queued job's work.
+pub type Work = Box<dyn FnOnce() -> Outcome + Send>;
 
 struct Queued {
-    job: Job,
+    priority: Priority,
     seq: u64,
+    work: Work,
 }
 
 impl PartialEq for Queued {
@@ -66,9 +71,8 @@ impl PartialOrd for Queued {
 impl Ord for Queued {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         // Max-heap: higher priority first, then the older job (lower seq).
-        self.job
-            .priority
-            .cmp(&other.job.priority)
+        self.priority
+            .cmp(&other.priority)
             .then(other.seq.cmp(&self.seq))
     }
 }
@@ -80,6 +84,7 @@ struct State {
     shut_down: bool,
 }
 
+/// The queue and its workers.
 pub(crate) struct Prefetcher {
     state: Mutex<State>,
     wake: Condvar,
@@ -137,7 +142,8 @@ impl Prefetcher {
         }
     }
 
-    pub(crate) fn push(&self, job: Job) {
+    /// Queues `work`; a stopped pool (or one without workers) drops it as cancelled.
+    pub(crate) fn push(&self, priority: Priority, work: Work) {
         let mut state = lock(&self.state);
         if state.shut_down {
             self.cancelled.fetch_add(1, Ordering::Relaxed);
@@ -145,7 +151,11 @@ impl Prefetcher {
         }
         state.seq += 1;
         let seq = state.seq;
-        state.heap.push(Queued { job, seq });
+        state.heap.push(Queued {
+            priority,
+            seq,
+            work,
+        });
         self.queued.fetch_add(1, Ordering::Relaxed);
         drop(state);
         self.wake.notify_one();
@@ -174,7 +184,7 @@ impl Prefetcher {
 
     fn work(&self) {
         loop {
-            let job = {
+            let work = {
                 let mut state = lock(&self.state);
                 loop {
                     if state.shut_down {
@@ -182,7 +192,7 @@ impl Prefetcher {
                     }
                     if state.foreground == 0 {
                         if let Some(q) = state.heap.pop() {
-                            break q.job;
+                            break q.work;
                         }
                     }
                     state = self
@@ -191,47 +201,19 @@ impl Prefetcher {
                         .unwrap_or_else(PoisonError::into_inner);
                 }
             };
-            self.run(job);
+            let counter = match work() {
+                Outcome::Done => &self.completed,
+                Outcome::Failed => &self.failed,
+                Outcome::Cancelled => &self.cancelled,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
         }
-    }
-
-    fn run(&self, job: Job) {
-        let Some(inner) = job.stream.upgrade() else {
-            self.cancelled.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
-        let stream = Stream::from_inner(inner);
-        if stream.generation() != job.generation {
-            self.cancelled.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        let result = match job.mastering {
-            None => Ok(stream.clone()),
-            Some((preset, intensity)) => stream.with_mastering(preset, intensity),
-        }
-        .and_then(|target| target.media_segment(job.index, None, false));
-        let counter = if result.is_ok() {
-            &self.completed
-        } else {
-            &self.failed
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn job(priority: Priority) -> Job {
-        Job {
-            priority,
-            stream: Weak::new(),
-            generation: 0,
-            index: 0,
-            mastering: None,
-        }
-    }
 
     #[test]
     fn ahead_jobs_run_before_alternatives_and_each_priority_in_order() {
@@ -242,14 +224,15 @@ mod tests {
             Priority::Alternative,
             Priority::Ahead,
         ];
-        for (seq, p) in order.into_iter().enumerate() {
+        for (seq, priority) in order.into_iter().enumerate() {
             heap.push(Queued {
-                job: job(p),
+                priority,
                 seq: seq as u64,
+                work: Box::new(|| Outcome::Done),
             });
         }
         let popped: Vec<(Priority, u64)> = std::iter::from_fn(|| heap.pop())
-            .map(|q| (q.job.priority, q.seq))
+            .map(|q| (q.priority, q.seq))
             .collect();
         assert_eq!(
             popped,
@@ -263,18 +246,21 @@ mod tests {
     }
 
     #[test]
-    fn jobs_of_a_dropped_stream_are_cancelled_and_a_stopped_pool_takes_none() {
+    fn outcomes_are_counted_and_a_stopped_pool_takes_none() {
         let p = Prefetcher::start(0);
-        p.push(job(Priority::Ahead));
+        p.push(Priority::Ahead, Box::new(|| Outcome::Done));
         assert_eq!(p.stats().cancelled, 1);
         assert_eq!(p.stats().pending, 0);
         let p = Prefetcher::start(1);
-        p.push(job(Priority::Ahead));
+        for outcome in [Outcome::Cancelled, Outcome::Failed, Outcome::Done] {
+            p.push(Priority::Ahead, Box::new(move || outcome));
+        }
         let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while p.stats().cancelled == 0 && std::time::Instant::now() < until {
+        while p.stats().completed == 0 && std::time::Instant::now() < until {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        assert_eq!(p.stats().cancelled, 1);
+        let s = p.stats();
+        assert_eq!((s.cancelled, s.failed, s.completed), (1, 1, 1));
         p.shut_down();
     }
 }

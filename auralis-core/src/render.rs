@@ -1,4 +1,6 @@
-//! Chunk rendering: 48 kHz PCM for any range of the output timeline, from the file alone.
+//! 48 kHz PCM for any range of the output timeline, from the file alone: unmastered
+//! ([`Renderer::render_range`]) or mastered ([`Renderer::render_mastered_span`]). Chunk-level
+//! outputs (threads, Opus, WebM) are [`crate::chunk`]'s, built on this.
 //!
 //! A range is computed from scratch every time: decode the source range it needs (with the
 //! decoder's warm-up), resample with a fresh resampler (with its pre- and post-roll). Nothing is
@@ -12,11 +14,8 @@ use crate::error::{DecodeError, Error, PlanError};
 use crate::mastering::{
     self, MasteringParams, Stages, COMPRESSOR_BLOCK, POST_ROLL_FRAMES, WARMUP_FRAMES,
 };
-use crate::opus::{self, EncodedChunk, OpusSettings, PACKET_FRAMES};
 use crate::plan::ChunkPlan;
 use crate::resample::{output_frames, Resampling};
-pub use crate::segments::{ChunkRun, Transition};
-use crate::webm;
 
 /// Renders 48 kHz PCM ranges of one source.
 ///
@@ -44,15 +43,15 @@ impl Renderer {
             source,
             resampling,
             frames,
-            threads: default_threads(),
+            threads: crate::parallel::default_threads(),
         }
     }
 
-    /// The same renderer using `threads` threads per chunk (at least 1). Bytes do not depend
-    /// on it (see the `segments` module).
+    /// The same renderer using `threads` threads per chunk (0: the available cores). Bytes do
+    /// not depend on it (see the `chunk` module).
     #[must_use]
     pub fn with_threads(mut self, threads: usize) -> Self {
-        self.threads = threads.max(1);
+        self.threads = crate::parallel::resolve(threads);
         self
     }
 
@@ -152,19 +151,6 @@ impl Renderer {
         Ok(resampling.process(&input, span, end - start))
     }
 
-    /// Chunk `index` of `plan`, mastered with `params` (see the `mastering` module), rendered
-    /// in its segments (see the `segments` module) on this renderer's threads.
-    pub fn render_mastered_chunk(
-        &self,
-        plan: &ChunkPlan,
-        index: u64,
-        params: &MasteringParams,
-    ) -> Result<Vec<f32>, Error> {
-        let chunk = self.checked_chunk(plan, index)?;
-        let is_last = index + 1 == plan.total_chunks();
-        ChunkRun::start(self, chunk, is_last, params, None, None, self.threads).finish_pcm()
-    }
-
     /// Output frames `[start, end)`, mastered: the chain runs from [`WARMUP_FRAMES`] before
     /// `start` (on the compressor's block grid) to [`POST_ROLL_FRAMES`] after `end`.
     pub fn render_mastered(
@@ -225,146 +211,4 @@ impl Renderer {
         out.resize((want_end as i64 - want_start) as usize * ch, 0.0);
         Ok(out)
     }
-
-    /// The init segment of this track's WebM stream (identical for every chunk).
-    pub fn init_segment(&self) -> Vec<u8> {
-        webm::init_segment(self.channels() as u8)
-    }
-
-    /// Chunk `index` encoded to Opus (see the `opus` module). Settings and index are checked
-    /// before any work.
-    pub fn encode_chunk(
-        &self,
-        plan: &ChunkPlan,
-        index: u64,
-        params: &MasteringParams,
-        settings: &OpusSettings,
-    ) -> Result<EncodedChunk, Error> {
-        Ok(self
-            .render_and_encode_chunk(plan, index, params, settings)?
-            .1)
-    }
-
-    /// Chunk `index` mastered (exactly [`Self::render_mastered_chunk`]'s samples) and encoded,
-    /// from one render.
-    pub fn render_and_encode_chunk(
-        &self,
-        plan: &ChunkPlan,
-        index: u64,
-        params: &MasteringParams,
-        settings: &OpusSettings,
-    ) -> Result<(Vec<f32>, EncodedChunk), Error> {
-        settings.validate()?;
-        let chunk = self.checked_chunk(plan, index)?;
-        let mut run = ChunkRun::start(
-            self,
-            chunk,
-            false,
-            params,
-            None,
-            Some(settings),
-            self.threads,
-        );
-        let mut packets = Vec::new();
-        while run.take_packets(&mut packets)? {}
-        let coded = (packets.len() * PACKET_FRAMES) as u64;
-        Ok((
-            run.finish_pcm()?,
-            EncodedChunk {
-                packets,
-                start_frame: chunk.start_frame,
-                frames: chunk.frames,
-                padding_frames: coded - chunk.frames,
-            },
-        ))
-    }
-
-    /// Chunk `index` rendered and encoded progressively: an iterator of its WebM clusters in
-    /// order, each available as soon as the segments it covers are done (the first after the
-    /// 2 s first segment); joined, they are [`Self::chunk_media_segment`]'s bytes (with a
-    /// `transition`, those of the transition chunk). The chunk's PCM is
-    /// [`ChunkRun::pcm`] once the iterator is exhausted.
-    pub fn chunk_clusters(
-        &self,
-        plan: &ChunkPlan,
-        index: u64,
-        params: &MasteringParams,
-        transition: Option<&Transition>,
-        settings: &OpusSettings,
-    ) -> Result<ChunkRun, Error> {
-        settings.validate()?;
-        let chunk = self.checked_chunk(plan, index)?;
-        let is_last = index + 1 == plan.total_chunks();
-        Ok(ChunkRun::start(
-            self,
-            chunk,
-            is_last,
-            params,
-            transition,
-            Some(settings),
-            self.threads,
-        ))
-    }
-
-    /// Chunk `index` as a WebM media segment (Clusters only).
-    pub fn chunk_media_segment(
-        &self,
-        plan: &ChunkPlan,
-        index: u64,
-        params: &MasteringParams,
-        settings: &OpusSettings,
-    ) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::new();
-        for cluster in self.chunk_clusters(plan, index, params, None, settings)? {
-            out.extend(cluster?);
-        }
-        Ok(out)
-    }
-
-    /// Chunk `index` as a chunk file: the init segment followed by the media segment, a valid
-    /// standalone WebM that MSE accepts as is.
-    pub fn chunk_file(
-        &self,
-        plan: &ChunkPlan,
-        index: u64,
-        params: &MasteringParams,
-        settings: &OpusSettings,
-    ) -> Result<Vec<u8>, Error> {
-        let mut file = self.init_segment();
-        file.extend(self.chunk_media_segment(plan, index, params, settings)?);
-        Ok(file)
-    }
-
-    /// Every chunk of `plan`, mastered and joined: the same samples as each
-    /// [`Self::render_mastered_chunk`]. Holds the whole track in memory.
-    pub fn render_mastered_track(
-        &self,
-        plan: &ChunkPlan,
-        params: &MasteringParams,
-    ) -> Result<Vec<f32>, Error> {
-        let mut pcm = Vec::with_capacity(self.frames as usize * self.channels() as usize);
-        for c in plan.chunks() {
-            pcm.extend(self.render_mastered_chunk(plan, c.index, params)?);
-        }
-        Ok(pcm)
-    }
-
-    /// The whole mastered track as one WebM file (a continuous encode with pre-skip, CodecDelay,
-    /// Duration and Cues). Holds the whole track's PCM in memory.
-    pub fn whole_track_webm(
-        &self,
-        params: &MasteringParams,
-        settings: &OpusSettings,
-    ) -> Result<Vec<u8>, Error> {
-        settings.validate()?;
-        let pcm =
-            self.render_mastered_track(&self.plan(crate::plan::DEFAULT_CHUNK_SECONDS)?, params)?;
-        let track = opus::encode_track(&pcm, self.channels() as usize, settings)?;
-        Ok(webm::whole_track_file(&track, self.channels() as u8))
-    }
-}
-
-/// Threads per chunk by default: the available cores.
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }

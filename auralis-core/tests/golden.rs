@@ -35,7 +35,10 @@ fn inputs(dir: &tempfile::TempDir) -> Vec<(&'static str, PathBuf)> {
             "mono22k24",
             write_temp(dir, "b.wav", &wav_int(22_050, 1, 24, &quantize(&b, 24))),
         ),
-        ("stereo48kf32", write_temp(dir, "c.wav", &wav_float(48_000, 2, &c))),
+        (
+            "stereo48kf32",
+            write_temp(dir, "c.wav", &wav_float(48_000, 2, &c)),
+        ),
     ]
 }
 
@@ -82,7 +85,11 @@ fn outputs(
     let last = stream.plan().total_chunks() - 1;
     out.push((
         format!("{tag}/transition-from-none{last}.webm"),
-        xxh3_64(&stream.chunk_file(last, Some((Preset::None, 1.0))).unwrap()),
+        xxh3_64(
+            &stream
+                .chunk_file(last, Some((Preset::None, 1.0).into()))
+                .unwrap(),
+        ),
     ));
     out.push((
         format!("{tag}/full.webm"),

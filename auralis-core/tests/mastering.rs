@@ -4,6 +4,7 @@
 mod common;
 
 use auralis_core::analysis::{self, analyze_samples, Sampling};
+use auralis_core::chunk;
 use auralis_core::mastering::{self, Stages};
 use auralis_core::{Mastering, Preset, Renderer, Source};
 use common::*;
@@ -61,11 +62,7 @@ fn momentary_at(samples: &[f32], channels: usize, frame: usize) -> f64 {
 fn mastered_chunks(renderer: &Renderer, mastering: &Mastering, chunk_seconds: f64) -> Vec<f32> {
     let plan = renderer.plan(chunk_seconds).unwrap();
     plan.chunks()
-        .flat_map(|c| {
-            renderer
-                .render_mastered_chunk(&plan, c.index, &mastering.params)
-                .unwrap()
-        })
+        .flat_map(|c| chunk::mastered_pcm(renderer, &plan, c.index, &mastering.params).unwrap())
         .collect()
 }
 
@@ -173,8 +170,8 @@ fn sparse_analysis_stays_within_1_lu_of_the_full_measurement() {
     let Some(dir) = corpus() else { return };
     let sparse = Sampling {
         full_up_to_s: 0.0,
-        segments: 4,
-        segment_s: 3.0,
+        excerpts: 4,
+        excerpt_s: 3.0,
     };
     let full = Sampling {
         full_up_to_s: f64::INFINITY,
@@ -182,8 +179,8 @@ fn sparse_analysis_stays_within_1_lu_of_the_full_measurement() {
     };
     for name in MUSIC {
         let source = Source::open(dir.join(name)).unwrap();
-        let a = analysis::analyze_with(&source, &sparse).unwrap();
-        let b = analysis::analyze_with(&source, &full).unwrap();
+        let a = analysis::analyze_with(&source, &sparse, 0).unwrap();
+        let b = analysis::analyze_with(&source, &full, 0).unwrap();
         assert!(
             a.analyzed_s < b.analyzed_s || b.analyzed_s <= 12.0,
             "{name}: the sparse run must sample"
@@ -212,10 +209,10 @@ fn every_preset_hits_its_loudness_target_under_the_true_peak_ceiling() {
         let source = Source::open(dir.join(name)).unwrap();
         let renderer = Renderer::new(source.clone());
         let ch = renderer.channels() as usize;
-        let analysis = analysis::analyze(&source).unwrap();
+        let analysis = analysis::analyze(&source, 0).unwrap();
         for preset in PRESETS {
             let mastering =
-                Mastering::prepare(&source, preset, 1.0, Some(analysis.clone())).unwrap();
+                Mastering::prepare(&source, preset, 1.0, Some(analysis.clone()), 0).unwrap();
             let out = mastered_chunks(&renderer, &mastering, 30.0);
             assert!(
                 out.iter().all(|x| x.is_finite()),
@@ -241,7 +238,7 @@ fn bright_has_more_treble_over_bass_than_warm_on_every_track() {
         let renderer = Renderer::new(source.clone());
         let ch = renderer.channels() as usize;
         let ratio = |preset| {
-            let m = Mastering::prepare(&source, preset, 1.0, None).unwrap();
+            let m = Mastering::prepare(&source, preset, 1.0, None, 0).unwrap();
             hf_over_lf_db(&mastered_chunks(&renderer, &m, 30.0), ch)
         };
         let (bright, warm) = (ratio(Preset::Bright), ratio(Preset::Warm));
@@ -258,19 +255,17 @@ fn intensity_zero_is_an_exact_bypass_and_half_lies_between() {
     let renderer = Renderer::new(source.clone());
     let ch = renderer.channels() as usize;
     let plan = renderer.plan(5.0).unwrap();
-    let at = |k: f64| Mastering::prepare(&source, Preset::Bright, k, None).unwrap();
+    let at = |k: f64| Mastering::prepare(&source, Preset::Bright, k, None, 0).unwrap();
     let zero = at(0.0);
     for c in plan.chunks() {
-        let bypass = renderer
-            .render_mastered_chunk(&plan, c.index, &zero.params)
-            .unwrap();
+        let bypass = chunk::mastered_pcm(&renderer, &plan, c.index, &zero.params).unwrap();
         assert!(
             bypass == renderer.render_chunk(&plan, c.index).unwrap(),
             "chunk {}",
             c.index
         );
     }
-    let none = Mastering::prepare(&source, Preset::None, 1.0, None).unwrap();
+    let none = Mastering::prepare(&source, Preset::None, 1.0, None, 0).unwrap();
     assert!(none.params.is_bypass());
     let out = |m: &Mastering| mastered_chunks(&renderer, m, 5.0);
     let (o0, o5, o1) = (out(&zero), out(&at(0.5)), out(&at(1.0)));
@@ -300,7 +295,7 @@ fn demo_excerpt() -> Source {
 fn mastered_chunks_are_independent_of_render_order_for_5_10_and_30_s_chunks() {
     let source = demo_excerpt();
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Punchy, 1.0, None).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Punchy, 1.0, None, 0).unwrap();
     for chunk_seconds in [5.0, 10.0, 30.0] {
         let plan = renderer.plan(chunk_seconds).unwrap();
         let in_order = mastered_chunks(&renderer, &mastering, chunk_seconds);
@@ -308,9 +303,8 @@ fn mastered_chunks_are_independent_of_render_order_for_5_10_and_30_s_chunks() {
         order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(chunk_seconds as u64));
         let mut chunks = vec![Vec::new(); order.len()];
         for &k in &order {
-            chunks[k as usize] = renderer
-                .render_mastered_chunk(&plan, k, &mastering.params)
-                .unwrap();
+            chunks[k as usize] =
+                chunk::mastered_pcm(&renderer, &plan, k, &mastering.params).unwrap();
         }
         // Ranges through one reader in shuffled order equal ranges through fresh readers:
         // the reader's history must not matter either.
@@ -345,7 +339,7 @@ fn no_level_step_at_chunk_boundaries_that_the_continuous_render_does_not_have() 
         let renderer = Renderer::new(source.clone());
         let ch = renderer.channels() as usize;
         for preset in [Preset::Adaptive, Preset::Bright] {
-            let mastering = Mastering::prepare(&source, preset, 1.0, None).unwrap();
+            let mastering = Mastering::prepare(&source, preset, 1.0, None, 0).unwrap();
             let continuous = mastered_continuous(&renderer, &mastering);
             for chunk_seconds in [5.0, 10.0] {
                 let chunked = mastered_chunks(&renderer, &mastering, chunk_seconds);
@@ -380,7 +374,7 @@ fn silence_stays_silent_and_finite() {
     let source = Source::open(&path).unwrap();
     let renderer = Renderer::new(source.clone());
     for preset in PRESETS {
-        let m = Mastering::prepare(&source, preset, 1.0, None).unwrap();
+        let m = Mastering::prepare(&source, preset, 1.0, None, 0).unwrap();
         assert_eq!(m.params.gain_db, 0.0, "{preset}");
         let out = mastered_chunks(&renderer, &m, 5.0);
         assert!(
@@ -393,7 +387,7 @@ fn silence_stays_silent_and_finite() {
     let source = Source::open(corpus.join("silence_10s.flac")).unwrap();
     let renderer = Renderer::new(source.clone());
     for preset in PRESETS {
-        let m = Mastering::prepare(&source, preset, 1.0, None).unwrap();
+        let m = Mastering::prepare(&source, preset, 1.0, None, 0).unwrap();
         let out = mastered_chunks(&renderer, &m, 5.0);
         let peak = out.iter().fold(0.0f32, |p, x| p.max(x.abs()));
         assert!(
@@ -418,7 +412,7 @@ fn dc_offset_does_not_eat_the_limiters_headroom() {
     );
     let source = Source::open(&path).unwrap();
     let renderer = Renderer::new(source.clone());
-    let m = Mastering::prepare(&source, Preset::Adaptive, 1.0, None).unwrap();
+    let m = Mastering::prepare(&source, Preset::Adaptive, 1.0, None, 0).unwrap();
     let out = mastered_chunks(&renderer, &m, 5.0);
     let tail = &out[out.len() / 2..];
     let mean = tail.iter().map(|&x| f64::from(x)).sum::<f64>() / tail.len() as f64;
@@ -433,25 +427,25 @@ fn dc_offset_does_not_eat_the_limiters_headroom() {
 
 #[test]
 fn analysis_and_calibration_do_not_depend_on_the_thread_count() {
-    // The 2-minute demo is sampled (8 segments), so the threads really split the work.
+    // The 2-minute demo is sampled (8 excerpts), so the threads really split the work.
     let source = auralis_core::demo::demo_source().unwrap();
     let sampling = Sampling::default();
     let info = source.info();
-    assert!(analysis::segments(info.frames, info.sample_rate, &sampling).len() > 1);
-    let one = Mastering::prepare_threads(&source, Preset::Punchy, 0.8, None, 1).unwrap();
+    assert!(analysis::excerpts(info.frames, info.sample_rate, &sampling).len() > 1);
+    let one = Mastering::prepare(&source, Preset::Punchy, 0.8, None, 1).unwrap();
     for threads in [2, 3, 4, 8] {
-        let many = Mastering::prepare_threads(&source, Preset::Punchy, 0.8, None, threads).unwrap();
+        let many = Mastering::prepare(&source, Preset::Punchy, 0.8, None, threads).unwrap();
         // Bit for bit: every float of the analysis and of the parameters.
         assert_eq!(
             serde_json::to_string(&many).unwrap(),
             serde_json::to_string(&one).unwrap(),
             "threads {threads}"
         );
-        let segments = analysis::read_segments_threads(&source, &sampling, threads).unwrap();
-        let single = analysis::read_segments_threads(&source, &sampling, 1).unwrap();
+        let excerpts = analysis::read_excerpts(&source, &sampling, threads).unwrap();
+        let single = analysis::read_excerpts(&source, &sampling, 1).unwrap();
         assert!(
-            segments == single,
-            "segment samples differ with {threads} threads"
+            excerpts == single,
+            "excerpt samples differ with {threads} threads"
         );
     }
     // A processing preset on music: the calibrated gain was computed (not a bypass's 0 dB).

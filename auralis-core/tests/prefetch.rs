@@ -33,8 +33,8 @@ fn a_waited_for_request_is_not_delayed_by_more_than_one_chunk_of_prefetch_work()
     let playing = engine.open(&path, settings(Preset::Adaptive, 1.0)).unwrap();
     let total = playing.info().total_chunks;
     // The listener's requests, on streams whose mastering is ready and chunks are not.
-    let alone_stream = playing.with_mastering(Preset::Live, 0.9).unwrap();
-    let busy_stream = playing.with_mastering(Preset::Live, 0.8).unwrap();
+    let alone_stream = playing.with_mastering((Preset::Live, 0.9)).unwrap();
+    let busy_stream = playing.with_mastering((Preset::Live, 0.8)).unwrap();
 
     // One chunk's work with nothing else running.
     let alone: Vec<f64> = (0..5)
@@ -52,11 +52,11 @@ fn a_waited_for_request_is_not_delayed_by_more_than_one_chunk_of_prefetch_work()
         playing.prefetch_alternatives(
             k,
             &[
-                (Preset::Gentle, 1.0),
-                (Preset::Warm, 1.0),
-                (Preset::Bright, 1.0),
-                (Preset::Punchy, 1.0),
-                (Preset::Live, 1.0),
+                (Preset::Gentle, 1.0).into(),
+                (Preset::Warm, 1.0).into(),
+                (Preset::Bright, 1.0).into(),
+                (Preset::Punchy, 1.0).into(),
+                (Preset::Live, 1.0).into(),
             ],
         );
     }
@@ -97,7 +97,7 @@ fn a_waited_for_request_is_not_delayed_by_more_than_one_chunk_of_prefetch_work()
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(500)); // the last running jobs
-    let warm = playing.with_mastering(Preset::Warm, 1.0).unwrap();
+    let warm = playing.with_mastering((Preset::Warm, 1.0)).unwrap();
     let hit = warm.chunk_media_segment(total - 1).unwrap();
     assert_eq!(hit.origin, auralis_core::Origin::Memory);
     let stats = engine.stats().prefetch;
@@ -106,7 +106,7 @@ fn a_waited_for_request_is_not_delayed_by_more_than_one_chunk_of_prefetch_work()
     // Dropping a stream cancels its queued jobs.
     let other = engine.open(&path, settings(Preset::Gentle, 0.5)).unwrap();
     let before = engine.stats().prefetch;
-    let _hold = other.with_mastering(Preset::Warm, 0.5).unwrap(); // a sibling does not keep it
+    let _hold = other.with_mastering((Preset::Warm, 0.5)).unwrap(); // a sibling does not keep it
     {
         let keep_busy = busy_stream.clone();
         // Keep the workers paused with a waited-for request while queueing and dropping.

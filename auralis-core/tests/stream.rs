@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auralis_core::cache::Origin;
+use auralis_core::chunk;
 use auralis_core::opus::PACKET_FRAMES;
 use auralis_core::stream::{StreamSettings, WavFormat};
 use auralis_core::webm::reader;
@@ -148,7 +149,7 @@ fn pcm_wav_and_whole_track_outputs_are_exact_and_levels_are_reported() {
     let path = track(dir.path(), "t.wav", 11.0, 9);
     let source = Source::open(&path).unwrap();
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Gentle, 0.5, None).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Gentle, 0.5, None, 0).unwrap();
     let plan = renderer.plan(CHUNK_S).unwrap();
     let engine = memory_engine();
     let stream = engine
@@ -168,9 +169,7 @@ fn pcm_wav_and_whole_track_outputs_are_exact_and_levels_are_reported() {
     );
     let mut joined = Vec::new();
     for c in plan.chunks() {
-        let want = renderer
-            .render_mastered_chunk(&plan, c.index, &mastering.params)
-            .unwrap();
+        let want = chunk::mastered_pcm(&renderer, &plan, c.index, &mastering.params).unwrap();
         let pcm = stream.chunk_pcm(c.index).unwrap();
         assert_eq!(pcm, want, "chunk {}", c.index);
         let wav = stream.chunk_wav(c.index, WavFormat::Float32).unwrap();
@@ -255,7 +254,7 @@ fn bad_requests_fail_before_any_work_with_typed_errors() {
     assert!(engine.open(&garbage, settings(Preset::Adaptive)).is_err());
     // A second stream of other settings and a sibling made from a stream agree.
     let a = engine.open(&path, settings(Preset::Warm)).unwrap();
-    let b = stream.with_mastering(Preset::Warm, 1.0).unwrap();
+    let b = stream.with_mastering((Preset::Warm, 1.0)).unwrap();
     assert_eq!(a.mastering(), b.mastering());
 }
 
@@ -272,8 +271,8 @@ fn packets_of(init: &[u8], segment: &[u8]) -> Vec<Vec<u8>> {
 
 #[test]
 fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
+    use auralis_core::chunk::Transition;
     use auralis_core::crossfade::{self, Curve};
-    use auralis_core::render::Transition;
     let dir = tempfile::tempdir().unwrap();
     // 20 s of the demo piece from its verse: real chords and drums.
     let pcm = auralis_core::demo::synthesize();
@@ -292,7 +291,7 @@ fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
     let (old, new) = ((Preset::Warm, 1.0), (Preset::Bright, 1.0));
     let engine = memory_engine();
     let old_stream = engine.open(&path, settings(old.0)).unwrap();
-    let new_stream = old_stream.with_mastering(new.0, new.1).unwrap();
+    let new_stream = old_stream.with_mastering((new.0, new.1)).unwrap();
     let ch = 2;
     let switch = 2u64;
     let total = new_stream.info().total_chunks;
@@ -308,15 +307,15 @@ fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
         fade_frames: 2_400,
         curve: Curve::RaisedCosine,
     };
-    let mut run = renderer
-        .chunk_clusters(
-            &plan,
-            switch,
-            new_stream.mastering(),
-            Some(&transition),
-            &Default::default(),
-        )
-        .unwrap();
+    let mut run = chunk::ChunkRender::start(
+        &renderer,
+        &plan,
+        switch,
+        new_stream.mastering(),
+        Some(&transition),
+        Some(&Default::default()),
+    )
+    .unwrap();
     let segment: Vec<u8> = run
         .by_ref()
         .map(Result::unwrap)
@@ -447,7 +446,7 @@ fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
     );
     // The progressive form of a transition chunk is the same bytes.
     let clusters: Vec<u8> = new_stream
-        .chunk_clusters(switch, Some(old))
+        .chunk_clusters(switch, Some(old.into()))
         .unwrap()
         .map(Result::unwrap)
         .collect::<Vec<_>>()
@@ -457,41 +456,38 @@ fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
 
 #[test]
 fn one_two_and_four_threads_give_the_same_bytes() {
-    use auralis_core::render::Transition;
+    use auralis_core::chunk::Transition;
     let dir = tempfile::tempdir().unwrap();
     let path = track(dir.path(), "t.wav", 41.0, 12);
     let source = Source::open(&path).unwrap();
-    let mastering = Mastering::prepare(&source, Preset::Punchy, 1.0, None).unwrap();
-    let warm = Mastering::prepare(&source, Preset::Warm, 1.0, None).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Punchy, 1.0, None, 0).unwrap();
+    let warm = Mastering::prepare(&source, Preset::Warm, 1.0, None, 0).unwrap();
     let transition = Transition {
         from: warm.params,
         fade_frames: 2_400,
         curve: auralis_core::Curve::RaisedCosine,
     };
-    let settings = Default::default();
+    let settings = auralis_core::opus::OpusSettings::default();
     let render = |threads: usize| {
         let renderer = Renderer::new(source.clone()).with_threads(threads);
         let plan = renderer.plan(30.0).unwrap();
         let mut out = Vec::new();
         for c in plan.chunks() {
             out.push(
-                renderer
-                    .chunk_media_segment(&plan, c.index, &mastering.params, &settings)
+                chunk::media_segment(&renderer, &plan, c.index, &mastering.params, &settings)
                     .unwrap(),
             );
-            let pcm = renderer
-                .render_mastered_chunk(&plan, c.index, &mastering.params)
-                .unwrap();
+            let pcm = chunk::mastered_pcm(&renderer, &plan, c.index, &mastering.params).unwrap();
             out.push(pcm.iter().flat_map(|x| x.to_le_bytes()).collect());
-            let run = renderer
-                .chunk_clusters(
-                    &plan,
-                    c.index,
-                    &mastering.params,
-                    Some(&transition),
-                    &settings,
-                )
-                .unwrap();
+            let run = chunk::ChunkRender::start(
+                &renderer,
+                &plan,
+                c.index,
+                &mastering.params,
+                Some(&transition),
+                Some(&settings),
+            )
+            .unwrap();
             out.push(run.map(Result::unwrap).collect::<Vec<_>>().concat());
         }
         out
@@ -500,4 +496,30 @@ fn one_two_and_four_threads_give_the_same_bytes() {
     assert_eq!(one.len(), 6);
     assert!(render(2) == one, "2 threads differ from 1");
     assert!(render(4) == one, "4 threads differ from 1");
+}
+
+#[test]
+fn prefetch_ahead_queues_at_most_the_rest_of_the_track() {
+    // No workers: every queued job is counted (as cancelled) at once.
+    let engine = memory_engine();
+    let stream = engine
+        .open_bytes(
+            auralis_core::demo::demo_wav(),
+            Some("wav"),
+            StreamSettings {
+                chunk_seconds: 30.0,
+                ..StreamSettings::default()
+            },
+        )
+        .unwrap();
+    let total = stream.plan().total_chunks();
+    let count = || engine.stats().prefetch.cancelled;
+    let before = count();
+    stream.prefetch_ahead(0, u64::MAX); // once a loop of 2^64 requests
+    assert_eq!(count() - before, total - 1);
+    stream.prefetch_ahead(u64::MAX, 5); // once an overflow
+    stream.prefetch_ahead(total - 1, 10); // after the last chunk: nothing
+    assert_eq!(count() - before, total - 1);
+    stream.prefetch_ahead(1, 2);
+    assert_eq!(count() - before, total - 1 + 2);
 }

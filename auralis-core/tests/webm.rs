@@ -3,6 +3,7 @@
 
 mod common;
 
+use auralis_core::chunk;
 use auralis_core::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES};
 use auralis_core::webm::{self, reader};
 use auralis_core::{Mastering, Preset, Renderer, Source};
@@ -20,10 +21,10 @@ fn demo_excerpt(seconds: usize) -> Source {
 fn chunk_files_are_valid_webm_with_one_init_segment_and_exact_timing() {
     let source = demo_excerpt(17);
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None, 0).unwrap();
     let plan = renderer.plan(5.0).unwrap();
     let settings = OpusSettings::default();
-    let init = renderer.init_segment();
+    let init = chunk::init_segment(&renderer);
     let parsed_init = reader::parse(&init).unwrap();
     assert!(parsed_init.segment_size_unknown && parsed_init.blocks.is_empty());
     assert_eq!(
@@ -38,9 +39,8 @@ fn chunk_files_are_valid_webm_with_one_init_segment_and_exact_timing() {
     assert_eq!(parsed_init.duration_ms, None);
     let mut packets = Vec::new();
     for c in plan.chunks() {
-        let file = renderer
-            .chunk_file(&plan, c.index, &mastering.params, &settings)
-            .unwrap();
+        let file =
+            chunk::chunk_file(&renderer, &plan, c.index, &mastering.params, &settings).unwrap();
         assert!(
             file.starts_with(&init),
             "chunk {}: the init segment differs",
@@ -104,20 +104,18 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
     for (name, source) in cases {
         let renderer = Renderer::new(source.clone());
         let ch = renderer.channels() as usize;
-        let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None).unwrap();
+        let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None, 0).unwrap();
         let plan = renderer.plan(5.0).unwrap();
-        let reference = renderer
-            .render_mastered_track(&plan, &mastering.params)
-            .unwrap();
+        let reference = chunk::mastered_track(&renderer, &plan, &mastering.params).unwrap();
         let boundaries: Vec<usize> = plan
             .chunks()
             .skip(1)
             .map(|c| c.start_frame as usize)
             .collect();
-        // The restart points inside chunks (segments) are joins of the same kind.
+        // The restart points inside chunks (parts) are joins of the same kind.
         let inner: Vec<usize> = plan
             .chunks()
-            .flat_map(|c| auralis_core::segments::segments(&c).into_iter().skip(1))
+            .flat_map(|c| auralis_core::chunk::parts(&c).into_iter().skip(1))
             .map(|(start, _)| start as usize)
             .collect();
         assert!(!inner.is_empty());
@@ -125,8 +123,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
         let packets: Vec<Vec<u8>> = plan
             .chunks()
             .flat_map(|c| {
-                renderer
-                    .encode_chunk(&plan, c.index, &mastering.params, &settings)
+                chunk::encoded(&renderer, &plan, c.index, &mastering.params, &settings)
                     .unwrap()
                     .packets
             })
@@ -138,7 +135,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
             excess <= 3.0,
             "{name}: worst join {excess:.2} dB above the median codec error"
         );
-        // Chunk and segment joins against one continuous encode of the whole track in the
+        // Chunk and part joins against one continuous encode of the whole track in the
         // same windows: the error a join adds where the music itself is hard to code.
         let track = opus::encode_track(&reference, ch, &settings).unwrap();
         let mut continuous = decode_opus_packets(&track.packets, ch);
@@ -153,7 +150,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
         );
         assert!(
             inner_excess <= 3.0,
-            "{name}: worst chunk or segment join {inner_excess:.2} dB above a continuous encode"
+            "{name}: worst chunk or part join {inner_excess:.2} dB above a continuous encode"
         );
 
         // The naive method: each chunk encoded alone from silence, zeros after it, and played
@@ -181,7 +178,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
         );
         println!(
             "{name}: worst chunk join {excess:.2} dB above the median codec error (naive \
-             {naive_excess:.2} dB); worst chunk or segment join {inner_excess:.2} dB above a \
+             {naive_excess:.2} dB); worst chunk or part join {inner_excess:.2} dB above a \
              continuous encode in the same window"
         );
     }
@@ -191,10 +188,9 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
 fn whole_track_file_has_pre_skip_codec_delay_duration_and_cues() {
     let source = demo_excerpt(12);
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Warm, 1.0, None).unwrap();
-    let file = renderer
-        .whole_track_webm(&mastering.params, &OpusSettings::default())
-        .unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Warm, 1.0, None, 0).unwrap();
+    let file =
+        chunk::whole_track_webm(&renderer, &mastering.params, &OpusSettings::default()).unwrap();
     let parsed = reader::parse(&file).unwrap();
     assert!(!parsed.segment_size_unknown);
     assert_eq!(parsed.pre_skip as usize, LOOKAHEAD_FRAMES);
@@ -234,7 +230,7 @@ fn ffmpeg_decodes_chunk_files_and_the_whole_track_to_the_same_frame_counts() {
     let ints = quantize(&pcm[..(44_100 * 12 + 1001) * 2], 16);
     let source = Source::from_bytes(wav_int(44_100, 2, 16, &ints), Some("wav")).unwrap();
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Bright, 1.0, None).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Bright, 1.0, None, 0).unwrap();
     let plan = renderer.plan(5.0).unwrap();
     let settings = OpusSettings::default();
     let count = |bytes: &[u8], name: &str| {
@@ -253,9 +249,8 @@ fn ffmpeg_decodes_chunk_files_and_the_whole_track_to_the_same_frame_counts() {
         out.stdout.len() / 8
     };
     for c in plan.chunks() {
-        let file = renderer
-            .chunk_file(&plan, c.index, &mastering.params, &settings)
-            .unwrap();
+        let file =
+            chunk::chunk_file(&renderer, &plan, c.index, &mastering.params, &settings).unwrap();
         let ours = reader::parse(&file).unwrap();
         let padding = ours
             .blocks
@@ -306,9 +301,7 @@ fn ffmpeg_decodes_chunk_files_and_the_whole_track_to_the_same_frame_counts() {
             );
         }
     }
-    let whole = renderer
-        .whole_track_webm(&mastering.params, &settings)
-        .unwrap();
+    let whole = chunk::whole_track_webm(&renderer, &mastering.params, &settings).unwrap();
     assert_eq!(
         count(&whole, "whole.webm") as u64,
         renderer.frames(),
@@ -367,7 +360,7 @@ fn chunk_file_bytes_do_not_depend_on_render_order() {
     use rand::SeedableRng;
     let source = demo_excerpt(16);
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Live, 0.7, None).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Live, 0.7, None, 0).unwrap();
     let plan = renderer.plan(5.0).unwrap();
     let settings = OpusSettings {
         bitrate_bps: 96_000,
@@ -376,17 +369,13 @@ fn chunk_file_bytes_do_not_depend_on_render_order() {
     let in_order: Vec<Vec<u8>> = plan
         .chunks()
         .map(|c| {
-            renderer
-                .chunk_file(&plan, c.index, &mastering.params, &settings)
-                .unwrap()
+            chunk::chunk_file(&renderer, &plan, c.index, &mastering.params, &settings).unwrap()
         })
         .collect();
     let mut order: Vec<u64> = (0..plan.total_chunks()).collect();
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(3));
     for k in order {
-        let again = renderer
-            .chunk_file(&plan, k, &mastering.params, &settings)
-            .unwrap();
+        let again = chunk::chunk_file(&renderer, &plan, k, &mastering.params, &settings).unwrap();
         assert!(
             again == in_order[k as usize],
             "chunk {k} bytes depend on render order"

@@ -15,7 +15,7 @@ use auralis_core::opus::OpusSettings;
 use auralis_core::stream::{
     shared_engine, Engine, EngineConfig, Stream as CoreStream, StreamSettings, WavFormat,
 };
-use auralis_core::{CacheConfig, DecodeError, Error, PlanError, Preset};
+use auralis_core::{CacheConfig, DecodeError, Error, ErrorKind, MasteringSettings, Preset};
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2};
 use pyo3::create_exception;
@@ -65,28 +65,33 @@ create_exception!(
     AuralisError,
     "The Opus encoder failed."
 );
-create_exception!(_native, IoError, AuralisError, "An I/O error.");
+create_exception!(
+    _native,
+    IoError,
+    AuralisError,
+    "An I/O error, or a cache entry this library version cannot read."
+);
+create_exception!(
+    _native,
+    InternalError,
+    AuralisError,
+    "A bug in the library (a worker thread stopped): please report it."
+);
 
-/// Maps a core error to its Python exception (missing files raise `FileNotFoundError`).
+/// Maps a core error to its Python exception (missing files raise `FileNotFoundError`): the
+/// one place the Python face decides it, by an exhaustive match over the error's kind.
 fn to_py(e: Error) -> PyErr {
     let msg = e.to_string();
-    match &e {
-        Error::Decode(d) => match d {
-            DecodeError::NotFound { .. } => PyFileNotFoundError::new_err(msg),
-            DecodeError::NotAFile { .. } | DecodeError::Io { .. } => IoError::new_err(msg),
-            DecodeError::UnsupportedFormat { .. } | DecodeError::Unsupported { .. } => {
-                UnsupportedFormatError::new_err(msg)
-            }
-            DecodeError::Changed { .. } => SourceChangedError::new_err(msg),
-            DecodeError::RangeOutOfBounds { .. } => IndexOutOfRangeError::new_err(msg),
-            _ => DecodeFailedError::new_err(msg),
-        },
-        Error::Plan(PlanError::ChunkIndexOutOfRange { .. } | PlanError::TimeOutOfRange { .. }) => {
-            IndexOutOfRangeError::new_err(msg)
-        }
-        Error::Plan(PlanError::EmptyTrack) => DecodeFailedError::new_err(msg),
-        Error::Encode(auralis_core::EncodeError::Codec { .. }) => EncodeError::new_err(msg),
-        _ => InvalidArgumentError::new_err(msg),
+    match e.kind() {
+        ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
+        ErrorKind::Io | ErrorKind::CorruptCache => IoError::new_err(msg),
+        ErrorKind::UnsupportedFormat => UnsupportedFormatError::new_err(msg),
+        ErrorKind::Decode => DecodeFailedError::new_err(msg),
+        ErrorKind::SourceChanged => SourceChangedError::new_err(msg),
+        ErrorKind::IndexOutOfRange => IndexOutOfRangeError::new_err(msg),
+        ErrorKind::InvalidArgument => InvalidArgumentError::new_err(msg),
+        ErrorKind::Encode => EncodeError::new_err(msg),
+        ErrorKind::Internal => InternalError::new_err(msg),
     }
 }
 
@@ -112,8 +117,8 @@ fn preset(name: Option<&str>) -> PyResult<Preset> {
 }
 
 /// The engine of a cache directory (or of memory only) and a thread count, shared by every
-/// stream opened with them.
-fn engine_for(cache_dir: Option<PathBuf>, render_threads: usize) -> Engine {
+/// stream opened with them while any of them is alive (released with the last one).
+fn engine_for(cache_dir: Option<PathBuf>, render_threads: usize) -> Result<Engine, Error> {
     shared_engine(&EngineConfig {
         cache: CacheConfig {
             disk_dir: cache_dir,
@@ -133,13 +138,19 @@ fn to_array(py: Python<'_>, pcm: Vec<f32>, channels: u16) -> Bound<'_, PyArray2<
         .into_pyarray(py)
 }
 
-fn transition(from: Option<(Option<String>, f64)>) -> PyResult<Option<(Preset, f64)>> {
-    from.map(|(p, i)| Ok((preset(p.as_deref())?, i)))
+fn transition(from: Option<(Option<String>, f64)>) -> PyResult<Option<MasteringSettings>> {
+    from.map(|(p, i)| Ok(MasteringSettings::new(preset(p.as_deref())?, i)))
         .transpose()
 }
 
 fn origin_name(origin: Origin) -> &'static str {
-    origin.header_value()
+    // The values of the example server's `X-Cache` header.
+    match origin {
+        Origin::Memory => "HIT-MEMORY",
+        Origin::Disk => "HIT-DISK",
+        Origin::Computed => "MISS",
+        Origin::Shared => "HIT-SHARED",
+    }
 }
 
 /// One track with one set of settings (preset, intensity, chunk length, bitrate, complexity).
@@ -181,7 +192,15 @@ impl Stream {
             },
             ..StreamSettings::default()
         };
-        let engine = engine_for(cache_dir, render_threads);
+        let engine = match engine_for(cache_dir.clone(), render_threads) {
+            Ok(engine) => engine,
+            // At the cap of live engines: streams Python has not collected yet (cycles) may be
+            // holding some; collect once and try again.
+            Err(_) => {
+                py.import("gc")?.call_method0("collect")?;
+                engine_for(cache_dir, render_threads).map_err(to_py)?
+            }
+        };
         let inner = heavy(py, || engine.open(&path, settings))?;
         Ok(Stream { inner })
     }
@@ -195,7 +214,7 @@ impl Stream {
         intensity: f64,
     ) -> PyResult<Self> {
         let p = self::preset(preset.as_deref())?;
-        let inner = heavy(py, || self.inner.with_mastering(p, intensity))?;
+        let inner = heavy(py, || self.inner.with_mastering((p, intensity)))?;
         Ok(Stream { inner })
     }
 
@@ -350,8 +369,9 @@ impl Stream {
     }
 
     /// Queues the `count` chunks after `index` for the background workers.
-    fn prefetch_ahead(&self, index: u64, count: u64) {
-        self.inner.prefetch_ahead(index, count);
+    fn prefetch_ahead(&self, py: Python<'_>, index: u64, count: u64) {
+        // Queues at most the rest of the track, without the GIL.
+        py.detach(|| self.inner.prefetch_ahead(index, count));
     }
 
     /// Queues chunk `index` in other (preset, intensity) settings.
@@ -362,7 +382,7 @@ impl Stream {
     ) -> PyResult<()> {
         let alts = alternatives
             .into_iter()
-            .map(|(p, i)| Ok((preset(p.as_deref())?, i)))
+            .map(|(p, i)| Ok(MasteringSettings::new(preset(p.as_deref())?, i)))
             .collect::<PyResult<Vec<_>>>()?;
         self.inner.prefetch_alternatives(index, &alts);
         Ok(())
@@ -381,7 +401,10 @@ impl Stream {
         d.set_item("corrupt", s.cache.corrupt)?;
         d.set_item("disk_write_errors", s.cache.disk_write_errors)?;
         d.set_item("memory_bytes", s.cache.memory_bytes)?;
+        d.set_item("prefetch_queued", s.prefetch.queued)?;
         d.set_item("prefetch_completed", s.prefetch.completed)?;
+        d.set_item("prefetch_cancelled", s.prefetch.cancelled)?;
+        d.set_item("prefetch_failed", s.prefetch.failed)?;
         d.set_item("prefetch_pending", s.prefetch.pending)?;
         Ok(d)
     }
@@ -406,7 +429,7 @@ impl Stream {
 /// Iterator over one chunk's WebM clusters (bytes), made as it is iterated.
 #[pyclass(module = "auralis_core._native")]
 struct Clusters {
-    inner: Mutex<auralis_core::stream::ClusterStream>,
+    inner: Mutex<auralis_core::stream::ChunkClusters>,
     origin: &'static str,
 }
 
@@ -511,6 +534,13 @@ fn probe<'py>(py: Python<'py>, path: PathBuf, chunk_seconds: f64) -> PyResult<Bo
     Ok(d)
 }
 
+/// Shared engines alive now: one per (cache directory, render threads) in use, released with
+/// the last stream using it; at most 16 at once.
+#[pyfunction]
+fn shared_engine_count() -> usize {
+    auralis_core::stream::shared_engine_count()
+}
+
 /// The content signature of the file at `path` (size, modification time and a hash of its
 /// first and last 64 KiB), as hex: the identity the engine's cache keys use. Two reads, no
 /// decoding.
@@ -527,6 +557,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("MIME", auralis_core::webm::MIME)?;
     m.add("AuralisError", py.get_type::<AuralisError>())?;
+    m.add("InternalError", py.get_type::<InternalError>())?;
     m.add("DecodeError", py.get_type::<DecodeFailedError>())?;
     m.add(
         "UnsupportedFormatError",
@@ -549,6 +580,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(demo_wav, m)?)?;
     m.add_function(wrap_pyfunction!(probe, m)?)?;
     m.add_function(wrap_pyfunction!(file_signature, m)?)?;
+    m.add_function(wrap_pyfunction!(shared_engine_count, m)?)?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;
     Ok(())
 }

@@ -131,7 +131,7 @@ fn main() {
         // (e)
         let t = Instant::now();
         let source = Source::open(&input).expect("open");
-        std::hint::black_box(analysis::analyze(&source).expect("analysis"));
+        std::hint::black_box(analysis::analyze(&source, 0).expect("analysis"));
         rows[2].1.push(t.elapsed());
 
         // (a), (b): the same chunk.

@@ -3,6 +3,7 @@
 //! `cargo run --release -p auralis-benches --example mastering_report`
 use std::time::Instant;
 
+use auralis_core::chunk;
 use auralis_core::{analysis, Mastering, Preset, Renderer, Source};
 
 fn main() {
@@ -27,21 +28,17 @@ fn main() {
         let renderer = Renderer::new(source.clone());
         let ch = renderer.channels() as usize;
         let started = Instant::now();
-        let a = analysis::analyze(&source).unwrap();
+        let a = analysis::analyze(&source, 0).unwrap();
         eprintln!(
             "{name}: analysis {:.1} ms",
             started.elapsed().as_secs_f64() * 1e3
         );
         let plan = renderer.plan(30.0).unwrap();
         for preset in presets {
-            let m = Mastering::prepare(&source, preset, 1.0, Some(a.clone())).unwrap();
+            let m = Mastering::prepare(&source, preset, 1.0, Some(a.clone()), 0).unwrap();
             let out: Vec<f32> = plan
                 .chunks()
-                .flat_map(|c| {
-                    renderer
-                        .render_mastered_chunk(&plan, c.index, &m.params)
-                        .unwrap()
-                })
+                .flat_map(|c| chunk::mastered_pcm(&renderer, &plan, c.index, &m.params).unwrap())
                 .collect();
             let got = analysis::analyze_samples(&out, 48_000, ch).integrated_lufs;
             println!(

@@ -7,6 +7,7 @@
 
 mod common;
 
+use auralis_core::chunk;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -254,12 +255,10 @@ fn chromium_buffers_chunk_files_as_one_range_in_any_order_and_plays_to_the_end()
     let source = auralis_core::Source::open(&wav).unwrap();
     let renderer = auralis_core::Renderer::new(source.clone());
     let mastering =
-        auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, 1.0, None)
+        auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, 1.0, None, 0)
             .unwrap();
     let plan = renderer.plan(5.0).unwrap();
-    let reference = renderer
-        .render_mastered_track(&plan, &mastering.params)
-        .unwrap();
+    let reference = chunk::mastered_track(&renderer, &plan, &mastering.params).unwrap();
     let joins: Vec<usize> = plan
         .chunks()
         .skip(1)

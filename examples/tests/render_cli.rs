@@ -2,6 +2,7 @@
 
 mod common;
 
+use auralis_core::chunk;
 use std::process::Command;
 
 use common::render_bin;
@@ -49,6 +50,7 @@ fn demo_render_writes_the_manifest_contract_and_exact_wavs() {
         "target_lufs",
         "mastering",
         "mime",
+        "wav_format",
         "init",
     ];
     assert_eq!(keys, expected);
@@ -65,6 +67,7 @@ fn demo_render_writes_the_manifest_contract_and_exact_wavs() {
         manifest["mastering"]["target_lufs"]
     );
     assert_eq!(manifest["mime"], "audio/webm; codecs=\"opus\"");
+    assert_eq!(manifest["wav_format"], "float32");
     assert_eq!(manifest["init"]["file"], "init.webm");
     let init = std::fs::read(dir.path().join("init.webm")).unwrap();
     assert_eq!(manifest["init"]["bytes"], init.len());
@@ -183,19 +186,13 @@ fn a_chunk_rendered_in_another_process_is_bit_identical() {
     let source = auralis_core::demo::demo_source().unwrap();
     let renderer = auralis_core::Renderer::new(source.clone());
     let mastering =
-        auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, 1.0, None)
+        auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, 1.0, None, 0)
             .unwrap();
     let plan = renderer.plan(30.0).unwrap();
     // Render two other chunks first: history must not matter either.
-    renderer
-        .render_mastered_chunk(&plan, 4, &mastering.params)
-        .unwrap();
-    renderer
-        .render_mastered_chunk(&plan, 0, &mastering.params)
-        .unwrap();
-    let here = renderer
-        .render_mastered_chunk(&plan, 3, &mastering.params)
-        .unwrap();
+    chunk::mastered_pcm(&renderer, &plan, 4, &mastering.params).unwrap();
+    chunk::mastered_pcm(&renderer, &plan, 0, &mastering.params).unwrap();
+    let here = chunk::mastered_pcm(&renderer, &plan, 3, &mastering.params).unwrap();
     let first = from_process.iter().zip(&here).position(|(a, b)| a != b);
     let max = from_process
         .iter()
@@ -210,9 +207,7 @@ fn a_chunk_rendered_in_another_process_is_bit_identical() {
     let webm = std::fs::read(dir.path().join("chunk_00003.webm")).unwrap();
     let settings = auralis_core::opus::OpusSettings::default();
     assert!(
-        webm == renderer
-            .chunk_file(&plan, 3, &mastering.params, &settings)
-            .unwrap(),
+        webm == chunk::chunk_file(&renderer, &plan, 3, &mastering.params, &settings).unwrap(),
         "chunk 3 WebM differs between processes"
     );
 }
@@ -238,4 +233,64 @@ fn intensity_zero_writes_the_unmastered_audio() {
     let renderer = auralis_core::Renderer::new(auralis_core::demo::demo_source().unwrap());
     let plan = renderer.plan(30.0).unwrap();
     assert!(written == renderer.render_chunk(&plan, 1).unwrap());
+}
+
+#[test]
+fn the_command_and_the_engine_write_the_same_bytes_for_every_chunk() {
+    // Two faces, one path: every chunk file the command writes (the last one, which signals
+    // its padding, included) and its 16-bit WAVs are the engine's bytes for the same settings.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let (code, _, stderr) = run(&[
+        "--out",
+        out,
+        "--chunk-seconds",
+        "25",
+        "--preset",
+        "bright",
+        "--intensity",
+        "0.7",
+        "--bitrate",
+        "96000",
+        "--wav",
+        "--wav-format",
+        "pcm16",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let engine = auralis_core::stream::Engine::new(&auralis_core::stream::EngineConfig {
+        prefetch_workers: 0,
+        ..Default::default()
+    });
+    let settings = auralis_core::stream::StreamSettings {
+        preset: auralis_core::Preset::Bright,
+        intensity: 0.7,
+        chunk_seconds: 25.0,
+        opus: auralis_core::opus::OpusSettings {
+            bitrate_bps: 96_000,
+            complexity: 10,
+        },
+        ..Default::default()
+    };
+    let stream = engine
+        .open_bytes(auralis_core::demo::demo_wav(), Some("wav"), settings)
+        .unwrap();
+    let total = stream.plan().total_chunks();
+    assert!(total >= 5);
+    for k in 0..total {
+        let webm = std::fs::read(dir.path().join(format!("chunk_{k:05}.webm"))).unwrap();
+        assert!(
+            webm == stream.chunk_file(k, None).unwrap(),
+            "chunk {k} of {total}: the command's WebM differs from the engine's"
+        );
+        let wav = std::fs::read(dir.path().join(format!("chunk_{k:05}.wav"))).unwrap();
+        assert!(
+            wav == stream
+                .chunk_wav(k, auralis_core::stream::WavFormat::Pcm16)
+                .unwrap(),
+            "chunk {k}: the command's 16-bit WAV differs from the engine's"
+        );
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["wav_format"], "pcm16");
 }

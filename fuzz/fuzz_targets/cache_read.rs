@@ -42,10 +42,7 @@ fuzz_target!(|data: &[u8]| {
     let f = fixture();
     std::fs::write(&f.path, data).expect("write the cache file");
     f.cache.clear_memory();
-    let computed = CacheEntry {
-        bytes: b"computed".to_vec().into(),
-        level_db: -3.0,
-    };
+    let computed = CacheEntry::new(b"computed".to_vec());
     let corrupt_before = f.cache.stats().corrupt;
     let (entry, origin) = f
         .cache

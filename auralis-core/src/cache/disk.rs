@@ -209,7 +209,7 @@ pub(super) fn encode_entry(key: CacheKey, entry: &CacheEntry) -> Vec<u8> {
     out.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&key.0.to_le_bytes());
-    out.extend_from_slice(&entry.level_db.to_le_bytes());
+    out.extend_from_slice(&[0; 8]); // reserved
     out.extend_from_slice(&(entry.bytes.len() as u64).to_le_bytes());
     let mut hasher = Xxh3::new();
     hasher.update(&out);
@@ -247,8 +247,5 @@ pub(super) fn decode_entry(key: CacheKey, data: &[u8]) -> Result<CacheEntry, Str
     if hasher.digest() != u64_at(48) {
         return Err("checksum mismatch".into());
     }
-    Ok(CacheEntry {
-        bytes: data[HEADER_LEN..].into(),
-        level_db: f64::from_le_bytes(data[32..40].try_into().expect("8 bytes")),
-    })
+    Ok(CacheEntry::new(&data[HEADER_LEN..]))
 }

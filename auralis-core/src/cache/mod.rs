@@ -40,8 +40,8 @@ use xxhash_rust::xxh3::xxh3_128;
 use disk::Disk;
 
 /// Version of the cache's key scheme, file format and chunk layout; part of every key (2: chunks
-/// in segments).
-pub const CACHE_FORMAT: u32 = 2;
+/// in parts; 3: no level stored with entries).
+pub const CACHE_FORMAT: u32 = 3;
 /// The library and format every key is made under.
 pub const LIBRARY_ID: &str = concat!("auralis-core ", env!("CARGO_PKG_VERSION"));
 /// Largest entry payload stored: 256 MiB. The largest entry the library makes, a 600 s chunk
@@ -81,13 +81,20 @@ impl CacheKey {
     }
 }
 
-/// A cached value: bytes and one number kept with them (a chunk's RMS level in dB).
+/// A cached value: its bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheEntry {
     /// The payload.
     pub bytes: Arc<[u8]>,
-    /// A level in dB stored with the payload (NaN where it means nothing).
-    pub level_db: f64,
+}
+
+impl CacheEntry {
+    /// An entry holding `bytes`.
+    pub fn new(bytes: impl Into<Arc<[u8]>>) -> Self {
+        CacheEntry {
+            bytes: bytes.into(),
+        }
+    }
 }
 
 /// Where a served entry came from.
@@ -101,19 +108,6 @@ pub enum Origin {
     Computed,
     /// Computed by a concurrent request for the same key, which this one waited for.
     Shared,
-}
-
-impl Origin {
-    /// A value for an `X-Cache` response header: `HIT-MEMORY`, `HIT-DISK`, `MISS` or
-    /// `HIT-SHARED`.
-    pub fn header_value(self) -> &'static str {
-        match self {
-            Origin::Memory => "HIT-MEMORY",
-            Origin::Disk => "HIT-DISK",
-            Origin::Computed => "MISS",
-            Origin::Shared => "HIT-SHARED",
-        }
-    }
 }
 
 /// Budgets and location.
@@ -256,7 +250,7 @@ impl std::fmt::Debug for ChunkCache {
 
 /// What [`ChunkCache::claim`] found.
 #[derive(Debug)]
-pub enum Claim {
+pub(crate) enum Claim {
     /// The entry, and where it came from.
     Hit(CacheEntry, Origin),
     /// Nobody has it: the caller computes it and hands it to the guard (or drops the guard,
@@ -265,7 +259,7 @@ pub enum Claim {
 }
 
 /// The right and duty to compute one missing entry.
-pub struct FlightGuard {
+pub(crate) struct FlightGuard {
     inner: Arc<Inner>,
     key: CacheKey,
     flight: Arc<Flight>,
@@ -282,7 +276,7 @@ impl std::fmt::Debug for FlightGuard {
 
 impl FlightGuard {
     /// Stores the computed entry (memory, then disk) and hands it to the waiting requests.
-    pub fn complete(mut self, entry: CacheEntry) -> CacheEntry {
+    pub(crate) fn complete(mut self, entry: CacheEntry) -> CacheEntry {
         bump(&self.inner.counters.computed);
         if entry.bytes.len() as u64 > MAX_ENTRY_BYTES {
             self.finish(FlightState::Done(entry.clone()));
@@ -357,7 +351,7 @@ impl ChunkCache {
 
     /// Finds `key` in memory or on disk, or waits while another request computes it; if nobody
     /// has it, returns the guard with which the caller computes it.
-    pub fn claim(&self, key: CacheKey) -> Claim {
+    pub(crate) fn claim(&self, key: CacheKey) -> Claim {
         let inner = &self.inner;
         loop {
             if let Some(entry) = inner.memory_get(key) {
@@ -544,10 +538,7 @@ mod tests {
     use super::*;
 
     fn entry(n: usize, fill: u8) -> CacheEntry {
-        CacheEntry {
-            bytes: vec![fill; n].into(),
-            level_db: -12.5,
-        }
+        CacheEntry::new(vec![fill; n])
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Adaptive mastering: track-level decisions, then a chain whose only moving parts are its
 //! envelopes.
 //!
-//! [`Mastering::prepare`] reads the track's analysis segments once, measures them (or takes a
+//! [`Mastering::prepare`] reads the track's analysis excerpts once, measures them (or takes a
 //! stored [`TrackAnalysis`]), derives the [`MasteringParams`] of a preset at an intensity, and
-//! calibrates the static loudness gain by running the real chain over those segments: the
+//! calibrates the static loudness gain by running the real chain over those excerpts: the
 //! gain that brings the chain's output to the target, plus what the limiter takes back
 //! (at most 1.5 dB). The parameters are then fixed for the whole track.
 //!
@@ -39,6 +39,67 @@ pub const POST_ROLL_FRAMES: u64 = 4_800;
 /// Most the loudness gain is raised to make up for what the limiter takes.
 const MAX_LIMITER_MAKEUP_DB: f64 = 1.5;
 
+/// What a mastering is asked to be: a preset at an intensity (0 to 1). Two are equal when both
+/// are the same bit for bit, so a choice can key maps and caches. The default,
+/// [`MasteringSettings::DEFAULT`], is every face's default (Rust, C, Python, the CLI).
+#[derive(Debug, Clone, Copy)]
+pub struct MasteringSettings {
+    /// The preset.
+    pub preset: Preset,
+    /// How much of it, 0 (the original audio) to 1.
+    pub intensity: f64,
+}
+
+impl MasteringSettings {
+    /// `adaptive` at 1.
+    pub const DEFAULT: MasteringSettings = MasteringSettings {
+        preset: Preset::Adaptive,
+        intensity: 1.0,
+    };
+
+    /// `preset` at `intensity` (checked by [`Self::validate`], not here).
+    pub fn new(preset: Preset, intensity: f64) -> Self {
+        MasteringSettings { preset, intensity }
+    }
+
+    /// Checks the intensity.
+    pub fn validate(&self) -> Result<(), crate::MasteringError> {
+        presets::check_intensity(self.intensity)
+    }
+
+    /// This choice's part of a cache key: the preset's name and the intensity's bits.
+    pub fn key_part(&self) -> String {
+        format!("{}/{:016x}", self.preset.name(), self.intensity.to_bits())
+    }
+}
+
+impl Default for MasteringSettings {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl PartialEq for MasteringSettings {
+    fn eq(&self, other: &Self) -> bool {
+        self.preset == other.preset && self.intensity.to_bits() == other.intensity.to_bits()
+    }
+}
+
+impl Eq for MasteringSettings {}
+
+impl std::hash::Hash for MasteringSettings {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.preset.hash(state);
+        self.intensity.to_bits().hash(state);
+    }
+}
+
+impl From<(Preset, f64)> for MasteringSettings {
+    fn from((preset, intensity): (Preset, f64)) -> Self {
+        MasteringSettings { preset, intensity }
+    }
+}
+
 /// A track's mastering, ready to apply: its analysis and the calibrated parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mastering {
@@ -49,27 +110,11 @@ pub struct Mastering {
 }
 
 impl Mastering {
-    /// Analyzes (unless `analysis` is given) and designs the mastering of `source`, on as
-    /// many threads as there are cores.
+    /// Analyzes (unless `analysis` is given) and designs the mastering of `source` on up to
+    /// `threads` threads (0: the available cores). The analysis excerpts are read, measured
+    /// and run through the chain each on its own and combined in order, so the result does not
+    /// depend on `threads`.
     pub fn prepare(
-        source: &Source,
-        preset: Preset,
-        intensity: f64,
-        analysis: Option<TrackAnalysis>,
-    ) -> Result<Self, Error> {
-        Self::prepare_threads(
-            source,
-            preset,
-            intensity,
-            analysis,
-            crate::render::default_threads(),
-        )
-    }
-
-    /// [`Self::prepare`] on up to `threads` threads. The analysis segments are read, measured
-    /// and run through the chain each on its own and combined in order, so the result does
-    /// not depend on `threads`.
-    pub fn prepare_threads(
         source: &Source,
         preset: Preset,
         intensity: f64,
@@ -78,41 +123,40 @@ impl Mastering {
     ) -> Result<Self, Error> {
         // Validate the settings before reading anything.
         presets::check_intensity(intensity)?;
+        let threads = crate::parallel::resolve(threads);
         let info = source.info();
-        let segments =
-            analysis::read_segments_threads(source, &analysis::Sampling::default(), threads)?;
+        let excerpts = analysis::read_excerpts(source, &analysis::Sampling::default(), threads)?;
         let (rate, channels) = (info.sample_rate, info.channels as usize);
-        let analysis = analysis.unwrap_or_else(|| {
-            analysis::analyze_segments_threads(&segments, rate, channels, threads)
-        });
+        let analysis = analysis
+            .unwrap_or_else(|| analysis::analyze_excerpts(&excerpts, rate, channels, threads));
         let mut params = design(&analysis, preset, intensity)?;
         if !params.is_bypass() && !analysis.is_silent() {
-            params.gain_db = calibrate_gain(segments, rate, channels, &params, threads);
+            params.gain_db = calibrate_gain(excerpts, rate, channels, &params, threads);
         }
         Ok(Mastering { analysis, params })
     }
 }
 
-/// The loudness gain that brings the chain's output on `segments` to the target. The segments
+/// The loudness gain that brings the chain's output on `excerpts` to the target. The excerpts
 /// are shaped in place (they are not needed afterwards): copies of them would triple an open's
 /// peak memory (8 × 3 s at the source rate, 18 MB at 96 kHz stereo).
 fn calibrate_gain(
-    segments: Vec<Vec<f32>>,
+    excerpts: Vec<Vec<f32>>,
     rate: u32,
     channels: usize,
     params: &MasteringParams,
     threads: usize,
 ) -> f64 {
-    let shaped = crate::parallel::map_owned(segments, threads, |buf| {
+    let shaped = crate::parallel::map_owned(excerpts, threads, |buf| {
         process(buf, channels, rate, 0, params, Stages::BeforeGain);
     });
-    let before = analysis::integrated_loudness_threads(&shaped, rate, channels, threads);
+    let before = analysis::integrated_loudness(&shaped, rate, channels, threads);
     let gain = (params.target_lufs - before).min(presets::MAX_GAIN_DB);
     let limited = crate::parallel::map_owned(shaped, threads, |buf| {
         chain::apply_gain(buf, gain);
         limiter::limit(buf, channels, rate, params.ceiling_dbtp);
     });
-    let after = analysis::integrated_loudness_threads(&limited, rate, channels, threads);
+    let after = analysis::integrated_loudness(&limited, rate, channels, threads);
     (gain + (params.target_lufs - after).clamp(0.0, MAX_LIMITER_MAKEUP_DB))
         .min(presets::MAX_GAIN_DB)
 }

@@ -3,22 +3,22 @@
 use std::path::Path;
 
 use crate::cache::{CacheEntry, FlightGuard, Origin};
+use crate::chunk::ChunkRender;
 use crate::error::{DecodeError, Error};
-use crate::render::ChunkRun;
 use crate::webm;
 
 use super::{rms_db, Stream};
 
 /// The clusters of one chunk (see [`Stream::chunk_clusters`]): an iterator of WebM Clusters,
 /// each a `Vec<u8>` to send as it comes. `Send`.
-pub struct ClusterStream {
+pub struct ChunkClusters {
     pub(super) origin: Origin,
     pub(super) state: ClusterState,
 }
 
-impl std::fmt::Debug for ClusterStream {
+impl std::fmt::Debug for ChunkClusters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterStream")
+        f.debug_struct("ChunkClusters")
             .field("origin", &self.origin)
             .finish_non_exhaustive()
     }
@@ -31,7 +31,7 @@ pub(super) enum ClusterState {
 }
 
 pub(super) struct Live {
-    pub(super) encoder: ChunkRun,
+    pub(super) encoder: ChunkRender,
     pub(super) guard: Option<FlightGuard>,
     pub(super) bytes: Vec<u8>,
     pub(super) stream: Stream,
@@ -40,7 +40,7 @@ pub(super) struct Live {
     pub(super) _foreground: crate::prefetch::ForegroundGuard,
 }
 
-impl ClusterStream {
+impl ChunkClusters {
     /// Where the chunk comes from: a cache, or [`Origin::Computed`] when it is being encoded
     /// as it is consumed.
     pub fn origin(&self) -> Origin {
@@ -48,7 +48,7 @@ impl ClusterStream {
     }
 }
 
-impl Iterator for ClusterStream {
+impl Iterator for ChunkClusters {
     type Item = Result<Vec<u8>, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -70,17 +70,14 @@ impl Iterator for ClusterStream {
                     Some(Err(e))
                 }
                 None => {
-                    let level_db = rms_db(live.encoder.pcm());
                     // Cache only what was made from the file as it was opened.
                     if live.stream.inner.track.check_unchanged().is_ok() {
                         if let Some(guard) = live.guard.take() {
-                            guard.complete(CacheEntry {
-                                bytes: std::mem::take(&mut live.bytes).into(),
-                                level_db,
-                            });
+                            guard.complete(CacheEntry::new(std::mem::take(&mut live.bytes)));
                         }
                         if live.note_level {
-                            live.stream.note_level(live.index, level_db);
+                            live.stream
+                                .note_level(live.index, rms_db(live.encoder.pcm()));
                         }
                         self.state = ClusterState::Done;
                         None

@@ -2,13 +2,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use crate::analysis::TrackAnalysis;
 use crate::cache::{CacheConfig, CacheEntry, CacheKey, CacheStats, ChunkCache, Claim};
 use crate::decode::Source;
 use crate::error::{DecodeError, Error};
-use crate::mastering::{Mastering, Preset};
+use crate::mastering::{Mastering, MasteringSettings};
 use crate::prefetch::{PrefetchStats, Prefetcher};
 use crate::render::Renderer;
 use crate::signature::FileSignature;
@@ -23,7 +23,7 @@ pub struct EngineConfig {
     /// Prefetch worker threads (default 1: on two cores, one is left for waited-for
     /// requests); 0 turns prefetching off.
     pub prefetch_workers: usize,
-    /// Threads that render the segments of one chunk (default 0: the available cores). The
+    /// Threads that render the parts of one chunk (default 0: the available cores). The
     /// bytes do not depend on it.
     pub render_threads: usize,
 }
@@ -87,10 +87,7 @@ impl Engine {
             inner: Arc::new(EngineInner {
                 cache: ChunkCache::new(&config.cache),
                 prefetch: Prefetcher::start(config.prefetch_workers),
-                render_threads: match config.render_threads {
-                    0 => crate::render::default_threads(),
-                    n => n,
-                },
+                render_threads: crate::parallel::resolve(config.render_threads),
             }),
         }
     }
@@ -146,28 +143,56 @@ impl Engine {
     }
 }
 
-type SharedEngines = Mutex<Vec<(EngineConfig, Engine)>>;
+/// Most shared engines alive at once in a process. Each holds a memory budget (256 MiB by
+/// default) and its prefetch workers, so a process that opened streams over many cache
+/// configurations at once could otherwise grow without bound.
+pub const MAX_SHARED_ENGINES: usize = 16;
 
-fn shared_engines() -> std::sync::MutexGuard<'static, Vec<(EngineConfig, Engine)>> {
+type SharedEngines = Mutex<Vec<(EngineConfig, Weak<EngineInner>)>>;
+
+fn shared_engines() -> std::sync::MutexGuard<'static, Vec<(EngineConfig, Weak<EngineInner>)>> {
     static ENGINES: std::sync::OnceLock<SharedEngines> = std::sync::OnceLock::new();
-    lock(ENGINES.get_or_init(Mutex::default))
+    let mut engines = lock(ENGINES.get_or_init(Mutex::default));
+    engines.retain(|(_, e)| e.strong_count() > 0);
+    engines
 }
 
 /// The process-wide engine for `config`: every caller with an equal configuration gets the same
-/// engine (one cache, one worker pool). For the C and Python faces, whose users open streams
-/// one at a time and expect them to share a cache. Kept until [`release_shared_engines`].
-pub fn shared_engine(config: &EngineConfig) -> Engine {
+/// engine (one cache, one worker pool) while any stream or handle of it is alive. For the C and
+/// Python faces, whose users open streams one at a time and expect them to share a cache. An
+/// engine lives as long as something holds it: when the last stream using it is dropped, its
+/// memory cache and workers go, and the next call makes a new one (the disk cache stays on
+/// disk). At most [`MAX_SHARED_ENGINES`] are alive at once: one more is refused with
+/// [`Error::InvalidArgument`] until a stream of another configuration is dropped.
+pub fn shared_engine(config: &EngineConfig) -> Result<Engine, Error> {
     let mut engines = shared_engines();
-    if let Some((_, engine)) = engines.iter().find(|(c, _)| c == config) {
-        return engine.clone();
+    if let Some(inner) = engines
+        .iter()
+        .find(|(c, _)| c == config)
+        .and_then(|(_, e)| e.upgrade())
+    {
+        return Ok(Engine { inner });
+    }
+    if engines.len() >= MAX_SHARED_ENGINES {
+        return Err(Error::InvalidArgument {
+            name: "cache configuration",
+            value: format!("{:?}", config.cache.disk_dir),
+            valid: "at most 16 cache configurations (cache directory, thread count) in use at \
+                    once in a process: drop the streams of another first",
+        });
     }
     let engine = Engine::new(config);
-    engines.push((config.clone(), engine.clone()));
-    engine
+    engines.push((config.clone(), Arc::downgrade(&engine.inner)));
+    Ok(engine)
 }
 
-/// Forgets the process-wide engines: their memory is freed when the last stream using each is
-/// dropped; later calls to [`shared_engine`] make new ones.
+/// Shared engines alive now (see [`shared_engine`]).
+pub fn shared_engine_count() -> usize {
+    shared_engines().len()
+}
+
+/// Forgets the process-wide engines: each is freed when the last stream using it is dropped
+/// (which already happens without this call); later calls to [`shared_engine`] make new ones.
 pub fn release_shared_engines() {
     *shared_engines() = Vec::new();
 }
@@ -177,7 +202,7 @@ pub(super) struct Track {
     pub(super) renderer: Renderer,
     pub(super) signature: FileSignature,
     pub(super) path: Option<PathBuf>,
-    pub(super) masterings: Mutex<HashMap<(Preset, u64), Arc<Mastering>>>,
+    pub(super) masterings: Mutex<HashMap<MasteringSettings, Arc<Mastering>>>,
 }
 
 impl Track {
@@ -199,26 +224,25 @@ impl Track {
     pub(super) fn mastering(
         &self,
         cache: &ChunkCache,
-        preset: Preset,
-        intensity: f64,
+        choice: MasteringSettings,
     ) -> Result<Arc<Mastering>, Error> {
-        let id = (preset, intensity.to_bits());
-        if let Some(m) = lock(&self.masterings).get(&id) {
+        if let Some(m) = lock(&self.masterings).get(&choice) {
             return Ok(m.clone());
         }
+        let MasteringSettings { preset, intensity } = choice;
         let source = self.renderer.source();
         let threads = self.renderer.threads();
-        let key = self.key(&format!("mastering/{}/{:016x}", preset.name(), id.1));
+        let key = self.key(&format!("mastering/{}", choice.key_part()));
         let (entry, _) = cache.get_or_compute(key, || -> Result<CacheEntry, Error> {
             let analysis_key = self.key("analysis");
             let mastering = match cache.claim(analysis_key) {
                 Claim::Hit(entry, _) => {
                     let analysis: TrackAnalysis =
                         serde_json::from_slice(&entry.bytes).map_err(|e| corrupt_json(&e))?;
-                    Mastering::prepare_threads(source, preset, intensity, Some(analysis), threads)?
+                    Mastering::prepare(source, preset, intensity, Some(analysis), threads)?
                 }
                 Claim::Miss(guard) => {
-                    let m = Mastering::prepare_threads(source, preset, intensity, None, threads)?;
+                    let m = Mastering::prepare(source, preset, intensity, None, threads)?;
                     guard.complete(json_entry(&m.analysis));
                     m
                 }
@@ -228,30 +252,70 @@ impl Track {
         let mastering: Mastering =
             serde_json::from_slice(&entry.bytes).map_err(|e| corrupt_json(&e))?;
         let mastering = Arc::new(mastering);
-        lock(&self.masterings).insert(id, mastering.clone());
+        lock(&self.masterings).insert(choice, mastering.clone());
         Ok(mastering)
     }
 }
 
 fn json_entry<T: serde::Serialize>(value: &T) -> CacheEntry {
-    CacheEntry {
-        bytes: serde_json::to_vec(value)
-            .expect("analysis and mastering serialize")
-            .into(),
-        level_db: f64::NAN,
-    }
+    CacheEntry::new(serde_json::to_vec(value).expect("analysis and mastering serialize"))
 }
 
 fn corrupt_json(e: &serde_json::Error) -> Error {
     // Entries pass a checksum before they get here; this means another library version wrote
     // the same key, which the version in every key rules out.
-    Error::InvalidArgument {
-        name: "cached analysis",
-        value: e.to_string(),
-        valid: "JSON written by this library version",
+    Error::CorruptCache {
+        what: "track analysis or mastering (JSON)",
+        reason: e.to_string(),
     }
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path) -> EngineConfig {
+        EngineConfig {
+            cache: CacheConfig {
+                disk_dir: Some(dir.to_path_buf()),
+                ..CacheConfig::default()
+            },
+            prefetch_workers: 0,
+            ..EngineConfig::default()
+        }
+    }
+
+    #[test]
+    fn shared_engines_live_as_long_as_their_streams_and_are_capped() {
+        // The only test of this binary that uses the shared engines.
+        let dir = std::env::temp_dir().join(format!("auralis-engines-{}", std::process::id()));
+        let base = shared_engine_count();
+        let open = |i: usize| {
+            let engine = shared_engine(&config(&dir.join(i.to_string())))?;
+            engine.open_bytes(
+                crate::demo::demo_wav(),
+                Some("wav"),
+                StreamSettings::default(),
+            )
+        };
+        let a = open(0).unwrap();
+        let again = shared_engine(&config(&dir.join("0"))).unwrap();
+        assert!(Arc::ptr_eq(&again.inner, &a.engine().inner));
+        drop(again);
+        assert_eq!(shared_engine_count(), base + 1);
+        drop(a);
+        assert_eq!(shared_engine_count(), base, "released with its last stream");
+        let held: Vec<Engine> = (0..MAX_SHARED_ENGINES - base)
+            .map(|i| shared_engine(&config(&dir.join(format!("h{i}")))).unwrap())
+            .collect();
+        let err = shared_engine(&config(&dir.join("more"))).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+        drop(held);
+        assert!(shared_engine(&config(&dir.join("more"))).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -24,9 +24,13 @@ mod engine;
 mod pcm;
 mod settings;
 
-pub use clusters::ClusterStream;
-pub use engine::{release_shared_engines, shared_engine, Engine, EngineConfig, EngineStats};
-pub use pcm::{dithered_i16, rms_db, tpdf_dither, WavFormat};
+pub use crate::wav::WavFormat;
+pub use clusters::ChunkClusters;
+pub use engine::{
+    release_shared_engines, shared_engine, shared_engine_count, Engine, EngineConfig, EngineStats,
+    MAX_SHARED_ENGINES,
+};
+pub use pcm::rms_db;
 pub use settings::{StreamSettings, MAX_FADE_MS};
 
 use std::collections::HashMap;
@@ -36,11 +40,11 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::analysis::TrackAnalysis;
 use crate::cache::{CacheEntry, CacheKey, Claim, Origin};
+use crate::chunk::{ChunkRender, Transition};
 use crate::error::Error;
-use crate::mastering::{Mastering, MasteringParams, Preset};
+use crate::mastering::{Mastering, MasteringParams, MasteringSettings};
 use crate::plan::{ChunkPlan, ChunkRange};
-use crate::prefetch::{Job, Priority};
-use crate::render::Transition;
+use crate::prefetch::{Outcome, Priority};
 use crate::signature::FileSignature;
 use crate::webm;
 use clusters::{ClusterState, Live};
@@ -128,7 +132,7 @@ pub(crate) struct StreamInner {
     plan: ChunkPlan,
     levels: Mutex<HashMap<u64, f64>>,
     generation: AtomicU64,
-    siblings: Mutex<HashMap<(Preset, u64), Stream>>,
+    siblings: Mutex<HashMap<MasteringSettings, Stream>>,
 }
 
 /// One track with one set of settings. Cheap to clone (shared); `Send + Sync`: any number of
@@ -156,7 +160,7 @@ enum Kind {
 impl Stream {
     fn new(engine: Engine, track: Arc<Track>, settings: StreamSettings) -> Result<Self, Error> {
         let plan = track.renderer.plan(settings.chunk_seconds)?;
-        let mastering = track.mastering(engine.cache(), settings.preset, settings.intensity)?;
+        let mastering = track.mastering(engine.cache(), settings.mastering())?;
         track.check_unchanged()?;
         Ok(Stream {
             inner: Arc::new(StreamInner {
@@ -172,32 +176,28 @@ impl Stream {
         })
     }
 
-    pub(crate) fn from_inner(inner: Arc<StreamInner>) -> Self {
-        Stream { inner }
-    }
-
-    pub(crate) fn downgrade(&self) -> Weak<StreamInner> {
+    fn downgrade(&self) -> Weak<StreamInner> {
         Arc::downgrade(&self.inner)
     }
 
-    pub(crate) fn generation(&self) -> u64 {
+    fn generation(&self) -> u64 {
         self.inner.generation.load(Ordering::Relaxed)
     }
 
     /// The same track with another preset and intensity (other settings kept), sharing the
     /// opened file and the analysis. Kept by this stream, so asking again is free.
-    pub fn with_mastering(&self, preset: Preset, intensity: f64) -> Result<Stream, Error> {
+    pub fn with_mastering(&self, mastering: impl Into<MasteringSettings>) -> Result<Stream, Error> {
+        let mastering = mastering.into();
         let s = &self.inner.settings;
-        if preset == s.preset && intensity.to_bits() == s.intensity.to_bits() {
+        if mastering == s.mastering() {
             return Ok(self.clone());
         }
-        let id = (preset, intensity.to_bits());
-        if let Some(sib) = lock(&self.inner.siblings).get(&id) {
+        if let Some(sib) = lock(&self.inner.siblings).get(&mastering) {
             return Ok(sib.clone());
         }
         let settings = StreamSettings {
-            preset,
-            intensity,
+            preset: mastering.preset,
+            intensity: mastering.intensity,
             ..*s
         };
         settings.validate()?;
@@ -206,7 +206,7 @@ impl Stream {
             self.inner.track.clone(),
             settings,
         )?;
-        lock(&self.inner.siblings).insert(id, sib.clone());
+        lock(&self.inner.siblings).insert(mastering, sib.clone());
         Ok(sib)
     }
 
@@ -268,7 +268,7 @@ impl Stream {
 
     /// The init segment (identical for every chunk of every stream with this channel count).
     pub fn init_segment(&self) -> Vec<u8> {
-        self.inner.track.renderer.init_segment()
+        crate::chunk::init_segment(&self.inner.track.renderer)
     }
 
     /// Chunk `index` as a WebM media segment (Clusters), cached.
@@ -282,13 +282,18 @@ impl Stream {
     pub fn transition_media_segment(
         &self,
         index: u64,
-        from: (Preset, f64),
+        from: impl Into<MasteringSettings>,
     ) -> Result<Served, Error> {
-        self.media_segment(index, Some(from), true)
+        self.media_segment(index, Some(from.into()), true)
     }
 
-    /// Chunk `index` as a standalone WebM file: init segment + media segment.
-    pub fn chunk_file(&self, index: u64, from: Option<(Preset, f64)>) -> Result<Vec<u8>, Error> {
+    /// Chunk `index` as a standalone WebM file: init segment + media segment (a transition
+    /// from `from` when given).
+    pub fn chunk_file(
+        &self,
+        index: u64,
+        from: Option<MasteringSettings>,
+    ) -> Result<Vec<u8>, Error> {
         let segment = self.media_segment(index, from, true)?;
         let mut file = self.init_segment();
         file.extend_from_slice(&segment.bytes);
@@ -302,25 +307,20 @@ impl Stream {
     pub fn chunk_clusters(
         &self,
         index: u64,
-        from: Option<(Preset, f64)>,
-    ) -> Result<ClusterStream, Error> {
+        from: Option<MasteringSettings>,
+    ) -> Result<ChunkClusters, Error> {
         let (target, key) = self.prepare_request(index, from, Kind::Webm)?;
         let foreground = self.inner.engine.inner.prefetch.foreground();
         match self.inner.engine.cache().claim(key) {
-            Claim::Hit(entry, origin) => {
-                if from.is_none() {
-                    self.note_level(index, entry.level_db);
-                }
-                Ok(ClusterStream {
-                    origin,
-                    state: ClusterState::Cached { entry, at: 0 },
-                })
-            }
+            Claim::Hit(entry, origin) => Ok(ChunkClusters {
+                origin,
+                state: ClusterState::Cached { entry, at: 0 },
+            }),
             Claim::Miss(guard) => {
-                // Segments render in the background from here; the file is checked again
+                // Parts render in the background from here; the file is checked again
                 // before the result is cached.
                 let encoder = target.start_chunk(index, from)?;
-                Ok(ClusterStream {
+                Ok(ChunkClusters {
                     origin: Origin::Computed,
                     state: ClusterState::Live(Box::new(Live {
                         encoder,
@@ -340,10 +340,11 @@ impl Stream {
     /// for download or `<audio src>`). Holds the track's PCM in memory while encoding.
     pub fn full_webm(&self) -> Result<Vec<u8>, Error> {
         self.run(|| {
-            self.inner
-                .track
-                .renderer
-                .whole_track_webm(&self.inner.mastering.params, &self.inner.settings.opus)
+            crate::chunk::whole_track_webm(
+                &self.inner.track.renderer,
+                &self.inner.mastering.params,
+                &self.inner.settings.opus,
+            )
         })
     }
 
@@ -373,30 +374,54 @@ impl Stream {
     }
 
     /// Queues chunk `index` (of this stream, or of the same track with `mastering` settings)
-    /// for the prefetch workers. Ignored for an index outside the track.
-    pub fn prefetch(&self, index: u64, mastering: Option<(Preset, f64)>, priority: Priority) {
+    /// for the prefetch workers. Ignored for an index outside the track. The job holds this
+    /// stream weakly: dropped unrun if the stream is gone or its prefetch was cancelled.
+    pub fn prefetch(&self, index: u64, mastering: Option<MasteringSettings>, priority: Priority) {
         if self.inner.plan.check_index(index).is_err() {
             return;
         }
-        self.inner.engine.inner.prefetch.push(Job {
-            priority,
-            stream: self.downgrade(),
-            generation: self.generation(),
-            index,
-            mastering,
-        });
+        let (stream, generation) = (self.downgrade(), self.generation());
+        let work = move || {
+            let Some(inner) = stream.upgrade() else {
+                return Outcome::Cancelled;
+            };
+            let stream = Stream { inner };
+            if stream.generation() != generation {
+                return Outcome::Cancelled;
+            }
+            let served = match mastering {
+                None => Ok(stream),
+                Some(m) => stream.with_mastering(m),
+            }
+            .and_then(|target| target.media_segment(index, None, false));
+            if served.is_ok() {
+                Outcome::Done
+            } else {
+                Outcome::Failed
+            }
+        };
+        self.inner
+            .engine
+            .inner
+            .prefetch
+            .push(priority, Box::new(work));
     }
 
-    /// Queues the `count` chunks after `index` at [`Priority::Ahead`].
+    /// Queues up to `count` chunks after `index` at [`Priority::Ahead`]: those that exist (at
+    /// most the rest of the track, whatever `count` says; none after the last chunk).
     pub fn prefetch_ahead(&self, index: u64, count: u64) {
-        for i in index + 1..=index.saturating_add(count) {
+        let last = self.inner.plan.total_chunks().saturating_sub(1);
+        let end = index.saturating_add(count).min(last);
+        let mut i = index.saturating_add(1);
+        while i <= end {
             self.prefetch(i, None, Priority::Ahead);
+            i += 1;
         }
     }
 
     /// Queues chunk `index` in each of `alternatives` at [`Priority::Alternative`], so that a
     /// switch to one of them is served from the cache.
-    pub fn prefetch_alternatives(&self, index: u64, alternatives: &[(Preset, f64)]) {
+    pub fn prefetch_alternatives(&self, index: u64, alternatives: &[MasteringSettings]) {
         for &m in alternatives {
             self.prefetch(index, Some(m), Priority::Alternative);
         }
@@ -419,7 +444,7 @@ impl Stream {
         }
     }
 
-    fn note_level(&self, index: u64, level_db: f64) {
+    pub(super) fn note_level(&self, index: u64, level_db: f64) {
         if level_db.is_finite() {
             lock(&self.inner.levels).insert(index, level_db);
         }
@@ -438,31 +463,32 @@ impl Stream {
     fn start_chunk(
         &self,
         index: u64,
-        from: Option<(Preset, f64)>,
-    ) -> Result<crate::render::ChunkRun, Error> {
+        from: Option<MasteringSettings>,
+    ) -> Result<ChunkRender, Error> {
         self.run(|| {
-            self.inner.track.renderer.chunk_clusters(
+            ChunkRender::start(
+                &self.inner.track.renderer,
                 &self.inner.plan,
                 index,
                 &self.inner.mastering.params,
                 self.transition_from(from)?.as_ref(),
-                &self.inner.settings.opus,
+                Some(&self.inner.settings.opus),
             )
         })
     }
 
-    fn transition_from(&self, from: Option<(Preset, f64)>) -> Result<Option<Transition>, Error> {
+    fn transition_from(
+        &self,
+        from: Option<MasteringSettings>,
+    ) -> Result<Option<Transition>, Error> {
         let s = &self.inner.settings;
-        let Some((preset, intensity)) = from else {
+        let Some(from) = from.filter(|m| *m != s.mastering()) else {
             return Ok(None);
         };
-        if preset == s.preset && intensity.to_bits() == s.intensity.to_bits() {
-            return Ok(None);
-        }
         let from = self
             .inner
             .track
-            .mastering(self.inner.engine.cache(), preset, intensity)?;
+            .mastering(self.inner.engine.cache(), from)?;
         Ok(Some(Transition {
             from: from.params.clone(),
             fade_frames: s.fade_frames(),
@@ -474,25 +500,24 @@ impl Stream {
     fn prepare_request(
         &self,
         index: u64,
-        from: Option<(Preset, f64)>,
+        from: Option<MasteringSettings>,
         kind: Kind,
     ) -> Result<(Stream, CacheKey), Error> {
         self.inner.plan.check_index(index)?;
         let s = &self.inner.settings;
-        let from = from.filter(|&(p, i)| !(p == s.preset && i.to_bits() == s.intensity.to_bits()));
-        if let Some((_, intensity)) = from {
-            crate::mastering::presets::check_intensity(intensity)?;
+        let from = from.filter(|m| *m != s.mastering());
+        if let Some(m) = from {
+            m.validate()?;
         }
         self.inner.track.check_unchanged()?;
         let mut what = match kind {
             Kind::Webm => format!("webm/{}", s.key_part(true)),
             Kind::Pcm => format!("pcm/{}", s.key_part(false)),
         };
-        if let Some((p, i)) = from {
+        if let Some(m) = from {
             what += &format!(
-                "/from {}/{:016x}/{}/{}",
-                p.name(),
-                i.to_bits(),
+                "/from {}/{}/{}",
+                m.key_part(),
                 s.fade_frames(),
                 s.fade_curve.name()
             );
@@ -501,29 +526,22 @@ impl Stream {
         Ok((self.clone(), self.inner.track.key(&what)))
     }
 
-    pub(crate) fn media_segment(
+    fn media_segment(
         &self,
         index: u64,
-        from: Option<(Preset, f64)>,
+        from: Option<MasteringSettings>,
         foreground: bool,
     ) -> Result<Served, Error> {
         let (_, key) = self.prepare_request(index, from, Kind::Webm)?;
         let _foreground = foreground.then(|| self.inner.engine.inner.prefetch.foreground());
         let (entry, origin) = self.inner.engine.cache().get_or_compute(key, || {
-            let mut clusters = self.start_chunk(index, from)?;
-            let mut bytes = Vec::new();
-            for cluster in clusters.by_ref() {
-                bytes.extend(cluster?);
-            }
+            let (bytes, pcm) = self.start_chunk(index, from)?.finish()?;
             self.inner.track.check_unchanged()?;
-            Ok::<_, Error>(CacheEntry {
-                bytes: bytes.into(),
-                level_db: rms_db(clusters.pcm()),
-            })
+            if from.is_none() {
+                self.note_level(index, rms_db(&pcm));
+            }
+            Ok::<_, Error>(CacheEntry::new(bytes))
         })?;
-        if from.is_none() {
-            self.note_level(index, entry.level_db);
-        }
         Ok(Served {
             bytes: entry.bytes,
             origin,
@@ -541,6 +559,6 @@ mod tests {
         fn sendable<T: Send>() {}
         shared::<Engine>();
         shared::<Stream>();
-        sendable::<ClusterStream>();
+        sendable::<ChunkClusters>();
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::crossfade::Curve;
 use crate::error::Error;
-use crate::mastering::Preset;
+use crate::mastering::{MasteringSettings, Preset};
 use crate::opus::OpusSettings;
 use crate::plan::{ChunkPlan, DEFAULT_CHUNK_SECONDS};
 
@@ -13,7 +13,7 @@ pub const MAX_FADE_MS: f64 = 5_000.0;
 /// Settings of a stream: everything besides the file that changes its bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StreamSettings {
-    /// The mastering preset (default [`Preset::Adaptive`]).
+    /// The mastering preset (default [`MasteringSettings::DEFAULT`]'s, `adaptive`).
     pub preset: Preset,
     /// How much of the preset, 0 to 1 (default 1).
     pub intensity: f64,
@@ -30,10 +30,10 @@ pub struct StreamSettings {
 impl Default for StreamSettings {
     fn default() -> Self {
         StreamSettings {
-            preset: Preset::Adaptive,
-            intensity: 1.0,
+            preset: MasteringSettings::DEFAULT.preset,
+            intensity: MasteringSettings::DEFAULT.intensity,
             chunk_seconds: DEFAULT_CHUNK_SECONDS,
-            opus: OpusSettings::default(),
+            opus: OpusSettings::DEFAULT,
             fade_ms: 50.0,
             fade_curve: Curve::RaisedCosine,
         }
@@ -41,6 +41,11 @@ impl Default for StreamSettings {
 }
 
 impl StreamSettings {
+    /// The preset and intensity.
+    pub fn mastering(&self) -> MasteringSettings {
+        MasteringSettings::new(self.preset, self.intensity)
+    }
+
     /// Checks every setting (not the chunk length against a track: that needs the track).
     pub fn validate(&self) -> Result<(), Error> {
         crate::mastering::presets::check_intensity(self.intensity)?;
@@ -63,9 +68,8 @@ impl StreamSettings {
     /// The part of a cache key these settings make (without the Opus settings for PCM).
     pub(super) fn key_part(&self, with_opus: bool) -> String {
         let mut s = format!(
-            "{}/{:016x}/{}",
-            self.preset.name(),
-            self.intensity.to_bits(),
+            "{}/{}",
+            self.mastering().key_part(),
             crate::plan::seconds_to_frames(self.chunk_seconds)
         );
         if with_opus {

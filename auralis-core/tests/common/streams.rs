@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use auralis_core::cache::CacheConfig;
+use auralis_core::chunk;
 use auralis_core::stream::{Engine, EngineConfig, StreamSettings};
 use auralis_core::{Mastering, Preset, Renderer, Source};
 
@@ -35,13 +36,18 @@ pub fn settings(preset: Preset) -> StreamSettings {
 pub fn reference_segments(path: &Path, preset: Preset, intensity: f64) -> Vec<Vec<u8>> {
     let source = Source::open(path).unwrap();
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, preset, intensity, None).unwrap();
+    let mastering = Mastering::prepare(&source, preset, intensity, None, 0).unwrap();
     let plan = renderer.plan(CHUNK_S).unwrap();
     plan.chunks()
         .map(|c| {
-            renderer
-                .chunk_media_segment(&plan, c.index, &mastering.params, &Default::default())
-                .unwrap()
+            chunk::media_segment(
+                &renderer,
+                &plan,
+                c.index,
+                &mastering.params,
+                &Default::default(),
+            )
+            .unwrap()
         })
         .collect()
 }

@@ -67,6 +67,10 @@ int main(int argc, char **argv) {
     /* Static strings. */
     CHECK(strcmp(auralis_status_str(AURALIS_STATUS_OK), "AURALIS_STATUS_OK") == 0);
     CHECK(strcmp(auralis_status_str(AURALIS_STATUS_NOT_FOUND), "AURALIS_STATUS_NOT_FOUND") == 0);
+    /* Any int is defined: values that are no status have a name that says so. */
+    CHECK(strcmp(auralis_status_str(-1), "unknown status") == 0);
+    CHECK(strcmp(auralis_status_str(11), "unknown status") == 0);
+    CHECK(strcmp(auralis_status_str(1 << 30), "unknown status") == 0);
     CHECK(strlen(auralis_version()) > 0);
 
     /* Defaults. */

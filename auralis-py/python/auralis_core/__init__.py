@@ -15,6 +15,7 @@ from ._native import (
     DecodeError,
     EncodeError,
     IndexOutOfRangeError,
+    InternalError,
     InvalidArgumentError,
     IoError,
     SourceChangedError,
@@ -24,6 +25,7 @@ from ._native import (
     crossfade_between_chunks,
     demo_wav,
     presets,
+    shared_engine_count,
 )
 from .compat import (
     CHUNK_DURATION,
@@ -44,6 +46,7 @@ __all__ = [
     "DecodeError",
     "EncodeError",
     "IndexOutOfRangeError",
+    "InternalError",
     "InvalidArgumentError",
     "IoError",
     "MAX_LEVEL_CHANGE_DB",
@@ -56,4 +59,5 @@ __all__ = [
     "crossfade_between_chunks",
     "demo_wav",
     "presets",
+    "shared_engine_count",
 ]

@@ -1,0 +1,535 @@
+//! One chunk, start to finish: this module owns everything that makes a chunk's bytes from its
+//! place on the timeline: its parts and the threads that render them, the preset-switch mix of
+//! a transition chunk, the Opus encode and the container's Clusters, and the chunk-level
+//! outputs (mastered PCM, media segment, chunk file, the whole track). The stream engine, the
+//! `render` command, C and Python all get their chunks through [`ChunkRender`], so there is one
+//! path to every chunk's bytes. [`crate::render`] below it only makes PCM of ranges.
+//!
+//! Chunk `k` is cut into parts at fixed offsets from its start: the first part is
+//! [`FIRST_PART_FRAMES`] (2 s: the first two WebM clusters), the following ones
+//! [`PART_FRAMES`] (8 s) each, the last one shorter. The first part is not 1 s because a join
+//! right after an encoder that ran only about a second came out up to 3.4 dB above a
+//! continuous encode in the same window (sad_44s.mp3), where joins after 2 s or more stay
+//! within 2 dB (`tests/webm.rs` checks every chunk and part join against a continuous encode).
+//! Each part is rendered the way a chunk is (decode with warm-up, resample with roll, master
+//! from 3 s before it, Opus with 200 ms of pre-roll and the encoder's look-ahead after it), so
+//! the joins between parts are joins of the kind the WebM tests measure at chunk boundaries.
+//! The part grid depends only on the chunk, never on the thread count: 1, 2 or 4 threads give
+//! the same bytes (tested). Workers take parts in order, so with one thread the first cluster
+//! still comes first.
+//!
+//! The cost of the restart points is their warm-up: about 3 s of decoding and mastering and
+//! 200 ms of encoding per part (5 parts in a 30 s chunk: 2, 8, 8, 8 and 4 s).
+//!
+//! Workers are detached threads: when a [`ChunkRender`] is dropped before its end, each worker
+//! finishes the part in hand (at most one part's work, 8 s of audio) and takes no other.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+use crate::crossfade::Curve;
+use crate::error::Error;
+use crate::mastering::MasteringParams;
+use crate::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES};
+use crate::plan::{ChunkPlan, ChunkRange};
+use crate::render::Renderer;
+use crate::webm;
+
+/// Length of a chunk's first part: 2 s, the first two WebM clusters.
+pub const FIRST_PART_FRAMES: u64 = 2 * 48_000;
+/// Length of the following parts: 8 s.
+pub const PART_FRAMES: u64 = 8 * 48_000;
+
+/// The parts `[start, end)` (absolute frames) of a chunk.
+pub fn parts(chunk: &ChunkRange) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let (mut at, mut len) = (0, FIRST_PART_FRAMES);
+    while at < chunk.frames {
+        let end = (at + len).min(chunk.frames);
+        out.push((chunk.start_frame + at, chunk.start_frame + end));
+        at = end;
+        len = PART_FRAMES;
+    }
+    out
+}
+
+/// A preset or intensity switch at the start of a chunk: the settings played before it and
+/// how to fade from them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// The mastering the previous chunk was rendered with.
+    pub from: MasteringParams,
+    /// Length of the fade at the start of the chunk, in 48 kHz frames.
+    pub fade_frames: usize,
+    /// Its curve ([`Curve::RaisedCosine`] suits two versions of the same music).
+    pub curve: Curve,
+}
+
+/// What one part gives: its mastered PCM and, when encoding, its Opus packets.
+struct PartOut {
+    pcm: Vec<f32>,
+    packets: Vec<Vec<u8>>,
+}
+
+/// Everything a worker needs, owned.
+struct PartWork {
+    renderer: Renderer,
+    chunk: ChunkRange,
+    parts: Vec<(u64, u64)>,
+    params: MasteringParams,
+    transition: Option<Transition>,
+    settings: Option<OpusSettings>,
+}
+
+impl PartWork {
+    /// Renders part `[s, e)`: mastered audio with the encoder's pre-roll and look-ahead
+    /// around it (when encoding), the transition mixed in by absolute position, then encoded.
+    fn run(&self, (s, e): (u64, u64)) -> Result<PartOut, Error> {
+        let r = &self.renderer;
+        let ch = r.channels() as usize;
+        let (pre, post) = match self.settings {
+            Some(_) => (PRE_ROLL_FRAMES, LOOKAHEAD_FRAMES),
+            None => (0, 0),
+        };
+        let mut reader = r.source().reader()?;
+        let mut input =
+            r.render_mastered_span(&mut reader, s, e, pre as u64, post as u64, &self.params)?;
+        if let Some(t) = &self.transition {
+            let first = s as i64 - pre as i64; // absolute frame of input[0]
+            let chunk_start = self.chunk.start_frame as i64;
+            if first < chunk_start + t.fade_frames as i64 {
+                let old =
+                    r.render_mastered_span(&mut reader, s, e, pre as u64, post as u64, &t.from)?;
+                mix(&mut input, &old, ch, first - chunk_start, t);
+            }
+        }
+        let frames = (e - s) as usize;
+        let pcm = input[pre * ch..(pre + frames) * ch].to_vec();
+        let packets = match &self.settings {
+            Some(st) => opus::encode_chunk(&input, ch, s, e - s, st)?.packets,
+            None => Vec::new(),
+        };
+        Ok(PartOut { pcm, packets })
+    }
+}
+
+/// Mixes `old` into `new` for a transition: frames before the chunk are `old`, the first
+/// `fade_frames` of the chunk fade from `old` to `new`, the rest stay `new`. `offset` is the
+/// position of `new[0]` relative to the chunk's start (negative in the pre-roll).
+fn mix(new: &mut [f32], old: &[f32], ch: usize, offset: i64, t: &Transition) {
+    for (j, (n, o)) in new
+        .chunks_exact_mut(ch)
+        .zip(old.chunks_exact(ch))
+        .enumerate()
+    {
+        let d = offset + j as i64;
+        if d < 0 {
+            n.copy_from_slice(o);
+        } else if (d as usize) < t.fade_frames {
+            let (g_out, g_in) = t.curve.gains(d as f64 / t.fade_frames as f64);
+            for (x, &y) in n.iter_mut().zip(o) {
+                *x = (f64::from(y) * g_out + f64::from(*x) * g_in) as f32;
+            }
+        } else if d >= t.fade_frames as i64 {
+            break;
+        }
+    }
+}
+
+/// The error of a chunk whose workers all stopped before its parts were done: a worker
+/// panicked (a bug), which the bindings report as such (C: `AURALIS_STATUS_PANIC`).
+fn worker_stopped() -> Error {
+    Error::Internal {
+        what: "a chunk's worker stopped before finishing its part".into(),
+    }
+}
+
+/// Where workers leave finished parts for the consumer (a mutex and a condition variable:
+/// no channel, whose blocking receive registers a thread handle that std never frees for
+/// foreign threads such as a C caller's).
+#[derive(Default)]
+struct Results {
+    state: Mutex<ResultsState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct ResultsState {
+    done: BTreeMap<usize, Result<PartOut, Error>>,
+    workers_alive: usize,
+}
+
+/// Counts a worker out when it ends, normally or by a panic.
+struct WorkerAlive(Arc<Results>);
+
+impl Drop for WorkerAlive {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.workers_alive -= 1;
+        drop(state);
+        self.0.changed.notify_all();
+    }
+}
+
+/// One chunk being rendered in parts by worker threads: an iterator of its WebM clusters in
+/// order (when encoding; the first as soon as the 2 s first part is done), and its PCM once
+/// every part has arrived.
+pub struct ChunkRender {
+    results: Arc<Results>,
+    cancel: Arc<AtomicBool>,
+    part_count: usize,
+    next_part: usize,
+    pending: std::collections::VecDeque<Vec<u8>>,
+    start_frame: u64,
+    total_packets: usize,
+    padding_frames: u64,
+    produced: usize,
+    is_last: bool,
+    pcm: Vec<f32>,
+    failed: bool,
+}
+
+impl std::fmt::Debug for ChunkRender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkRender")
+            .field("start_frame", &self.start_frame)
+            .field("parts", &self.part_count)
+            .field("next_part", &self.next_part)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ChunkRender {
+    fn drop(&mut self) {
+        // Workers finish the part in hand and take no other.
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Chunk `index` of `plan`, checked against the plan and the renderer's track before any work.
+fn checked_chunk(renderer: &Renderer, plan: &ChunkPlan, index: u64) -> Result<ChunkRange, Error> {
+    let chunk = plan.chunk(index)?;
+    if plan.frames() != renderer.frames() {
+        return Err(Error::Plan(crate::PlanError::TimeOutOfRange {
+            seconds: plan.duration_s(),
+            duration_s: crate::plan::frames_to_seconds(renderer.frames()),
+        }));
+    }
+    Ok(chunk)
+}
+
+impl ChunkRender {
+    /// Starts rendering chunk `index` of `plan` mastered with `params` on the renderer's
+    /// threads. With `opus` the parts are also encoded and the render iterates over the
+    /// chunk's WebM clusters (the track's last chunk signals its padding); with a
+    /// `transition` the chunk starts as that mastering's audio and fades into `params`'.
+    /// Settings and index are checked before any work.
+    pub fn start(
+        renderer: &Renderer,
+        plan: &ChunkPlan,
+        index: u64,
+        params: &MasteringParams,
+        transition: Option<&Transition>,
+        opus: Option<&OpusSettings>,
+    ) -> Result<Self, Error> {
+        if let Some(settings) = opus {
+            settings.validate()?;
+        }
+        let chunk = checked_chunk(renderer, plan, index)?;
+        let is_last = index + 1 == plan.total_chunks();
+        Ok(Self::spawn(
+            renderer, chunk, is_last, params, transition, opus,
+        ))
+    }
+
+    fn spawn(
+        renderer: &Renderer,
+        chunk: ChunkRange,
+        is_last: bool,
+        params: &MasteringParams,
+        transition: Option<&Transition>,
+        settings: Option<&OpusSettings>,
+    ) -> Self {
+        let parts = parts(&chunk);
+        let part_count = parts.len();
+        let total_packets = opus::packet_count(chunk.frames);
+        let work = Arc::new(PartWork {
+            renderer: renderer.clone(),
+            chunk,
+            parts,
+            params: params.clone(),
+            transition: transition.cloned(),
+            settings: settings.copied(),
+        });
+        let results = Arc::new(Results::default());
+        let cancel = Arc::new(AtomicBool::new(false));
+        let next = Arc::new(AtomicUsize::new(0));
+        let workers = renderer.threads().clamp(1, part_count.max(1));
+        results
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .workers_alive = workers;
+        for _ in 0..workers {
+            let (work, results, cancel, next) =
+                (work.clone(), results.clone(), cancel.clone(), next.clone());
+            std::thread::Builder::new()
+                .name("auralis-part".into())
+                .spawn(move || {
+                    let _alive = WorkerAlive(results.clone());
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= work.parts.len() || cancel.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let out = work.run(work.parts[i]);
+                        let mut state =
+                            results.state.lock().unwrap_or_else(PoisonError::into_inner);
+                        state.done.insert(i, out);
+                        drop(state);
+                        results.changed.notify_all();
+                    }
+                })
+                .expect("spawning a chunk worker");
+        }
+        ChunkRender {
+            results,
+            cancel,
+            part_count,
+            next_part: 0,
+            pending: std::collections::VecDeque::new(),
+            start_frame: chunk.start_frame,
+            total_packets,
+            padding_frames: opus::padding_frames(chunk.frames),
+            produced: 0,
+            is_last,
+            pcm: Vec::with_capacity(chunk.frames as usize * renderer.channels() as usize),
+            failed: false,
+        }
+    }
+
+    /// Takes the next part in order into `pending` and `pcm`; `Ok(false)` when all are in.
+    fn take_part(&mut self) -> Result<bool, Error> {
+        if self.next_part == self.part_count {
+            return Ok(false);
+        }
+        let out = {
+            let mut state = self
+                .results
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            loop {
+                if let Some(out) = state.done.remove(&self.next_part) {
+                    break out?;
+                }
+                if state.workers_alive == 0 {
+                    return Err(worker_stopped());
+                }
+                state = self
+                    .results
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        self.next_part += 1;
+        self.pcm.extend_from_slice(&out.pcm);
+        self.pending.extend(out.packets);
+        Ok(true)
+    }
+
+    /// Waits for every part and returns the chunk's PCM (for renders without encoding, or
+    /// after the last cluster).
+    pub fn finish_pcm(mut self) -> Result<Vec<f32>, Error> {
+        while self.take_part()? {}
+        Ok(std::mem::take(&mut self.pcm))
+    }
+
+    /// The chunk's PCM, complete once the iterator has returned `None`.
+    pub fn pcm(&self) -> &[f32] {
+        &self.pcm
+    }
+
+    /// Every cluster joined (the media segment) and the chunk's PCM, from this one render.
+    pub fn finish(mut self) -> Result<(Vec<u8>, Vec<f32>), Error> {
+        let mut segment = Vec::new();
+        for cluster in self.by_ref() {
+            segment.extend(cluster?);
+        }
+        let pcm = std::mem::take(&mut self.pcm);
+        Ok((segment, pcm))
+    }
+}
+
+impl Iterator for ChunkRender {
+    type Item = Result<Vec<u8>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        while self.pending.len() < webm::CLUSTER_PACKETS {
+            match self.take_part() {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        if self.pending.is_empty() {
+            return None;
+        }
+        let n = self.pending.len().min(webm::CLUSTER_PACKETS);
+        let packets: Vec<Vec<u8>> = self.pending.drain(..n).collect();
+        let first_frame = self.start_frame + (self.produced * PACKET_FRAMES) as u64;
+        self.produced += n;
+        let padding = if self.is_last && self.produced == self.total_packets {
+            self.padding_frames
+        } else {
+            0
+        };
+        Some(Ok(webm::cluster(&packets, first_frame, padding)))
+    }
+}
+
+/// The init segment of a track's WebM stream (identical for every chunk).
+pub fn init_segment(renderer: &Renderer) -> Vec<u8> {
+    webm::init_segment(renderer.channels() as u8)
+}
+
+/// Chunk `index` of `plan` mastered with `params`: interleaved 48 kHz samples, exactly its
+/// frames, rendered in parts on the renderer's threads.
+pub fn mastered_pcm(
+    renderer: &Renderer,
+    plan: &ChunkPlan,
+    index: u64,
+    params: &MasteringParams,
+) -> Result<Vec<f32>, Error> {
+    ChunkRender::start(renderer, plan, index, params, None, None)?.finish_pcm()
+}
+
+/// Chunk `index` as a WebM media segment (Clusters only).
+pub fn media_segment(
+    renderer: &Renderer,
+    plan: &ChunkPlan,
+    index: u64,
+    params: &MasteringParams,
+    opus: &OpusSettings,
+) -> Result<Vec<u8>, Error> {
+    Ok(
+        ChunkRender::start(renderer, plan, index, params, None, Some(opus))?
+            .finish()?
+            .0,
+    )
+}
+
+/// Chunk `index` as a chunk file: the init segment followed by the media segment, a valid
+/// standalone WebM that MSE accepts as is.
+pub fn chunk_file(
+    renderer: &Renderer,
+    plan: &ChunkPlan,
+    index: u64,
+    params: &MasteringParams,
+    opus: &OpusSettings,
+) -> Result<Vec<u8>, Error> {
+    let mut file = init_segment(renderer);
+    file.extend(media_segment(renderer, plan, index, params, opus)?);
+    Ok(file)
+}
+
+/// Chunk `index`'s Opus packets (the same packets its media segment holds), with its place and
+/// padding.
+pub fn encoded(
+    renderer: &Renderer,
+    plan: &ChunkPlan,
+    index: u64,
+    params: &MasteringParams,
+    opus: &OpusSettings,
+) -> Result<opus::EncodedChunk, Error> {
+    let chunk = checked_chunk(renderer, plan, index)?;
+    let mut render = ChunkRender::start(renderer, plan, index, params, None, Some(opus))?;
+    while render.take_part()? {}
+    Ok(opus::EncodedChunk {
+        packets: render.pending.drain(..).collect(),
+        start_frame: chunk.start_frame,
+        frames: chunk.frames,
+        padding_frames: opus::padding_frames(chunk.frames),
+    })
+}
+
+/// Every chunk of `plan`, mastered and joined: the same samples as each [`mastered_pcm`].
+/// Holds the whole track in memory.
+pub fn mastered_track(
+    renderer: &Renderer,
+    plan: &ChunkPlan,
+    params: &MasteringParams,
+) -> Result<Vec<f32>, Error> {
+    let mut pcm = Vec::with_capacity(renderer.frames() as usize * renderer.channels() as usize);
+    for c in plan.chunks() {
+        pcm.extend(mastered_pcm(renderer, plan, c.index, params)?);
+    }
+    Ok(pcm)
+}
+
+/// The whole mastered track as one WebM file (a continuous encode with pre-skip, CodecDelay,
+/// Duration and Cues). Holds the whole track's PCM in memory.
+pub fn whole_track_webm(
+    renderer: &Renderer,
+    params: &MasteringParams,
+    settings: &OpusSettings,
+) -> Result<Vec<u8>, Error> {
+    settings.validate()?;
+    let plan = renderer.plan(crate::plan::DEFAULT_CHUNK_SECONDS)?;
+    let pcm = mastered_track(renderer, &plan, params)?;
+    let track = opus::encode_track(&pcm, renderer.channels() as usize, settings)?;
+    Ok(webm::whole_track_file(&track, renderer.channels() as u8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_worker_is_an_internal_error_not_an_encoder_error() {
+        assert_eq!(worker_stopped().kind(), crate::ErrorKind::Internal);
+    }
+
+    #[test]
+    fn parts_start_with_two_seconds_then_eight_and_tile_the_chunk() {
+        let chunk = |start_frame, frames| ChunkRange {
+            index: 0,
+            start_frame,
+            frames,
+        };
+        let s = parts(&chunk(1_440_000, 1_440_000));
+        let lens: Vec<u64> = s.iter().map(|(a, b)| (b - a) / 48_000).collect();
+        assert_eq!(lens, [2, 8, 8, 8, 4]);
+        assert_eq!(s[0].0, 1_440_000);
+        assert_eq!(s.last().unwrap().1, 2_880_000);
+        assert!(s.windows(2).all(|w| w[0].1 == w[1].0));
+        assert!(s.iter().all(|(a, _)| a % 960 == 0));
+        assert_eq!(parts(&chunk(0, 500)), [(0, 500)]);
+        assert_eq!(parts(&chunk(0, 96_001)), [(0, 96_000), (96_000, 96_001)]);
+    }
+
+    #[test]
+    fn a_transition_is_old_before_the_chunk_faded_at_its_start_and_new_after() {
+        let t = Transition {
+            from: crate::mastering::design(
+                &crate::analysis::analyze_samples(&[0.1; 960], 48_000, 1),
+                crate::Preset::None,
+                0.0,
+            )
+            .unwrap(),
+            fade_frames: 4,
+            curve: Curve::Linear,
+        };
+        let mut new = vec![1.0f32; 10];
+        mix(&mut new, &[0.0; 10], 1, -3, &t);
+        assert_eq!(new, [0.0, 0.0, 0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0]);
+    }
+}
