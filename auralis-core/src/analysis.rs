@@ -202,7 +202,8 @@ pub fn integrated_loudness(
 
 /// True peak in dBTP measured by oversampling `factor`× with rubato's FFT resampler: a finer
 /// meter than ebur128's 4× one (which can read 0.44 dB low near 19 kHz), for checking a
-/// limiter's ceiling. Allocates the oversampled signal.
+/// limiter's ceiling. Allocates the oversampled signal. Test support (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
 pub fn true_peak_oversampled_dbtp(samples: &[f32], channels: usize, rate: u32, factor: u32) -> f64 {
     use rubato::{Fft, FixedSync, Resampler};
     let frames = samples.len() / channels;

@@ -47,6 +47,21 @@ impl Curve {
             Curve::RaisedCosine => "raised_cosine",
         }
     }
+
+    /// Every curve.
+    pub const ALL: [Curve; 3] = [Curve::Linear, Curve::EqualPower, Curve::RaisedCosine];
+
+    /// The curve of a name given by [`Self::name`], or an error listing the valid names.
+    pub fn from_name(name: &str) -> Result<Self, crate::Error> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| crate::Error::InvalidArgument {
+                name: "curve",
+                value: format!("{name:?}"),
+                valid: "linear, equal_power or raised_cosine",
+            })
+    }
 }
 
 /// Fades interleaved `from` into `to` in place over `fade_frames` frames: frame `i` of the fade

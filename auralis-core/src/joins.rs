@@ -4,8 +4,8 @@
 //! For decoded Opus (or audio captured from a browser) against the mastered PCM, the
 //! noise-to-signal ratio of each ±50 ms window around a join is compared with the median over
 //! the rest of the track, in 100 ms windows. A gapless join is no worse than the codec's usual
-//! error (within a few dB); a dropout, a repeat or a click puts it 10 dB or more above
-//! (research/dsp.md §5.3-5.4, research/webm_mse.md §6). Silent windows are left out.
+//! error (within a few dB); a dropout, a repeat or a click puts it 10 dB or more above.
+//! Silent windows are left out. Test support (feature `testing`).
 
 /// Half the width of a join's window: 50 ms at 48 kHz.
 pub const HALF_WINDOW_FRAMES: usize = 2_400;

@@ -22,6 +22,7 @@ pub mod crossfade;
 pub mod decode;
 pub mod demo;
 mod error;
+#[cfg(feature = "testing")]
 pub mod joins;
 pub mod mastering;
 pub mod opus;
@@ -32,6 +33,8 @@ pub mod render;
 pub mod resample;
 pub mod signature;
 pub mod stream;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod wav;
 pub mod webm;
 

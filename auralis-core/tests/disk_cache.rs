@@ -63,36 +63,46 @@ fn processes_killed_while_writing_never_leave_a_file_that_is_served() {
     let dir = tempfile::tempdir().unwrap();
     let source = track(dir.path(), "t.wav", 42.0, 2);
     let cache_dir = dir.path().join("cache");
-    // Two processes share the directory; both are killed with SIGKILL while writing.
-    let mut a = spawn_writer(&cache_dir, &source, 1);
-    let mut b = spawn_writer(&cache_dir, &source, 2);
+    // Processes share the directory, two at a time, and are killed with SIGKILL at a moment a
+    // temporary file (a write in progress) exists, until two have been killed mid-write.
     let start = Instant::now();
     let mut killed_during_write = 0;
-    for child in [&mut a, &mut b] {
-        // Wait for some whole files, then kill at a moment a temporary file exists.
-        while chunk_files(&cache_dir).len() < 4 && start.elapsed() < Duration::from_secs(60) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let until = Instant::now() + Duration::from_secs(10);
-        loop {
-            let temp = std::fs::read_dir(&cache_dir)
-                .unwrap()
-                .filter_map(Result::ok)
-                .any(|i| i.file_name().to_string_lossy().ends_with(".tmp"));
-            if temp || Instant::now() > until {
-                child.kill().unwrap(); // SIGKILL
-                killed_during_write += usize::from(temp);
-                break;
+    let mut spawned = 0u64;
+    while killed_during_write < 2 && spawned < 8 {
+        let mut children = [
+            spawn_writer(&cache_dir, &source, spawned + 1),
+            spawn_writer(&cache_dir, &source, spawned + 2),
+        ];
+        spawned += 2;
+        for child in &mut children {
+            // Wait for some whole files, then kill at a moment a temporary file exists.
+            while chunk_files(&cache_dir).len() < 4 && start.elapsed() < Duration::from_secs(60) {
+                std::thread::sleep(Duration::from_millis(5));
             }
-            std::thread::sleep(Duration::from_micros(200));
+            let until = Instant::now() + Duration::from_secs(10);
+            loop {
+                let temp = std::fs::read_dir(&cache_dir)
+                    .unwrap()
+                    .filter_map(Result::ok)
+                    .any(|i| i.file_name().to_string_lossy().ends_with(".tmp"));
+                if temp || Instant::now() > until {
+                    child.kill().unwrap(); // SIGKILL
+                    killed_during_write += usize::from(temp);
+                    break;
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            child.wait().unwrap();
         }
-        child.wait().unwrap();
     }
     let files = chunk_files(&cache_dir).len();
     assert!(files >= 4, "the children wrote {files} files");
-    println!(
-        "killed {killed_during_write} of 2 writers with a temporary file present; {files} files"
+    assert!(
+        killed_during_write >= 2,
+        "only {killed_during_write} of {spawned} writers were killed with a write in progress: \
+         the test did not test what it says"
     );
+    println!("killed {killed_during_write} of {spawned} writers mid-write; {files} files");
 
     // A fresh process (engine) on the same directory serves only correct chunks.
     let engine = disk_engine(&cache_dir, 1 << 30);

@@ -167,7 +167,7 @@ struct Stream {
 impl Stream {
     #[new]
     #[pyo3(
-        signature = (path, preset=Some("adaptive".to_owned()), intensity=1.0, chunk_seconds=30.0, bitrate=128_000, complexity=10, cache_dir=None, render_threads=0),
+        signature = (path, preset=Some(MasteringSettings::DEFAULT.preset.name().to_owned()), intensity=MasteringSettings::DEFAULT.intensity, chunk_seconds=auralis_core::plan::DEFAULT_CHUNK_SECONDS, bitrate=OpusSettings::DEFAULT.bitrate_bps, complexity=OpusSettings::DEFAULT.complexity, cache_dir=None, render_threads=0),
         text_signature = "(path, preset='adaptive', intensity=1.0, chunk_seconds=30.0, bitrate=128000, complexity=10, cache_dir=None, render_threads=0)"
     )]
     #[allow(clippy::too_many_arguments)]
@@ -472,16 +472,7 @@ fn crossfade_between_chunks<'py>(
     curve: &str,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
     use auralis_core::crossfade::{crossfade_between_chunks as join, Curve};
-    let curve = match curve {
-        "linear" => Curve::Linear,
-        "equal_power" => Curve::EqualPower,
-        "raised_cosine" => Curve::RaisedCosine,
-        other => {
-            return Err(InvalidArgumentError::new_err(format!(
-                "unknown curve {other:?} (valid: linear, equal_power, raised_cosine)"
-            )))
-        }
-    };
+    let curve = Curve::from_name(curve).map_err(to_py)?;
     let (a, b) = (chunk1.as_array(), chunk2.as_array());
     let ch = a.ncols();
     if b.ncols() != ch || ch == 0 {
@@ -518,7 +509,7 @@ fn presets() -> Vec<&'static str> {
 /// nothing mastered): frames, sample_rate (48000, the rate of every output), channels,
 /// duration, chunk_duration, total_chunks, source_sample_rate, mime, signature.
 #[pyfunction]
-#[pyo3(signature = (path, chunk_seconds=30.0))]
+#[pyo3(signature = (path, chunk_seconds=auralis_core::plan::DEFAULT_CHUNK_SECONDS))]
 fn probe<'py>(py: Python<'py>, path: PathBuf, chunk_seconds: f64) -> PyResult<Bound<'py, PyDict>> {
     let (i, signature) = heavy(py, || auralis_core::stream::probe(&path, chunk_seconds))?;
     let d = PyDict::new(py);
@@ -531,6 +522,20 @@ fn probe<'py>(py: Python<'py>, path: PathBuf, chunk_seconds: f64) -> PyResult<Bo
     d.set_item("source_sample_rate", i.source_sample_rate)?;
     d.set_item("mime", i.mime)?;
     d.set_item("signature", signature.to_hex())?;
+    Ok(d)
+}
+
+/// The library's defaults (the same in Rust, C, Python and the CLI): preset, intensity,
+/// chunk_seconds, bitrate, complexity.
+#[pyfunction]
+fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let s = StreamSettings::default();
+    let d = PyDict::new(py);
+    d.set_item("preset", s.preset.name())?;
+    d.set_item("intensity", s.intensity)?;
+    d.set_item("chunk_seconds", s.chunk_seconds)?;
+    d.set_item("bitrate", s.opus.bitrate_bps)?;
+    d.set_item("complexity", s.opus.complexity)?;
     Ok(d)
 }
 
@@ -581,6 +586,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(probe, m)?)?;
     m.add_function(wrap_pyfunction!(file_signature, m)?)?;
     m.add_function(wrap_pyfunction!(shared_engine_count, m)?)?;
+    m.add_function(wrap_pyfunction!(defaults, m)?)?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;
     Ok(())
 }

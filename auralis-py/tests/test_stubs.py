@@ -79,3 +79,16 @@ def test_exception_hierarchy_matches():
             if name in ("Exception", "AuralisError"):
                 expected = Exception if name == "Exception" else _native.AuralisError
                 assert getattr(_native, node.name).__bases__ == (expected,), node.name
+
+
+def test_the_signature_defaults_are_the_librarys():
+    """The Python defaults are the core's (one place: StreamSettings::default), not restated."""
+    import inspect
+
+    d = _native.defaults()
+    params = inspect.signature(_native.Stream).parameters
+    for name in ("preset", "intensity", "chunk_seconds", "bitrate", "complexity"):
+        assert params[name].default == d[name], name
+    assert d == {"preset": "adaptive", "intensity": 1.0, "chunk_seconds": 30.0,
+                 "bitrate": 128000, "complexity": 10}
+    assert inspect.signature(_native.probe).parameters["chunk_seconds"].default == d["chunk_seconds"]

@@ -68,7 +68,8 @@ pub const MAX_DURATION_S: u64 = 4 * 3600;
 pub const MAX_FILE_BYTES: u64 = 8 << 30;
 
 /// Frames decoded and discarded before a seek target for codecs whose decoders need to
-/// settle after a reset (research/dsp.md: up to ~900 frames differ; 4096 makes it bit-exact).
+/// settle after a reset (measured: up to ~900 frames differ from a continuous decode; 4096
+/// makes it bit-exact).
 const LOSSY_WARMUP_FRAMES: u64 = 4096;
 
 /// What a source is, as opened.

@@ -4,7 +4,7 @@
 //!    4× oversampling puts between it and the next frame (a 12-tap-per-phase, Hann-windowed
 //!    sinc interpolator, BS.1770 Annex 2 style). The ceiling it aims at is
 //!    [`DETECTOR_MARGIN_DB`] below the requested one, because a 4× detector can read up to
-//!    0.44 dB low near 19 kHz (research/dsp.md §2.4).
+//!    0.44 dB low near 19 kHz (measured against a 32× oversampled meter).
 //! 2. Required gain per frame: `min(1, ceiling / peak)`.
 //! 3. Minimum of the required gain over a centred window of `2A + 1` frames (van Herk /
 //!    Gil-Werman), then the mean of

@@ -154,7 +154,7 @@ impl std::fmt::Display for Preset {
     }
 }
 
-/// A preset's table values (DESIGN.md, from the original's `preset_profiles.py`; widths ours).
+/// A preset's table values (the original backend's `preset_profiles.py` values; widths ours).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PresetValues {
     /// Gains of the five EQ bands in dB: low shelf, low-mid, mid, high-mid, high shelf.

@@ -1,7 +1,8 @@
 //! WebM (a Matroska subset) for Opus in the browser's Media Source Extensions.
 //!
-//! Written here because what MSE needs is small and must be exact (research/webm_mse.md), and
-//! the muxer crates write whole files with their own timing rules:
+//! Written here because what MSE needs is small and must be exact (timestamps on the 48 kHz
+//! grid, DiscardPadding on the last block, an init segment shared by every chunk), and the
+//! muxer crates write whole files with their own timing rules:
 //!
 //! * [`init_segment`]: EBML header, a Segment of unknown size, Info (TimestampScale 1 ms, no
 //!   Duration) and one A_OPUS track whose OpusHead has pre-skip 0, with CodecDelay 0 and
@@ -18,7 +19,11 @@
 //!
 //! [`reader`] parses what this writes (and refuses what it does not understand).
 
+#[cfg(feature = "testing")]
 pub mod reader;
+#[cfg(not(feature = "testing"))]
+#[allow(dead_code)] // the rest of the strict reader is test support
+mod reader;
 
 use crate::opus::{EncodedChunk, LOOKAHEAD_FRAMES, PACKET_FRAMES};
 
