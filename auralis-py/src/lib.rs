@@ -509,7 +509,10 @@ fn presets() -> Vec<&'static str> {
 /// nothing mastered): frames, sample_rate (48000, the rate of every output), channels,
 /// duration, chunk_duration, total_chunks, source_sample_rate, mime, signature.
 #[pyfunction]
-#[pyo3(signature = (path, chunk_seconds=auralis_core::plan::DEFAULT_CHUNK_SECONDS))]
+#[pyo3(
+    signature = (path, chunk_seconds=auralis_core::plan::DEFAULT_CHUNK_SECONDS),
+    text_signature = "(path, chunk_seconds=30.0)"
+)]
 fn probe<'py>(py: Python<'py>, path: PathBuf, chunk_seconds: f64) -> PyResult<Bound<'py, PyDict>> {
     let (i, signature) = heavy(py, || auralis_core::stream::probe(&path, chunk_seconds))?;
     let d = PyDict::new(py);
