@@ -243,3 +243,33 @@ impl Iterator for PacketEncoder {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrong_input_length_is_the_callers_error_not_the_codecs() {
+        let frames = 960u64;
+        let right = (PRE_ROLL_FRAMES + frames as usize + LOOKAHEAD_FRAMES) * 2;
+        for len in [0, right - 1, right + 2] {
+            let err =
+                encode_chunk(&vec![0.0; len], 2, 0, frames, &OpusSettings::DEFAULT).unwrap_err();
+            assert_eq!(
+                err,
+                EncodeError::InputLength {
+                    expected: right,
+                    got: len
+                }
+            );
+            assert_eq!(
+                crate::Error::from(err).kind(),
+                crate::ErrorKind::InvalidArgument
+            );
+        }
+        let ok = encode_chunk(&vec![0.0; right], 2, 0, frames, &OpusSettings::DEFAULT).unwrap();
+        assert_eq!((ok.packets.len(), ok.padding_frames), (1, 0));
+        assert_eq!(padding_frames(961), 959);
+        assert_eq!(packet_count(961), 2);
+    }
+}
