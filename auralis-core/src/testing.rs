@@ -22,7 +22,8 @@ pub fn skip(what: &str) {
             .append(true)
             .open(log)
         {
-            let _ = writeln!(f, "SKIP {test}: {what}");
+            // One write of the whole line: appends of concurrent tests do not interleave.
+            let _ = f.write_all(format!("SKIP {test}: {what}\n").as_bytes());
         }
     }
 }
