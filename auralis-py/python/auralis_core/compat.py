@@ -415,8 +415,14 @@ class ChunkedAudioProcessor:
     def process_chunk(self, chunk_index: int, fast_start: bool = False) -> str:
         """Path of ``_get_chunk_path(chunk_index)``: a WAV of exactly chunk ``chunk_index``'s
         mastered audio (48 kHz, ``wav_format``), written atomically; recorded in
-        ``chunk_cache`` under ``_get_cache_key(chunk_index)``. Any chunk may come first.
-        ``fast_start`` is accepted and ignored."""
+        ``chunk_cache`` under ``_get_cache_key(chunk_index)``. ``fast_start`` is accepted and
+        ignored.
+
+        Kept from this library where the original was wrong: the chunk has no 3 s overlap
+        head (the original's chunks ``i >= 1`` began 3 s early), its level is the track's
+        mastering, not a per-chunk peak normalisation clamped to ``MAX_LEVEL_CHANGE_DB``, and
+        any chunk may come first (the original raised ``IndexError`` for a chunk ``>= 1`` on a
+        fresh processor)."""
         index = self._check(chunk_index)
         fmt = self.wav_format
         path, rms_db = self._serve(
@@ -452,7 +458,11 @@ class ChunkedAudioProcessor:
         """Path of ``track_{id}_{sig}_{preset}_{intensity}_full.wav`` in ``chunk_dir``: the
         whole mastered track (exact length, ``wav_format``), written chunk by chunk through the
         engine's cache (chunks made before are not made again; memory stays at one chunk) and
-        atomically. Its samples are exactly the chunks' samples joined."""
+        atomically. Its samples are exactly the chunks' samples joined.
+
+        Kept from this library where the original was wrong: the original crossfaded 3 s
+        overlaps into a file whose length drifted from the track's, and lost the end of a
+        track with ``0 < T mod 30 < 5``; this file has the track's exact length."""
         fmt = self.wav_format
         path, _ = self._serve(
             self.chunk_dir / f"{self._stem()}_full.wav",
