@@ -27,4 +27,9 @@ def test_a_short_soak_serves_no_5xx_no_mismatch_and_keeps_every_connection(tmp_p
     # parameters 422, indices past the end 416.
     for code in ("404", "416", "422"):
         assert statuses.get(code, 0) > 0, statuses
+    # Each kind of bad request (each is asked at least once, first) got its code.
+    by_kind = result["by_kind"]
+    for kind, code in (("bad_track", "404"), ("past_end", "416"), ("bad_preset", "422"),
+                       ("bad_intensity", "422"), ("bad_file", "422")):
+        assert by_kind.get(kind, {}).get(code, 0) > 0, (kind, by_kind.get(kind))
     assert "halfway: cache directory" in run.stdout

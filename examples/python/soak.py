@@ -122,6 +122,7 @@ class Load:
         self.bad = bad
         self.changing = changing
         self.rng = random.Random(seed)
+        self.first = list(self.FIRST.values())
         self.statuses: Counter = Counter()
         self.by_kind: dict = defaultdict(Counter)
         self.latency: dict = defaultdict(list)
@@ -130,8 +131,13 @@ class Load:
         self.samples: list[dict] = []
         self.changed = False
 
+    # Each kind of bad request is asked first, once, so even a short run covers all of them
+    # (the random draws alone could miss a kind that has a few percent of the requests).
+    FIRST = {"bad_track": 0.01, "bad_file": 0.05, "bad_preset": 0.10, "bad_intensity": 0.13,
+             "past_end": 0.15}
+
     def pick_request(self) -> tuple[str, str, dict]:
-        r = self.rng.random()
+        r = self.first.pop() if self.first else self.rng.random()
         good = [t for t, n in self.tracks.items() if n is not None]
         track = self.rng.choice(good)
         params = {"preset": self.rng.choice(PRESETS), "intensity": self.rng.choice(INTENSITIES)}
