@@ -13,7 +13,8 @@ use std::sync::Mutex;
 use auralis_core::cache::Origin;
 use auralis_core::opus::OpusSettings;
 use auralis_core::stream::{
-    shared_engine, Engine, EngineConfig, Stream as CoreStream, StreamSettings, WavFormat,
+    shared_engine, Engine, EngineConfig, Stream as CoreStream, StreamInfo, StreamSettings,
+    WavFormat,
 };
 use auralis_core::{CacheConfig, DecodeError, Error, ErrorKind, MasteringSettings, Preset};
 use numpy::ndarray::Array2;
@@ -129,6 +130,20 @@ fn engine_for(cache_dir: Option<PathBuf>, render_threads: usize) -> Result<Engin
     })
 }
 
+/// A stream's metadata as the dict `Stream.info` and `probe` return (their common keys).
+fn info_dict<'py>(py: Python<'py>, i: &StreamInfo) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("frames", i.frames)?;
+    d.set_item("sample_rate", i.sample_rate)?;
+    d.set_item("channels", i.channels)?;
+    d.set_item("duration", i.duration_s)?;
+    d.set_item("chunk_duration", i.chunk_seconds)?;
+    d.set_item("total_chunks", i.total_chunks)?;
+    d.set_item("source_sample_rate", i.source_sample_rate)?;
+    d.set_item("mime", i.mime)?;
+    Ok(d)
+}
+
 /// Float32 samples of shape (frames, channels).
 fn to_array(py: Python<'_>, pcm: Vec<f32>, channels: u16) -> Bound<'_, PyArray2<f32>> {
     let ch = usize::from(channels);
@@ -222,17 +237,8 @@ impl Stream {
     /// source_sample_rate, mime, preset, intensity, signature.
     #[getter]
     fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let i = self.inner.info();
         let s = self.inner.settings();
-        let d = PyDict::new(py);
-        d.set_item("frames", i.frames)?;
-        d.set_item("sample_rate", i.sample_rate)?;
-        d.set_item("channels", i.channels)?;
-        d.set_item("duration", i.duration_s)?;
-        d.set_item("chunk_duration", i.chunk_seconds)?;
-        d.set_item("total_chunks", i.total_chunks)?;
-        d.set_item("source_sample_rate", i.source_sample_rate)?;
-        d.set_item("mime", i.mime)?;
+        let d = info_dict(py, &self.inner.info())?;
         d.set_item("preset", s.preset.name())?;
         d.set_item("intensity", s.intensity)?;
         d.set_item("signature", self.inner.signature().to_hex())?;
@@ -515,15 +521,7 @@ fn presets() -> Vec<&'static str> {
 )]
 fn probe<'py>(py: Python<'py>, path: PathBuf, chunk_seconds: f64) -> PyResult<Bound<'py, PyDict>> {
     let (i, signature) = heavy(py, || auralis_core::stream::probe(&path, chunk_seconds))?;
-    let d = PyDict::new(py);
-    d.set_item("frames", i.frames)?;
-    d.set_item("sample_rate", i.sample_rate)?;
-    d.set_item("channels", i.channels)?;
-    d.set_item("duration", i.duration_s)?;
-    d.set_item("chunk_duration", i.chunk_seconds)?;
-    d.set_item("total_chunks", i.total_chunks)?;
-    d.set_item("source_sample_rate", i.source_sample_rate)?;
-    d.set_item("mime", i.mime)?;
+    let d = info_dict(py, &i)?;
     d.set_item("signature", signature.to_hex())?;
     Ok(d)
 }
