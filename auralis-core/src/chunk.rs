@@ -450,8 +450,9 @@ pub fn encoded(
     params: &MasteringParams,
     opus: &OpusSettings,
 ) -> Result<opus::EncodedChunk, Error> {
-    let chunk = checked_chunk(renderer, plan, index)?;
+    // `start` checks the index and the plan against the track.
     let mut render = ChunkRender::start(renderer, plan, index, params, None, Some(opus))?;
+    let chunk = plan.chunk(index)?;
     while render.take_part()? {}
     Ok(opus::EncodedChunk {
         packets: render.pending.drain(..).collect(),
