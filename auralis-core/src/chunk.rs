@@ -28,13 +28,13 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
+use crate::container::Container;
 use crate::crossfade::Curve;
 use crate::error::Error;
 use crate::mastering::MasteringParams;
 use crate::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES};
 use crate::plan::{ChunkPlan, ChunkRange};
 use crate::render::Renderer;
-use crate::webm;
 
 /// Length of a chunk's first part: 2 s, the first two WebM clusters.
 pub const FIRST_PART_FRAMES: u64 = 2 * 48_000;
@@ -188,6 +188,26 @@ pub struct ChunkRender {
     is_last: bool,
     pcm: Vec<f32>,
     failed: bool,
+    container: Container,
+}
+
+/// A unit of progressive output before it is muxed: at most [`crate::webm::CLUSTER_PACKETS`]
+/// consecutive packets of a chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketGroup {
+    /// The Opus packets, 20 ms each.
+    pub packets: Vec<Vec<u8>>,
+    /// The first packet's frame on the track.
+    pub first_frame: u64,
+    /// Frames of the last packet past the track's end (0 but at the track's very end).
+    pub padding_frames: u64,
+}
+
+impl PacketGroup {
+    /// This group in `container`: a WebM Cluster or an MP4 fragment.
+    pub fn mux(&self, container: Container) -> Vec<u8> {
+        container.group(&self.packets, self.first_frame, self.padding_frames)
+    }
 }
 
 impl std::fmt::Debug for ChunkRender {
@@ -306,7 +326,50 @@ impl ChunkRender {
             is_last,
             pcm: Vec::with_capacity(chunk.frames as usize * renderer.channels() as usize),
             failed: false,
+            container: Container::Webm,
         }
+    }
+
+    /// Iterates over `container`'s units (WebM Clusters, the default, or MP4 fragments) and
+    /// makes [`ChunkRender::finish`]'s segment in it.
+    pub fn in_container(mut self, container: Container) -> Self {
+        self.container = container;
+        self
+    }
+
+    /// The next group of packets in order (1 s; the first as soon as the first part is done),
+    /// before muxing; `None` after the last.
+    pub fn next_group(&mut self) -> Option<Result<PacketGroup, Error>> {
+        if self.failed {
+            return None;
+        }
+        while self.pending.len() < crate::webm::CLUSTER_PACKETS {
+            match self.take_part() {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        if self.pending.is_empty() {
+            return None;
+        }
+        let n = self.pending.len().min(crate::webm::CLUSTER_PACKETS);
+        let packets: Vec<Vec<u8>> = self.pending.drain(..n).collect();
+        let first_frame = self.start_frame + (self.produced * PACKET_FRAMES) as u64;
+        self.produced += n;
+        let padding_frames = if self.is_last && self.produced == self.total_packets {
+            self.padding_frames
+        } else {
+            0
+        };
+        Some(Ok(PacketGroup {
+            packets,
+            first_frame,
+            padding_frames,
+        }))
     }
 
     /// Takes the next part in order into `pending` and `pcm`; `Ok(false)` when all are in.
@@ -366,39 +429,17 @@ impl ChunkRender {
 impl Iterator for ChunkRender {
     type Item = Result<Vec<u8>, Error>;
 
+    /// The next unit of the chunk's media segment in the render's container.
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        while self.pending.len() < webm::CLUSTER_PACKETS {
-            match self.take_part() {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    self.failed = true;
-                    return Some(Err(e));
-                }
-            }
-        }
-        if self.pending.is_empty() {
-            return None;
-        }
-        let n = self.pending.len().min(webm::CLUSTER_PACKETS);
-        let packets: Vec<Vec<u8>> = self.pending.drain(..n).collect();
-        let first_frame = self.start_frame + (self.produced * PACKET_FRAMES) as u64;
-        self.produced += n;
-        let padding = if self.is_last && self.produced == self.total_packets {
-            self.padding_frames
-        } else {
-            0
-        };
-        Some(Ok(webm::cluster(&packets, first_frame, padding)))
+        let container = self.container;
+        self.next_group().map(|g| g.map(|g| g.mux(container)))
     }
 }
 
-/// The init segment of a track's WebM stream (identical for every chunk).
-pub fn init_segment(renderer: &Renderer) -> Vec<u8> {
-    webm::init_segment(renderer.channels() as u8)
+/// The init segment of a track's stream in `container` (identical for every chunk, bitrate and
+/// mastering of the track).
+pub fn init_segment(renderer: &Renderer, container: Container) -> Vec<u8> {
+    container.init_segment(renderer.channels() as u8, renderer.frames())
 }
 
 /// Chunk `index` of `plan` mastered with `params`: interleaved 48 kHz samples, exactly its
@@ -412,32 +453,37 @@ pub fn mastered_pcm(
     ChunkRender::start(renderer, plan, index, params, None, None)?.finish_pcm()
 }
 
-/// Chunk `index` as a WebM media segment (Clusters only).
+/// Chunk `index` as a media segment in `container` (WebM Clusters or MP4 fragments only).
 pub fn media_segment(
     renderer: &Renderer,
     plan: &ChunkPlan,
     index: u64,
     params: &MasteringParams,
     opus: &OpusSettings,
+    container: Container,
 ) -> Result<Vec<u8>, Error> {
     Ok(
         ChunkRender::start(renderer, plan, index, params, None, Some(opus))?
+            .in_container(container)
             .finish()?
             .0,
     )
 }
 
 /// Chunk `index` as a chunk file: the init segment followed by the media segment, a valid
-/// standalone WebM that MSE accepts as is.
+/// standalone WebM or MP4 that MSE accepts as is.
 pub fn chunk_file(
     renderer: &Renderer,
     plan: &ChunkPlan,
     index: u64,
     params: &MasteringParams,
     opus: &OpusSettings,
+    container: Container,
 ) -> Result<Vec<u8>, Error> {
-    let mut file = init_segment(renderer);
-    file.extend(media_segment(renderer, plan, index, params, opus)?);
+    let mut file = init_segment(renderer, container);
+    file.extend(media_segment(
+        renderer, plan, index, params, opus, container,
+    )?);
     Ok(file)
 }
 
@@ -476,18 +522,20 @@ pub fn mastered_track(
     Ok(pcm)
 }
 
-/// The whole mastered track as one WebM file (a continuous encode with pre-skip, CodecDelay,
-/// Duration and Cues). Holds the whole track's PCM in memory.
-pub fn whole_track_webm(
+/// The whole mastered track as one file in `container`: a continuous encode, as WebM with
+/// pre-skip, CodecDelay, Duration and Cues, or as MP4 with PreSkip and an edit list. Holds the
+/// whole track's PCM in memory.
+pub fn whole_track_file(
     renderer: &Renderer,
     params: &MasteringParams,
     settings: &OpusSettings,
+    container: Container,
 ) -> Result<Vec<u8>, Error> {
     settings.validate()?;
     let plan = renderer.plan(crate::plan::DEFAULT_CHUNK_SECONDS)?;
     let pcm = mastered_track(renderer, &plan, params)?;
     let track = opus::encode_track(&pcm, renderer.channels() as usize, settings)?;
-    Ok(webm::whole_track_file(&track, renderer.channels() as u8))
+    Ok(container.whole_track_file(&track, renderer.channels() as u8))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 pub mod analysis;
 pub mod cache;
 pub mod chunk;
+pub mod container;
 pub mod crossfade;
 pub mod decode;
 pub mod demo;
@@ -25,6 +26,7 @@ mod error;
 #[cfg(feature = "testing")]
 pub mod joins;
 pub mod mastering;
+pub mod mp4;
 pub mod opus;
 pub mod parallel;
 pub mod plan;
@@ -39,6 +41,7 @@ pub mod wav;
 pub mod webm;
 
 pub use cache::{CacheConfig, CacheStats, Origin};
+pub use container::Container;
 pub use crossfade::Curve;
 pub use decode::{RangeReader, Source, SourceInfo};
 pub use error::{DecodeError, EncodeError, Error, ErrorKind, MasteringError, PlanError};

@@ -6,6 +6,7 @@
 
 mod common;
 
+use auralis_core::Container;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -474,8 +475,15 @@ fn one_two_and_four_threads_give_the_same_bytes() {
         let mut out = Vec::new();
         for c in plan.chunks() {
             out.push(
-                chunk::media_segment(&renderer, &plan, c.index, &mastering.params, &settings)
-                    .unwrap(),
+                chunk::media_segment(
+                    &renderer,
+                    &plan,
+                    c.index,
+                    &mastering.params,
+                    &settings,
+                    Container::Webm,
+                )
+                .unwrap(),
             );
             let pcm = chunk::mastered_pcm(&renderer, &plan, c.index, &mastering.params).unwrap();
             out.push(pcm.iter().flat_map(|x| x.to_le_bytes()).collect());

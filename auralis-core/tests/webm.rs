@@ -6,6 +6,7 @@ mod common;
 use auralis_core::chunk;
 use auralis_core::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES};
 use auralis_core::webm::{self, reader};
+use auralis_core::Container;
 use auralis_core::{Mastering, Preset, Renderer, Source};
 use common::*;
 
@@ -24,7 +25,7 @@ fn chunk_files_are_valid_webm_with_one_init_segment_and_exact_timing() {
     let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None, 0).unwrap();
     let plan = renderer.plan(5.0).unwrap();
     let settings = OpusSettings::default();
-    let init = chunk::init_segment(&renderer);
+    let init = chunk::init_segment(&renderer, Container::Webm);
     let parsed_init = reader::parse(&init).unwrap();
     assert!(parsed_init.segment_size_unknown && parsed_init.blocks.is_empty());
     assert_eq!(
@@ -39,8 +40,15 @@ fn chunk_files_are_valid_webm_with_one_init_segment_and_exact_timing() {
     assert_eq!(parsed_init.duration_ms, None);
     let mut packets = Vec::new();
     for c in plan.chunks() {
-        let file =
-            chunk::chunk_file(&renderer, &plan, c.index, &mastering.params, &settings).unwrap();
+        let file = chunk::chunk_file(
+            &renderer,
+            &plan,
+            c.index,
+            &mastering.params,
+            &settings,
+            Container::Webm,
+        )
+        .unwrap();
         assert!(
             file.starts_with(&init),
             "chunk {}: the init segment differs",
@@ -189,8 +197,13 @@ fn whole_track_file_has_pre_skip_codec_delay_duration_and_cues() {
     let source = demo_excerpt(12);
     let renderer = Renderer::new(source.clone());
     let mastering = Mastering::prepare(&source, Preset::Warm, 1.0, None, 0).unwrap();
-    let file =
-        chunk::whole_track_webm(&renderer, &mastering.params, &OpusSettings::default()).unwrap();
+    let file = chunk::whole_track_file(
+        &renderer,
+        &mastering.params,
+        &OpusSettings::default(),
+        Container::Webm,
+    )
+    .unwrap();
     let parsed = reader::parse(&file).unwrap();
     assert!(!parsed.segment_size_unknown);
     assert_eq!(parsed.pre_skip as usize, LOOKAHEAD_FRAMES);
@@ -249,8 +262,15 @@ fn ffmpeg_decodes_chunk_files_and_the_whole_track_to_the_same_frame_counts() {
         out.stdout.len() / 8
     };
     for c in plan.chunks() {
-        let file =
-            chunk::chunk_file(&renderer, &plan, c.index, &mastering.params, &settings).unwrap();
+        let file = chunk::chunk_file(
+            &renderer,
+            &plan,
+            c.index,
+            &mastering.params,
+            &settings,
+            Container::Webm,
+        )
+        .unwrap();
         let ours = reader::parse(&file).unwrap();
         let padding = ours
             .blocks
@@ -301,7 +321,8 @@ fn ffmpeg_decodes_chunk_files_and_the_whole_track_to_the_same_frame_counts() {
             );
         }
     }
-    let whole = chunk::whole_track_webm(&renderer, &mastering.params, &settings).unwrap();
+    let whole =
+        chunk::whole_track_file(&renderer, &mastering.params, &settings, Container::Webm).unwrap();
     assert_eq!(
         count(&whole, "whole.webm") as u64,
         renderer.frames(),
@@ -369,13 +390,29 @@ fn chunk_file_bytes_do_not_depend_on_render_order() {
     let in_order: Vec<Vec<u8>> = plan
         .chunks()
         .map(|c| {
-            chunk::chunk_file(&renderer, &plan, c.index, &mastering.params, &settings).unwrap()
+            chunk::chunk_file(
+                &renderer,
+                &plan,
+                c.index,
+                &mastering.params,
+                &settings,
+                Container::Webm,
+            )
+            .unwrap()
         })
         .collect();
     let mut order: Vec<u64> = (0..plan.total_chunks()).collect();
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(3));
     for k in order {
-        let again = chunk::chunk_file(&renderer, &plan, k, &mastering.params, &settings).unwrap();
+        let again = chunk::chunk_file(
+            &renderer,
+            &plan,
+            k,
+            &mastering.params,
+            &settings,
+            Container::Webm,
+        )
+        .unwrap();
         assert!(
             again == in_order[k as usize],
             "chunk {k} bytes depend on render order"

@@ -3,6 +3,7 @@
 mod common;
 
 use auralis_core::chunk;
+use auralis_core::Container;
 use std::process::Command;
 
 use common::render_bin;
@@ -207,7 +208,15 @@ fn a_chunk_rendered_in_another_process_is_bit_identical() {
     let webm = std::fs::read(dir.path().join("chunk_00003.webm")).unwrap();
     let settings = auralis_core::opus::OpusSettings::default();
     assert!(
-        webm == chunk::chunk_file(&renderer, &plan, 3, &mastering.params, &settings).unwrap(),
+        webm == chunk::chunk_file(
+            &renderer,
+            &plan,
+            3,
+            &mastering.params,
+            &settings,
+            Container::Webm
+        )
+        .unwrap(),
         "chunk 3 WebM differs between processes"
     );
 }

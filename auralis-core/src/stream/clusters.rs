@@ -2,15 +2,17 @@
 
 use std::path::Path;
 
+use std::sync::Arc;
+
 use crate::cache::{CacheEntry, FlightGuard, Origin};
 use crate::chunk::ChunkRender;
+use crate::container::Container;
 use crate::error::{DecodeError, Error};
-use crate::webm;
 
 use super::{rms_db, Stream};
 
-/// The clusters of one chunk (see [`Stream::chunk_clusters`]): an iterator of WebM Clusters,
-/// each a `Vec<u8>` to send as it comes. `Send`.
+/// The clusters of one chunk (see [`Stream::chunk_clusters`]): an iterator of WebM Clusters or
+/// MP4 fragments (the stream's container), each a `Vec<u8>` to send as it comes. `Send`.
 pub struct ChunkClusters {
     pub(super) origin: Origin,
     pub(super) state: ClusterState,
@@ -25,7 +27,11 @@ impl std::fmt::Debug for ChunkClusters {
 }
 
 pub(super) enum ClusterState {
-    Cached { entry: CacheEntry, at: usize },
+    Cached {
+        bytes: Arc<[u8]>,
+        at: usize,
+        container: Container,
+    },
     Live(Box<Live>),
     Done,
 }
@@ -35,6 +41,7 @@ pub(super) struct Live {
     pub(super) guard: Option<FlightGuard>,
     pub(super) bytes: Vec<u8>,
     pub(super) stream: Stream,
+    pub(super) container: Container,
     pub(super) index: u64,
     pub(super) note_level: bool,
     pub(super) _foreground: crate::prefetch::ForegroundGuard,
@@ -54,16 +61,25 @@ impl Iterator for ChunkClusters {
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.state {
             ClusterState::Done => None,
-            ClusterState::Cached { entry, at } => {
-                let rest = &entry.bytes[*at..];
-                let cluster = webm::split_clusters(rest).into_iter().next()?.to_vec();
-                *at += cluster.len();
-                Some(Ok(cluster))
+            ClusterState::Cached {
+                bytes,
+                at,
+                container,
+            } => {
+                let rest = &bytes[*at..];
+                let unit = container.split(rest).into_iter().next()?.to_vec();
+                *at += unit.len();
+                Some(Ok(unit))
             }
-            ClusterState::Live(live) => match live.encoder.next() {
-                Some(Ok(cluster)) => {
+            ClusterState::Live(live) => match live.encoder.next_group() {
+                Some(Ok(group)) => {
+                    // The cache keeps the WebM form; the caller gets its container's.
+                    let cluster = group.mux(Container::Webm);
                     live.bytes.extend_from_slice(&cluster);
-                    Some(Ok(cluster))
+                    match live.container {
+                        Container::Webm => Some(Ok(cluster)),
+                        other => Some(Ok(group.mux(other))),
+                    }
                 }
                 Some(Err(e)) => {
                     self.state = ClusterState::Done;

@@ -41,6 +41,7 @@ use std::sync::{Arc, Mutex, Weak};
 use crate::analysis::TrackAnalysis;
 use crate::cache::{CacheEntry, CacheKey, Claim, Origin};
 use crate::chunk::{ChunkRender, Transition};
+use crate::container::{remux_webm_segment, Container};
 use crate::error::Error;
 use crate::mastering::{Mastering, MasteringParams, MasteringSettings};
 use crate::plan::{ChunkPlan, ChunkRange};
@@ -70,11 +71,12 @@ pub struct StreamInfo {
     pub total_chunks: u64,
     /// The source file's sample rate.
     pub source_sample_rate: u32,
-    /// `audio/webm; codecs="opus"`.
+    /// The container's MIME type: `audio/webm; codecs="opus"` or `audio/mp4; codecs="opus"`
+    /// (Safari wants `codecs="Opus"` for MP4: see [`crate::mp4::MIME_SAFARI`]).
     pub mime: &'static str,
 }
 
-/// What a file is as a stream with `chunk_seconds` chunks, and its signature, from a probe
+/// What a file is as a WebM stream with `chunk_seconds` chunks, and its signature, from a probe
 /// alone: no analysis, no mastering, nothing decoded past what the probe needs. For callers
 /// that must answer "how long, how many chunks" before any audio work (the Python drop-in's
 /// constructor).
@@ -132,7 +134,7 @@ pub(crate) struct StreamInner {
     plan: ChunkPlan,
     levels: Mutex<HashMap<u64, f64>>,
     generation: AtomicU64,
-    siblings: Mutex<HashMap<MasteringSettings, Stream>>,
+    siblings: Mutex<Vec<(StreamSettings, Stream)>>,
 }
 
 /// One track with one set of settings. Cheap to clone (shared); `Send + Sync`: any number of
@@ -171,7 +173,7 @@ impl Stream {
                 plan,
                 levels: Mutex::new(HashMap::new()),
                 generation: AtomicU64::new(0),
-                siblings: Mutex::new(HashMap::new()),
+                siblings: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -184,30 +186,56 @@ impl Stream {
         self.inner.generation.load(Ordering::Relaxed)
     }
 
-    /// The same track with another preset and intensity (other settings kept), sharing the
-    /// opened file and the analysis. Kept by this stream, so asking again is free.
-    pub fn with_mastering(&self, mastering: impl Into<MasteringSettings>) -> Result<Stream, Error> {
-        let mastering = mastering.into();
-        let s = &self.inner.settings;
-        if mastering == s.mastering() {
+    /// The same track with other settings, sharing the opened file and the analysis (and the
+    /// cache entries of chunks whose key is the same: a stream in the other container serves
+    /// this stream's chunks without encoding them again). Kept by this stream, so asking again
+    /// is free. Checked like any settings.
+    pub fn with_settings(&self, settings: StreamSettings) -> Result<Stream, Error> {
+        if settings == self.inner.settings {
             return Ok(self.clone());
         }
-        if let Some(sib) = lock(&self.inner.siblings).get(&mastering) {
+        if let Some((_, sib)) = lock(&self.inner.siblings)
+            .iter()
+            .find(|(s, _)| *s == settings)
+        {
             return Ok(sib.clone());
         }
-        let settings = StreamSettings {
-            preset: mastering.preset,
-            intensity: mastering.intensity,
-            ..*s
-        };
         settings.validate()?;
         let sib = Stream::new(
             self.inner.engine.clone(),
             self.inner.track.clone(),
             settings,
         )?;
-        lock(&self.inner.siblings).insert(mastering, sib.clone());
+        lock(&self.inner.siblings).push((settings, sib.clone()));
         Ok(sib)
+    }
+
+    /// The same track with another preset and intensity (other settings kept): see
+    /// [`Stream::with_settings`].
+    pub fn with_mastering(&self, mastering: impl Into<MasteringSettings>) -> Result<Stream, Error> {
+        let mastering = mastering.into();
+        self.with_settings(StreamSettings {
+            preset: mastering.preset,
+            intensity: mastering.intensity,
+            ..self.inner.settings
+        })
+    }
+
+    /// The same track in another container (other settings kept): see [`Stream::with_settings`].
+    pub fn with_container(&self, container: Container) -> Result<Stream, Error> {
+        self.with_settings(StreamSettings {
+            container,
+            ..self.inner.settings
+        })
+    }
+
+    /// The same track at another Opus bitrate (other settings kept), for bitrate switching at a
+    /// chunk boundary: the init segment is the same, so a player appends this stream's chunks
+    /// after the other's. See [`Stream::with_settings`].
+    pub fn with_bitrate(&self, bitrate_bps: u32) -> Result<Stream, Error> {
+        let mut settings = self.inner.settings;
+        settings.opus.bitrate_bps = bitrate_bps;
+        self.with_settings(settings)
     }
 
     /// The engine.
@@ -242,7 +270,7 @@ impl Stream {
             chunk_seconds: plan.chunk_seconds(),
             total_chunks: plan.total_chunks(),
             source_sample_rate: source.sample_rate,
-            mime: webm::MIME,
+            mime: self.inner.settings.container.mime(),
         }
     }
 
@@ -266,12 +294,19 @@ impl Stream {
         &self.inner.mastering.params
     }
 
-    /// The init segment (identical for every chunk of every stream with this channel count).
-    pub fn init_segment(&self) -> Vec<u8> {
-        crate::chunk::init_segment(&self.inner.track.renderer)
+    /// The container of this stream's segments and files.
+    pub fn container(&self) -> Container {
+        self.inner.settings.container
     }
 
-    /// Chunk `index` as a WebM media segment (Clusters), cached.
+    /// The init segment in the stream's container: identical for every chunk, bitrate and
+    /// mastering of the track (WebM's depends on the channel count only).
+    pub fn init_segment(&self) -> Vec<u8> {
+        crate::chunk::init_segment(&self.inner.track.renderer, self.container())
+    }
+
+    /// Chunk `index` as a media segment in the stream's container (WebM Clusters or MP4
+    /// fragments), cached.
     pub fn chunk_media_segment(&self, index: u64) -> Result<Served, Error> {
         self.media_segment(index, None, true)
     }
@@ -287,8 +322,8 @@ impl Stream {
         self.media_segment(index, Some(from.into()), true)
     }
 
-    /// Chunk `index` as a standalone WebM file: init segment + media segment (a transition
-    /// from `from` when given).
+    /// Chunk `index` as a standalone file in the stream's container: init segment + media
+    /// segment (a transition from `from` when given).
     pub fn chunk_file(
         &self,
         index: u64,
@@ -314,7 +349,11 @@ impl Stream {
         match self.inner.engine.cache().claim(key) {
             Claim::Hit(entry, origin) => Ok(ChunkClusters {
                 origin,
-                state: ClusterState::Cached { entry, at: 0 },
+                state: ClusterState::Cached {
+                    bytes: self.in_container(entry.bytes)?,
+                    at: 0,
+                    container: self.container(),
+                },
             }),
             Claim::Miss(guard) => {
                 // Parts render in the background from here; the file is checked again
@@ -327,6 +366,7 @@ impl Stream {
                         guard: Some(guard),
                         bytes: Vec::new(),
                         stream: target.clone(),
+                        container: self.container(),
                         index,
                         note_level: from.is_none(),
                         _foreground: foreground,
@@ -339,13 +379,32 @@ impl Stream {
     /// The whole mastered track as one WebM file (a continuous encode with Duration and Cues,
     /// for download or `<audio src>`). Holds the track's PCM in memory while encoding.
     pub fn full_webm(&self) -> Result<Vec<u8>, Error> {
+        self.full_file_in(Container::Webm)
+    }
+
+    /// The whole mastered track as one file in the stream's container (WebM, or MP4 with an
+    /// edit list: an `.m4a`). Holds the track's PCM in memory while encoding.
+    pub fn full_file(&self) -> Result<Vec<u8>, Error> {
+        self.full_file_in(self.container())
+    }
+
+    fn full_file_in(&self, container: Container) -> Result<Vec<u8>, Error> {
         self.run(|| {
-            crate::chunk::whole_track_webm(
+            crate::chunk::whole_track_file(
                 &self.inner.track.renderer,
                 &self.inner.mastering.params,
                 &self.inner.settings.opus,
+                container,
             )
         })
+    }
+
+    /// Cached bytes (a WebM media segment) in the stream's container.
+    fn in_container(&self, webm: Arc<[u8]>) -> Result<Arc<[u8]>, Error> {
+        match self.container() {
+            Container::Webm => Ok(webm),
+            other => Ok(remux_webm_segment(&webm, other)?.into()),
+        }
     }
 
     /// Chunk `index`'s level (computed from its audio if it has not been served yet).
@@ -543,7 +602,7 @@ impl Stream {
             Ok::<_, Error>(CacheEntry::new(bytes))
         })?;
         Ok(Served {
-            bytes: entry.bytes,
+            bytes: self.in_container(entry.bytes)?,
             origin,
         })
     }

@@ -1,6 +1,7 @@
 //! [`StreamSettings`]: everything besides the file that changes a stream's bytes, checked
 //! before any work, and the part of a cache key they make.
 
+use crate::container::Container;
 use crate::crossfade::Curve;
 use crate::error::Error;
 use crate::mastering::{MasteringSettings, Preset};
@@ -25,6 +26,10 @@ pub struct StreamSettings {
     pub fade_ms: f64,
     /// Curve of that crossfade (default [`Curve::RaisedCosine`]).
     pub fade_curve: Curve,
+    /// The container of init segments, media segments and chunk files (default
+    /// [`Container::Webm`]). Not part of any cache key: a chunk is encoded once and served in
+    /// either container.
+    pub container: Container,
 }
 
 impl Default for StreamSettings {
@@ -36,6 +41,7 @@ impl Default for StreamSettings {
             opus: OpusSettings::DEFAULT,
             fade_ms: 50.0,
             fade_curve: Curve::RaisedCosine,
+            container: Container::Webm,
         }
     }
 }

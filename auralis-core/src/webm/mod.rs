@@ -23,7 +23,7 @@
 pub mod reader;
 #[cfg(not(feature = "testing"))]
 #[allow(dead_code)] // the rest of the strict reader is test support
-mod reader;
+pub(crate) mod reader;
 
 use crate::opus::{EncodedChunk, LOOKAHEAD_FRAMES, PACKET_FRAMES};
 

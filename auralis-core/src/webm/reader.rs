@@ -294,6 +294,21 @@ pub fn parse(buf: &[u8]) -> Result<Parsed, WebmError> {
     Ok(parsed)
 }
 
+/// The packets of a media segment (Clusters and nothing else), in order.
+pub fn parse_clusters(buf: &[u8]) -> Result<Vec<Block>, WebmError> {
+    let mut parsed = Parsed::default();
+    for element in children(buf, 0..buf.len())? {
+        if element.id != ids::CLUSTER || element.unknown_size {
+            return bad(
+                element.start,
+                "a media segment holds Clusters of known size only",
+            );
+        }
+        read_cluster(buf, &element, &mut parsed)?;
+    }
+    Ok(parsed.blocks)
+}
+
 fn read_track(buf: &[u8], entry: &Element, parsed: &mut Parsed) -> Result<(), WebmError> {
     let mut codec_ok = false;
     let mut head_channels = None;

@@ -2,6 +2,7 @@
 //! the tracks, the settings, engines with and without a disk cache, and the oracle (every
 //! chunk rendered by the single-threaded [`Renderer`] path).
 
+use auralis_core::Container;
 use std::path::{Path, PathBuf};
 
 use auralis_core::cache::CacheConfig;
@@ -46,6 +47,7 @@ pub fn reference_segments(path: &Path, preset: Preset, intensity: f64) -> Vec<Ve
                 c.index,
                 &mastering.params,
                 &Default::default(),
+                Container::Webm,
             )
             .unwrap()
         })

@@ -1,0 +1,214 @@
+//! The two containers a chunk's Opus packets go into: WebM (Chromium, Firefox, Safari 17.4+)
+//! and fragmented MP4 (Safari and iOS, and every other MSE browser). A chunk is encoded once:
+//! the packets, their place on the track and the track's end padding are the same in both, so
+//! either container is a re-wrapping of the other.
+//!
+//! The cache keeps every chunk in one form, its WebM media segment (nothing is lost: each
+//! packet, its timestamp and the last packet's padding are in it), so a chunk rendered for one
+//! container is served in the other by [`remux_webm_segment`], without encoding again.
+
+use std::str::FromStr;
+
+use crate::error::Error;
+use crate::opus::{self, EncodedChunk, PACKET_FRAMES};
+use crate::{mp4, webm};
+
+/// A container for a stream's chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Container {
+    /// WebM (Matroska): `audio/webm; codecs="opus"`. The default.
+    #[default]
+    Webm,
+    /// Fragmented MP4 (ISO BMFF): `audio/mp4; codecs="opus"` (Safari: `codecs="Opus"`).
+    Mp4,
+}
+
+impl Container {
+    /// Both containers, WebM first.
+    pub const ALL: [Container; 2] = [Container::Webm, Container::Mp4];
+
+    /// `webm` or `mp4`: the name in settings, URLs and manifests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Container::Webm => "webm",
+            Container::Mp4 => "mp4",
+        }
+    }
+
+    /// The MIME type for `MediaSource.isTypeSupported` and `addSourceBuffer` (for MP4 the
+    /// lower-case codec name; Safari wants [`mp4::MIME_SAFARI`]).
+    pub fn mime(self) -> &'static str {
+        match self {
+            Container::Webm => webm::MIME,
+            Container::Mp4 => mp4::MIME,
+        }
+    }
+
+    /// The file extension of chunk files and init segments (`webm`, `mp4`).
+    pub fn extension(self) -> &'static str {
+        self.name()
+    }
+
+    /// The file extension of a whole-track file (`webm`, `m4a`).
+    pub fn whole_file_extension(self) -> &'static str {
+        match self {
+            Container::Webm => "webm",
+            Container::Mp4 => "m4a",
+        }
+    }
+
+    /// The init segment of a track with `channels` channels and `frames` frames at 48 kHz (WebM's
+    /// depends on the channel count only).
+    pub fn init_segment(self, channels: u8, frames: u64) -> Vec<u8> {
+        match self {
+            Container::Webm => webm::init_segment(channels),
+            Container::Mp4 => mp4::init_segment(channels, frames),
+        }
+    }
+
+    /// One unit of progressive output (a WebM Cluster, an MP4 fragment) of at most 50 packets,
+    /// the first starting at `first_frame`; the last one `padding_frames` past the track's end.
+    pub fn group(self, packets: &[Vec<u8>], first_frame: u64, padding_frames: u64) -> Vec<u8> {
+        match self {
+            Container::Webm => webm::cluster(packets, first_frame, padding_frames),
+            Container::Mp4 => mp4::fragment(packets, first_frame, padding_frames),
+        }
+    }
+
+    /// The media segment of an encoded chunk (`is_last`: it ends the track).
+    pub fn media_segment(self, chunk: &EncodedChunk, is_last: bool) -> Vec<u8> {
+        match self {
+            Container::Webm => webm::media_segment(chunk, is_last),
+            Container::Mp4 => mp4::media_segment(chunk, is_last),
+        }
+    }
+
+    /// Splits a media segment into its units of progressive output.
+    pub fn split(self, segment: &[u8]) -> Vec<&[u8]> {
+        match self {
+            Container::Webm => webm::split_clusters(segment),
+            Container::Mp4 => mp4::split_fragments(segment),
+        }
+    }
+
+    /// A whole-track file from [`crate::opus::encode_track`]'s continuous encode.
+    pub fn whole_track_file(self, track: &EncodedChunk, channels: u8) -> Vec<u8> {
+        match self {
+            Container::Webm => webm::whole_track_file(track, channels),
+            Container::Mp4 => mp4::whole_track_file(track, channels),
+        }
+    }
+}
+
+impl std::fmt::Display for Container {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Container {
+    type Err = Error;
+
+    /// `webm` or `mp4` (any case); anything else is [`Error::InvalidArgument`].
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Container::ALL
+            .into_iter()
+            .find(|c| c.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| Error::InvalidArgument {
+                name: "container",
+                value: s.to_owned(),
+                valid: "webm or mp4",
+            })
+    }
+}
+
+/// The packets of a WebM media segment this crate wrote (a chunk as the cache keeps it), with
+/// its first frame and the last packet's padding. A segment that is not one (a corrupt cache
+/// entry) is [`Error::CorruptCache`].
+pub fn webm_segment_packets(segment: &[u8]) -> Result<EncodedChunk, Error> {
+    let corrupt = |reason: String| Error::CorruptCache {
+        what: "a cached WebM media segment",
+        reason,
+    };
+    let blocks = webm::reader::parse_clusters(segment).map_err(|e| corrupt(e.to_string()))?;
+    let Some(first) = blocks.first() else {
+        return Err(corrupt("a media segment without packets".into()));
+    };
+    let first_frame =
+        u64::try_from(first.timestamp_ms).map_err(|_| corrupt("a negative timestamp".into()))? * 48;
+    let mut padding_frames = 0;
+    for (j, b) in blocks.iter().enumerate() {
+        if b.timestamp_ms * 48 != (first_frame + (j * PACKET_FRAMES) as u64) as i64 {
+            return Err(corrupt(format!("packet {j} is off the 20 ms grid")));
+        }
+        if let Some(ns) = b.discard_padding_ns {
+            if j + 1 != blocks.len() || ns < 0 {
+                return Err(corrupt("DiscardPadding before the last packet".into()));
+            }
+            padding_frames = webm::ns_to_frames(ns as u64);
+        }
+    }
+    let count = blocks.len() as u64;
+    if padding_frames >= PACKET_FRAMES as u64 {
+        return Err(corrupt("padding of a whole packet or more".into()));
+    }
+    Ok(EncodedChunk {
+        frames: count * PACKET_FRAMES as u64 - padding_frames,
+        start_frame: first_frame,
+        padding_frames,
+        packets: blocks.into_iter().map(|b| b.data).collect(),
+    })
+}
+
+/// A WebM media segment (as the cache keeps chunks) in `to`: the same bytes for WebM, the same
+/// packets re-wrapped for MP4. No decoding or encoding.
+pub fn remux_webm_segment(segment: &[u8], to: Container) -> Result<Vec<u8>, Error> {
+    match to {
+        Container::Webm => Ok(segment.to_vec()),
+        Container::Mp4 => {
+            let chunk = webm_segment_packets(segment)?;
+            let is_last = chunk.padding_frames > 0;
+            debug_assert_eq!(opus::packet_count(chunk.frames), chunk.packets.len());
+            Ok(mp4::media_segment(&chunk, is_last))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_anything_else_is_a_named_error() {
+        for c in Container::ALL {
+            assert_eq!(c.name().parse::<Container>().unwrap(), c);
+            assert_eq!(
+                c.to_string().to_uppercase().parse::<Container>().unwrap(),
+                c
+            );
+        }
+        let e = "ogg".parse::<Container>().unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+        assert!(e.to_string().contains("container"), "{e}");
+    }
+
+    #[test]
+    fn a_webm_segment_remuxes_to_the_mp4_segment_of_the_same_packets() {
+        let chunk = EncodedChunk {
+            packets: (0..120u8).map(|i| vec![i; 3 + i as usize % 7]).collect(),
+            start_frame: 960 * 1000,
+            frames: 119 * 960 + 500,
+            padding_frames: 460,
+        };
+        for is_last in [false, true] {
+            let webm = webm::media_segment(&chunk, is_last);
+            assert_eq!(
+                remux_webm_segment(&webm, Container::Mp4).unwrap(),
+                mp4::media_segment(&chunk, is_last)
+            );
+            assert_eq!(remux_webm_segment(&webm, Container::Webm).unwrap(), webm);
+        }
+        let e = remux_webm_segment(b"\x1f\x43\xb6\x75\x81", Container::Mp4).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::CorruptCache);
+    }
+}
