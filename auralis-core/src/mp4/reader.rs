@@ -157,7 +157,7 @@ pub struct Movie {
 
 fn check_ftyp(buf: &[u8], b: &Bx) -> Result<(), Mp4Error> {
     let body = &buf[b.body.clone()];
-    if body.len() < 8 || (body.len() - 8) % 4 != 0 {
+    if body.len() < 8 || !(body.len() - 8).is_multiple_of(4) {
         return bad(b.start, "malformed ftyp");
     }
     if !body[8..].chunks(4).any(|c| c == b"Opus") {
