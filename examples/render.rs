@@ -2,16 +2,22 @@
 //!
 //! ```text
 //! cargo run --release --example render -- [INPUT] --out DIR [--chunk-seconds S] [--chunks 0,3,7] [--wav]
-//!     [--wav-format float32|pcm16] [--preset NAME] [--intensity X] [--bitrate BPS] [--complexity N] [--full]
+//!     [--wav-format float32|pcm16] [--preset NAME] [--intensity X] [--bitrate BPS] [--complexity N]
+//!     [--container webm|mp4] [--full]
 //! ```
 //!
-//! Writes `DIR/manifest.json` describing the whole track, its mastering and its chunk plan,
-//! `DIR/init.webm` (the stream's init segment) and, for every rendered chunk,
-//! `DIR/chunk_NNNNN.webm` (the chunk file: init segment + media segment, Opus in WebM) and, with
-//! `--wav`, `DIR/chunk_NNNNN.wav` (48 kHz float32, or 16-bit with `--wav-format pcm16`, exactly
-//! the chunk's mastered frames). Chunks come from [`auralis_core::chunk::ChunkRender`], the path
-//! the engine, C and Python use too, so a chunk file is the bytes a server sends. With
-//! `--full`, also `DIR/full.webm`, the whole track as one file.
+//! Writes `DIR/manifest.json` describing the whole track, its mastering and its chunk plan, the
+//! stream's init segment and, for every rendered chunk, its file and, with `--wav`,
+//! `DIR/chunk_NNNNN.wav` (48 kHz float32, or 16-bit with `--wav-format pcm16`, exactly the
+//! chunk's mastered frames). With `--container webm` (the default) the init segment is
+//! `DIR/init.webm` and each chunk file `DIR/chunk_NNNNN.webm` (init segment + media segment: a
+//! standalone WebM); with `--container mp4` they are `DIR/init.mp4` and `DIR/chunk_NNNNN.m4s`
+//! (the media segment alone, CMAF-style: a player appends the init segment first), plus
+//! `DIR/playlist.m3u8`, an HLS media playlist over them. The manifest names them (`init.file`,
+//! each chunk's `file`) with the container's `mime`. Chunks come from
+//! [`auralis_core::chunk::ChunkRender`], the path the engine, C and Python use too, so a chunk
+//! file is the bytes a server sends. With `--full`, also `DIR/full.webm` (or `DIR/full.m4a`),
+//! the whole track as one file.
 //! Every file is written under a temporary name and renamed when complete, so a reader never
 //! sees a partial file. Errors print one line and exit with status 1.
 
@@ -24,7 +30,7 @@ use auralis_core::opus::OpusSettings;
 use auralis_core::plan::{ChunkPlan, DEFAULT_CHUNK_SECONDS};
 use auralis_core::wav::WavFormat;
 use auralis_core::{
-    demo, webm, Mastering, MasteringSettings, Preset, Renderer, Source, OUTPUT_RATE_HZ,
+    demo, Container, Mastering, MasteringSettings, Preset, Renderer, Source, OUTPUT_RATE_HZ,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -65,7 +71,12 @@ struct Args {
     /// Opus encoder complexity (0 to 10).
     #[arg(long, default_value_t = OpusSettings::DEFAULT.complexity)]
     complexity: u8,
-    /// Also write DIR/full.webm, the whole track as one file.
+    /// Container of the init segment and the chunks: webm (chunk files init + media segment)
+    /// or mp4 (fragmented MP4 media segments after init.mp4, and an HLS playlist).
+    #[arg(long, default_value = "webm")]
+    container: String,
+    /// Also write DIR/full.webm (DIR/full.m4a with --container mp4), the whole track as one
+    /// file.
     #[arg(long)]
     full: bool,
 }
@@ -97,6 +108,10 @@ fn run(args: &Args) -> Result<(), String> {
             args.wav_format
         )
     })?;
+    let container: Container = args
+        .container
+        .parse()
+        .map_err(|e: auralis_core::Error| e.to_string())?;
     let source = match &args.input {
         Some(path) => Source::open(path),
         None => demo::demo_source(),
@@ -124,8 +139,9 @@ fn run(args: &Args) -> Result<(), String> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} chunks  {elapsed_precise}  {msg}")
             .expect("valid template"),
     );
-    let init = chunk::init_segment(&renderer);
-    write_atomically(&args.out.join("init.webm"), &init)?;
+    let init = chunk::init_segment(&renderer, container);
+    let init_name = format!("init.{}", container.extension());
+    write_atomically(&args.out.join(&init_name), &init)?;
     let mut written = std::collections::BTreeMap::new();
     let mut rendered_frames = 0u64;
     for &index in &selected {
@@ -140,12 +156,18 @@ fn run(args: &Args) -> Result<(), String> {
             None,
             Some(&opus),
         )
+        .map(|r| r.in_container(container))
         .and_then(chunk::ChunkRender::finish)
         .map_err(|e| e.to_string())?;
-        let mut chunk_file = init.clone();
-        chunk_file.extend(media_segment);
-        let webm_name = format!("chunk_{index:05}.webm");
-        write_atomically(&args.out.join(&webm_name), &chunk_file)?;
+        // WebM chunk files stand alone (init + media segment); MP4 ones are media segments.
+        let (chunk_file, file_name) = match container {
+            Container::Webm => (
+                [init.as_slice(), &media_segment].concat(),
+                format!("chunk_{index:05}.webm"),
+            ),
+            Container::Mp4 => (media_segment, format!("chunk_{index:05}.m4s")),
+        };
+        write_atomically(&args.out.join(&file_name), &chunk_file)?;
         let chunk = plan.chunk(index).map_err(|e| e.to_string())?;
         debug_assert_eq!(
             samples.len() as u64,
@@ -169,8 +191,8 @@ fn run(args: &Args) -> Result<(), String> {
         written.insert(
             index,
             Written {
-                webm: webm_name,
-                webm_bytes: chunk_file.len(),
+                file: file_name,
+                bytes: chunk_file.len(),
                 wav: wav_name,
             },
         );
@@ -179,12 +201,25 @@ fn run(args: &Args) -> Result<(), String> {
     progress.finish_and_clear();
     if args.full {
         progress.set_message("whole track");
-        let full = chunk::whole_track_webm(&renderer, &mastering.params, &opus)
+        let full = chunk::whole_track_file(&renderer, &mastering.params, &opus, container)
             .map_err(|e| e.to_string())?;
-        write_atomically(&args.out.join("full.webm"), &full)?;
+        let name = format!("full.{}", container.whole_file_extension());
+        write_atomically(&args.out.join(name), &full)?;
+    }
+    let playlist = (container == Container::Mp4).then(|| {
+        let text =
+            auralis_core::hls::media_playlist(&plan, &init_name, |i| format!("chunk_{i:05}.m4s"));
+        ("playlist.m3u8", text)
+    });
+    if let Some((name, text)) = &playlist {
+        write_atomically(&args.out.join(name), text.as_bytes())?;
     }
 
-    let manifest = manifest(args, &renderer, &plan, &mastering, init.len(), &written);
+    let init_entry = (init_name.as_str(), init.len());
+    let hls = playlist.as_ref().map(|(name, _)| *name);
+    let manifest = manifest(
+        args, container, &renderer, &plan, &mastering, init_entry, hls, &written,
+    );
     let text = serde_json::to_string_pretty(&manifest).expect("JSON values serialize");
     write_atomically(&args.out.join("manifest.json"), text.as_bytes())?;
 
@@ -209,12 +244,15 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn manifest(
     args: &Args,
+    container: Container,
     renderer: &Renderer,
     plan: &ChunkPlan,
     mastering: &Mastering,
-    init_bytes: usize,
+    (init_file, init_bytes): (&str, usize),
+    hls: Option<&str>,
     written: &std::collections::BTreeMap<u64, Written>,
 ) -> Value {
     let info = renderer.source().info();
@@ -232,14 +270,17 @@ fn manifest(
                 if let Some(name) = &w.wav {
                     entry["wav"] = json!(name);
                 }
-                entry["webm"] = json!(w.webm);
-                entry["webm_bytes"] = json!(w.webm_bytes);
+                entry["file"] = json!(w.file);
+                entry["bytes"] = json!(w.bytes);
+                // The container-named keys of format 1 (WebM only then), kept.
+                entry[container.name()] = json!(w.file);
+                entry[format!("{}_bytes", container.name())] = json!(w.bytes);
             }
             entry
         })
         .collect();
     json!({
-        "format_version": 1,
+        "format_version": 2,
         "source": {
             "path": args.input.as_ref().map(|p| p.display().to_string()),
             "codec": info.codec,
@@ -259,16 +300,22 @@ fn manifest(
         "analysis": mastering.analysis,
         "target_lufs": mastering.params.target_lufs,
         "mastering": mastering.params,
-        "mime": webm::MIME,
+        "container": container.name(),
+        "mime": container.mime(),
+        // Chunk files hold the init segment (WebM) or only the media segment (MP4): a player
+        // appends init.file first either way.
+        "chunk_files_include_init": container == Container::Webm,
+        "hls": hls,
+        "bitrate": args.bitrate,
         "wav_format": args.wav.then(|| args.wav_format.clone()),
-        "init": {"file": "init.webm", "bytes": init_bytes},
+        "init": {"file": init_file, "bytes": init_bytes},
     })
 }
 
 /// What was written for a chunk.
 struct Written {
-    webm: String,
-    webm_bytes: usize,
+    file: String,
+    bytes: usize,
     wav: Option<String>,
 }
 

@@ -23,6 +23,7 @@ pub mod crossfade;
 pub mod decode;
 pub mod demo;
 mod error;
+pub mod hls;
 #[cfg(feature = "testing")]
 pub mod joins;
 pub mod mastering;

@@ -50,7 +50,11 @@ fn demo_render_writes_the_manifest_contract_and_exact_wavs() {
         "analysis",
         "target_lufs",
         "mastering",
+        "container",
         "mime",
+        "chunk_files_include_init",
+        "hls",
+        "bitrate",
         "wav_format",
         "init",
     ];
@@ -72,7 +76,10 @@ fn demo_render_writes_the_manifest_contract_and_exact_wavs() {
     assert_eq!(manifest["init"]["file"], "init.webm");
     let init = std::fs::read(dir.path().join("init.webm")).unwrap();
     assert_eq!(manifest["init"]["bytes"], init.len());
-    assert_eq!(manifest["format_version"], 1);
+    assert_eq!(manifest["format_version"], 2);
+    assert_eq!(manifest["container"], "webm");
+    assert_eq!(manifest["chunk_files_include_init"], true);
+    assert_eq!(manifest["hls"], serde_json::Value::Null);
     assert_eq!(manifest["source"]["path"], serde_json::Value::Null);
     assert_eq!(manifest["source"]["sample_rate"], 44_100);
     assert_eq!(manifest["source"]["frames"], 61 * 2 * 44_100);
@@ -93,7 +100,7 @@ fn demo_render_writes_the_manifest_contract_and_exact_wavs() {
             .collect();
         let mut expected = vec!["index", "start_frame", "frames", "start_s", "duration_s"];
         if i == 0 || i == 4 {
-            expected.extend(["wav", "webm", "webm_bytes"]);
+            expected.extend(["wav", "file", "bytes", "webm", "webm_bytes"]);
             let webm_name = chunk["webm"].as_str().unwrap();
             assert_eq!(webm_name, format!("chunk_{i:05}.webm"));
             let file = std::fs::read(dir.path().join(webm_name)).unwrap();
@@ -162,6 +169,10 @@ fn errors_are_one_line_and_exit_1() {
         (
             vec!["--out", out, "--chunk-seconds", "0.03"],
             "must be a positive multiple of 0.02 s",
+        ),
+        (
+            vec!["--out", out, "--container", "ogg"],
+            "invalid container ogg: webm or mp4",
         ),
     ];
     for (args, message) in cases {
@@ -302,4 +313,69 @@ fn the_command_and_the_engine_write_the_same_bytes_for_every_chunk() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["wav_format"], "pcm16");
+}
+
+#[test]
+fn container_mp4_writes_init_media_segments_and_an_hls_playlist_of_the_same_packets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (webm_dir, mp4_dir) = (dir.path().join("webm"), dir.path().join("mp4"));
+    for (d, c) in [(&webm_dir, "webm"), (&mp4_dir, "mp4")] {
+        let args = [
+            "--out",
+            d.to_str().unwrap(),
+            "--chunk-seconds",
+            "25",
+            "--chunks",
+            "0,4",
+            "--container",
+            c,
+        ];
+        let (code, _, stderr) = run(&args);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(mp4_dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["container"], "mp4");
+    assert_eq!(manifest["mime"], "audio/mp4; codecs=\"opus\"");
+    assert_eq!(manifest["chunk_files_include_init"], false);
+    assert_eq!(manifest["init"]["file"], "init.mp4");
+    assert_eq!(manifest["hls"], "playlist.m3u8");
+    let init = std::fs::read(mp4_dir.join("init.mp4")).unwrap();
+    let movie = auralis_core::mp4::reader::parse_init(&init).unwrap();
+    assert_eq!(movie.fragment_duration, manifest["frames"].as_u64());
+    for index in [0usize, 4] {
+        let entry = &manifest["chunks"][index];
+        assert_eq!(entry["file"], format!("chunk_{index:05}.m4s"));
+        let segment = std::fs::read(mp4_dir.join(entry["file"].as_str().unwrap())).unwrap();
+        assert_eq!(entry["bytes"], segment.len());
+        let (first, frames, packets) =
+            auralis_core::mp4::reader::contiguous_packets(&segment).unwrap();
+        assert_eq!(first, entry["start_frame"].as_u64().unwrap());
+        assert_eq!(frames, entry["frames"].as_u64().unwrap());
+        // The WebM render of the same chunk holds the same packets.
+        let webm = std::fs::read(webm_dir.join(format!("chunk_{index:05}.webm"))).unwrap();
+        let webm_init = std::fs::read(webm_dir.join("init.webm")).unwrap();
+        let webm_packets =
+            auralis_core::container::webm_segment_packets(&webm[webm_init.len()..]).unwrap();
+        assert_eq!(packets, webm_packets.packets, "chunk {index}");
+    }
+    // Chunks not rendered have no file in the manifest.
+    assert!(manifest["chunks"][1].get("file").is_none());
+    let playlist = std::fs::read_to_string(mp4_dir.join("playlist.m3u8")).unwrap();
+    let durations: Vec<f64> = playlist
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|d| d.trim_end_matches(',').parse().unwrap())
+        .collect();
+    let want: Vec<f64> = manifest["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["duration_s"].as_f64().unwrap())
+        .collect();
+    assert_eq!(durations.len(), want.len());
+    for (d, w) in durations.iter().zip(&want) {
+        assert!((d - w).abs() < 1e-6, "{d} vs {w}");
+    }
+    assert!(playlist.contains("#EXT-X-MAP:URI=\"init.mp4\""));
 }
