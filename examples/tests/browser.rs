@@ -1,6 +1,8 @@
 //! The render output in a real browser: headless Chromium (Debian's `chromium`) loads
-//! `examples/web/check.html` from a server on 127.0.0.1, appends the chunk files to one
-//! SourceBuffer in order and out of order, and plays to the end.
+//! `examples/web/check.html` from a server on 127.0.0.1, appends the chunks (WebM chunk files,
+//! or MP4 media segments after their init segment) to one SourceBuffer in order and out of
+//! order, plays to the end, and records what it plays through Web Audio to check every join:
+//! also across a bitrate switch.
 //!
 //! Under CI (`CI` set) Chromium is required; elsewhere the test is skipped with a printed
 //! reason when it is not installed. `AURALIS_CHROMIUM` names another binary.
@@ -155,11 +157,20 @@ fn ranges(append: &serde_json::Value) -> Vec<(f64, f64)> {
         .collect()
 }
 
-#[test]
-fn chromium_buffers_chunk_files_as_one_range_in_any_order_and_plays_to_the_end() {
-    let Some(chromium) = chromium() else { return };
+/// The 12.3 s excerpt of the demo the browser tests play (three 5 s chunks, the last one ending
+/// inside a packet), rendered by the `render` command into `root/NAME` for each
+/// `(NAME, extra arguments)`, and the page's files under `root/web`.
+struct Fixture {
+    root: tempfile::TempDir,
+    port: u16,
+    results: std::sync::mpsc::Receiver<String>,
+    captures: std::sync::mpsc::Receiver<Vec<f32>>,
+    duration: f64,
+    wav: PathBuf,
+}
+
+fn fixture(renders: &[(&str, &[&str])]) -> Fixture {
     let root = tempfile::tempdir().unwrap();
-    // A 12.3 s excerpt of the demo: three 5 s chunks, the last one ending inside a packet.
     let pcm = auralis_core::demo::synthesize();
     let frames = 44_100 * 12 + 13_230;
     let spec = hound::WavSpec {
@@ -174,14 +185,17 @@ fn chromium_buffers_chunk_files_as_one_range_in_any_order_and_plays_to_the_end()
         writer.write_sample((x * 32767.0).round() as i16).unwrap();
     }
     writer.finalize().unwrap();
-    let out = root.path().join("out");
-    let status = Command::new(common::render_bin())
-        .arg(&wav)
-        .args(["--out", out.to_str().unwrap(), "--chunk-seconds", "5"])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    for (name, extra) in renders {
+        let out = root.path().join(name);
+        let status = Command::new(common::render_bin())
+            .arg(&wav)
+            .args(["--out", out.to_str().unwrap(), "--chunk-seconds", "5"])
+            .args(*extra)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     std::fs::create_dir(root.path().join("web")).unwrap();
     for name in ["check.html", "check.js", "capture.js"] {
@@ -190,14 +204,31 @@ fn chromium_buffers_chunk_files_as_one_range_in_any_order_and_plays_to_the_end()
     let (report, results) = std::sync::mpsc::channel();
     let (capture_tx, captures) = std::sync::mpsc::channel();
     let port = serve(root.path().to_path_buf(), report, capture_tx);
-    let duration = frames as f64 / 44_100.0;
-    let chunk_end = |i: usize| ((i + 1) as f64 * 5.0).min(duration);
+    Fixture {
+        root,
+        port,
+        results,
+        captures,
+        duration: frames as f64 / 44_100.0,
+        wav,
+    }
+}
 
-    let in_order = run_page(
-        &chromium,
-        &format!("http://127.0.0.1:{port}/web/check.html?dir=../out&order=0,1,2"),
-        &results,
-    );
+/// Appends `dir`'s chunks in order and out of order, plays them to the end (16x, muted), and
+/// checks one buffered range after every append and where `ended` fired.
+fn check_buffering(chromium: &Path, f: &Fixture, dir: &str) {
+    let chunk_end = |i: usize| ((i + 1) as f64 * 5.0).min(f.duration);
+    let page = |query: &str| {
+        run_page(
+            chromium,
+            &format!(
+                "http://127.0.0.1:{}/web/check.html?dir=../{dir}&{query}",
+                f.port
+            ),
+            &f.results,
+        )
+    };
+    let in_order = page("order=0,1,2");
     assert_eq!(in_order["supported"], true, "{in_order}");
     assert!(
         in_order["errors"].as_array().unwrap().is_empty(),
@@ -205,49 +236,62 @@ fn chromium_buffers_chunk_files_as_one_range_in_any_order_and_plays_to_the_end()
     );
     for (i, append) in in_order["appends"].as_array().unwrap().iter().enumerate() {
         let r = ranges(append);
-        assert_eq!(r.len(), 1, "after chunk {i}: {r:?}");
+        assert_eq!(r.len(), 1, "{dir}: after chunk {i}: {r:?}");
         assert!(
             r[0].0.abs() < 0.001 && (r[0].1 - chunk_end(i)).abs() <= 0.001,
-            "after chunk {i}: {r:?}"
+            "{dir}: after chunk {i}: {r:?}"
         );
     }
     assert_eq!(in_order["advanced"], true);
     let ended = in_order["ended_at"].as_f64().expect("ended fired");
     assert!(
-        (ended - duration).abs() <= 0.020,
-        "ended at {ended}, track is {duration} s"
+        (ended - f.duration).abs() <= 0.020,
+        "{dir}: ended at {ended}, track is {} s",
+        f.duration
     );
-
-    println!("in order: {in_order}");
+    println!("{dir}, in order: {in_order}");
     // A seek: the last chunk first, then the first, then the middle one: one range at the end.
-    let shuffled = run_page(
-        &chromium,
-        &format!("http://127.0.0.1:{port}/web/check.html?dir=../out&order=2,0,1"),
-        &results,
-    );
+    let shuffled = page("order=2,0,1");
     assert!(
         shuffled["errors"].as_array().unwrap().is_empty(),
         "{shuffled}"
     );
     let last = ranges(shuffled["appends"].as_array().unwrap().last().unwrap());
     assert!(
-        last.len() == 1 && last[0].0.abs() < 0.001 && (last[0].1 - duration).abs() <= 0.001,
-        "{last:?}"
+        last.len() == 1 && last[0].0.abs() < 0.001 && (last[0].1 - f.duration).abs() <= 0.001,
+        "{dir}: {last:?}"
     );
-    println!("out of order: {shuffled}");
+    println!("{dir}, out of order: {shuffled}");
     let ended = shuffled["ended_at"].as_f64().expect("ended fired");
     assert!(
-        (ended - duration).abs() <= 0.020,
-        "ended at {ended}, track is {duration} s"
+        (ended - f.duration).abs() <= 0.020,
+        "{dir}: ended at {ended}, track is {} s",
+        f.duration
     );
+}
 
-    // Heard through Web Audio at normal speed: aligned to the mastered PCM, the joins must be as
-    // clean as the rest (the round-trip test's criterion). The page records on the audio thread
-    // (an AudioWorklet), so a busy page loses nothing; a starved audio thread could still damage
-    // a recording, which shows as one that does not match the track at all (error near 0 dB).
-    // Such a recording is taken once more, and the checks below stay as strict for the one that
-    // is used.
-    let source = auralis_core::Source::open(&wav).unwrap();
+/// Plays chunk `i` from render output `dirs[i]` at normal speed through Web Audio and checks
+/// what was heard: against the mastered track, aligned once, the whole recording is codec noise
+/// below the signal and the error around every join is no worse than 3 dB above the median;
+/// against the decode of the same packets, the audio just before and just after every join sits
+/// at shift 0 (0 samples of drift: no gap, no overlap).
+///
+/// A starved audio thread could still damage a recording, which shows as one that does not
+/// match the track at all (error near 0 dB): such a recording is taken once more, and the
+/// checks stay as strict for the one that is used.
+fn check_heard(chromium: &Path, f: &Fixture, label: &str, dirs: &[&str]) {
+    let query = format!(
+        "dir=../{}&dirs={}&order=0,1,2",
+        dirs[0],
+        dirs.iter()
+            .map(|d| format!("../{d}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    // What the browser should play, sample for sample: the packets of the chunks it appends,
+    // from the files it fetches, through one libopus decoder (as MSE decodes appended chunks).
+    let decoded = decode_played(f, dirs);
+    let source = auralis_core::Source::open(&f.wav).unwrap();
     let renderer = auralis_core::Renderer::new(source.clone());
     let mastering =
         auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, 1.0, None, 0)
@@ -262,54 +306,189 @@ fn chromium_buffers_chunk_files_as_one_range_in_any_order_and_plays_to_the_end()
     let last_join = *joins.last().unwrap();
     for attempt in 1..=2 {
         let heard = run_page(
-            &chromium,
-            &format!("http://127.0.0.1:{port}/web/check.html?dir=../out&order=0,1,2&capture=1"),
-            &results,
+            chromium,
+            &format!(
+                "http://127.0.0.1:{}/web/check.html?{query}&capture=1",
+                f.port
+            ),
+            &f.results,
         );
         assert!(heard["errors"].as_array().unwrap().is_empty(), "{heard}");
-        let captured = captures
+        let captured = f
+            .captures
             .recv_timeout(Duration::from_secs(10))
             .expect("the page sent its recording");
         let offset = align(&captured, &reference);
         let heard_aligned =
             &captured[offset * 2..(offset * 2 + reference.len()).min(captured.len())];
         let n = heard_aligned.len().min(reference.len());
-        // The alignment must be real: heard against the reference, the whole track's error is
-        // codec noise, far below the signal (a misaligned comparison is near 0 dB everywhere).
         let overall =
             auralis_core::joins::nsr_db(&heard_aligned[..n], &reference[..n], 2, 0, n / 2).unwrap();
+        let vs_decoded = auralis_core::joins::nsr_db(
+            &heard_aligned[..n],
+            &decoded[..n.min(decoded.len())],
+            2,
+            0,
+            n.min(decoded.len()) / 2,
+        )
+        .unwrap();
         let excess = auralis_core::joins::worst_join_excess_db(
             &heard_aligned[..n],
             &reference[..n],
             2,
             &joins,
         );
-        println!(
-            "attempt {attempt}: captured {} frames, aligned at {offset}; error {overall:.1} dB re \
-             signal; worst join {excess:.2} dB above the median",
-            captured.len() / 2
-        );
         // The recording must cover every join and a second after the last (its very end may be
         // cut when the page's last audio callbacks come late on a loaded machine).
         let complete = heard_aligned.len() >= 2 * (last_join + 48_000);
+        // Drift: where the audio just before and just after each join sits against the
+        // reference, once the whole recording is aligned (a gap or an overlap of k samples at
+        // a join shows as k after it).
+        let drift: Vec<(i64, i64)> = if complete {
+            joins
+                .iter()
+                .map(|&j| {
+                    (
+                        local_shift(heard_aligned, &decoded, j - 4800),
+                        local_shift(heard_aligned, &decoded, j),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        println!(
+            "{label}, attempt {attempt}: {}, captured {} frames, aligned at {offset}; error \
+             {overall:.1} dB re signal ({vs_decoded:.1} dB against the decoded packets); worst join {excess:.2} dB above the median; local \
+             shift before/after each join {drift:?} samples",
+            heard["mime"],
+            captured.len() / 2
+        );
         if attempt == 1 && !(complete && overall < -15.0) {
             println!("the recording was incomplete or damaged: taking it again");
             continue;
         }
         assert!(
             complete,
-            "the recording ({} frames) does not reach past the last join",
+            "{label}: the recording ({} frames) does not reach past the last join",
             heard_aligned.len() / 2
         );
         assert!(
             overall < -15.0,
-            "the recording does not match the track ({overall:.1} dB): misaligned?"
+            "{label}: the recording does not match the track ({overall:.1} dB): misaligned?"
+        );
+        assert!(
+            drift.iter().all(|&(a, b)| a == 0 && b == 0),
+            "{label}: drift at a join (shift before/after each join): {drift:?} samples"
         );
         assert!(
             excess <= 3.0,
-            "a join is {excess:.2} dB above the median error in the browser"
+            "{label}: a join is {excess:.2} dB above the median error in the browser"
         );
         break;
+    }
+}
+
+/// The packets of chunk `i` from render output `dirs[i]` (a WebM chunk file or an MP4 media
+/// segment, as its manifest names it), decoded one after the other by one libopus decoder and
+/// cut to the track's length.
+fn decode_played(f: &Fixture, dirs: &[&str]) -> Vec<f32> {
+    let mut packets = Vec::new();
+    let mut frames = 0;
+    for (index, dir) in dirs.iter().enumerate() {
+        let dir = f.root.path().join(dir);
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        frames = manifest["frames"].as_u64().unwrap() as usize;
+        let entry = &manifest["chunks"][index];
+        let bytes = std::fs::read(dir.join(entry["file"].as_str().unwrap())).unwrap();
+        let chunk = if manifest["container"] == "mp4" {
+            auralis_core::mp4::reader::contiguous_packets(&bytes)
+                .unwrap()
+                .2
+        } else {
+            let init = manifest["init"]["bytes"].as_u64().unwrap() as usize;
+            auralis_core::container::webm_segment_packets(&bytes[init..])
+                .unwrap()
+                .packets
+        };
+        packets.extend(chunk);
+    }
+    let mut decoder = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0.0f32; 5760 * 2];
+    for p in &packets {
+        let n = decoder.decode_float(p, &mut buf, false).unwrap();
+        out.extend_from_slice(&buf[..n * 2]);
+    }
+    out.truncate(frames * 2);
+    out
+}
+
+/// The shift in -8..=8 frames of `heard` against `reference` (the decode of the same packets)
+/// that leaves the least error over the 4800 frames (100 ms) from `at`, both channels: 0 where
+/// they are in step (a gap or an overlap of k samples before `at` shows as k). Against the
+/// decoded packets the error at the right shift is far below the error at any other, where
+/// against the mastered PCM codec noise can move the minimum by a few samples.
+fn local_shift(heard: &[f32], reference: &[f32], at: usize) -> i64 {
+    const LEN: usize = 4800;
+    let error = |shift: i64| -> f64 {
+        let from = (at as i64 + shift) as usize;
+        heard[from * 2..(from + LEN) * 2]
+            .iter()
+            .zip(&reference[at * 2..(at + LEN) * 2])
+            .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+            .sum()
+    };
+    (-8..=8i64)
+        .min_by(|&a, &b| error(a).total_cmp(&error(b)))
+        .unwrap()
+}
+
+#[test]
+fn chromium_buffers_webm_chunk_files_as_one_range_in_any_order_and_plays_them_gaplessly() {
+    let Some(chromium) = chromium() else { return };
+    let f = fixture(&[("out", &[])]);
+    check_buffering(&chromium, &f, "out");
+    check_heard(&chromium, &f, "webm", &["out", "out", "out"]);
+}
+
+#[test]
+fn chromium_buffers_mp4_segments_as_one_range_in_any_order_and_plays_them_gaplessly() {
+    let Some(chromium) = chromium() else { return };
+    let f = fixture(&[("mp4", &["--container", "mp4"])]);
+    check_buffering(&chromium, &f, "mp4");
+    check_heard(&chromium, &f, "mp4", &["mp4", "mp4", "mp4"]);
+}
+
+#[test]
+fn a_bitrate_switch_at_chunk_boundaries_plays_gaplessly_in_both_containers() {
+    let Some(chromium) = chromium() else { return };
+    let f = fixture(&[
+        ("webm128", &[]),
+        ("webm64", &["--bitrate", "64000"]),
+        ("mp4128", &["--container", "mp4"]),
+        ("mp464", &["--container", "mp4", "--bitrate", "64000"]),
+    ]);
+    // The init segment does not depend on the bitrate.
+    for (a, b) in [
+        ("webm128/init.webm", "webm64/init.webm"),
+        ("mp4128/init.mp4", "mp464/init.mp4"),
+    ] {
+        assert_eq!(
+            std::fs::read(f.root.path().join(a)).unwrap(),
+            std::fs::read(f.root.path().join(b)).unwrap()
+        );
+    }
+    // 128 -> 64 -> 128 kbit/s on consecutive chunks.
+    for c in ["webm", "mp4"] {
+        let (high, low) = (format!("{c}128"), format!("{c}64"));
+        check_heard(
+            &chromium,
+            &f,
+            &format!("{c} 128/64/128 kbit/s"),
+            &[&high, &low, &high],
+        );
     }
 }
 

@@ -1,6 +1,9 @@
 "use strict";
 // Appends chunk files in the requested order, records the buffered ranges after each append,
 // then plays the whole stream at 16x and records where `ended` fired.
+// Parameters: dir (a render output), order (chunk indices), dirs (optional: per chunk index, the
+// render output to take that chunk from, e.g. the same track at another bitrate), capture=1
+// (play at normal speed and record through Web Audio).
 (async () => {
   const out = { supported: false, appends: [], errors: [], ended_at: null, duration_s: null, advanced: false };
   const done = () => {
@@ -14,7 +17,15 @@
     const dir = params.get("dir");
     const manifest = await (await fetch(`${dir}/manifest.json`)).json();
     out.duration_s = manifest.duration_s;
-    out.supported = MediaSource.isTypeSupported(manifest.mime);
+    // The manifest's type, or its other spelling (Safari wants codecs="Opus" for MP4, WebKitGTK
+    // and Chromium "opus").
+    const spellings = [manifest.mime, manifest.mime.replace('"opus"', '"Opus"')];
+    const mime = spellings.find((m) => MediaSource.isTypeSupported(m));
+    out.supported = mime !== undefined;
+    out.mime = mime || null;
+    if (!mime) throw new Error(`${manifest.mime} is not supported`);
+    const dirs = (params.get("dirs") || "").split(",").filter((x) => x !== "");
+    const dirOf = (index) => dirs[index] || dir;
     const order = (params.get("order") || "").split(",").filter((x) => x !== "").map(Number);
     const audio = document.getElementById("audio");
     audio.addEventListener("error", () => out.errors.push(`media error ${audio.error && audio.error.code}`));
@@ -22,10 +33,20 @@
     audio.src = URL.createObjectURL(ms);
     await new Promise((r) => ms.addEventListener("sourceopen", r, { once: true }));
     ms.duration = manifest.duration_s;
-    const sb = ms.addSourceBuffer(manifest.mime);
+    const sb = ms.addSourceBuffer(mime);
+    const appended = () => new Promise((r, e) => {
+      sb.addEventListener("updateend", r, { once: true });
+      sb.addEventListener("error", () => e(new Error("append failed")), { once: true });
+    });
+    // MP4 chunk files are media segments: the init segment goes first (format 1 manifests are
+    // WebM chunk files, which carry it).
+    if (manifest.chunk_files_include_init === false) {
+      sb.appendBuffer(await (await fetch(`${dir}/${manifest.init.file}`)).arrayBuffer());
+      await appended();
+    }
     for (const index of order) {
       const chunk = manifest.chunks[index];
-      const bytes = await (await fetch(`${dir}/${chunk.webm}`)).arrayBuffer();
+      const bytes = await (await fetch(`${dirOf(index)}/${chunk.file || chunk.webm}`)).arrayBuffer();
       sb.appendWindowEnd = index === manifest.total_chunks - 1 ? manifest.duration_s : Infinity;
       sb.appendBuffer(bytes);
       await new Promise((r, e) => {
