@@ -16,7 +16,9 @@ use auralis_core::stream::{
     shared_engine, Engine, EngineConfig, Stream as CoreStream, StreamInfo, StreamSettings,
     WavFormat,
 };
-use auralis_core::{CacheConfig, DecodeError, Error, ErrorKind, MasteringSettings, Preset};
+use auralis_core::{
+    CacheConfig, Container, DecodeError, Error, ErrorKind, MasteringSettings, Preset,
+};
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2};
 use pyo3::create_exception;
@@ -182,8 +184,8 @@ struct Stream {
 impl Stream {
     #[new]
     #[pyo3(
-        signature = (path, preset=Some(MasteringSettings::DEFAULT.preset.name().to_owned()), intensity=MasteringSettings::DEFAULT.intensity, chunk_seconds=auralis_core::plan::DEFAULT_CHUNK_SECONDS, bitrate=OpusSettings::DEFAULT.bitrate_bps, complexity=OpusSettings::DEFAULT.complexity, cache_dir=None, render_threads=0),
-        text_signature = "(path, preset='adaptive', intensity=1.0, chunk_seconds=30.0, bitrate=128000, complexity=10, cache_dir=None, render_threads=0)"
+        signature = (path, preset=Some(MasteringSettings::DEFAULT.preset.name().to_owned()), intensity=MasteringSettings::DEFAULT.intensity, chunk_seconds=auralis_core::plan::DEFAULT_CHUNK_SECONDS, bitrate=OpusSettings::DEFAULT.bitrate_bps, complexity=OpusSettings::DEFAULT.complexity, cache_dir=None, render_threads=0, container="webm"),
+        text_signature = "(path, preset='adaptive', intensity=1.0, chunk_seconds=30.0, bitrate=128000, complexity=10, cache_dir=None, render_threads=0, container='webm')"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -196,8 +198,11 @@ impl Stream {
         complexity: u8,
         cache_dir: Option<PathBuf>,
         render_threads: usize,
+        container: &str,
     ) -> PyResult<Self> {
+        let container = container.parse::<Container>().map_err(to_py)?;
         let settings = StreamSettings {
+            container,
             preset: self::preset(preset.as_deref())?,
             intensity,
             chunk_seconds,
@@ -233,12 +238,29 @@ impl Stream {
         Ok(Stream { inner })
     }
 
+    /// The same track in another container, "webm" or "mp4" (shares the file, the analysis
+    /// and the cached chunks: nothing is encoded again).
+    fn with_container(&self, py: Python<'_>, container: &str) -> PyResult<Self> {
+        let c = container.parse::<Container>().map_err(to_py)?;
+        let inner = heavy(py, || self.inner.with_container(c))?;
+        Ok(Stream { inner })
+    }
+
+    /// The same track at another Opus bitrate in bit/s (same init segment: a player may switch
+    /// at any chunk boundary).
+    fn with_bitrate(&self, py: Python<'_>, bitrate: u32) -> PyResult<Self> {
+        let inner = heavy(py, || self.inner.with_bitrate(bitrate))?;
+        Ok(Stream { inner })
+    }
+
     /// Metadata: frames, sample_rate, channels, duration, chunk_duration, total_chunks,
-    /// source_sample_rate, mime, preset, intensity, signature.
+    /// source_sample_rate, mime, container, bitrate, preset, intensity, signature.
     #[getter]
     fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.inner.settings();
         let d = info_dict(py, &self.inner.info())?;
+        d.set_item("container", s.container.name())?;
+        d.set_item("bitrate", s.opus.bitrate_bps)?;
         d.set_item("preset", s.preset.name())?;
         d.set_item("intensity", s.intensity)?;
         d.set_item("signature", self.inner.signature().to_hex())?;
@@ -263,13 +285,15 @@ impl Stream {
         Ok((c.start_s(), c.start_s() + c.duration_s()))
     }
 
-    /// The WebM init segment.
+    /// The init segment in the stream's container (the same for every chunk, bitrate and
+    /// preset of the track).
     fn init_segment<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.inner.init_segment())
     }
 
-    /// Chunk `index` as a standalone WebM file (init + media segment). `transition_from`:
-    /// `(preset, intensity)` of the previous chunk for a crossfaded switch.
+    /// Chunk `index` as a standalone file in the stream's container (init + media segment; the
+    /// name is the original API's, kept). `transition_from`: `(preset, intensity)` of the
+    /// previous chunk for a crossfaded switch.
     #[pyo3(signature = (index, transition_from=None))]
     fn chunk_webm<'py>(
         &self,
@@ -299,7 +323,8 @@ impl Stream {
         Ok((PyBytes::new(py, &served.bytes), origin_name(served.origin)))
     }
 
-    /// Chunk `index`'s media segment cluster by cluster (1 s each), encoded as iterated.
+    /// Chunk `index`'s media segment cluster by cluster (or MP4 fragment by fragment, 1 s
+    /// each), encoded as iterated.
     #[pyo3(signature = (index, transition_from=None))]
     fn iter_chunk_webm(
         &self,
@@ -366,6 +391,22 @@ impl Stream {
     fn full_webm<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let webm = heavy(py, || self.inner.full_webm())?;
         Ok(PyBytes::new(py, &webm))
+    }
+
+    /// The whole mastered track as one file in the stream's container (WebM, or an MP4 `.m4a`
+    /// with an edit list for the exact length).
+    fn full_file<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = heavy(py, || self.inner.full_file())?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// An HLS media playlist (version 7, fMP4) over the stream's chunks: `init_uri` in
+    /// `#EXT-X-MAP`, and for chunk i `segment_uri` with `{index}` replaced by i, each with its
+    /// exact duration. Meant for a stream in the "mp4" container.
+    fn hls_playlist(&self, init_uri: &str, segment_uri: &str) -> String {
+        auralis_core::hls::media_playlist(self.inner.plan(), init_uri, |i| {
+            segment_uri.replace("{index}", &i.to_string())
+        })
     }
 
     /// Chunk `index`'s (rms_db, gain_db).
@@ -527,7 +568,7 @@ fn probe<'py>(py: Python<'py>, path: PathBuf, chunk_seconds: f64) -> PyResult<Bo
 }
 
 /// The library's defaults (the same in Rust, C, Python and the CLI): preset, intensity,
-/// chunk_seconds, bitrate, complexity.
+/// chunk_seconds, bitrate, complexity, container.
 #[pyfunction]
 fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let s = StreamSettings::default();
@@ -537,6 +578,7 @@ fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("chunk_seconds", s.chunk_seconds)?;
     d.set_item("bitrate", s.opus.bitrate_bps)?;
     d.set_item("complexity", s.opus.complexity)?;
+    d.set_item("container", s.container.name())?;
     Ok(d)
 }
 
@@ -562,6 +604,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("MIME", auralis_core::webm::MIME)?;
+    m.add("MIME_MP4", auralis_core::mp4::MIME)?;
+    m.add("MIME_MP4_SAFARI", auralis_core::mp4::MIME_SAFARI)?;
     m.add("AuralisError", py.get_type::<AuralisError>())?;
     m.add("InternalError", py.get_type::<InternalError>())?;
     m.add("DecodeError", py.get_type::<DecodeFailedError>())?;

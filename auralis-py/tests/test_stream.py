@@ -36,6 +36,36 @@ def test_info_chunks_and_bytes_agree(make_wav):
     assert '"integrated_lufs"' in s.analysis_json and '"gain_db"' in s.mastering_json
 
 
+def test_mp4_serves_the_webm_chunks_packets_without_encoding_again(make_wav):
+    s = ac.Stream(str(make_wav(12.3)), chunk_seconds=5.0, cache_dir=None)
+    webm = [s.media_segment(i) for i in range(3)]
+    assert [origin for _, origin in webm] == ["MISS"] * 3
+    m = s.with_container("mp4")
+    assert m.info["container"] == "mp4" and m.info["mime"] == ac.MIME_MP4 == 'audio/mp4; codecs="opus"'
+    assert ac.MIME_MP4_SAFARI == 'audio/mp4; codecs="Opus"'
+    init = m.init_segment()
+    assert init[4:8] == b"ftyp" and init == s.with_bitrate(64_000).with_container("mp4").init_segment()
+    computed = s.stats()["computed"]
+    for i in range(3):
+        segment, origin = m.media_segment(i)
+        # Served from the WebM entry: a cache hit, nothing computed.
+        assert origin == "HIT-MEMORY" and segment[4:8] == b"moof"
+        assert m.chunk_webm(i) == init + segment
+        fragments = list(m.iter_chunk_webm(i))
+        assert b"".join(fragments) == segment and all(f[4:8] == b"moof" for f in fragments)
+    assert s.stats()["computed"] == computed
+    playlist = m.hls_playlist("init.mp4", "chunk/{index}.m4s")
+    assert "#EXT-X-MAP:URI=\"init.mp4\"" in playlist and "chunk/2.m4s" in playlist
+    assert [line for line in playlist.splitlines() if line.startswith("#EXTINF")] == [
+        "#EXTINF:5.000000,", "#EXTINF:5.000000,", "#EXTINF:2.300000,"]
+    full = m.full_file()
+    assert full[4:8] == b"ftyp" and b"moov" in full[:4096]
+    with pytest.raises(ac.InvalidArgumentError, match="container"):
+        ac.Stream(str(make_wav(1.0)), container="ogg")
+    with pytest.raises(ac.InvalidArgumentError):
+        s.with_bitrate(1)
+
+
 def test_transition_chunks_differ_from_plain_ones_and_are_cached(make_wav):
     s = ac.Stream(str(make_wav(11.0)), preset="bright", chunk_seconds=5.0)
     plain, _ = s.media_segment(1)

@@ -87,8 +87,8 @@ def test_the_signature_defaults_are_the_librarys():
 
     d = _native.defaults()
     params = inspect.signature(_native.Stream).parameters
-    for name in ("preset", "intensity", "chunk_seconds", "bitrate", "complexity"):
+    for name in ("preset", "intensity", "chunk_seconds", "bitrate", "complexity", "container"):
         assert params[name].default == d[name], name
     assert d == {"preset": "adaptive", "intensity": 1.0, "chunk_seconds": 30.0,
-                 "bitrate": 128000, "complexity": 10}
+                 "bitrate": 128000, "complexity": 10, "container": "webm"}
     assert inspect.signature(_native.probe).parameters["chunk_seconds"].default == d["chunk_seconds"]

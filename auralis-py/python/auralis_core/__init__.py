@@ -10,6 +10,8 @@ class of the same name (see ``auralis_core.compat``).
 
 from ._native import (
     MIME,
+    MIME_MP4,
+    MIME_MP4_SAFARI,
     AuralisError,
     Clusters,
     DecodeError,
@@ -38,6 +40,8 @@ from .compat import (
 
 __all__ = [
     "MIME",
+    "MIME_MP4",
+    "MIME_MP4_SAFARI",
     "AuralisError",
     "CHUNK_DURATION",
     "CONTEXT_DURATION",
