@@ -57,6 +57,38 @@ def test_metadata_init_and_chunks_equal_the_native_stream(client):
     assert switched.content == bright.media_segment(1, transition_from=("warm", 0.5))[0]
 
 
+def test_containers_and_bitrates_are_negotiated_per_request(client):
+    c, library = client
+    m = c.get("/api/stream/song/metadata", params={"container": "mp4"}).json()
+    assert m["container"] == "mp4" and m["mime"] == ac.MIME_MP4
+    assert [x["mime"] for x in m["mimes"]] == [ac.MIME, ac.MIME_MP4_SAFARI, ac.MIME_MP4]
+    webm = c.get("/api/stream/song/chunk/1")
+    assert webm.headers["x-cache"] == "MISS"
+    # The same chunk in MP4: from the WebM entry, nothing encoded.
+    mp4 = c.get("/api/stream/song/chunk/1", params={"container": "mp4"})
+    assert mp4.status_code == 200 and mp4.headers["content-type"] == "audio/mp4"
+    assert mp4.headers["x-cache"] == "HIT-MEMORY" and mp4.content[4:8] == b"moof"
+    native = ac.Stream(str(library["song"]), container="mp4")
+    init = c.get("/api/stream/song/init", params={"container": "mp4"})
+    assert init.headers["content-type"] == "audio/mp4" and init.content == native.init_segment()
+    assert init.content + mp4.content == native.chunk_webm(1)
+    # Another bitrate for one chunk: its own entry, the same init segment.
+    low = c.get("/api/stream/song/chunk/2", params={"container": "mp4", "bitrate": 64000})
+    assert low.status_code == 200 and low.headers["x-bitrate"] == "64000"
+    assert low.content == native.with_bitrate(64000).media_segment(2)[0]
+    assert c.get("/api/stream/song/init", params={"container": "mp4", "bitrate": 64000}).content == init.content
+    playlist = c.get("/api/stream/song/playlist.m3u8")
+    assert playlist.status_code == 200
+    assert playlist.headers["content-type"] == "application/vnd.apple.mpegurl"
+    lines = playlist.text.splitlines()
+    assert lines[0] == "#EXTM3U" and lines[-1] == "#EXT-X-ENDLIST"
+    assert '#EXT-X-MAP:URI="init?preset=adaptive&intensity=1.0&container=mp4"' in lines
+    # Each segment URI, resolved against the playlist's URL, serves that chunk's MP4 segment.
+    uris = [line for line in lines if line.startswith("chunk/")]
+    assert len(uris) == 3
+    assert c.get("/api/stream/song/" + uris[1]).content == mp4.content
+
+
 @pytest.mark.parametrize(
     "url, params, status",
     [
@@ -71,6 +103,10 @@ def test_metadata_init_and_chunks_equal_the_native_stream(client):
         ("/api/stream/song/chunk/0", {"transition_from": "loud"}, 422),
         ("/api/stream/song/chunk/0", {"transition_from": "warm:abc"}, 422),
         ("/api/stream/garbage/metadata", {}, 422),
+        ("/api/stream/song/init", {"container": "ogg"}, 422),
+        ("/api/stream/song/chunk/0", {"container": "ogg"}, 422),
+        ("/api/stream/song/chunk/0", {"bitrate": 1}, 422),
+        ("/api/stream/song/chunk/0", {"bitrate": "fast"}, 422),
     ],
 )
 def test_bad_requests_get_documented_status_codes_with_json(client, url, params, status):

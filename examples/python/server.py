@@ -1,13 +1,21 @@
 """A FastAPI streaming server over auralis_core: the backend's unified streaming endpoints.
 
     GET /api/tracks                                   the library: [{"id", "name"}]
-    GET /api/stream/{track_id}/metadata               duration, total_chunks, chunk_duration, mime, ...
-    GET /api/stream/{track_id}/init                   the WebM init segment
-    GET /api/stream/{track_id}/chunk/{i}?preset=&intensity=&transition_from=
+    GET /api/stream/{track_id}/metadata               duration, total_chunks, chunk_duration, mime,
+                                                      mimes (each container's types), ...
+    GET /api/stream/{track_id}/init                   the init segment
+    GET /api/stream/{track_id}/chunk/{i}?preset=&intensity=&transition_from=&bitrate=
                                                       chunk i's media segment, streamed cluster by
                                                       cluster (X-Cache: MISS / HIT-MEMORY / ...)
+    GET /api/stream/{track_id}/playlist.m3u8          an HLS media playlist over the fMP4 init
+                                                      and chunk URLs (container=mp4 implied)
     GET /                                             the web player (examples/web/)
 
+Every stream request takes ``container=webm|mp4`` (default webm): the init segment, the chunks
+and the metadata's ``mime`` follow it. A chunk is encoded once and served in either container
+(the cache keeps one form), so a Safari client asking MP4 after a Chrome client asked WebM costs
+no encode. ``bitrate`` (bit/s, default 128000) may change from one chunk to the next: the init
+segment does not depend on it, so a player switches bitrate at a chunk boundary without a gap.
 ``transition_from`` is ``preset`` or ``preset:intensity``: the chunk starts as that setting's
 audio and crossfades into the requested one (a preset switch at a chunk boundary).
 
@@ -90,9 +98,10 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(title="Auralis streaming", version=ac.__version__)
     tracks: Dict[str, Path] = dict(library if library is not None else default_library())
-    # Open streams by (track, preset, intensity), least recently used first: bounded, since any
-    # client can ask for any intensity. A dropped stream's chunks stay in the engine's cache.
-    streams: "OrderedDict[Tuple[str, str, float], ac.Stream]" = OrderedDict()
+    # Open streams by (track, preset, intensity, container, bitrate), least recently used first:
+    # bounded, since any client can ask for any intensity. A dropped stream's chunks stay in the
+    # engine's cache.
+    streams: "OrderedDict[Tuple[str, str, float, str, int], ac.Stream]" = OrderedDict()
     streams_lock = threading.Lock()
 
     def error(status: int, exc: Exception) -> JSONResponse:
@@ -116,8 +125,10 @@ def create_app(
         async def _bad(_: Request, exc: Exception) -> JSONResponse:
             return error(422, exc)
 
-    def open_stream(track_id: str, preset: str, intensity: float) -> ac.Stream:
-        key = (track_id, preset, intensity)
+    def open_stream(
+        track_id: str, preset: str, intensity: float, container: str = "webm", bitrate: int = 128000
+    ) -> ac.Stream:
+        key = (track_id, preset, intensity, container, bitrate)
         with streams_lock:
             stream = streams.get(key)
             if stream is not None:
@@ -129,6 +140,8 @@ def create_app(
                 intensity=intensity,
                 chunk_seconds=chunk_seconds,
                 cache_dir=cache_dir,
+                container=container,
+                bitrate=bitrate,
             )
             with streams_lock:
                 stream = streams.setdefault(key, stream)
@@ -136,27 +149,42 @@ def create_app(
                     streams.popitem(last=False)
         return stream
 
-    async def get_stream(track_id: str, preset: str, intensity: float) -> ac.Stream:
+    async def get_stream(
+        track_id: str, preset: str, intensity: float, container: str = "webm", bitrate: int = 128000
+    ) -> ac.Stream:
         if track_id not in tracks:
             raise HTTPException(status_code=404, detail=f"unknown track {track_id!r}")
-        return await asyncio.to_thread(open_stream, track_id, preset, intensity)
+        return await asyncio.to_thread(open_stream, track_id, preset, intensity, container, bitrate)
 
     Preset = Query("adaptive", description="adaptive, gentle, warm, bright, punchy, live or none")
     Intensity = Query(1.0, ge=0.0, le=1.0)
+    Container = Query("webm", pattern="^(webm|mp4)$", description="webm or mp4")
+    Bitrate = Query(128000, description="Opus bitrate in bit/s (the engine checks its range)")
+    media_types = {"webm": "audio/webm", "mp4": "audio/mp4"}
 
     @app.get("/api/tracks")
     async def list_tracks() -> list:
         return [{"id": k, "name": v.name} for k, v in tracks.items()]
 
     @app.get("/api/stream/{track_id}/metadata")
-    async def metadata(track_id: str, preset: str = Preset, intensity: float = Intensity) -> dict:
-        info = (await get_stream(track_id, preset, intensity)).info
+    async def metadata(
+        track_id: str, preset: str = Preset, intensity: float = Intensity, container: str = Container
+    ) -> dict:
+        info = (await get_stream(track_id, preset, intensity, container)).info
         return {
             "track_id": track_id,
             "duration": info["duration"],
             "total_chunks": info["total_chunks"],
             "chunk_duration": info["chunk_duration"],
+            "container": info["container"],
             "mime": info["mime"],
+            # Every type a player may probe, in order of preference, with the container to ask
+            # for: WebM, then MP4 as Safari spells it, then MP4 as Chromium and WebKitGTK do.
+            "mimes": [
+                {"container": "webm", "mime": ac.MIME},
+                {"container": "mp4", "mime": ac.MIME_MP4_SAFARI},
+                {"container": "mp4", "mime": ac.MIME_MP4},
+            ],
             "preset": info["preset"],
             "intensity": info["intensity"],
             "sample_rate": info["sample_rate"],
@@ -164,9 +192,19 @@ def create_app(
         }
 
     @app.get("/api/stream/{track_id}/init")
-    async def init(track_id: str, preset: str = Preset, intensity: float = Intensity) -> Response:
-        stream = await get_stream(track_id, preset, intensity)
-        return Response(stream.init_segment(), media_type="audio/webm")
+    async def init(
+        track_id: str, preset: str = Preset, intensity: float = Intensity, container: str = Container
+    ) -> Response:
+        stream = await get_stream(track_id, preset, intensity, container)
+        return Response(stream.init_segment(), media_type=media_types[container])
+
+    @app.get("/api/stream/{track_id}/playlist.m3u8")
+    async def playlist(track_id: str, preset: str = Preset, intensity: float = Intensity,
+                       bitrate: int = Bitrate) -> Response:
+        stream = await get_stream(track_id, preset, intensity, "mp4", bitrate)
+        q = f"preset={preset}&intensity={intensity}&container=mp4"
+        text = stream.hls_playlist(f"init?{q}", f"chunk/{{index}}?{q}&bitrate={bitrate}")
+        return Response(text, media_type="application/vnd.apple.mpegurl")
 
     @app.get("/api/stream/{track_id}/chunk/{index}")
     async def chunk(
@@ -175,8 +213,10 @@ def create_app(
         preset: str = Preset,
         intensity: float = Intensity,
         transition_from: Optional[str] = Query(None, description="preset or preset:intensity"),
+        container: str = Container,
+        bitrate: int = Bitrate,
     ) -> StreamingResponse:
-        stream = await get_stream(track_id, preset, intensity)
+        stream = await get_stream(track_id, preset, intensity, container, bitrate)
         # Checks (index, transition) and, on a miss, renders the audio before the first byte.
         clusters = await asyncio.to_thread(stream.iter_chunk_webm, index, parse_transition(transition_from))
 
@@ -189,8 +229,9 @@ def create_app(
 
         return StreamingResponse(
             body(),
-            media_type="audio/webm",
-            headers={"X-Cache": clusters.origin, "X-Preset": preset, "X-Intensity": str(intensity)},
+            media_type=media_types[container],
+            headers={"X-Cache": clusters.origin, "X-Preset": preset, "X-Intensity": str(intensity),
+                     "X-Bitrate": str(bitrate)},
         )
 
     app.state.streams = streams
