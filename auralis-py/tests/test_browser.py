@@ -60,7 +60,8 @@ def align(captured: np.ndarray, reference: np.ndarray) -> int:
     return int(np.argmax(corr))
 
 
-def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path):
+@pytest.mark.parametrize("prefer", ["webm", "mp4"])
+def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path, prefer):
     browser = chromium()
     if CORPUS_TRACK.is_file():
         track = CORPUS_TRACK
@@ -92,7 +93,7 @@ def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path
         time.sleep(0.05)
     assert web.started
     url = (f"http://127.0.0.1:{port}/web/index.html?api=/api&track=song&preset=adaptive"
-           f"&test=1&switch_to=bright")
+           f"&test=1&switch_to=bright&prefer={prefer}")
     child = subprocess.Popen(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -115,6 +116,13 @@ def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path
         print(a)
     assert result["errors"] == []
     assert result["ended"] is True
+    # The container asked for: WebM first by default, MP4 first with prefer=mp4 (Chromium
+    # accepts both spellings of the MP4 type; the player tries Safari's first).
+    wanted = (ac.MIME_MP4_SAFARI, ac.MIME_MP4) if prefer == "mp4" else (ac.MIME,)
+    assert result["mime"] in wanted, result["mime"]
+    assert result["mse"] == "MediaSource"
+    # Chunk 0, evicted after the end, was fetched again when the play head came back to it.
+    assert result["evicted"] == [0] and result["refetched"] is True
     old = ac.Stream(str(track), preset="adaptive", chunk_seconds=CHUNK)
     duration = old.info["duration"]
     assert result["ended_at"] == pytest.approx(duration, abs=0.05)

@@ -9,6 +9,16 @@
 // first chunk as a transition chunk (it crossfades from the old preset, so the switch has no
 // click). With ?test=1 (API mode) the page runs the automated check: play, switch, seek,
 // report (see auralis-py/tests/test_browser.py).
+//
+// Every browser: the page takes the first type MSE accepts of WebM Opus, MP4 "Opus" (Safari)
+// and MP4 "opus" (Chromium, Firefox, WebKitGTK) (?prefer=mp4 tries MP4 first), and asks the
+// server for that container. Without MediaSource (iPhone Safari) it uses ManagedMediaSource:
+// remote playback off, fetching only between the startstreaming and endstreaming events; and
+// with neither, a native HLS player gets the server's playlist. Whatever the browser evicted
+// from the buffer (ManagedMediaSource does under memory pressure) is fetched again when the play
+// head needs it. The bitrate of each chunk follows the measured download rate (64 kbit/s below
+// 1 Mbit/s or with Save-Data, 128 kbit/s otherwise; ?bitrate= fixes it): the init segment does
+// not depend on it, so a switch at a chunk boundary is gapless.
 "use strict";
 
 const params = new URLSearchParams(location.search);
@@ -17,9 +27,26 @@ const bar = document.getElementById("bar");
 const log = (msg) => { document.getElementById("log").textContent += msg + "\n"; };
 const AHEAD = 2;
 // State the automated browser tests read.
-window.player = { appended: [], errors: [], ended: false, meta: null };
+window.player = { appended: [], errors: [], ended: false, meta: null, evicted: [], bitrates: [] };
 
-// Where chunks come from: { meta, initUrl (or null), chunkUrl(index, settings, from) }.
+// The MSE implementation: MediaSource where there is one (?mms=1 prefers ManagedMediaSource,
+// for testing it where both exist), else ManagedMediaSource (iPhone Safari), else none.
+const MSE = (params.get("mms") === "1" && window.ManagedMediaSource) || window.MediaSource || window.ManagedMediaSource || null;
+
+// The first of `candidates` ({container, mime}) this browser's MSE accepts, in order (MP4
+// first with ?prefer=mp4).
+function pickType(candidates) {
+  const order = params.get("prefer") === "mp4"
+    ? [...candidates.filter((c) => c.container === "mp4"), ...candidates.filter((c) => c.container !== "mp4")]
+    : candidates;
+  return order.find((c) => MSE && MSE.isTypeSupported(c.mime)) || null;
+}
+
+// The two spellings of a type: Safari wants codecs="Opus" for MP4, Chromium and WebKitGTK "opus".
+const spellings = (container, mime) => [{ container, mime }, { container, mime: mime.replace('"opus"', '"Opus"') }];
+
+// Where chunks come from: { meta, initUrl, chunkUrl(index, settings, from, bitrate),
+// chunkFilesHaveInit }.
 async function openSource(settings) {
   const api = params.get("api");
   if (api) {
@@ -27,11 +54,15 @@ async function openSource(settings) {
     const base = `${api}/stream/${encodeURIComponent(settings.track)}`;
     const m = await (await fetch(`${base}/metadata?${q}`)).json();
     if (m.total_chunks === undefined) throw new Error(`metadata: ${JSON.stringify(m)}`);
+    const type = pickType(m.mimes || spellings("webm", m.mime));
+    if (!type) return { meta: metaOf(m.duration, m.chunk_duration, m.total_chunks, null), hls: `${base}/playlist.m3u8?${q}` };
+    const c = `container=${type.container}`;
     return {
-      meta: { duration: m.duration, chunk: m.chunk_duration, total: m.total_chunks, mime: m.mime },
-      initUrl: `${base}/init?${q}`,
-      chunkUrl: (i, s, from) => {
-        let url = `${base}/chunk/${i}?preset=${encodeURIComponent(s.preset)}&intensity=${s.intensity}`;
+      meta: metaOf(m.duration, m.chunk_duration, m.total_chunks, type),
+      initUrl: `${base}/init?${q}&${c}`,
+      chunkFilesHaveInit: false,
+      chunkUrl: (i, s, from, bitrate) => {
+        let url = `${base}/chunk/${i}?preset=${encodeURIComponent(s.preset)}&intensity=${s.intensity}&${c}&bitrate=${bitrate}`;
         if (from) url += `&transition_from=${encodeURIComponent(`${from.preset}:${from.intensity}`)}`;
         return url;
       },
@@ -39,25 +70,65 @@ async function openSource(settings) {
   }
   const dir = (params.get("dir") || ".").replace(/\/$/, "");
   const m = await (await fetch(`${dir}/manifest.json`)).json();
+  const type = pickType(spellings(m.container || "webm", m.mime));
+  if (!type) return { meta: metaOf(m.duration_s, m.chunk_seconds, m.total_chunks, null), hls: m.hls ? `${dir}/${m.hls}` : null };
   return {
-    meta: { duration: m.duration_s, chunk: m.chunk_seconds, total: m.total_chunks, mime: m.mime, preset: m.preset },
-    initUrl: null, // chunk files carry the init segment
-    chunkUrl: (i) => `${dir}/${m.chunks[i].webm}`,
+    meta: { ...metaOf(m.duration_s, m.chunk_seconds, m.total_chunks, type), preset: m.preset },
+    initUrl: m.init ? `${dir}/${m.init.file}` : null,
+    // Format 1 manifests (WebM only) have no such key: their chunk files carry the init segment.
+    chunkFilesHaveInit: m.chunk_files_include_init !== false,
+    chunkUrl: (i) => `${dir}/${m.chunks[i].file || m.chunks[i].webm}`,
+    fixedBitrate: true,
   };
 }
 
+function metaOf(duration, chunk, total, type) {
+  return { duration, chunk, total, mime: type && type.mime, container: type && type.container };
+}
+
 async function fetchBytes(url) {
+  const started = performance.now();
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${await response.text()}`);
-  return response.arrayBuffer();
+  const bytes = await response.arrayBuffer();
+  fetchBytes.lastRateBps = (bytes.byteLength * 8) / Math.max(1e-3, (performance.now() - started) / 1000);
+  return bytes;
+}
+
+// The bitrate of the next chunk, from the last download's rate (bit/s).
+function chooseBitrate() {
+  const fixed = Number(params.get("bitrate"));
+  if (fixed > 0) return fixed;
+  if (navigator.connection && navigator.connection.saveData) return 64000;
+  const rate = fetchBytes.lastRateBps;
+  return rate !== undefined && rate < 1_000_000 ? 64000 : 128000;
 }
 
 async function play(settings) {
   const source = await openSource(settings);
   const meta = source.meta;
   window.player.meta = meta;
-  if (!MediaSource.isTypeSupported(meta.mime)) throw new Error(`${meta.mime} is not supported by this browser`);
-  const mediaSource = new MediaSource();
+  if (!meta.mime) {
+    // No MSE type: a native HLS player (older iPhones) plays the server's playlist.
+    if (source.hls && audio.canPlayType("application/vnd.apple.mpegurl")) {
+      log("no MSE type supported: playing the HLS playlist natively");
+      audio.src = source.hls;
+      return { setPreset: () => {}, chunkAt: () => 0 };
+    }
+    throw new Error("this browser plays none of WebM Opus and MP4 Opus through MSE");
+  }
+  const managed = window.ManagedMediaSource !== undefined && MSE === window.ManagedMediaSource;
+  window.player.mime = meta.mime;
+  window.player.mse = managed ? "ManagedMediaSource" : "MediaSource";
+  const mediaSource = new MSE();
+  // ManagedMediaSource opens only without remote playback (or with an AirPlay alternative),
+  // and says when to fetch: between startstreaming and endstreaming.
+  let streaming = !managed;
+  if (managed) {
+    audio.disableRemotePlayback = true;
+    mediaSource.addEventListener("startstreaming", () => { streaming = true; log("startstreaming"); appendNext(); });
+    mediaSource.addEventListener("endstreaming", () => { streaming = false; log("endstreaming"); });
+  }
   audio.src = URL.createObjectURL(mediaSource);
   await new Promise((resolve) => mediaSource.addEventListener("sourceopen", resolve, { once: true }));
   mediaSource.duration = meta.duration;
@@ -66,7 +137,7 @@ async function play(settings) {
     buffer.addEventListener("updateend", resolve, { once: true });
     buffer.addEventListener("error", () => reject(new Error("SourceBuffer error")), { once: true });
   });
-  if (source.initUrl) {
+  if (source.initUrl && !source.chunkFilesHaveInit) {
     buffer.appendBuffer(await fetchBytes(source.initUrl));
     await done();
   }
@@ -81,8 +152,29 @@ async function play(settings) {
   };
   const same = (a, b) => a && b && a.preset === b.preset && a.intensity === b.intensity;
 
+  // Forgets the chunks the browser evicted (no longer covered by a buffered range), so that they
+  // are fetched again when the play head needs them.
+  function forgetEvicted() {
+    if (buffer.updating) return;
+    const covered = (a, b) => {
+      for (let r = 0; r < buffer.buffered.length; r++) {
+        if (buffer.buffered.start(r) <= a + 0.01 && buffer.buffered.end(r) >= b - 0.01) return true;
+      }
+      return false;
+    };
+    for (const i of [...bufferedWith.keys()]) {
+      if (!covered(i * meta.chunk, Math.min((i + 1) * meta.chunk, meta.duration))) {
+        bufferedWith.delete(i);
+        window.player.evicted.push(i);
+        log(`chunk ${i} was evicted: it will be fetched again when needed`);
+      }
+    }
+  }
+  if (managed) buffer.addEventListener("bufferedchange", forgetEvicted);
+
   async function appendNext() {
-    if (busy) return;
+    if (busy || !streaming) return;
+    forgetEvicted();
     const index = nextIndex();
     if (index === null) {
       // The end of the track is buffered and nothing is needed before it: let playback end
@@ -98,7 +190,8 @@ async function play(settings) {
       // After a chunk of other settings, this one starts as their audio (a transition chunk).
       const before = bufferedWith.get(index - 1);
       const from = before && !same(before, current) ? before : null;
-      const bytes = await fetchBytes(source.chunkUrl(index, current, from));
+      const bitrate = source.fixedBitrate ? null : chooseBitrate();
+      const bytes = await fetchBytes(source.chunkUrl(index, current, from, bitrate));
       if (!same(current, settings)) return; // the preset changed while fetching: fetch again
       // The last chunk's final packet is padded: cut playback at the exact end of the track.
       buffer.appendWindowEnd = index === meta.total - 1 ? meta.duration : Infinity;
@@ -107,8 +200,8 @@ async function play(settings) {
       bufferedWith.set(index, current);
       const ranges = [];
       for (let i = 0; i < buffer.buffered.length; i++) ranges.push([buffer.buffered.start(i), buffer.buffered.end(i)]);
-      window.player.appended.push({ index, preset: current.preset, from: from && from.preset, ranges });
-      log(`chunk ${index} (${current.preset}${from ? ` from ${from.preset}` : ""}) appended; buffered ${ranges.map(([a, b]) => `${a.toFixed(2)}-${b.toFixed(2)}`).join(", ")}`);
+      window.player.appended.push({ index, preset: current.preset, from: from && from.preset, bitrate, ranges });
+      log(`chunk ${index} (${current.preset}${from ? ` from ${from.preset}` : ""}${bitrate ? `, ${bitrate / 1000} kbit/s` : ""}) appended; buffered ${ranges.map(([a, b]) => `${a.toFixed(2)}-${b.toFixed(2)}`).join(", ")}`);
       drawBuffered(ranges);
     } catch (e) {
       window.player.errors.push(String(e));
@@ -160,8 +253,16 @@ async function play(settings) {
     const rect = bar.getBoundingClientRect();
     audio.currentTime = ((e.clientX - rect.left) / rect.width) * meta.duration;
   });
+  // What a browser's eviction does, on demand (the automated check): removes chunk `index`'s
+  // range from the buffer.
+  async function evict(index) {
+    while (busy || buffer.updating) await new Promise((r) => setTimeout(r, 10));
+    buffer.remove(index * meta.chunk, Math.min((index + 1) * meta.chunk, meta.duration));
+    await done();
+  }
+
   appendNext();
-  return { setPreset, chunkAt };
+  return { setPreset, chunkAt, evict };
 }
 
 async function main() {
@@ -213,6 +314,18 @@ async function autotest(controls, settings) {
   await Promise.race([ended, new Promise((r) => setTimeout(r, 30000))]);
   report.ended = window.player.ended;
   report.ended_at = audio.currentTime;
+  // An eviction of chunk 0 (as ManagedMediaSource does under memory pressure), then a seek
+  // into it: the player must notice and fetch it again.
+  const before = window.player.appended.length;
+  await controls.evict(0);
+  audio.currentTime = meta.chunk * 0.25;
+  const refetched = () => window.player.appended.slice(before).some((a) => a.index === 0);
+  const deadline = performance.now() + 10000;
+  while (!refetched() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  report.evicted = window.player.evicted;
+  report.refetched = refetched();
+  report.mime = window.player.mime;
+  report.mse = window.player.mse;
   report.appended = window.player.appended;
   report.captured_frames = captured.length / 2;
   await fetch("/report/capture", { method: "POST", body: captured.buffer });
