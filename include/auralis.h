@@ -24,6 +24,17 @@
 #define AURALIS_VERSION_PATCH 0
 
 /**
+ * [`AuralisOptions::container`]: Opus in WebM (`audio/webm; codecs="opus"`), the default.
+ */
+#define AURALIS_CONTAINER_WEBM 0
+
+/**
+ * [`AuralisOptions::container`]: Opus in fragmented MP4 (`audio/mp4; codecs="opus"`; Safari
+ * spells it `codecs="Opus"`).
+ */
+#define AURALIS_CONTAINER_MP4 1
+
+/**
  * The outcome of a call. Values are stable; new ones are only ever appended.
  */
 typedef enum AuralisStatus {
@@ -145,6 +156,12 @@ typedef struct AuralisOptions {
    * only.
    */
   const char *cache_dir;
+  /**
+   * The container of init segments, media segments and chunk files:
+   * [`AURALIS_CONTAINER_WEBM`] or [`AURALIS_CONTAINER_MP4`]. Not part of the cache key: a
+   * chunk is encoded once and served in either.
+   */
+  uint32_t container;
 } AuralisOptions;
 
 /**
@@ -207,9 +224,16 @@ void auralis_pcm_free(struct AuralisPcm *pcm);
 
 /**
  * The defaults, the same as every face of the library: preset "adaptive", intensity 1.0,
- * chunk_seconds 30, bitrate 128000, complexity 10, cache_dir NULL.
+ * chunk_seconds 30, bitrate 128000, complexity 10, cache_dir NULL, container WebM.
  */
 struct AuralisOptions auralis_options_default(void);
+
+/**
+ * The MIME type of a container (`AURALIS_CONTAINER_WEBM` or `AURALIS_CONTAINER_MP4`) for
+ * `MediaSource.isTypeSupported` and `addSourceBuffer`, as a static string; NULL for any other
+ * value. For MP4, Safari wants `codecs="Opus"` (capital O) where other browsers take this.
+ */
+const char *auralis_container_mime(uint32_t container);
 
 /**
  * A static name for a status value, e.g. `"AURALIS_STATUS_NOT_FOUND"`, or `"unknown status"`
@@ -274,7 +298,8 @@ enum AuralisStatus auralis_stream_chunk_range(const struct AuralisStream *stream
                                               uint64_t *frames);
 
 /**
- * The init segment (append it once to a SourceBuffer before any media segment).
+ * The init segment in the stream's container (append it once to a SourceBuffer before any
+ * media segment; the same for every chunk, bitrate and preset of the track).
  *
  * # Safety
  * `stream` must be a live handle; `out` must be valid for a write.
@@ -283,7 +308,8 @@ enum AuralisStatus auralis_stream_init_segment(const struct AuralisStream *strea
                                                struct AuralisBytes *out);
 
 /**
- * Chunk `index` as a standalone WebM file: the init segment followed by the chunk's media
+ * Chunk `index` as a standalone file in the stream's container (WebM, or fragmented MP4; the
+ * name is from when WebM was the only one): the init segment followed by the chunk's media
  * segment. Cached.
  *
  * # Safety
@@ -294,7 +320,8 @@ enum AuralisStatus auralis_stream_chunk_webm(const struct AuralisStream *stream,
                                              struct AuralisBytes *out);
 
 /**
- * Chunk `index`'s media segment alone (Clusters; append after the init segment). With
+ * Chunk `index`'s media segment alone (WebM Clusters or MP4 fragments, the stream's
+ * container; append after the init segment). With
  * `from_preset` not NULL, the transition chunk from those settings (`from_preset` at
  * `from_intensity`): it starts as their audio and crossfades into this stream's over 50 ms.
  * Cached.

@@ -32,7 +32,10 @@ pub mod stream;
 use std::ffi::c_char;
 
 pub use buffers::{auralis_bytes_free, auralis_pcm_free, AuralisBytes, AuralisPcm};
-pub use options::{auralis_options_default, AuralisOptions};
+pub use options::{
+    auralis_container_mime, auralis_options_default, AuralisOptions, AURALIS_CONTAINER_MP4,
+    AURALIS_CONTAINER_WEBM,
+};
 pub use status::{auralis_last_error_message, auralis_status_str, AuralisStatus};
 pub use stream::{
     auralis_shutdown, auralis_stream_chunk_pcm, auralis_stream_chunk_range,

@@ -5,9 +5,15 @@ use std::path::PathBuf;
 
 use auralis_core::opus::OpusSettings;
 use auralis_core::stream::StreamSettings;
-use auralis_core::{Error, Preset};
+use auralis_core::{Container, Error, Preset};
 
 use crate::status::{null, AuralisStatus, Failure};
+
+/// [`AuralisOptions::container`]: Opus in WebM (`audio/webm; codecs="opus"`), the default.
+pub const AURALIS_CONTAINER_WEBM: u32 = 0;
+/// [`AuralisOptions::container`]: Opus in fragmented MP4 (`audio/mp4; codecs="opus"`; Safari
+/// spells it `codecs="Opus"`).
+pub const AURALIS_CONTAINER_MP4: u32 = 1;
 
 /// Settings of a stream. Get the defaults from [`auralis_options_default`] and change fields.
 #[repr(C)]
@@ -27,10 +33,14 @@ pub struct AuralisOptions {
     /// Directory of the on-disk chunk cache (copied; created if missing), or NULL for memory
     /// only.
     pub cache_dir: *const c_char,
+    /// The container of init segments, media segments and chunk files:
+    /// [`AURALIS_CONTAINER_WEBM`] or [`AURALIS_CONTAINER_MP4`]. Not part of the cache key: a
+    /// chunk is encoded once and served in either.
+    pub container: u32,
 }
 
 /// The defaults, the same as every face of the library: preset "adaptive", intensity 1.0,
-/// chunk_seconds 30, bitrate 128000, complexity 10, cache_dir NULL.
+/// chunk_seconds 30, bitrate 128000, complexity 10, cache_dir NULL, container WebM.
 #[no_mangle]
 pub extern "C" fn auralis_options_default() -> AuralisOptions {
     let d = StreamSettings::default();
@@ -42,6 +52,41 @@ pub extern "C" fn auralis_options_default() -> AuralisOptions {
         bitrate: d.opus.bitrate_bps,
         complexity: u32::from(d.opus.complexity),
         cache_dir: std::ptr::null(),
+        container: container_code(d.container),
+    }
+}
+
+fn container_code(c: Container) -> u32 {
+    match c {
+        Container::Webm => AURALIS_CONTAINER_WEBM,
+        Container::Mp4 => AURALIS_CONTAINER_MP4,
+    }
+}
+
+/// A container code as the library's container; any other value is an invalid argument.
+pub(crate) fn container(code: u32) -> Result<Container, Failure> {
+    Container::ALL
+        .into_iter()
+        .find(|&c| container_code(c) == code)
+        .ok_or_else(|| {
+            Failure(
+                AuralisStatus::InvalidArgument,
+                format!(
+                    "invalid container {code}: AURALIS_CONTAINER_WEBM (0) or AURALIS_CONTAINER_MP4 (1)"
+                ),
+            )
+        })
+}
+
+/// The MIME type of a container (`AURALIS_CONTAINER_WEBM` or `AURALIS_CONTAINER_MP4`) for
+/// `MediaSource.isTypeSupported` and `addSourceBuffer`, as a static string; NULL for any other
+/// value. For MP4, Safari wants `codecs="Opus"` (capital O) where other browsers take this.
+#[no_mangle]
+pub extern "C" fn auralis_container_mime(container: u32) -> *const c_char {
+    match self::container(container) {
+        Ok(Container::Webm) => c"audio/webm; codecs=\"opus\"".as_ptr(),
+        Ok(Container::Mp4) => c"audio/mp4; codecs=\"opus\"".as_ptr(),
+        Err(_) => std::ptr::null(),
     }
 }
 
@@ -102,6 +147,7 @@ pub(crate) fn settings(
             bitrate_bps: options.bitrate,
             complexity: u8::try_from(options.complexity).unwrap_or(u8::MAX),
         },
+        container: container(options.container)?,
         ..StreamSettings::default()
     };
     settings.validate()?;
@@ -118,6 +164,14 @@ mod tests {
         let (s, dir) = settings(&o).ok().unwrap();
         assert_eq!(s, StreamSettings::default());
         assert!(dir.is_none());
+        for c in Container::ALL {
+            let code = container_code(c);
+            assert_eq!(container(code).ok(), Some(c));
+            // SAFETY: a static NUL-terminated string.
+            let mime = unsafe { CStr::from_ptr(auralis_container_mime(code)) };
+            assert_eq!(mime.to_str().unwrap(), c.mime());
+        }
+        assert!(container(2).is_err() && auralis_container_mime(2).is_null());
         for p in Preset::ALL {
             // SAFETY: a static NUL-terminated string.
             let name = unsafe { CStr::from_ptr(preset_name_c(p)) };

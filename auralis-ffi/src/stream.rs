@@ -204,7 +204,8 @@ pub unsafe extern "C" fn auralis_stream_chunk_range(
     })
 }
 
-/// The init segment (append it once to a SourceBuffer before any media segment).
+/// The init segment in the stream's container (append it once to a SourceBuffer before any
+/// media segment; the same for every chunk, bitrate and preset of the track).
 ///
 /// # Safety
 /// `stream` must be a live handle; `out` must be valid for a write.
@@ -217,7 +218,8 @@ pub unsafe extern "C" fn auralis_stream_init_segment(
     ffi_call!({ unsafe { give_bytes_of(stream, out, |s| Ok(s.init_segment())) } })
 }
 
-/// Chunk `index` as a standalone WebM file: the init segment followed by the chunk's media
+/// Chunk `index` as a standalone file in the stream's container (WebM, or fragmented MP4; the
+/// name is from when WebM was the only one): the init segment followed by the chunk's media
 /// segment. Cached.
 ///
 /// # Safety
@@ -240,7 +242,8 @@ pub unsafe extern "C" fn auralis_stream_chunk_webm(
     })
 }
 
-/// Chunk `index`'s media segment alone (Clusters; append after the init segment). With
+/// Chunk `index`'s media segment alone (WebM Clusters or MP4 fragments, the stream's
+/// container; append after the init segment). With
 /// `from_preset` not NULL, the transition chunk from those settings (`from_preset` at
 /// `from_intensity`): it starts as their audio and crossfades into this stream's over 50 ms.
 /// Cached.

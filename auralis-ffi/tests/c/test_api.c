@@ -78,6 +78,10 @@ int main(int argc, char **argv) {
     CHECK(strcmp(options.preset, "adaptive") == 0);
     CHECK(options.intensity == 1.0 && options.chunk_seconds == 30.0);
     CHECK(options.bitrate == 128000 && options.complexity == 10 && options.cache_dir == NULL);
+    CHECK(options.container == AURALIS_CONTAINER_WEBM);
+    CHECK(strcmp(auralis_container_mime(AURALIS_CONTAINER_WEBM), "audio/webm; codecs=\"opus\"") == 0);
+    CHECK(strcmp(auralis_container_mime(AURALIS_CONTAINER_MP4), "audio/mp4; codecs=\"opus\"") == 0);
+    CHECK(auralis_container_mime(2) == NULL);
 
     /* Error paths: each returns its status, a message, and leaves *out NULL. */
     AuralisStream *stream = (AuralisStream *)1;
@@ -104,6 +108,32 @@ int main(int argc, char **argv) {
     options = auralis_options_default();
     options.complexity = 11;
     CHECK_STATUS(auralis_stream_open(good, &options, &stream), AURALIS_STATUS_INVALID_ARGUMENT);
+    options = auralis_options_default();
+    options.container = 7;
+    CHECK_STATUS(auralis_stream_open(good, &options, &stream), AURALIS_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(auralis_last_error_message(), "container") != NULL);
+    CHECK(stream == NULL);
+
+    /* MP4: an ftyp+moov init segment, moof+mdat fragments, chunk file = init + segment. */
+    options = auralis_options_default();
+    options.chunk_seconds = 1.0;
+    options.container = AURALIS_CONTAINER_MP4;
+    CHECK_STATUS(auralis_stream_open(good, &options, &stream), AURALIS_STATUS_OK);
+    if (stream != NULL) {
+        AuralisBytes mp4_init = {0}, mp4_chunk = {0}, mp4_segment = {0};
+        CHECK_STATUS(auralis_stream_init_segment(stream, &mp4_init), AURALIS_STATUS_OK);
+        CHECK(mp4_init.len > 16 && memcmp(mp4_init.data + 4, "ftyp", 4) == 0);
+        CHECK_STATUS(auralis_stream_media_segment(stream, 2, NULL, 0.0, &mp4_segment), AURALIS_STATUS_OK);
+        CHECK(mp4_segment.len > 16 && memcmp(mp4_segment.data + 4, "moof", 4) == 0);
+        CHECK_STATUS(auralis_stream_chunk_webm(stream, 2, &mp4_chunk), AURALIS_STATUS_OK);
+        CHECK(mp4_chunk.len == mp4_init.len + mp4_segment.len);
+        CHECK(mp4_chunk.data && memcmp(mp4_chunk.data, mp4_init.data, mp4_init.len) == 0);
+        auralis_bytes_free(&mp4_init);
+        auralis_bytes_free(&mp4_chunk);
+        auralis_bytes_free(&mp4_segment);
+        auralis_stream_free(stream);
+        stream = NULL;
+    }
 
     /* Success. */
     options = auralis_options_default();
