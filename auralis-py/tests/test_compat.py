@@ -158,6 +158,31 @@ def test_keys_and_paths_are_the_originals_and_every_file_uses_file_signature(mak
     assert not [f for f in chunk_dir.iterdir() if f.name.endswith(".tmp")]
 
 
+def test_the_mp4_chunk_file_holds_the_webm_chunks_packets_beside_it(make_wav, chunk_dir):
+    path = make_wav(65.0)
+    shared: dict = {}
+    p = ac.ChunkedAudioProcessor(7, str(path), "warm", 0.8, shared, chunk_dir=chunk_dir,
+                                 container="mp4")
+    assert p.container == "mp4" and p.mime == ac.MIME_MP4
+    sig = p.file_signature
+    webm = p.get_webm_chunk_path(1)
+    computed = p.processor.stats()["computed"]
+    mp4 = p.get_chunk_file_path(1)
+    assert mp4 == p.get_mp4_chunk_path(1) == str(chunk_dir / f"track_7_{sig}_warm_0.8_chunk_1.mp4")
+    assert shared[f"7_{sig}_warm_0.8_mp4_1"] == mp4
+    data = Path(mp4).read_bytes()
+    assert data[4:8] == b"ftyp" and b"moof" in data
+    # Served from the chunk the .webm came from: nothing was encoded again.
+    stats = p.processor.stats()
+    assert stats["computed"] == computed, stats
+    native = ac.Stream(str(path), preset="warm", intensity=0.8, container="mp4")
+    assert data == native.chunk_webm(1)
+    assert ac.ChunkedAudioProcessor(7, str(path), chunk_dir=chunk_dir).get_chunk_file_path(0).endswith(".webm")
+    with pytest.raises(ac.InvalidArgumentError, match="container"):
+        ac.ChunkedAudioProcessor(7, str(path), chunk_dir=chunk_dir, container="ogg")
+    assert webm.endswith(".webm")
+
+
 def test_the_engines_key_not_the_8_digit_signature_decides_what_is_served(tmp_path, chunk_dir):
     """The source is replaced by other audio of the same size and mtime: the original's
     signature (mtime, size, path) does not change, so its files would be served stale."""

@@ -67,6 +67,8 @@ from typing import Any, Callable, Dict, List, MutableMapping, Optional, Tuple, U
 import numpy as np
 
 from ._native import (
+    MIME,
+    MIME_MP4,
     InvalidArgumentError,
     SourceChangedError,
     Stream,
@@ -159,6 +161,9 @@ def _stamp_line(what: str, path: Path) -> str:
     return f"{what}|{st.st_size}|{st.st_mtime_ns}"
 
 
+_CONTAINERS = {"webm": MIME, "mp4": MIME_MP4}
+
+
 class ChunkedAudioProcessor:
     """One track, one preset and intensity, served in 30 s chunks (see the module docs).
 
@@ -166,7 +171,9 @@ class ChunkedAudioProcessor:
     ``<tempdir>/auralis_chunks``); the engine's checksummed cache lives in its ``cache``
     subdirectory, so a fresh processor, in this process or another, reuses earlier work.
     ``wav_format`` (keyword): ``"pcm16"`` or ``"float32"`` (default: the module's
-    ``WAV_FORMAT``). ``preset=None`` serves the original audio.
+    ``WAV_FORMAT``). ``container`` (keyword): ``"webm"`` (default) or ``"mp4"``, the
+    container of ``get_chunk_file_path`` and of ``mime`` (``get_webm_chunk_path`` and
+    ``get_mp4_chunk_path`` name theirs). ``preset=None`` serves the original audio.
     """
 
     def __init__(
@@ -179,6 +186,7 @@ class ChunkedAudioProcessor:
         *,
         chunk_dir: Union[str, "os.PathLike[str]", None] = None,
         wav_format: Optional[str] = None,
+        container: str = "webm",
     ) -> None:
         self.track_id = track_id
         self.filepath = filepath
@@ -203,6 +211,12 @@ class ChunkedAudioProcessor:
         if not 0.0 <= level <= 1.0:
             raise InvalidArgumentError(f"invalid intensity {intensity!r}: must be in 0..=1")
         self.wav_format: str = fmt
+        if container not in _CONTAINERS:
+            raise InvalidArgumentError(
+                f"invalid container {container!r} (valid: {', '.join(_CONTAINERS)})"
+            )
+        self.container: str = container
+        self.mime: str = _CONTAINERS[container]
 
         # As the original: the signature, then the metadata (the one place the file is opened).
         self.file_signature = self._generate_file_signature()
@@ -322,7 +336,7 @@ class ChunkedAudioProcessor:
         signature = file_signature(os.fspath(self.filepath))
         what = "/".join(
             [signature, str(self.preset), repr(float(self.intensity)), kind,
-             self.wav_format if kind != "webm" else "opus", str(index)]
+             self.wav_format if kind not in _CONTAINERS else "opus", str(index)]
         )
         return signature, what
 
@@ -453,6 +467,30 @@ class ChunkedAudioProcessor:
             f"{self.track_id}_{self.file_signature}_{self.preset}_{self.intensity}_webm_{index}"
         ] = path
         return path
+
+    def get_mp4_chunk_path(self, chunk_index: int) -> str:
+        """Path of chunk ``chunk_index`` as a standalone fragmented MP4 (Opus) file for MSE in
+        Safari and iOS (``.mp4`` beside the chunk's WAV: init segment + the chunk's fragments),
+        written atomically. The same Opus packets as the ``.webm``: a chunk encoded for one
+        container is not encoded again for the other."""
+        index = self._check(chunk_index)
+        path, _ = self._serve(
+            self.chunk_dir / f"{self._stem()}_chunk_{index}.mp4",
+            "mp4",
+            index,
+            lambda tmp: tmp.write_bytes(self.processor.with_container("mp4").chunk_webm(index)),
+        )
+        self.chunk_cache[
+            f"{self.track_id}_{self.file_signature}_{self.preset}_{self.intensity}_mp4_{index}"
+        ] = path
+        return path
+
+    def get_chunk_file_path(self, chunk_index: int) -> str:
+        """``get_webm_chunk_path`` or ``get_mp4_chunk_path``, as the ``container`` keyword
+        says; its MIME type is ``mime``."""
+        if self.container == "mp4":
+            return self.get_mp4_chunk_path(chunk_index)
+        return self.get_webm_chunk_path(chunk_index)
 
     def get_full_processed_audio_path(self) -> str:
         """Path of ``track_{id}_{sig}_{preset}_{intensity}_full.wav`` in ``chunk_dir``: the
