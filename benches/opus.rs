@@ -1,6 +1,7 @@
 //! Encoding plus muxing a 30 s stereo chunk (complexity 10, 128 kbit/s) against libopus's own
 //! encode of the same audio with the same settings (the floor): the WebM writer and our chunk
-//! handling must add nothing measurable.
+//! handling must add nothing measurable. Also each container's muxing of the encoded chunk
+//! alone (WebM, fragmented MP4), to set against the encode.
 //!
 //! `cargo bench -p auralis-benches --bench opus`
 
@@ -8,7 +9,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use auralis_core::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES};
-use auralis_core::{webm, Mastering, Preset, Renderer};
+use auralis_core::{mp4, webm, Mastering, Preset, Renderer};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn encode(c: &mut Criterion) {
@@ -52,6 +53,13 @@ fn encode(c: &mut Criterion) {
             let encoded = opus::encode_chunk(&input, 2, start, frames, &settings).unwrap();
             black_box(webm::media_segment(&encoded, false))
         })
+    });
+    let encoded = opus::encode_chunk(&input, 2, start, frames, &settings).unwrap();
+    group.bench_function("mux_webm", |b| {
+        b.iter(|| black_box(webm::media_segment(black_box(&encoded), false)))
+    });
+    group.bench_function("mux_mp4", |b| {
+        b.iter(|| black_box(mp4::media_segment(black_box(&encoded), false)))
     });
     group.finish();
 }

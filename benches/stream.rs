@@ -1,4 +1,5 @@
-//! The stream engine: a chunk served from the memory cache, from the disk cache, and computed
+//! The stream engine: a chunk served from the memory cache (as cached, and in the other
+//! container: re-wrapped as fragmented MP4), from the disk cache, and computed
 //! cold (random access in a 4-minute track whose analysis is known), plus the first cluster of
 //! a cold chunk (progressive output), opening a stream whose mastering is cached, and the first
 //! cluster of chunk 0 from a file nothing is known of (time to first audio).
@@ -56,6 +57,13 @@ fn stream_engine(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(5));
     group.bench_function("cached_chunk_memory", |b| {
         b.iter(|| black_box(stream.chunk_media_segment(k).unwrap()))
+    });
+    // The second container of a cached chunk: the WebM entry re-wrapped as MP4 fragments.
+    let mp4 = stream
+        .with_container(auralis_core::Container::Mp4)
+        .unwrap();
+    group.bench_function("cached_chunk_memory_as_mp4", |b| {
+        b.iter(|| black_box(mp4.chunk_media_segment(k).unwrap()))
     });
     group.bench_function("cached_chunk_disk", |b| {
         b.iter_batched(
