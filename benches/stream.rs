@@ -59,9 +59,7 @@ fn stream_engine(c: &mut Criterion) {
         b.iter(|| black_box(stream.chunk_media_segment(k).unwrap()))
     });
     // The second container of a cached chunk: the WebM entry re-wrapped as MP4 fragments.
-    let mp4 = stream
-        .with_container(auralis_core::Container::Mp4)
-        .unwrap();
+    let mp4 = stream.with_container(auralis_core::Container::Mp4).unwrap();
     group.bench_function("cached_chunk_memory_as_mp4", |b| {
         b.iter(|| black_box(mp4.chunk_media_segment(k).unwrap()))
     });

@@ -3,7 +3,9 @@
 // then plays the whole stream at 16x and records where `ended` fired.
 // Parameters: dir (a render output), order (chunk indices), dirs (optional: per chunk index, the
 // render output to take that chunk from, e.g. the same track at another bitrate), capture=1
-// (play at normal speed and record through Web Audio).
+// (play at normal speed and record through Web Audio), normal=1 (play at normal speed, audible,
+// for a recording made outside the page: at the sound server), mms=1 (ManagedMediaSource
+// instead of MediaSource: remote playback off, chunks appended once it starts streaming).
 (async () => {
   const out = { supported: false, appends: [], errors: [], ended_at: null, duration_s: null, advanced: false };
   const done = () => {
@@ -19,8 +21,12 @@
     out.duration_s = manifest.duration_s;
     // The manifest's type, or its other spelling (Safari wants codecs="Opus" for MP4, WebKitGTK
     // and Chromium "opus").
+    const managed = params.get("mms") === "1";
+    const MSE = managed ? window.ManagedMediaSource : window.MediaSource;
+    out.mse = managed ? "ManagedMediaSource" : "MediaSource";
+    if (!MSE) throw new Error(`${out.mse} is absent`);
     const spellings = [manifest.mime, manifest.mime.replace('"opus"', '"Opus"')];
-    const mime = spellings.find((m) => MediaSource.isTypeSupported(m));
+    const mime = spellings.find((m) => MSE.isTypeSupported(m));
     out.supported = mime !== undefined;
     out.mime = mime || null;
     if (!mime) throw new Error(`${manifest.mime} is not supported`);
@@ -29,9 +35,23 @@
     const order = (params.get("order") || "").split(",").filter((x) => x !== "").map(Number);
     const audio = document.getElementById("audio");
     audio.addEventListener("error", () => out.errors.push(`media error ${audio.error && audio.error.code}`));
-    const ms = new MediaSource();
+    const ms = new MSE();
+    if (managed) {
+      // ManagedMediaSource opens only without remote playback; it says when to fetch.
+      audio.disableRemotePlayback = true;
+      out.streaming_events = [];
+      ms.addEventListener("startstreaming", () => out.streaming_events.push("start"));
+      ms.addEventListener("endstreaming", () => out.streaming_events.push("end"));
+    }
     audio.src = URL.createObjectURL(ms);
     await new Promise((r) => ms.addEventListener("sourceopen", r, { once: true }));
+    if (managed && !ms.streaming) {
+      await Promise.race([
+        new Promise((r) => ms.addEventListener("startstreaming", r, { once: true })),
+        new Promise((r) => setTimeout(r, 5000)),
+      ]);
+    }
+    if (managed) out.streaming_at_first_append = ms.streaming;
     ms.duration = manifest.duration_s;
     const sb = ms.addSourceBuffer(mime);
     const appended = () => new Promise((r, e) => {
@@ -64,6 +84,9 @@
     let recording = null;
     if (capture) {
       recording = await startCapture(audio);
+    } else if (params.get("normal") === "1") {
+      audio.muted = false;
+      audio.playbackRate = 1;
     } else {
       audio.muted = true;
       audio.playbackRate = 16;
