@@ -198,7 +198,7 @@ fn fixture(renders: &[(&str, &[&str])]) -> Fixture {
     }
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     std::fs::create_dir(root.path().join("web")).unwrap();
-    for name in ["check.html", "check.js", "capture.js"] {
+    for name in ["check.html", "check.js", "capture.js", "hls.html", "hls.js"] {
         std::fs::copy(web.join(name), root.path().join("web").join(name)).unwrap();
     }
     let (report, results) = std::sync::mpsc::channel();
@@ -281,13 +281,19 @@ fn check_buffering(chromium: &Path, f: &Fixture, dir: &str) {
 /// checks stay as strict for the one that is used.
 fn check_heard(chromium: &Path, f: &Fixture, label: &str, dirs: &[&str]) {
     let query = format!(
-        "dir=../{}&dirs={}&order=0,1,2",
+        "check.html?dir=../{}&dirs={}&order=0,1,2",
         dirs[0],
         dirs.iter()
             .map(|d| format!("../{d}"))
             .collect::<Vec<_>>()
             .join(",")
     );
+    check_heard_page(chromium, f, label, dirs, &query);
+}
+
+/// [`check_heard`] for any page of `web/` and query (`PAGE?QUERY`) that plays chunk `i` of
+/// `dirs[i]` and reports as check.html does.
+fn check_heard_page(chromium: &Path, f: &Fixture, label: &str, dirs: &[&str], query: &str) {
     // What the browser should play, sample for sample: the packets of the chunks it appends,
     // from the files it fetches, through one libopus decoder (as MSE decodes appended chunks).
     let decoded = decode_played(f, dirs);
@@ -307,10 +313,7 @@ fn check_heard(chromium: &Path, f: &Fixture, label: &str, dirs: &[&str]) {
     for attempt in 1..=2 {
         let heard = run_page(
             chromium,
-            &format!(
-                "http://127.0.0.1:{}/web/check.html?{query}&capture=1",
-                f.port
-            ),
+            &format!("http://127.0.0.1:{}/web/{query}&capture=1", f.port),
             &f.results,
         );
         assert!(heard["errors"].as_array().unwrap().is_empty(), "{heard}");
@@ -517,6 +520,43 @@ fn align(captured: &[f32], reference: &[f32]) -> usize {
         .expect("the recording is long enough to align")
 }
 
+/// hls.js from the npm registry, installed with the machine's npm into `target/npm` (once).
+/// Under CI it is required; elsewhere the test is skipped when npm cannot install it.
+fn hls_js() -> Option<PathBuf> {
+    const VERSION: &str = "1.7.4";
+    let prefix = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/npm");
+    let file = prefix.join("node_modules/hls.js/dist/hls.min.js");
+    let installed = std::fs::read_to_string(prefix.join("node_modules/hls.js/package.json"))
+        .is_ok_and(|p| p.contains(&format!("\"version\": \"{VERSION}\"")));
+    if !installed {
+        let status = Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("hls.js@{VERSION}"))
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            auralis_core::testing::skip("hls.js (npm install hls.js failed or npm is missing)");
+            return None;
+        }
+    }
+    Some(file)
+}
+
+#[test]
+fn hls_js_plays_the_hls_playlist_in_chromium_gaplessly() {
+    let Some(chromium) = chromium() else { return };
+    let Some(hls) = hls_js() else { return };
+    let f = fixture(&[("mp4", &["--container", "mp4"])]);
+    std::fs::copy(hls, f.root.path().join("web/hls.min.js")).unwrap();
+    check_heard_page(
+        &chromium,
+        &f,
+        "hls.js",
+        &["mp4", "mp4", "mp4"],
+        "hls.html?playlist=../mp4/playlist.m3u8",
+    );
+}
+
 /// What the WebKitGTK test needs: `WebKitWebDriver`, `MiniBrowser`, `Xvfb` and `pulseaudio`
 /// (Debian: webkit2gtk-driver, xvfb, pulseaudio and the GStreamer plugins). Under CI they are
 /// required; elsewhere the test is skipped with the reason.
@@ -625,8 +665,11 @@ fn webkitgtk_plays_mp4_segments_through_mse_and_managed_media_source_gaplessly()
     // $XDG_RUNTIME_DIR/pulse/native.
     let runtime = work.path().join("runtime");
     std::fs::create_dir_all(runtime.join("pulse")).unwrap();
-    std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .unwrap();
+    std::fs::set_permissions(
+        &runtime,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
     let pipe = work.path().join("sink.pipe");
     let socket = runtime.join("pulse").join("native");
     let status = Command::new("mkfifo").arg(&pipe).status().unwrap();
