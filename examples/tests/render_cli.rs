@@ -379,3 +379,38 @@ fn container_mp4_writes_init_media_segments_and_an_hls_playlist_of_the_same_pack
     }
     assert!(playlist.contains("#EXT-X-MAP:URI=\"init.mp4\""));
 }
+
+#[test]
+fn ffmpegs_hls_client_plays_the_playlist_to_the_tracks_frames() {
+    if std::process::Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_err()
+    {
+        auralis_core::testing::skip("ffmpeg (CI installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    // 25 s chunks of the 122 s demo: the last chunk is 22 s.
+    let (code, _, stderr) = run(&["--out", out, "--container", "mp4", "--chunk-seconds", "25"]);
+    assert_eq!(code, 0, "{stderr}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    let decoded = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(dir.path().join("playlist.m3u8"))
+        .args(["-f", "f32le", "-acodec", "pcm_f32le", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        decoded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&decoded.stderr)
+    );
+    // The demo ends on a packet boundary: ffmpeg's decode is exactly the track (no padding to
+    // leave undropped).
+    let frames = manifest["frames"].as_u64().unwrap();
+    assert_eq!(auralis_core::opus::padding_frames(frames), 0);
+    assert_eq!(decoded.stdout.len() as u64 / 8, frames);
+}
