@@ -145,6 +145,65 @@ fn clusters_come_one_by_one_and_join_to_the_cached_segment() {
 }
 
 #[test]
+fn a_chunk_is_encoded_once_for_both_containers_whichever_is_asked_first() {
+    let dir = tempfile::tempdir().unwrap();
+    // 12.01 s: the last chunk ends inside a packet.
+    let path = track(dir.path(), "t.wav", 12.01, 9);
+    let reference = reference_segments(&path, Preset::Adaptive, 1.0);
+    let engine = memory_engine();
+    let webm = engine.open(&path, settings(Preset::Adaptive)).unwrap();
+    let mp4 = webm.with_container(Container::Mp4).unwrap();
+    assert_eq!(mp4.info().mime, "audio/mp4; codecs=\"opus\"");
+    assert_eq!(mp4.container(), Container::Mp4);
+    let last = webm.info().total_chunks - 1;
+    let movie = auralis_core::mp4::reader::parse_init(&mp4.init_segment()).unwrap();
+    assert_eq!(movie.edit.0, webm.info().frames);
+    for (first, second) in [(&mp4, &webm), (&webm, &mp4)] {
+        engine.cache().clear_memory();
+        let before = engine.stats().cache.computed;
+        for i in [1, last] {
+            // Progressive output in the first container: computed, fragment by fragment.
+            let units = first.chunk_clusters(i, None).unwrap();
+            assert_eq!(units.origin(), Origin::Computed);
+            let units: Vec<Vec<u8>> = units.map(Result::unwrap).collect();
+            let segment = units.concat();
+            // The other container: from the cache, the same packets, nothing encoded.
+            let other = second.chunk_media_segment(i).unwrap();
+            assert_eq!(other.origin, Origin::Memory);
+            let (webm_bytes, mp4_bytes) = if first.container() == Container::Webm {
+                (segment.clone(), other.bytes.to_vec())
+            } else {
+                (other.bytes.to_vec(), segment.clone())
+            };
+            assert_eq!(webm_bytes, reference[i as usize], "chunk {i}");
+            let (start, frames, packets) =
+                auralis_core::mp4::reader::contiguous_packets(&mp4_bytes).unwrap();
+            let c = webm.chunk(i).unwrap();
+            assert_eq!((start, frames), (c.start_frame, c.frames), "chunk {i}");
+            assert_eq!(
+                packets,
+                auralis_core::container::webm_segment_packets(&webm_bytes)
+                    .unwrap()
+                    .packets
+            );
+            // Cached fragments come one by one as well.
+            let cached: Vec<Vec<u8>> = mp4
+                .chunk_clusters(i, None)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(cached.concat(), mp4_bytes);
+            assert!(cached.iter().all(|u| &u[4..8] == b"moof"));
+            assert_eq!(
+                mp4.chunk_file(i, None).unwrap(),
+                [mp4.init_segment(), mp4_bytes].concat()
+            );
+        }
+        assert_eq!(engine.stats().cache.computed, before + 2);
+    }
+}
+
+#[test]
 fn pcm_wav_and_whole_track_outputs_are_exact_and_levels_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let path = track(dir.path(), "t.wav", 11.0, 9);
