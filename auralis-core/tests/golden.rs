@@ -1,5 +1,5 @@
-//! Every output byte, pinned: the XXH3-64 of the init segment, every chunk file (WebM, float
-//! and 16-bit WAV), a transition chunk and the whole-track files, for several inputs, presets
+//! Every output byte, pinned: the XXH3-64 of the init segments, every chunk file (WebM, MP4,
+//! float and 16-bit WAV), a transition chunk and the whole-track files, for several inputs, presets
 //! and thread counts, against `tests/golden/hashes.txt`. The hashes were recorded before the
 //! chunk path was restructured (issue 14) and must not change with it; any change to the
 //! bytes of an output is a deliberate act: rerun with `AURALIS_GOLDEN_WRITE=1` and say why in
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use auralis_core::stream::{Engine, EngineConfig, StreamSettings, WavFormat};
-use auralis_core::Preset;
+use auralis_core::{Container, Preset};
 use common::{music_like, quantize, wav_float, wav_int, write_temp};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -98,6 +98,27 @@ fn outputs(
     out.push((
         format!("{tag}/full.f32.wav"),
         xxh3_64(&stream.full_wav(WavFormat::Float32).unwrap()),
+    ));
+    // The same chunks in fragmented MP4 (added with issue 17; the WebM hashes above are
+    // unchanged by it).
+    let mp4 = stream.with_container(Container::Mp4).unwrap();
+    out.push((format!("{tag}/init.mp4"), xxh3_64(&mp4.init_segment())));
+    for c in mp4.plan().chunks() {
+        out.push((
+            format!("{tag}/chunk{}.mp4", c.index),
+            xxh3_64(&mp4.chunk_file(c.index, None).unwrap()),
+        ));
+    }
+    out.push((
+        format!("{tag}/transition-from-none{last}.mp4"),
+        xxh3_64(
+            &mp4.chunk_file(last, Some((Preset::None, 1.0).into()))
+                .unwrap(),
+        ),
+    ));
+    out.push((
+        format!("{tag}/full.m4a"),
+        xxh3_64(&mp4.full_file().unwrap()),
     ));
     out
 }
