@@ -12,14 +12,14 @@
 //! continuous encode in the same window (sad_44s.mp3), where joins after 2 s or more stay
 //! within 2 dB (`tests/webm.rs` checks every chunk and part join against a continuous encode).
 //! Each part is rendered the way a chunk is (decode with warm-up, resample with roll, master
-//! from 3 s before it, Opus with 200 ms of pre-roll and the encoder's look-ahead after it), so
+//! from 3 s before it, Opus with 300 ms of pre-roll and the encoder's look-ahead after it), so
 //! the joins between parts are joins of the kind the WebM tests measure at chunk boundaries.
 //! The part grid depends only on the chunk, never on the thread count: 1, 2 or 4 threads give
 //! the same bytes (tested). Workers take parts in order, so with one thread the first cluster
 //! still comes first.
 //!
 //! The cost of the restart points is their warm-up: about 3 s of decoding and mastering and
-//! 200 ms of encoding per part (5 parts in a 30 s chunk: 2, 8, 8, 8 and 4 s).
+//! 300 ms of encoding per part (5 parts in a 30 s chunk: 2, 8, 8, 8 and 4 s).
 //!
 //! Workers are detached threads: when a [`ChunkRender`] is dropped before its end, each worker
 //! finishes the part in hand (at most one part's work, 8 s of audio) and takes no other.

@@ -10,10 +10,14 @@
 //! does), so a chunk's samples do not depend on which chunks were resampled before, and equal
 //! the continuous pass (tests check both, bit for bit).
 //!
-//! Timing: rubato's anti-aliasing filter is centred half a source sample late and only whole
-//! samples of its delay are trimmed, so the 48 kHz output is half a source sample early
-//! (0.54 output frames, 11 µs, at 44.1 kHz; measured with impulses). The offset is constant,
-//! the same for every chunk and channel, and inaudible.
+//! Timing: output frame `n` is source time `n / 48000` exactly, at every rate. rubato's
+//! filter is a windowed sinc centred on input sample `fft_size_in / 2` (integer division)
+//! while the resampler trims `fft_size_out / 2` output frames as its delay; the two agree only
+//! when the FFT block holds an even number of input frames. With an odd block (44.1 kHz's
+//! minimum block is 147 frames, 37.8 kHz's 63) the output came out half a source sample early
+//! (0.54 output frames at 44.1 kHz, 1.09 at 22.05 kHz). [`block_hint`] therefore asks rubato
+//! for an even number of minimum blocks whenever the minimum block is odd
+//! (`tests/resample.rs` checks the timing against sinusoids evaluated at the output instants).
 //!
 //! Length: a source of `n` frames at rate `r` becomes `ceil(n · 48000 / r)` frames, so the
 //! output covers the whole input duration; 48 kHz sources pass through untouched.
@@ -109,12 +113,31 @@ impl Resampling {
     }
 }
 
+/// The block size to ask rubato for at `rate`: about 1024 input frames, an even number of
+/// minimum blocks (`rate / gcd(rate, 48000)` input frames, `48000 / gcd` output frames). The two
+/// minimum blocks are coprime, so one of them is odd: only an even count makes both the input and
+/// the output block even, and with them the filter's centre and the delay rubato trims the same
+/// instant (see the module docs).
+pub fn block_hint(rate: u32) -> usize {
+    let (a, b) = (rate as usize, OUTPUT_RATE_HZ as usize);
+    let gcd = {
+        let (mut x, mut y) = (a, b);
+        while y != 0 {
+            (x, y) = (y, x % y);
+        }
+        x
+    };
+    let min_in = a / gcd;
+    let blocks = 1024usize.div_ceil(min_in).max(1).next_multiple_of(2);
+    blocks * min_in
+}
+
 fn make(rate: u32, channels: usize) -> Fft<f32> {
-    // 1024 is a hint; rubato rounds the block to a multiple of rate / gcd(rate, 48000).
+    // With FixedSync::Both rubato uses ceil(hint / min_in) minimum blocks: exactly the hint's.
     Fft::<f32>::new(
         rate as usize,
         OUTPUT_RATE_HZ as usize,
-        1024,
+        block_hint(rate),
         channels,
         FixedSync::Both,
     )
@@ -133,6 +156,18 @@ mod tests {
         assert_eq!(output_frames(881_764, 22_050), 1_919_487);
         assert_eq!(output_frames(1_152_000, 96_000), 576_000);
         assert_eq!(output_frames(0, 44_100), 0);
+    }
+
+    #[test]
+    fn blocks_hold_an_even_number_of_input_frames() {
+        for rate in [
+            8_000, 11_025, 22_050, 32_000, 37_800, 44_100, 64_000, 88_200, 96_000, 176_400, 191_999,
+        ] {
+            let r = Resampling::new(rate, 1).unwrap();
+            assert_eq!(r.in_block as usize, block_hint(rate), "{rate}");
+            assert!(r.in_block % 2 == 0 && r.out_block % 2 == 0, "{rate}: {r:?}");
+        }
+        assert_eq!(block_hint(44_100), 8 * 147);
     }
 
     #[test]

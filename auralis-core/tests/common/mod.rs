@@ -177,8 +177,14 @@ pub fn continuous_resample(input: &[f32], channels: usize, rate: u32) -> Vec<f32
     let frames = input.len() / channels;
     let adapter =
         audioadapter_buffers::direct::InterleavedSlice::new(input, channels, frames).unwrap();
-    let mut resampler =
-        Fft::<f32>::new(rate as usize, 48_000, 1024, channels, FixedSync::Both).unwrap();
+    let mut resampler = Fft::<f32>::new(
+        rate as usize,
+        48_000,
+        auralis_core::resample::block_hint(rate),
+        channels,
+        FixedSync::Both,
+    )
+    .unwrap();
     let mut out = resampler
         .process_all(&adapter, frames, None)
         .unwrap()
