@@ -165,7 +165,10 @@ mod tests {
         ] {
             let r = Resampling::new(rate, 1).unwrap();
             assert_eq!(r.in_block as usize, block_hint(rate), "{rate}");
-            assert!(r.in_block % 2 == 0 && r.out_block % 2 == 0, "{rate}: {r:?}");
+            assert!(
+                r.in_block.is_multiple_of(2) && r.out_block.is_multiple_of(2),
+                "{rate}: {r:?}"
+            );
         }
         assert_eq!(block_hint(44_100), 8 * 147);
     }
