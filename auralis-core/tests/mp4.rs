@@ -148,36 +148,14 @@ fn ffmpeg_decodes_init_and_every_chunk_and_the_whole_file() {
     let frames = renderer.frames() as usize;
     let decode = |name: &str, bytes: &[u8]| {
         let path = write_temp(&dir, name, bytes);
-        let out = std::process::Command::new("ffmpeg")
-            .args(["-v", "error", "-i"])
-            .arg(&path)
-            .args(["-f", "f32le", "-acodec", "pcm_f32le", "-"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ffmpeg, {name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         let probe = std::process::Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-show_entries",
-                "stream=duration_ts",
-                "-of",
-                "csv=p=0",
-            ])
+            .args(["-v", "error", "-show_entries", "stream=duration_ts"])
+            .args(["-of", "csv=p=0"])
             .arg(&path)
             .output()
             .unwrap();
         let duration: Option<usize> = String::from_utf8_lossy(&probe.stdout).trim().parse().ok();
-        let pcm: Vec<f32> = out
-            .stdout
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-            .collect();
-        (pcm, duration)
+        (ffmpeg_decode(&path), duration)
     };
     // The WebM stream decodes to exactly the track (DiscardPadding): the reference.
     let (reference, _) = decode("stream.webm", &webm);

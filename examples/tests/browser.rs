@@ -294,101 +294,155 @@ fn check_heard(chromium: &Path, f: &Fixture, label: &str, dirs: &[&str]) {
 /// [`check_heard`] for any page of `web/` and query (`PAGE?QUERY`) that plays chunk `i` of
 /// `dirs[i]` and reports as check.html does.
 fn check_heard_page(chromium: &Path, f: &Fixture, label: &str, dirs: &[&str], query: &str) {
-    // What the browser should play, sample for sample: the packets of the chunks it appends,
-    // from the files it fetches, through one libopus decoder (as MSE decodes appended chunks).
-    let decoded = decode_played(f, dirs);
-    let source = auralis_core::Source::open(&f.wav).unwrap();
-    let renderer = auralis_core::Renderer::new(source.clone());
-    let mastering =
-        auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, 1.0, None, 0)
-            .unwrap();
-    let plan = renderer.plan(5.0).unwrap();
-    let reference = chunk::mastered_track(&renderer, &plan, &mastering.params).unwrap();
-    let joins: Vec<usize> = plan
-        .chunks()
-        .skip(1)
-        .map(|c| c.start_frame as usize)
-        .collect();
-    let last_join = *joins.last().unwrap();
+    let expected = Expected::new(f, dirs);
     for attempt in 1..=2 {
-        let heard = run_page(
+        let page = run_page(
             chromium,
             &format!("http://127.0.0.1:{}/web/{query}&capture=1", f.port),
             &f.results,
         );
-        assert!(heard["errors"].as_array().unwrap().is_empty(), "{heard}");
+        assert!(page["errors"].as_array().unwrap().is_empty(), "{page}");
         let captured = f
             .captures
             .recv_timeout(Duration::from_secs(10))
             .expect("the page sent its recording");
-        let offset = align(&captured, &reference);
-        let heard_aligned =
-            &captured[offset * 2..(offset * 2 + reference.len()).min(captured.len())];
-        let n = heard_aligned.len().min(reference.len());
-        let overall =
-            auralis_core::joins::nsr_db(&heard_aligned[..n], &reference[..n], 2, 0, n / 2).unwrap();
-        let vs_decoded = auralis_core::joins::nsr_db(
-            &heard_aligned[..n],
-            &decoded[..n.min(decoded.len())],
-            2,
-            0,
-            n.min(decoded.len()) / 2,
-        )
-        .unwrap();
-        let excess = auralis_core::joins::worst_join_excess_db(
-            &heard_aligned[..n],
-            &reference[..n],
-            2,
-            &joins,
+        let heard = expected.measure(&captured);
+        println!(
+            "{label}, attempt {attempt}: {}, captured {} frames; {heard}",
+            page["mime"],
+            captured.len() / 2
         );
+        if attempt == 1 && !(heard.complete && heard.overall < -15.0) {
+            println!("the recording was incomplete or damaged: taking it again");
+            continue;
+        }
+        heard.assert_gapless(label);
+        break;
+    }
+}
+
+/// What a page should play: the mastered track (the reference for quality) and the decode of
+/// the packets it appends (the reference for timing), with the chunk joins.
+struct Expected {
+    reference: Vec<f32>,
+    decoded: Vec<f32>,
+    joins: Vec<usize>,
+}
+
+/// What a recording shows against [`Expected`], once aligned.
+struct Heard {
+    offset: usize,
+    /// Error against the mastered track over the whole recording, dB re signal.
+    overall: f64,
+    /// Error against the decoded packets, dB re signal.
+    vs_decoded: f64,
+    /// The worst join window's error above the median window's, dB.
+    excess: f64,
+    /// Per join, the best shift against the decoded packets just before and just after it.
+    drift: Vec<(i64, i64)>,
+    /// Whether the recording reaches a second past the last join.
+    complete: bool,
+}
+
+impl Expected {
+    fn new(f: &Fixture, dirs: &[&str]) -> Self {
+        let source = auralis_core::Source::open(&f.wav).unwrap();
+        let renderer = auralis_core::Renderer::new(source.clone());
+        let mastering =
+            auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, 1.0, None, 0)
+                .unwrap();
+        let plan = renderer.plan(5.0).unwrap();
+        Expected {
+            reference: chunk::mastered_track(&renderer, &plan, &mastering.params).unwrap(),
+            // What the browser should play, sample for sample: the packets of the chunks it
+            // appends, from the files it fetches, through one libopus decoder.
+            decoded: decode_played(f, dirs),
+            joins: plan
+                .chunks()
+                .skip(1)
+                .map(|c| c.start_frame as usize)
+                .collect(),
+        }
+    }
+
+    /// Aligns a recording (interleaved stereo 48 kHz) and measures it.
+    fn measure(&self, captured: &[f32]) -> Heard {
+        let reference = &self.reference;
+        let offset = align(captured, reference);
+        let heard = &captured[offset * 2..(offset * 2 + reference.len()).min(captured.len())];
+        let n = heard.len().min(reference.len()).min(self.decoded.len());
+        let nsr = |want: &[f32]| {
+            auralis_core::joins::nsr_db(&heard[..n], &want[..n], 2, 0, n / 2).unwrap()
+        };
         // The recording must cover every join and a second after the last (its very end may be
         // cut when the page's last audio callbacks come late on a loaded machine).
-        let complete = heard_aligned.len() >= 2 * (last_join + 48_000);
-        // Drift: where the audio just before and just after each join sits against the
-        // reference, once the whole recording is aligned (a gap or an overlap of k samples at
-        // a join shows as k after it).
-        let drift: Vec<(i64, i64)> = if complete {
-            joins
+        let complete = heard.len() >= 2 * (self.joins.last().unwrap() + 48_000);
+        // Drift: where the audio just before and just after each join sits against the decoded
+        // packets, once the whole recording is aligned (a gap or an overlap of k samples at a
+        // join shows as k after it).
+        let drift = if complete {
+            self.joins
                 .iter()
                 .map(|&j| {
                     (
-                        local_shift(heard_aligned, &decoded, j - 4800),
-                        local_shift(heard_aligned, &decoded, j),
+                        local_shift(heard, &self.decoded, j - 4800),
+                        local_shift(heard, &self.decoded, j),
                     )
                 })
                 .collect()
         } else {
             Vec::new()
         };
-        println!(
-            "{label}, attempt {attempt}: {}, captured {} frames, aligned at {offset}; error \
-             {overall:.1} dB re signal ({vs_decoded:.1} dB against the decoded packets); worst join {excess:.2} dB above the median; local \
-             shift before/after each join {drift:?} samples",
-            heard["mime"],
-            captured.len() / 2
-        );
-        if attempt == 1 && !(complete && overall < -15.0) {
-            println!("the recording was incomplete or damaged: taking it again");
-            continue;
-        }
-        assert!(
+        Heard {
+            offset,
+            overall: nsr(reference),
+            vs_decoded: nsr(&self.decoded),
+            excess: auralis_core::joins::worst_join_excess_db(
+                &heard[..n],
+                &reference[..n],
+                2,
+                &self.joins,
+            ),
+            drift,
             complete,
-            "{label}: the recording ({} frames) does not reach past the last join",
-            heard_aligned.len() / 2
+        }
+    }
+}
+
+impl std::fmt::Display for Heard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "aligned at {}; error {:.1} dB re signal ({:.1} dB against the decoded packets); \
+             worst join {:.2} dB above the median; shift before/after each join {:?} samples",
+            self.offset, self.overall, self.vs_decoded, self.excess, self.drift
+        )
+    }
+}
+
+impl Heard {
+    /// The criteria: the whole track heard, matching it, 0 samples of drift at every join, no
+    /// join window worse than 3 dB above the median.
+    fn assert_gapless(&self, label: &str) {
+        assert!(
+            self.complete,
+            "{label}: the recording does not reach past the last join"
         );
         assert!(
-            overall < -15.0,
-            "{label}: the recording does not match the track ({overall:.1} dB): misaligned?"
+            self.overall < -15.0,
+            "{label}: the recording does not match the track ({:.1} dB): misaligned?",
+            self.overall
         );
         assert!(
-            drift.iter().all(|&(a, b)| a == 0 && b == 0),
-            "{label}: drift at a join (shift before/after each join): {drift:?} samples"
+            self.drift.iter().all(|&(a, b)| a == 0 && b == 0),
+            "{label}: drift at a join (shift before/after each join): {:?} samples",
+            self.drift
         );
         assert!(
-            excess <= 3.0,
-            "{label}: a join is {excess:.2} dB above the median error in the browser"
+            self.excess <= 3.0,
+            "{label}: a join is {:.2} dB above the median error",
+            self.excess
         );
-        break;
     }
 }
 
@@ -763,19 +817,7 @@ fn webkitgtk_plays_mp4_segments_through_mse_and_managed_media_source_gaplessly()
         session["value"]["capabilities"]["browserVersion"]
     );
 
-    let source = auralis_core::Source::open(&f.wav).unwrap();
-    let renderer = auralis_core::Renderer::new(source.clone());
-    let mastering =
-        auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, 1.0, None, 0)
-            .unwrap();
-    let plan = renderer.plan(5.0).unwrap();
-    let reference = chunk::mastered_track(&renderer, &plan, &mastering.params).unwrap();
-    let decoded = decode_played(&f, &["mp4", "mp4", "mp4"]);
-    let joins: Vec<usize> = plan
-        .chunks()
-        .skip(1)
-        .map(|c| c.start_frame as usize)
-        .collect();
+    let expected = Expected::new(&f, &["mp4", "mp4", "mp4"]);
     for mse in ["", "&mms=1"] {
         let label = if mse.is_empty() {
             "MediaSource"
@@ -830,48 +872,9 @@ fn webkitgtk_plays_mp4_segments_through_mse_and_managed_media_source_gaplessly()
             samples.len() / 2
         );
         let first = first.unwrap_or(0) / 2;
-        let heard = &samples[(first.saturating_sub(4800)) * 2..];
-        let offset = align(heard, &reference);
-        let heard = &heard[offset * 2..(offset * 2 + reference.len()).min(heard.len())];
-        let n = heard.len().min(reference.len());
-        assert!(
-            n >= reference.len() - 48_000 * 2,
-            "{label}: the recording ({} frames) does not cover the track",
-            n / 2
-        );
-        let overall =
-            auralis_core::joins::nsr_db(&heard[..n], &reference[..n], 2, 0, n / 2).unwrap();
-        let vs_decoded =
-            auralis_core::joins::nsr_db(&heard[..n], &decoded[..n], 2, 0, n / 2).unwrap();
-        let excess =
-            auralis_core::joins::worst_join_excess_db(&heard[..n], &reference[..n], 2, &joins);
-        let drift: Vec<(i64, i64)> = joins
-            .iter()
-            .map(|&j| {
-                (
-                    local_shift(heard, &decoded, j - 4800),
-                    local_shift(heard, &decoded, j),
-                )
-            })
-            .collect();
-        println!(
-            "WebKitGTK, {label}: recorded {} frames at the sound server; error {overall:.1} dB re \
-             signal ({vs_decoded:.1} dB against the decoded packets); worst join {excess:.2} dB \
-             above the median; shift before/after each join {drift:?} samples",
-            n / 2
-        );
-        assert!(
-            overall < -15.0,
-            "{label}: the recording does not match the track"
-        );
-        assert!(
-            drift.iter().all(|&(a, b)| a == 0 && b == 0),
-            "{label}: drift at a join: {drift:?}"
-        );
-        assert!(
-            excess <= 3.0,
-            "{label}: a join is {excess:.2} dB above the median"
-        );
+        let heard = expected.measure(&samples[(first.saturating_sub(4800)) * 2..]);
+        println!("WebKitGTK, {label}: at the sound server: {heard}");
+        heard.assert_gapless(label);
     }
     webdriver(
         driver_port,
