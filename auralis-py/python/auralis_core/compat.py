@@ -453,37 +453,34 @@ class ChunkedAudioProcessor:
         """``process_chunk`` in a worker thread: the event loop keeps running."""
         return await asyncio.to_thread(self.process_chunk, chunk_index, fast_start)
 
+    def _encoded_chunk_path(self, chunk_index: int, container: str) -> str:
+        """Chunk ``chunk_index`` as a standalone file in ``container`` beside the chunk's WAV,
+        written atomically and recorded in ``chunk_cache`` under the original's key shape."""
+        index = self._check(chunk_index)
+        stream = self.processor if container == "webm" else self.processor.with_container(container)
+        path, _ = self._serve(
+            self.chunk_dir / f"{self._stem()}_chunk_{index}.{container}",
+            container,
+            index,
+            lambda tmp: tmp.write_bytes(stream.chunk_webm(index)),
+        )
+        self.chunk_cache[
+            f"{self.track_id}_{self.file_signature}_{self.preset}_{self.intensity}"
+            f"_{container}_{index}"
+        ] = path
+        return path
+
     def get_webm_chunk_path(self, chunk_index: int) -> str:
         """Path of chunk ``chunk_index`` as a standalone WebM (Opus) file for MSE (the
         original's name, ``.webm`` beside the chunk's WAV), written atomically."""
-        index = self._check(chunk_index)
-        path, _ = self._serve(
-            self.chunk_dir / f"{self._stem()}_chunk_{index}.webm",
-            "webm",
-            index,
-            lambda tmp: tmp.write_bytes(self.processor.chunk_webm(index)),
-        )
-        self.chunk_cache[
-            f"{self.track_id}_{self.file_signature}_{self.preset}_{self.intensity}_webm_{index}"
-        ] = path
-        return path
+        return self._encoded_chunk_path(chunk_index, "webm")
 
     def get_mp4_chunk_path(self, chunk_index: int) -> str:
         """Path of chunk ``chunk_index`` as a standalone fragmented MP4 (Opus) file for MSE in
         Safari and iOS (``.mp4`` beside the chunk's WAV: init segment + the chunk's fragments),
         written atomically. The same Opus packets as the ``.webm``: a chunk encoded for one
         container is not encoded again for the other."""
-        index = self._check(chunk_index)
-        path, _ = self._serve(
-            self.chunk_dir / f"{self._stem()}_chunk_{index}.mp4",
-            "mp4",
-            index,
-            lambda tmp: tmp.write_bytes(self.processor.with_container("mp4").chunk_webm(index)),
-        )
-        self.chunk_cache[
-            f"{self.track_id}_{self.file_signature}_{self.preset}_{self.intensity}_mp4_{index}"
-        ] = path
-        return path
+        return self._encoded_chunk_path(chunk_index, "mp4")
 
     def get_chunk_file_path(self, chunk_index: int) -> str:
         """``get_webm_chunk_path`` or ``get_mp4_chunk_path``, as the ``container`` keyword

@@ -1,0 +1,284 @@
+//! The WebKitGTK test: MiniBrowser driven by WebKitWebDriver under Xvfb, what it plays recorded
+//! at a private PulseAudio (WebKitGTK's Web Audio path is no faithful recorder of an MSE
+//! element). It shares the fixture, the pages and the measurement of `browser.rs`.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::{fixture, Expected};
+
+/// What the WebKitGTK test needs: `WebKitWebDriver`, `MiniBrowser`, `Xvfb` and `pulseaudio`
+/// (Debian: webkit2gtk-driver, xvfb, pulseaudio and the GStreamer plugins). Under CI they are
+/// required; elsewhere the test is skipped with the reason.
+fn webkit_tools() -> Option<PathBuf> {
+    let browser = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|arch| {
+            ["webkit2gtk-4.1", "webkit2gtk-4.0"].map(|v| arch.path().join(v).join("MiniBrowser"))
+        })
+        .find(|p| p.is_file());
+    let missing: Vec<&str> = [
+        (
+            "/usr/bin/WebKitWebDriver",
+            "WebKitWebDriver (webkit2gtk-driver)",
+        ),
+        ("/usr/bin/Xvfb", "Xvfb (xvfb)"),
+        ("/usr/bin/pulseaudio", "pulseaudio"),
+    ]
+    .into_iter()
+    .filter(|(path, _)| !Path::new(path).is_file())
+    .map(|(_, name)| name)
+    .chain(browser.is_none().then_some("MiniBrowser (libwebkit2gtk)"))
+    .collect();
+    if missing.is_empty() {
+        return browser;
+    }
+    auralis_core::testing::skip(&format!(
+        "{} (CI installs webkit2gtk-driver, xvfb, pulseaudio and the GStreamer plugins)",
+        missing.join(", ")
+    ));
+    None
+}
+
+/// One WebDriver command over HTTP/1.1 to WebKitWebDriver on 127.0.0.1:`port`; the JSON answer.
+fn webdriver(port: u16, method: &str, path: &str, body: &serde_json::Value) -> serde_json::Value {
+    use std::io::Read;
+    let body = body.to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let json = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        // Chunked: hex size line, data, repeated.
+        let mut out = String::new();
+        let mut at = rest;
+        while let Some((size, tail)) = at.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            at = &tail[n + 2..];
+        }
+        out
+    } else {
+        rest.to_owned()
+    };
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("WebDriver answer ({e}): {text}"))
+}
+
+/// A child process killed when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn webkitgtk_plays_mp4_segments_through_mse_and_managed_media_source_gaplessly() {
+    let Some(mini_browser) = webkit_tools() else {
+        return;
+    };
+    let f = fixture(&[("mp4", &["--container", "mp4"])]);
+    let work = tempfile::tempdir().unwrap();
+    // The sound server: a private PulseAudio whose only sink writes what it plays to a pipe as
+    // 48 kHz stereo float32, read by a thread (WebKitGTK's Web Audio path is no faithful
+    // recorder of an MSE element; the sound server hears what a listener hears).
+    // The socket where WebKit's sandboxed processes look for the sound server:
+    // $XDG_RUNTIME_DIR/pulse/native.
+    let runtime = work.path().join("runtime");
+    std::fs::create_dir_all(runtime.join("pulse")).unwrap();
+    std::fs::set_permissions(
+        &runtime,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let pipe = work.path().join("sink.pipe");
+    let socket = runtime.join("pulse").join("native");
+    let status = Command::new("mkfifo").arg(&pipe).status().unwrap();
+    assert!(status.success());
+    let _pulse = Killed(
+        Command::new("pulseaudio")
+            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no"])
+            .args(["--disallow-exit", "-F", "/dev/null"])
+            .arg(format!(
+                "--load=module-native-protocol-unix socket={} auth-anonymous=1",
+                socket.display()
+            ))
+            .arg(format!(
+                "--load=module-pipe-sink file={} format=float32le rate=48000 channels=2 sink_name=recorder \
+                 use_system_clock_for_timing=yes",
+                pipe.display()
+            ))
+            .env("HOME", work.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let recording = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    {
+        let (pipe, recording) = (pipe.clone(), recording.clone());
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut file = std::fs::File::open(pipe).unwrap();
+            let mut buf = vec![0u8; 1 << 16];
+            while let Ok(n) = file.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                recording.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+    }
+    let display = format!(":{}", 100 + free_port() % 800);
+    let _xvfb = Killed(
+        Command::new("Xvfb")
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                "1024x768x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let driver_port = free_port();
+    let _driver = Killed(
+        Command::new("WebKitWebDriver")
+            .arg(format!("--port={driver_port}"))
+            .env("DISPLAY", &display)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env_remove("PULSE_SERVER")
+            .env("HOME", work.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Wait for the driver, then open a session on MiniBrowser.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", driver_port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "WebKitWebDriver did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let session = webdriver(
+        driver_port,
+        "POST",
+        "/session",
+        &serde_json::json!({"capabilities": {"alwaysMatch": {"webkitgtk:browserOptions": {
+            "binary": mini_browser,
+            "args": ["--automation", "--autoplay-policy=allow", "--media-playback-requires-user-gesture=false"]}}}}),
+    );
+    let id = session["value"]["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no WebDriver session: {session}"))
+        .to_owned();
+    println!(
+        "WebKitGTK {}",
+        session["value"]["capabilities"]["browserVersion"]
+    );
+
+    let expected = Expected::new(&f, &["mp4", "mp4", "mp4"]);
+    for mse in ["", "&mms=1"] {
+        let label = if mse.is_empty() {
+            "MediaSource"
+        } else {
+            "ManagedMediaSource"
+        };
+        let before = recording.lock().unwrap().len();
+        let url = format!(
+            "http://127.0.0.1:{}/web/check.html?dir=../mp4&order=0,1,2&normal=1{mse}",
+            f.port
+        );
+        webdriver(
+            driver_port,
+            "POST",
+            &format!("/session/{id}/url"),
+            &serde_json::json!({ "url": url }),
+        );
+        let json = f
+            .results
+            .recv_timeout(Duration::from_secs(90))
+            .expect("the check page reported within 90 s");
+        let result: serde_json::Value = serde_json::from_str(&json).unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        let bytes = recording.lock().unwrap()[before..].to_vec();
+        println!("WebKitGTK, {label}: {result}");
+        assert!(
+            result["errors"].as_array().unwrap().is_empty(),
+            "{label}: {result}"
+        );
+        assert_eq!(result["mse"], label);
+        assert_eq!(
+            result["mime"], "audio/mp4; codecs=\"opus\"",
+            "{label}: {result}"
+        );
+        let ended = result["ended_at"].as_f64().expect("ended fired");
+        assert!(
+            (ended - f.duration).abs() <= 0.020,
+            "{label}: ended at {ended}, track is {} s",
+            f.duration
+        );
+        // The sound server writes silence while nothing plays: start at the first sound.
+        let samples: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        let first = samples
+            .chunks(960)
+            .position(|w| w.iter().map(|x| x * x).sum::<f32>() / 960.0 > 1e-6)
+            .map(|w| w * 960);
+        println!(
+            "WebKitGTK, {label}: {} frames from the sound server, first sound at {first:?}",
+            samples.len() / 2
+        );
+        let first = first.unwrap_or(0) / 2;
+        let heard = expected.measure(&samples[(first.saturating_sub(4800)) * 2..]);
+        println!("WebKitGTK, {label}: at the sound server: {heard}");
+        heard.assert_gapless(label);
+    }
+    webdriver(
+        driver_port,
+        "DELETE",
+        &format!("/session/{id}"),
+        &serde_json::json!({}),
+    );
+}
