@@ -12,14 +12,20 @@ ff -c:a flac "$tmp/t.flac"
 ff -c:a libmp3lame -b:a 64k "$tmp/t.mp3"
 ff -c:a libvorbis -q:a 1 "$tmp/t.ogg"
 ff -c:a aac -b:a 64k -movflags +faststart "$tmp/t.m4a"
+ff -c:a libopus -b:a 48k "$tmp/t.opus"
+ff -c:a libopus -b:a 48k "$tmp/t.webm"
+ff -c:a libvorbis -q:a 1 "$tmp/v.mka"
+ff -c:a flac "$tmp/f.mka"
+ffmpeg -nostdin -loglevel error -y -f lavfi -i "$tone" -ac 6 -c:a libopus -mapping_family 1 "$tmp/s.opus"
 ffmpeg -nostdin -loglevel error -y -f lavfi -i "$tone" -ac 1 -ar 8000 -c:a pcm_u8 "$tmp/m8.wav"
 ffmpeg -nostdin -loglevel error -y -f lavfi -i "$tone" -ac 2 -c:a pcm_s24be "$tmp/t.aiff"
 mkdir -p seeds/decode_probe seeds/range_read seeds/webm_roundtrip seeds/c_abi seeds/cache_read
 python3 - "$tmp" <<'PY'
 import os, struct, sys
 tmp = sys.argv[1]
-hints = {None: 0, "wav": 1, "flac": 2, "mp3": 3, "ogg": 4, "m4a": 5, "aiff": 6}
-rr = {"wav": 0, "flac": 1, "mp3": 2, "ogg": 3, "m4a": 4}
+hints = {None: 0, "wav": 1, "flac": 2, "mp3": 3, "ogg": 4, "m4a": 5, "aiff": 6,
+         "opus": 7, "webm": 8, "mka": 9}
+rr = {"wav": 0, "flac": 1, "mp3": 2, "ogg": 3, "m4a": 4, "opus": 5, "webm": 6, "mka": 7}
 for name in sorted(os.listdir(tmp)):
     data = open(os.path.join(tmp, name), "rb").read()
     ext = name.rsplit(".", 1)[1]

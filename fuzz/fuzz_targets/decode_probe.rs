@@ -9,7 +9,7 @@ use auralis_core::decode::{MAX_DURATION_S, MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_H
 use auralis_core::Source;
 use libfuzzer_sys::fuzz_target;
 
-const HINTS: [Option<&str>; 7] = [
+const HINTS: [Option<&str>; 10] = [
     None,
     Some("wav"),
     Some("flac"),
@@ -17,6 +17,9 @@ const HINTS: [Option<&str>; 7] = [
     Some("ogg"),
     Some("m4a"),
     Some("aiff"),
+    Some("opus"),
+    Some("webm"),
+    Some("mka"),
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -24,7 +24,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let (pos, body) = data.split_at(8);
-    let hint = ["wav", "flac", "mp3", "ogg", "m4a"][usize::from(pos[7]) % 5];
+    let hints = ["wav", "flac", "mp3", "ogg", "m4a", "opus", "webm", "mka"];
+    let hint = hints[usize::from(pos[7]) % hints.len()];
     let Ok(source) = Source::from_bytes(body.to_vec(), Some(hint)) else {
         return;
     };

@@ -20,6 +20,11 @@
 //!   an Ogg range read reaches its first packet by demuxing (not decoding) from the start;
 //!   MP4's sample-table timestamps are stable, so AAC in MP4 seeks and looks packets up by
 //!   timestamp.
+//! * Opus (in Ogg and Matroska) is indexed too, each packet's length read from its
+//!   table-of-contents byte.
+//! * Matroska timestamps are milliseconds, not frames: every codec there is indexed (Opus by its
+//!   TOC, FLAC by its frame headers, Vorbis by decoding each packet once when opened) and read
+//!   like Ogg, by ordinal from the start.
 
 use std::sync::Arc;
 
@@ -97,13 +102,110 @@ impl PacketIndex {
     }
 }
 
-/// How many frames a Vorbis or AAC packet really decodes to, from what the demuxer reports.
-pub(crate) fn true_packet_frames(packet: &Packet, is_aac: bool) -> u64 {
-    if is_aac {
-        // AAC-LC (the profile symphonia decodes) always outputs 1024 frames per packet.
-        1024
-    } else {
-        // symphonia's Ogg demuxer moves the frames it wants trimmed out of `dur`.
-        packet.dur.get() + packet.trim_start.get() + packet.trim_end.get()
+/// How many frames an Ogg Vorbis packet really decodes to: symphonia's Ogg demuxer moves the
+/// frames it wants trimmed out of `dur`.
+pub(crate) fn demuxed_packet_frames(packet: &Packet) -> u64 {
+    packet.dur.get() + packet.trim_start.get() + packet.trim_end.get()
+}
+
+/// Frames (at 48 kHz) of an Opus packet, from its table-of-contents byte and, for code 3, its
+/// frame count byte (RFC 6716 §3.1, §3.2.5). A packet too short to say is 0 frames (it will not
+/// decode either). Multistream packets: the first stream's TOC speaks for all of them.
+pub(crate) fn opus_packet_frames(data: &[u8]) -> u64 {
+    let Some(&toc) = data.first() else { return 0 };
+    let config = toc >> 3;
+    // Frame length in 1/400 s units (2.5 ms = 120 frames at 48 kHz).
+    let units: u64 = match config {
+        0..=11 => [4, 8, 16, 24][usize::from(config % 4)],
+        12..=15 => [4, 8][usize::from(config % 2)],
+        _ => [1, 2, 4, 8][usize::from(config % 4)],
+    };
+    let count = match toc & 3 {
+        0 => 1,
+        1 | 2 => 2,
+        _ => data.get(1).map_or(0, |b| u64::from(b & 0x3F)),
+    };
+    units * 120 * count
+}
+
+/// Frames in a FLAC frame, from its header's block-size code (FLAC format, "FRAME_HEADER").
+/// A header that does not parse is 0 frames.
+pub(crate) fn flac_frame_frames(data: &[u8]) -> u64 {
+    if data.len() < 5 || data[0] != 0xFF || data[1] & 0xFE != 0xF8 {
+        return 0;
+    }
+    let code = data[2] >> 4;
+    match code {
+        1 => 192,
+        2..=5 => 576 << (code - 2),
+        8..=15 => 256 << (code - 8),
+        6 | 7 => {
+            // The block size follows the UTF-8-style coded frame or sample number.
+            let lead = data[4];
+            let coded = if lead < 0x80 {
+                1
+            } else {
+                lead.leading_ones() as usize
+            };
+            let at = 4 + coded;
+            if code == 6 {
+                data.get(at).map_or(0, |&b| u64::from(b) + 1)
+            } else {
+                data.get(at..at + 2)
+                    .map_or(0, |b| u64::from(u16::from_be_bytes([b[0], b[1]])) + 1)
+            }
+        }
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opus_and_flac_packet_lengths() {
+        // SILK 10/20/40/60 ms, hybrid 10/20, CELT 2.5/5/10/20 (RFC 6716 table 2).
+        for (config, frames) in [
+            (0u8, 480),
+            (1, 960),
+            (2, 1920),
+            (3, 2880),
+            (12, 480),
+            (13, 960),
+        ]
+        .into_iter()
+        .chain([(16, 120), (17, 240), (18, 480), (31, 960)])
+        {
+            assert_eq!(
+                opus_packet_frames(&[config << 3]),
+                frames,
+                "config {config}"
+            );
+            assert_eq!(opus_packet_frames(&[config << 3 | 1]), 2 * frames);
+            assert_eq!(opus_packet_frames(&[config << 3 | 3, 0x83]), 3 * frames);
+        }
+        assert_eq!(opus_packet_frames(&[]), 0);
+        assert_eq!(opus_packet_frames(&[3]), 0, "code 3 without its count byte");
+
+        assert_eq!(flac_frame_frames(&[0xFF, 0xF8, 0xC9, 0x18, 0x00]), 4096);
+        assert_eq!(flac_frame_frames(&[0xFF, 0xF8, 0x19, 0x18, 0x00]), 192);
+        assert_eq!(flac_frame_frames(&[0xFF, 0xF9, 0x39, 0x18, 0x00]), 1152);
+        // 8-bit and 16-bit explicit sizes after a one- and a two-byte coded number.
+        assert_eq!(flac_frame_frames(&[0xFF, 0xF8, 0x69, 0x18, 0x05, 99]), 100);
+        assert_eq!(
+            flac_frame_frames(&[0xFF, 0xF8, 0x79, 0x18, 0xC2, 0x80, 0x01, 0x2B]),
+            300
+        );
+        assert_eq!(
+            flac_frame_frames(&[0xFF, 0xF8, 0x79, 0x18, 0xC2, 0x80]),
+            0,
+            "cut short"
+        );
+        assert_eq!(
+            flac_frame_frames(&[0x00, 0xF8, 0xC9, 0x18, 0x00]),
+            0,
+            "no sync"
+        );
     }
 }
