@@ -40,7 +40,8 @@ use serde_json::{json, Value};
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Audio file to render (WAV, AIFF, FLAC, MP3, Ogg Vorbis, AAC/ALAC in MP4). Without it,
+    /// Audio file to render (WAV, AIFF, FLAC, MP3, Ogg Vorbis, Ogg Opus, AAC/ALAC in MP4,
+    /// Opus/Vorbis/FLAC in WebM or Matroska). Without it,
     /// renders the built-in demo piece.
     input: Option<PathBuf>,
     /// Output directory (created if missing).

@@ -139,16 +139,7 @@ impl Renderer {
             return Ok(out);
         };
         self.check_range(start, end)?;
-        let ch = self.channels() as usize;
-        let span = resampling.span(start, end);
-        let mut input = Vec::with_capacity((span.end - span.start) as usize * ch);
-        // Zeros stand for the time before the track and after its end.
-        let read_start = span.start.clamp(0, source_frames as i64) as u64;
-        let read_end = span.end.clamp(0, source_frames as i64) as u64;
-        input.resize((read_start as i64 - span.start) as usize * ch, 0.0);
-        reader.read(read_start, read_end, |block| input.extend_from_slice(block))?;
-        input.resize((span.end - span.start) as usize * ch, 0.0);
-        Ok(resampling.process(&input, span, end - start))
+        read_resampled(reader, resampling, source_frames, start, end)
     }
 
     /// Output frames `[start, end)`, mastered: the chain runs from [`WARMUP_FRAMES`] before
@@ -176,20 +167,54 @@ impl Renderer {
         post: u64,
         params: &MasteringParams,
     ) -> Result<Vec<f32>, DecodeError> {
+        self.render_mastered_span_from(
+            |from, to| self.render_range(reader, from, to),
+            start,
+            end,
+            pre,
+            post,
+            params,
+        )
+    }
+
+    /// The 48 kHz frames `[from, to)` that [`Self::render_mastered_span`] renders and masters
+    /// for these arguments: the mastering warm-up before, the look-ahead after, within the track.
+    pub fn mastered_input_span(
+        &self,
+        start: u64,
+        end: u64,
+        pre: u64,
+        post: u64,
+        params: &MasteringParams,
+    ) -> (u64, u64) {
+        if params.is_bypass() {
+            (start.saturating_sub(pre), (end + post).min(self.frames))
+        } else {
+            let from =
+                start.saturating_sub(WARMUP_FRAMES.max(pre)) / COMPRESSOR_BLOCK * COMPRESSOR_BLOCK;
+            (from, (end + POST_ROLL_FRAMES).min(self.frames))
+        }
+    }
+
+    /// [`Self::render_mastered_span`] with the 48 kHz input taken from `input(from, to)`,
+    /// which must return what [`Self::render_range`] would.
+    fn render_mastered_span_from(
+        &self,
+        input: impl FnOnce(u64, u64) -> Result<Vec<f32>, DecodeError>,
+        start: u64,
+        end: u64,
+        pre: u64,
+        post: u64,
+        params: &MasteringParams,
+    ) -> Result<Vec<f32>, DecodeError> {
         assert!(
             post <= POST_ROLL_FRAMES,
             "post-roll beyond the mastering look-ahead"
         );
         let ch = self.channels() as usize;
         self.check_range(start, end)?;
-        let (from, to) = if params.is_bypass() {
-            (start.saturating_sub(pre), (end + post).min(self.frames))
-        } else {
-            let from =
-                start.saturating_sub(WARMUP_FRAMES.max(pre)) / COMPRESSOR_BLOCK * COMPRESSOR_BLOCK;
-            (from, (end + POST_ROLL_FRAMES).min(self.frames))
-        };
-        let mut buf = self.render_range(reader, from, to)?;
+        let (from, to) = self.mastered_input_span(start, end, pre, post, params);
+        let mut buf = input(from, to)?;
         if !params.is_bypass() {
             mastering::process(
                 &mut buf,
@@ -211,4 +236,58 @@ impl Renderer {
         out.resize((want_end as i64 - want_start) as usize * ch, 0.0);
         Ok(out)
     }
+}
+
+/// Output frames `[start, end)` of `reader`'s source (`source_frames` long) resampled with
+/// `resampling` (see [`stream_resampled`]).
+pub(crate) fn read_resampled(
+    reader: &mut RangeReader,
+    resampling: &crate::resample::Resampling,
+    source_frames: u64,
+    start: u64,
+    end: u64,
+) -> Result<Vec<f32>, DecodeError> {
+    let mut out = Vec::with_capacity((end - start) as usize * resampling.channels());
+    stream_resampled(reader, resampling, source_frames, start, end, |s| {
+        out.extend_from_slice(s)
+    })?;
+    Ok(out)
+}
+
+/// Output frames `[start, end)` of `reader`'s source (`source_frames` long) resampled with
+/// `resampling`, handed to `sink` in order as they are made: the span's input is decoded and
+/// streamed into the resampler block by block, so memory is one resampler block of the source,
+/// not the span (a 30 s span of a 192 kHz source is 46 MB of f32). Zeros stand for the time
+/// before the track and after its end.
+pub(crate) fn stream_resampled(
+    reader: &mut RangeReader,
+    resampling: &crate::resample::Resampling,
+    source_frames: u64,
+    start: u64,
+    end: u64,
+    mut sink: impl FnMut(&[f32]),
+) -> Result<(), DecodeError> {
+    let ch = resampling.channels();
+    let span = resampling.span(start, end);
+    let mut stream = resampling.stream(span, end - start);
+    const ZEROS: [f32; 4096] = [0.0; 4096];
+    let push_zeros = |stream: &mut crate::resample::Streaming, frames: i64| {
+        let mut samples = frames.max(0) as usize * ch;
+        while samples > 0 {
+            let n = samples.min(ZEROS.len() / ch * ch);
+            stream.push(&ZEROS[..n]);
+            samples -= n;
+        }
+    };
+    let read_start = span.start.clamp(0, source_frames as i64) as u64;
+    let read_end = span.end.clamp(0, source_frames as i64) as u64;
+    push_zeros(&mut stream, read_start as i64 - span.start);
+    stream.drain(&mut sink);
+    reader.read(read_start, read_end, |block| {
+        stream.push(block);
+        stream.drain(&mut sink);
+    })?;
+    push_zeros(&mut stream, span.end - read_end as i64);
+    sink(&stream.finish());
+    Ok(())
 }

@@ -78,6 +78,11 @@ impl Resampling {
         self.rate
     }
 
+    /// Channels.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
     /// Which input frames output frames `[start, end)` need, with pre- and post-roll.
     pub fn span(&self, start: u64, end: u64) -> InputSpan {
         let first_block = (start as i64 - PRE_ROLL_FRAMES as i64).div_euclid(self.out_block as i64);
@@ -92,24 +97,129 @@ impl Resampling {
     /// Resamples `input` (interleaved, exactly the frames of `span`) and returns output frames
     /// `[span.skip, span.skip + frames)`.
     pub fn process(&self, input: &[f32], span: InputSpan, frames: u64) -> Vec<f32> {
+        let mut stream = self.stream(span, frames);
+        stream.push(input);
+        stream.finish()
+    }
+
+    /// A resampler fed block by block ([`Streaming::push`]) with the input of `span`, which
+    /// returns output frames `[span.skip, span.skip + frames)` (see [`Self::process`]).
+    /// Memory: one input block, not the span's input.
+    pub fn stream(&self, span: InputSpan, frames: u64) -> Streaming {
+        let resampler = make(self.rate, self.channels);
         let ch = self.channels;
-        let in_frames = input.len() / ch;
-        debug_assert_eq!(in_frames as i64, span.end - span.start);
-        let adapter =
-            InterleavedSlice::new(input, ch, in_frames).expect("input holds whole frames");
-        let out = make(self.rate, ch)
-            .process_all(&adapter, in_frames, None)
+        Streaming {
+            drop: resampler.output_delay() + span.skip as usize,
+            scratch: vec![0.0; resampler.output_frames_max() * ch],
+            block: Vec::with_capacity(self.in_block as usize * ch),
+            out: Vec::with_capacity(frames as usize * ch),
+            emitted: 0,
+            want: frames as usize * ch,
+            in_block: self.in_block as usize,
+            channels: ch,
+            resampler,
+        }
+    }
+}
+
+/// One span's resampling, fed incrementally: the same samples as rubato's `process_all` over
+/// the whole span (the same blocks go through the same resampler in the same order; blocks past
+/// the last wanted frame are not processed, since nothing of theirs is kept).
+pub struct Streaming {
+    resampler: Fft<f32>,
+    channels: usize,
+    in_block: usize,
+    /// Input frames waiting for a whole block (interleaved).
+    block: Vec<f32>,
+    scratch: Vec<f32>,
+    /// Output samples still to drop: rubato's delay, then the span's skip (frames).
+    drop: usize,
+    /// Output not yet taken by [`Streaming::drain`].
+    out: Vec<f32>,
+    /// Output samples already taken.
+    emitted: usize,
+    /// Output samples wanted.
+    want: usize,
+}
+
+impl std::fmt::Debug for Streaming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streaming")
+            .field("in_block", &self.in_block)
+            .field("out", &(self.out.len(), self.want))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Streaming {
+    /// Feeds interleaved input samples (whole frames).
+    pub fn push(&mut self, mut samples: &[f32]) {
+        let block_len = self.in_block * self.channels;
+        while !samples.is_empty() && self.emitted + self.out.len() < self.want {
+            if self.block.is_empty() && samples.len() >= block_len {
+                let (whole, rest) = samples.split_at(block_len);
+                self.run(Some(whole));
+                samples = rest;
+                continue;
+            }
+            let take = (block_len - self.block.len()).min(samples.len());
+            self.block.extend_from_slice(&samples[..take]);
+            samples = &samples[take..];
+            if self.block.len() == block_len {
+                let block = std::mem::take(&mut self.block);
+                self.run(Some(&block));
+                self.block = block;
+                self.block.clear();
+            }
+        }
+    }
+
+    /// The wanted output. The input pushed must have been whole blocks; rubato's tail (zeros
+    /// through the filter) completes the output, as `process_all` does.
+    pub fn finish(mut self) -> Vec<f32> {
+        debug_assert!(self.block.is_empty(), "spans are whole blocks");
+        while self.emitted + self.out.len() < self.want {
+            self.run(None);
+        }
+        self.out
+    }
+
+    /// Hands the output produced so far to `sink` and forgets it (for consumers that take the
+    /// output as it comes; [`Streaming::finish`] then returns only the rest).
+    pub fn drain(&mut self, mut sink: impl FnMut(&[f32])) {
+        if !self.out.is_empty() {
+            sink(&self.out);
+            self.emitted += self.out.len();
+            self.out.clear();
+        }
+    }
+
+    /// Processes one block of input (`None`: zeros).
+    fn run(&mut self, input: Option<&[f32]>) {
+        let ch = self.channels;
+        let zeros;
+        let input = match input {
+            Some(block) => block,
+            None => {
+                zeros = vec![0.0; self.in_block * ch];
+                &zeros
+            }
+        };
+        let adapter_in =
+            InterleavedSlice::new(input, ch, self.in_block).expect("a block holds whole frames");
+        let out_frames = self.scratch.len() / ch;
+        let mut adapter_out = InterleavedSlice::new_mut(&mut self.scratch, ch, out_frames)
+            .expect("scratch holds whole frames");
+        let (_, produced) = self
+            .resampler
+            .process_into_buffer(&adapter_in, &mut adapter_out, None)
             .expect("buffers are sized by the resampler's own figures");
-        let mut data = out.take_data();
-        let from = span.skip as usize * ch;
-        let to = from + frames as usize * ch;
-        assert!(
-            to <= data.len(),
-            "span() reads enough input for the requested frames"
-        );
-        data.truncate(to);
-        data.drain(..from);
-        data
+        let dropped = produced.min(self.drop);
+        self.drop -= dropped;
+        let produced = &self.scratch[dropped * ch..produced * ch];
+        let room = self.want - self.emitted - self.out.len();
+        self.out
+            .extend_from_slice(&produced[..produced.len().min(room)]);
     }
 }
 

@@ -126,7 +126,10 @@ impl Mastering {
         let threads = crate::parallel::resolve(threads);
         let info = source.info();
         let excerpts = analysis::read_excerpts(source, &analysis::Sampling::default(), threads)?;
-        let (rate, channels) = (info.sample_rate, info.channels as usize);
+        let (rate, channels) = (
+            analysis::analysis_rate(info.sample_rate),
+            info.channels as usize,
+        );
         let analysis = analysis
             .unwrap_or_else(|| analysis::analyze_excerpts(&excerpts, rate, channels, threads));
         let mut params = design(&analysis, preset, intensity)?;
