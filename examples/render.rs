@@ -202,10 +202,30 @@ fn run(args: &Args) -> Result<(), String> {
     progress.finish_and_clear();
     if args.full {
         progress.set_message("whole track");
-        let full = chunk::whole_track_file(&renderer, &mastering.params, &opus, container)
-            .map_err(|e| e.to_string())?;
-        let name = format!("full.{}", container.whole_file_extension());
-        write_atomically(&args.out.join(name), &full)?;
+        // Written as it is made (memory bounded whatever the length), to a partial file
+        // renamed when complete.
+        let path = args
+            .out
+            .join(format!("full.{}", container.whole_file_extension()));
+        let tmp = path.with_extension("partial");
+        let file = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        let mut writer = std::io::BufWriter::new(file);
+        let written = chunk::write_whole_track_file(
+            &renderer,
+            &mastering.params,
+            &opus,
+            container,
+            &mut writer,
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|_| {
+            std::io::Write::flush(&mut writer).map_err(|e| format!("{}: {e}", tmp.display()))
+        });
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     let playlist = (container == Container::Mp4).then(|| {
         let text =

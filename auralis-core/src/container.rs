@@ -100,6 +100,28 @@ impl Container {
     }
 }
 
+impl Container {
+    /// A whole-track file written to `out` as it is made, from a continuous encode's packets
+    /// (`sizes` of them, read in order from `packets`) of a track of `frames` frames whose last
+    /// packet has `padding_frames` past its end.
+    pub fn write_whole_track_file(
+        self,
+        frames: u64,
+        padding_frames: u64,
+        channels: u8,
+        sizes: &[usize],
+        packets: &mut dyn std::io::Read,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        match self {
+            Container::Webm => {
+                webm::write_whole_track_file(frames, padding_frames, channels, sizes, packets, out)
+            }
+            Container::Mp4 => mp4::write_whole_track_file(frames, channels, sizes, packets, out),
+        }
+    }
+}
+
 impl std::fmt::Display for Container {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

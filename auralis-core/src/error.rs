@@ -221,6 +221,15 @@ pub enum Error {
         /// Why it cannot be read.
         reason: String,
     },
+    /// Writing an output (or the temporary file behind it) failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being written.
+        what: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A bug in the library: a worker thread stopped (panicked) before finishing its work.
     #[error("internal error: {what}")]
     Internal {
@@ -310,6 +319,7 @@ impl Error {
             },
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Error::CorruptCache { .. } => ErrorKind::CorruptCache,
+            Error::Io { .. } => ErrorKind::Io,
             Error::Internal { .. } => ErrorKind::Internal,
         }
     }

@@ -174,6 +174,119 @@ pub fn encode_track(
     })
 }
 
+/// A continuous encode of a whole track fed in pieces, in order (the chunks of the whole-track
+/// file): the same packets as [`encode_track`] over the joined input, without the whole track's
+/// PCM in memory (one packet's worth is carried between pieces).
+pub struct TrackEncoder {
+    encoder: ::opus::Encoder,
+    channels: usize,
+    frames: u64,
+    fed: u64,
+    packets: usize,
+    carry: Vec<f32>,
+}
+
+impl std::fmt::Debug for TrackEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrackEncoder")
+            .field("frames", &self.frames)
+            .field("fed", &self.fed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TrackEncoder {
+    /// An encoder for a track of `frames` frames.
+    pub fn new(channels: usize, frames: u64, settings: &OpusSettings) -> Result<Self, EncodeError> {
+        Ok(TrackEncoder {
+            encoder: new_encoder(channels, settings)?,
+            channels,
+            frames,
+            fed: 0,
+            packets: 0,
+            carry: Vec::with_capacity(PACKET_FRAMES * channels),
+        })
+    }
+
+    /// Packets of the whole track: [`encode_track`]'s count.
+    pub fn packet_count(&self) -> usize {
+        (self.frames as usize + LOOKAHEAD_FRAMES).div_ceil(PACKET_FRAMES)
+    }
+
+    /// Frames of the last packet past the track's end (after the pre-skip).
+    pub fn padding_frames(&self) -> u64 {
+        (self.packet_count() * PACKET_FRAMES) as u64 - self.frames - LOOKAHEAD_FRAMES as u64
+    }
+
+    /// Feeds the next interleaved samples (whole frames; at most the track's length in all),
+    /// handing each packet made to `sink`.
+    pub fn push(
+        &mut self,
+        mut samples: &[f32],
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), crate::Error>,
+    ) -> Result<(), crate::Error> {
+        let frames = (samples.len() / self.channels) as u64;
+        if samples.len() % self.channels != 0 || self.fed + frames > self.frames {
+            return Err(EncodeError::InputLength {
+                expected: ((self.frames - self.fed.min(self.frames)) as usize) * self.channels,
+                got: samples.len(),
+            }
+            .into());
+        }
+        self.fed += frames;
+        let len = PACKET_FRAMES * self.channels;
+        while !samples.is_empty() {
+            let take = (len - self.carry.len()).min(samples.len());
+            self.carry.extend(
+                samples[..take]
+                    .iter()
+                    .map(|&x| if x.is_finite() { x } else { 0.0 }),
+            );
+            samples = &samples[take..];
+            if self.carry.len() == len {
+                self.encode_carry(sink)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the track: zeros up to the last packet, as [`encode_track`] pads. Every frame of the
+    /// track must have been pushed.
+    pub fn finish(
+        mut self,
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), crate::Error>,
+    ) -> Result<(), crate::Error> {
+        if self.fed != self.frames {
+            return Err(EncodeError::InputLength {
+                expected: self.frames as usize * self.channels,
+                got: self.fed as usize * self.channels,
+            }
+            .into());
+        }
+        let len = PACKET_FRAMES * self.channels;
+        while self.packets < self.packet_count() {
+            self.carry.resize(len, 0.0);
+            self.encode_carry(sink)?;
+        }
+        Ok(())
+    }
+
+    fn encode_carry(
+        &mut self,
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), crate::Error>,
+    ) -> Result<(), crate::Error> {
+        let packet = self
+            .encoder
+            .encode_vec_float(&self.carry, MAX_PACKET_BYTES)
+            .map_err(|e| EncodeError::Codec {
+                reason: e.to_string(),
+            })?;
+        self.carry.clear();
+        self.packets += 1;
+        sink(&packet)
+    }
+}
+
 /// Encodes `input` zero-padded to `packet_count` packets with a fresh encoder.
 fn encode_packets(
     input: &[f32],

@@ -40,3 +40,15 @@ fn range_read_mp3_is_the_same_after_an_earlier_read() {
         "max diff {diff}, first differing sample {first:?}"
     );
 }
+
+#[test]
+fn a_vorbis_setup_header_the_decoder_panics_on_is_a_malformed_file() {
+    // A Matroska file whose Vorbis codebooks make symphonia's codebook parser index out of
+    // bounds (a panic inside the dependency): the library reports a malformed file.
+    let data = input("decode_probe_vorbis_codebook_in_mka.bin");
+    let err = Source::from_bytes(data[1..].to_vec(), Some("mka")).unwrap_err();
+    assert_eq!(
+        auralis_core::Error::from(err).kind(),
+        auralis_core::ErrorKind::Decode
+    );
+}

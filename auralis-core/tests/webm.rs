@@ -419,3 +419,60 @@ fn chunk_file_bytes_do_not_depend_on_render_order() {
         );
     }
 }
+
+#[test]
+fn the_streamed_whole_track_file_is_the_in_memory_one_and_write_errors_are_io_errors() {
+    // 65 s: three chunks, the last partial, so the continuous encode crosses chunk joins.
+    let source = demo_excerpt(65);
+    let renderer = Renderer::new(source.clone());
+    let mastering = Mastering::prepare(&source, Preset::Warm, 1.0, None, 0).unwrap();
+    let settings = OpusSettings::default();
+    // The oracle: the whole track's PCM in one buffer, one continuous encode of it.
+    let plan = renderer.plan(30.0).unwrap();
+    let pcm = chunk::mastered_track(&renderer, &plan, &mastering.params).unwrap();
+    let track = opus::encode_track(&pcm, 2, &settings).unwrap();
+    for container in [Container::Webm, Container::Mp4] {
+        let mut streamed = Vec::new();
+        let written = chunk::write_whole_track_file(
+            &renderer,
+            &mastering.params,
+            &settings,
+            container,
+            &mut streamed,
+        )
+        .unwrap();
+        assert_eq!(written, streamed.len() as u64);
+        assert!(
+            streamed == container.whole_track_file(&track, 2),
+            "{container}: differs from the one-buffer encode"
+        );
+        assert!(
+            streamed
+                == chunk::whole_track_file(&renderer, &mastering.params, &settings, container)
+                    .unwrap()
+        );
+        // A writer that fails half-way: an I/O error, not a panic.
+        struct Full(usize);
+        impl std::io::Write for Full {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if self.0 < buf.len() {
+                    return Err(std::io::Error::other("disk full"));
+                }
+                self.0 -= buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let err = chunk::write_whole_track_file(
+            &renderer,
+            &mastering.params,
+            &settings,
+            container,
+            &mut Full(streamed.len() / 2),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), auralis_core::ErrorKind::Io, "{err}");
+    }
+}

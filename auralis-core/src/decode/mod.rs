@@ -489,18 +489,25 @@ fn make_decoder(
 ) -> Result<Box<dyn AudioDecoder>, DecodeError> {
     // Gapless trimming off: this module trims by itself (see `timeline`).
     let options = AudioDecoderOptions::default().gapless(false);
-    libopus::codecs()
-        .make_audio_decoder(params, &options)
-        .map_err(|e| match e {
-            SymphoniaError::Unsupported(what) => DecodeError::UnsupportedFormat {
-                path: label.to_path_buf(),
-                reason: format!("codec not supported: {what}"),
-            },
-            other => DecodeError::Malformed {
-                path: label.to_path_buf(),
-                reason: other.to_string(),
-            },
-        })
+    // symphonia's decoders can panic on a damaged codec header (its Vorbis codebook parser
+    // indexes out of bounds on some; found by the `decode_probe` fuzz target): that is a
+    // malformed file, not a crash.
+    let made = std::panic::catch_unwind(|| libopus::codecs().make_audio_decoder(params, &options))
+        .unwrap_or_else(|_| {
+            Err(SymphoniaError::DecodeError(
+                "the codec header is malformed (the decoder failed on it)",
+            ))
+        });
+    made.map_err(|e| match e {
+        SymphoniaError::Unsupported(what) => DecodeError::UnsupportedFormat {
+            path: label.to_path_buf(),
+            reason: format!("codec not supported: {what}"),
+        },
+        other => DecodeError::Malformed {
+            path: label.to_path_buf(),
+            reason: other.to_string(),
+        },
+    })
 }
 
 fn io_error(label: &Path, source: std::io::Error) -> DecodeError {
@@ -544,10 +551,23 @@ fn scan_packets(
                     Counting::Demuxer => timeline::demuxed_packet_frames(&packet),
                     Counting::OpusToc => timeline::opus_packet_frames(&packet.data),
                     Counting::FlacHeader => timeline::flac_frame_frames(&packet.data),
-                    Counting::Decoded => match decoder.decode(&packet) {
-                        Ok(buffer) => buffer.frames() as u64,
-                        Err(_) => 0,
-                    },
+                    Counting::Decoded => {
+                        let decoded =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                decoder.decode(&packet).map(|b| b.frames() as u64)
+                            }));
+                        match decoded {
+                            Ok(Ok(frames)) => frames,
+                            // A damaged packet (or one the decoder panics on): nothing.
+                            Ok(Err(_)) => 0,
+                            Err(_) => {
+                                return Err(DecodeError::Malformed {
+                                    path: label.to_path_buf(),
+                                    reason: "a packet the decoder failed on".into(),
+                                })
+                            }
+                        }
+                    }
                 };
                 index.push(packet.pts.get(), frames);
             }

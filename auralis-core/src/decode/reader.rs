@@ -372,9 +372,16 @@ impl RangeReader {
                 return Err(self.malformed("packet longer than any codec allows"));
             }
             self.mapped.clear();
-            let ok = match self.decoder.decode(&packet) {
-                Ok(buffer) => {
+            // A decoder that panics on a damaged packet (symphonia's can) is treated like one
+            // that reports it, and replaced: its state is unknown.
+            let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.decoder.decode(&packet).map(|buffer| {
                     buffer.copy_to_vec_interleaved(&mut self.decoded);
+                })
+            }))
+            .unwrap_or(Err(SymphoniaError::ResetRequired));
+            let ok = match decoded {
+                Ok(()) => {
                     layout.channel_map.map_into(&self.decoded, &mut self.mapped);
                     true
                 }

@@ -392,17 +392,40 @@ fn box_len(buf: &[u8]) -> Option<usize> {
 /// look-ahead and the last packet's padding, so it decodes to exactly `track.frames` frames
 /// where players honour edit lists.
 pub fn whole_track_file(track: &EncodedChunk, channels: u8) -> Vec<u8> {
-    let n = track.packets.len() as u32;
+    let sizes: Vec<usize> = track.packets.iter().map(Vec::len).collect();
+    let payload = track.packets.concat();
+    let mut out = Vec::with_capacity(payload.len() + 8 * sizes.len() + 4096);
+    write_whole_track_file(
+        track.frames,
+        channels,
+        &sizes,
+        &mut payload.as_slice(),
+        &mut out,
+    )
+    .expect("reading and writing memory does not fail");
+    out
+}
+
+/// [`whole_track_file`] written to `out` as it is made, the packets (`sizes` of them, in order)
+/// copied from `packets`: memory holds the sample tables (4 bytes a packet), not the file.
+pub fn write_whole_track_file(
+    frames: u64,
+    channels: u8,
+    sizes: &[usize],
+    packets: &mut dyn std::io::Read,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let n = sizes.len() as u32;
     let media_duration = u64::from(n) * PACKET_FRAMES as u64;
     let moov = |chunk_offset: u64| {
         let mut o = Vec::new();
         bx(&mut o, b"moov", |o| {
-            mvhd(o, track.frames);
+            mvhd(o, frames);
             trak(
                 o,
                 channels,
                 LOOKAHEAD_FRAMES as u16,
-                track.frames,
+                frames,
                 LOOKAHEAD_FRAMES as u64,
                 media_duration,
                 |o| {
@@ -420,8 +443,8 @@ pub fn whole_track_file(track: &EncodedChunk, channels: u8) -> Vec<u8> {
                     full(o, b"stsz", 0, 0, |o| {
                         u32be(o, 0);
                         u32be(o, n);
-                        for p in &track.packets {
-                            u32be(o, p.len() as u32);
+                        for &size in sizes {
+                            u32be(o, size as u32);
                         }
                     });
                     full(o, b"co64", 0, 0, |o| {
@@ -434,21 +457,23 @@ pub fn whole_track_file(track: &EncodedChunk, channels: u8) -> Vec<u8> {
         });
         o
     };
-    let mut out = Vec::new();
-    ftyp(&mut out, b"isom", &[b"isom", b"iso6", b"mp41", b"Opus"]);
-    let payload: u64 = track.packets.iter().map(|p| p.len() as u64).sum();
+    let mut head = Vec::new();
+    ftyp(&mut head, b"isom", &[b"isom", b"iso6", b"mp41", b"Opus"]);
+    let payload: u64 = sizes.iter().map(|&p| p as u64).sum();
     let mdat_header_len = if payload + 8 > u64::from(u32::MAX) {
         16
     } else {
         8
     };
-    let offset = (out.len() + moov(0).len()) as u64 + mdat_header_len;
-    out.extend(moov(offset));
-    mdat_header(&mut out, payload);
-    for p in &track.packets {
-        out.extend_from_slice(p);
+    let offset = (head.len() + moov(0).len()) as u64 + mdat_header_len;
+    head.extend(moov(offset));
+    mdat_header(&mut head, payload);
+    out.write_all(&head)?;
+    let copied = std::io::copy(&mut std::io::Read::take(packets, payload), out)?;
+    if copied < payload {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]

@@ -289,16 +289,53 @@ pub fn media_segment(chunk: &EncodedChunk, is_last: bool) -> Vec<u8> {
 
 /// A complete WebM of a whole track from [`crate::opus::encode_track`]'s continuous encode.
 pub fn whole_track_file(track: &EncodedChunk, channels: u8) -> Vec<u8> {
+    let sizes: Vec<usize> = track.packets.iter().map(Vec::len).collect();
+    let payload = track.packets.concat();
+    let mut out = Vec::with_capacity(payload.len() + payload.len() / 50 + 4096);
+    write_whole_track_file(
+        track.frames,
+        track.padding_frames,
+        channels,
+        &sizes,
+        &mut payload.as_slice(),
+        &mut out,
+    )
+    .expect("reading and writing memory does not fail");
+    out
+}
+
+/// [`whole_track_file`] written to `out` as it is made, the packets (`sizes` of them, in
+/// order) read from `packets`: memory holds one Cluster, not the file. The layout is computed
+/// first from the sizes alone (a Cluster's length depends only on its packets' lengths), since
+/// the Segment's size and the SeekHead's Cues position come before the Clusters.
+pub fn write_whole_track_file(
+    frames: u64,
+    padding_frames: u64,
+    channels: u8,
+    sizes: &[usize],
+    packets: &mut dyn std::io::Read,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     let mut info = Vec::new();
     master(&mut info, ids::INFO, |i| {
         uint(i, ids::TIMESTAMP_SCALE, 1_000_000);
-        float(i, ids::DURATION, track.frames as f64 / 48.0);
+        float(i, ids::DURATION, frames as f64 / 48.0);
         element(i, ids::MUXING_APP, APP.as_bytes());
         element(i, ids::WRITING_APP, APP.as_bytes());
     });
     let mut track_bytes = Vec::new();
     tracks(&mut track_bytes, channels, LOOKAHEAD_FRAMES as u16);
-    let (cluster_bytes, index) = clusters(&track.packets, 0, track.padding_frames);
+    let groups = sizes.len().div_ceil(CLUSTER_PACKETS);
+    let group_start = |c: usize| (c * CLUSTER_PACKETS * PACKET_FRAMES) as u64;
+    let group_padding = |c: usize| if c + 1 == groups { padding_frames } else { 0 };
+    // Pass 1: each Cluster's length, from placeholder packets of the real sizes.
+    let mut index = Vec::with_capacity(groups);
+    let mut cluster_bytes = 0u64;
+    for (c, group) in sizes.chunks(CLUSTER_PACKETS).enumerate() {
+        let placeholders: Vec<Vec<u8>> = group.iter().map(|&n| vec![0; n]).collect();
+        index.push((cluster_bytes, group_start(c) / 48));
+        cluster_bytes += cluster(&placeholders, group_start(c), group_padding(c)).len() as u64;
+    }
     // Layout: SeekHead (fixed size, 8-byte positions), Info, Tracks, Clusters, Cues.
     let seek_head = |positions: [u64; 3]| {
         let mut out = Vec::new();
@@ -321,7 +358,7 @@ pub fn whole_track_file(track: &EncodedChunk, channels: u8) -> Vec<u8> {
     let info_pos = head_len;
     let tracks_pos = info_pos + info.len() as u64;
     let clusters_pos = tracks_pos + track_bytes.len() as u64;
-    let cues_pos = clusters_pos + cluster_bytes.len() as u64;
+    let cues_pos = clusters_pos + cluster_bytes;
     let mut cues = Vec::new();
     master(&mut cues, ids::CUES, |c| {
         for &(offset, ms) in &index {
@@ -329,20 +366,30 @@ pub fn whole_track_file(track: &EncodedChunk, channels: u8) -> Vec<u8> {
                 uint(p, ids::CUE_TIME, ms);
                 master(p, ids::CUE_TRACK_POSITIONS, |t| {
                     uint(t, ids::CUE_TRACK, 1);
-                    uint(t, ids::CUE_CLUSTER_POSITION, clusters_pos + offset as u64);
+                    uint(t, ids::CUE_CLUSTER_POSITION, clusters_pos + offset);
                 });
             });
         }
     });
-    let mut body = seek_head([info_pos, tracks_pos, cues_pos]);
-    body.extend_from_slice(&info);
-    body.extend_from_slice(&track_bytes);
-    body.extend_from_slice(&cluster_bytes);
-    body.extend_from_slice(&cues);
-    let mut out = Vec::with_capacity(body.len() + 64);
-    ebml_header(&mut out);
-    element(&mut out, ids::SEGMENT, &body);
-    out
+    let mut head = Vec::new();
+    ebml_header(&mut head);
+    put_id(&mut head, ids::SEGMENT);
+    put_size(&mut head, cues_pos + cues.len() as u64);
+    head.extend(seek_head([info_pos, tracks_pos, cues_pos]));
+    head.extend_from_slice(&info);
+    head.extend_from_slice(&track_bytes);
+    out.write_all(&head)?;
+    // Pass 2: the Clusters with the real packets.
+    for (c, group) in sizes.chunks(CLUSTER_PACKETS).enumerate() {
+        let mut group_packets = Vec::with_capacity(group.len());
+        for &n in group {
+            let mut packet = vec![0; n];
+            packets.read_exact(&mut packet)?;
+            group_packets.push(packet);
+        }
+        out.write_all(&cluster(&group_packets, group_start(c), group_padding(c)))?;
+    }
+    out.write_all(&cues)
 }
 
 #[cfg(test)]
