@@ -226,7 +226,7 @@ impl TrackEncoder {
         sink: &mut dyn FnMut(&[u8]) -> Result<(), crate::Error>,
     ) -> Result<(), crate::Error> {
         let frames = (samples.len() / self.channels) as u64;
-        if samples.len() % self.channels != 0 || self.fed + frames > self.frames {
+        if !samples.len().is_multiple_of(self.channels) || self.fed + frames > self.frames {
             return Err(EncodeError::InputLength {
                 expected: ((self.frames - self.fed.min(self.frames)) as usize) * self.channels,
                 got: samples.len(),
