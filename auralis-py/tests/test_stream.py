@@ -225,3 +225,29 @@ def test_engines_are_released_with_their_last_stream(tmp_path, make_wav):
     del held
     gc.collect()
     assert ac.shared_engine_count() == base
+
+
+def test_ogg_opus_and_webm_sources_stream_like_any_other(make_wav, tmp_path):
+    """Issue 16: `.opus` and Matroska/WebM files open and stream (made by ffmpeg here)."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("ffmpeg") is None:
+        if os.environ.get("CI"):
+            pytest.fail("ffmpeg is required in CI")
+        pytest.skip("ffmpeg not found (CI installs it)")
+    wav = make_wav(7.5)
+    for name, codec in (("t.opus", "libopus"), ("t.webm", "libopus"), ("t.mka", "flac")):
+        path = tmp_path / name
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", codec, str(path)],
+                       check=True)
+        s = ac.Stream(str(path), preset="warm", chunk_seconds=5.0)
+        info = s.info
+        # Opus decodes at 48 kHz exactly; FLAC keeps its 44.1 kHz length, resampled.
+        assert info["frames"] == round(7.5 * 48_000), name
+        assert info["total_chunks"] == 2
+        frames = sum(s.chunk_pcm(i).shape[0] for i in range(2))
+        assert frames == info["frames"]
+        segment, _ = s.media_segment(1)
+        assert segment[:4] == b"\x1f\x43\xb6\x75"

@@ -47,7 +47,9 @@ from fastapi.staticfiles import StaticFiles
 import auralis_core as ac
 
 MAX_OPEN_STREAMS = 256
-AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aif", ".aiff"}
+AUDIO_EXTENSIONS = {
+    ".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aif", ".aiff", ".webm", ".mka",
+}
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 CORPUS_DIR = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
