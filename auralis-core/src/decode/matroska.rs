@@ -9,7 +9,7 @@
 //! padding is a refinement: without it the track keeps its last packet whole, as ffmpeg does
 //! for Matroska files written without `DiscardPadding`.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek};
 
 const SEGMENT: u32 = 0x1853_8067;
 const CLUSTER: u32 = 0x1F43_B675;
@@ -49,7 +49,7 @@ pub(crate) fn last_block_discard_padding_ns(mut r: impl Read + Seek, track: u64)
                 } else if let Some(g) = group.as_mut() {
                     g.0 = Some(block_track);
                 }
-                r.seek(SeekFrom::Current(size.checked_sub(used)? as i64))
+                r.seek_relative(i64::try_from(size.checked_sub(used)?).ok()?)
                     .ok()?;
             }
             DISCARD_PADDING => {
@@ -71,9 +71,7 @@ pub(crate) fn last_block_discard_padding_ns(mut r: impl Read + Seek, track: u64)
             }
             _ => {
                 let Some(size) = size else { break };
-                if r.seek(SeekFrom::Current(i64::try_from(size).ok()?))
-                    .is_err()
-                {
+                if r.seek_relative(i64::try_from(size).ok()?).is_err() {
                     break;
                 }
             }

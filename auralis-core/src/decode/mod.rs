@@ -289,7 +289,14 @@ impl Source {
         let counting = match params.codec {
             CODEC_ID_AAC => Some(Counting::Aac),
             CODEC_ID_OPUS => Some(Counting::OpusToc),
-            CODEC_ID_VORBIS if matroska => Some(Counting::Decoded),
+            CODEC_ID_VORBIS if matroska => Some(
+                params
+                    .extra_data
+                    .as_deref()
+                    .filter(|e| e.len() > 30)
+                    .and_then(|e| timeline::VorbisBlocks::from_headers(&e[..30], &e[30..]))
+                    .map_or(Counting::Decoded, Counting::VorbisHeaders),
+            ),
             CODEC_ID_VORBIS => Some(Counting::Demuxer),
             CODEC_ID_FLAC if matroska => Some(Counting::FlacHeader),
             _ if matroska => Some(Counting::Decoded),
@@ -518,7 +525,7 @@ fn io_error(label: &Path, source: std::io::Error) -> DecodeError {
 }
 
 /// How [`scan_packets`] learns each packet's true output length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Counting {
     /// AAC-LC: always 1024.
     Aac,
@@ -528,8 +535,9 @@ enum Counting {
     OpusToc,
     /// From the FLAC frame header's block size.
     FlacHeader,
-    /// By decoding the packet (Vorbis in Matroska, whose block sizes only the setup header
-    /// can tell).
+    /// From the Vorbis setup header's modes (Vorbis in Matroska).
+    VorbisHeaders(timeline::VorbisBlocks),
+    /// By decoding the packet (Vorbis in Matroska when its headers do not read).
     Decoded,
 }
 
@@ -538,7 +546,7 @@ enum Counting {
 fn scan_packets(
     format: &mut dyn FormatReader,
     track_id: u32,
-    counting: Counting,
+    mut counting: Counting,
     decoder: &mut dyn AudioDecoder,
     label: &Path,
 ) -> Result<PacketIndex, DecodeError> {
@@ -546,11 +554,12 @@ fn scan_packets(
     loop {
         match format.next_packet() {
             Ok(Some(packet)) if packet.track_id == track_id => {
-                let frames = match counting {
+                let frames = match &mut counting {
                     Counting::Aac => 1024,
                     Counting::Demuxer => timeline::demuxed_packet_frames(&packet),
                     Counting::OpusToc => timeline::opus_packet_frames(&packet.data),
                     Counting::FlacHeader => timeline::flac_frame_frames(&packet.data),
+                    Counting::VorbisHeaders(blocks) => blocks.packet_frames(&packet.data),
                     Counting::Decoded => {
                         let decoded =
                             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -159,6 +159,89 @@ pub(crate) fn flac_frame_frames(data: &[u8]) -> u64 {
     }
 }
 
+/// Output lengths of Vorbis packets from the headers alone (for Matroska, whose timestamps
+/// cannot tell them): each audio packet names a mode, each mode a short or long block, and a
+/// packet decodes to a quarter of the previous block plus a quarter of its own (symphonia's
+/// decoder, gapless trimming off: the first packet counts its own block twice).
+///
+/// The modes sit at the end of the setup header, after codebooks, floors and residues that
+/// would take a whole Vorbis decoder to walk. They are read backwards instead: the last set bit
+/// is the framing flag; before it come the modes, 41 bits each (block flag, then a window type
+/// and a transform type that must both be 0, then a mapping number), preceded by their count
+/// minus one in 6 bits. The largest count whose modes are well-formed and whose count field
+/// agrees is taken (the same reading ffmpeg's Vorbis parser does).
+#[derive(Debug, Clone)]
+pub(crate) struct VorbisBlocks {
+    short: u64,
+    long: u64,
+    mode_long: Vec<bool>,
+    mode_bits: u32,
+    previous: Option<u64>,
+}
+
+impl VorbisBlocks {
+    /// From the identification and setup headers; `None` if they do not read as such.
+    pub(crate) fn from_headers(ident: &[u8], setup: &[u8]) -> Option<Self> {
+        if ident.len() < 30 || ident[0] != 1 || &ident[1..7] != b"vorbis" {
+            return None;
+        }
+        if setup.len() < 8 || setup[0] != 5 || &setup[1..7] != b"vorbis" {
+            return None;
+        }
+        let (short, long) = (1u64 << (ident[28] & 0x0F), 1u64 << (ident[28] >> 4));
+        let bit = |i: usize| (setup[i / 8] >> (i % 8)) & 1 == 1;
+        let bits =
+            |from: usize, n: usize| (0..n).fold(0u32, |v, k| v | u32::from(bit(from + k)) << k);
+        let framing = (0..setup.len() * 8).rev().find(|&i| bit(i))?;
+        // How many well-formed modes end at the framing bit.
+        let mut fit = 0;
+        while fit < 64 && framing >= 41 * (fit + 1) + 6 + 7 * 8 {
+            let start = framing - 41 * (fit + 1);
+            if bits(start + 1, 16) != 0 || bits(start + 17, 16) != 0 {
+                break;
+            }
+            fit += 1;
+        }
+        let count = (1..=fit)
+            .rev()
+            .find(|&n| bits(framing - 41 * n - 6, 6) as usize == n - 1)?;
+        let mode_long = (0..count)
+            .map(|j| bit(framing - 41 * (count - j)))
+            .collect();
+        Some(VorbisBlocks {
+            short,
+            long,
+            mode_long,
+            mode_bits: usize::BITS - (count - 1).leading_zeros(),
+            previous: None,
+        })
+    }
+
+    /// Frames the next packet decodes to (0 for one that is not an audio packet).
+    pub(crate) fn packet_frames(&mut self, packet: &[u8]) -> u64 {
+        let Some(&first) = packet.first() else {
+            return 0;
+        };
+        if first & 1 != 0 {
+            return 0;
+        }
+        let mut mode = 0usize;
+        for k in 0..self.mode_bits as usize {
+            let i = 1 + k;
+            let Some(byte) = packet.get(i / 8) else {
+                return 0;
+            };
+            mode |= usize::from((byte >> (i % 8)) & 1) << k;
+        }
+        let Some(&long) = self.mode_long.get(mode) else {
+            return 0;
+        };
+        let n = if long { self.long } else { self.short };
+        let previous = self.previous.replace(n).unwrap_or(n);
+        (previous + n) / 4
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
