@@ -80,29 +80,178 @@ struct PartWork {
     params: MasteringParams,
     transition: Option<Transition>,
     settings: Option<OpusSettings>,
+    /// Part `i`'s 48 kHz input, left for part `i + 1` (see [`Handover`]).
+    handover: Vec<Handover>,
+}
+
+/// A part's decoded and resampled input, handed to the next part: the next part's mastering
+/// warm-up (3 s before it) lies inside this part's input, so the next part decodes only what
+/// comes after it instead of decoding its warm-up again (a third of all decoding and
+/// resampling with 5 parts per 30 s chunk). The samples are the same as a read of the next
+/// part's own (range reads and the resampler's blocks do not depend on where a read starts), so
+/// the bytes do not change; a part never waits for more than the previous part's decoding,
+/// which started before its own (workers take parts in order).
+#[derive(Default)]
+struct Handover {
+    slot: Mutex<HandoverState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+enum HandoverState {
+    #[default]
+    Pending,
+    /// Frames `[from, from + len)`, interleaved.
+    Ready { from: u64, samples: Vec<f32> },
+    /// The part failed or was taken: the next part reads everything itself.
+    Gone,
+}
+
+/// Marks a part's hand-over gone if the part ends (an error, a panic) without leaving it.
+struct HandoverGuard<'a>(&'a Handover);
+
+impl Drop for HandoverGuard<'_> {
+    fn drop(&mut self) {
+        let mut slot = self.0.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if matches!(*slot, HandoverState::Pending) {
+            *slot = HandoverState::Gone;
+            drop(slot);
+            self.0.ready.notify_all();
+        }
+    }
 }
 
 impl PartWork {
-    /// Renders part `[s, e)`: mastered audio with the encoder's pre-roll and look-ahead
-    /// around it (when encoding), the transition mixed in by absolute position, then encoded.
-    fn run(&self, (s, e): (u64, u64)) -> Result<PartOut, Error> {
+    fn roll(&self) -> (u64, u64) {
+        match self.settings {
+            Some(_) => (PRE_ROLL_FRAMES as u64, LOOKAHEAD_FRAMES as u64),
+            None => (0, 0),
+        }
+    }
+
+    /// The 48 kHz input part `i` masters (with both masterings of a transition).
+    fn input_span(&self, i: usize) -> (u64, u64) {
+        let (s, e) = self.parts[i];
+        let (pre, post) = self.roll();
+        let r = &self.renderer;
+        let mut span = r.mastered_input_span(s, e, pre, post, &self.params);
+        if let Some(t) = &self.transition {
+            let (a, b) = r.mastered_input_span(s, e, pre, post, &t.from);
+            span = (span.0.min(a), span.1.max(b));
+        }
+        span
+    }
+
+    /// Part `i`'s input: what part `i - 1` handed over, then its own decode of the rest.
+    fn input(&self, i: usize) -> Result<(u64, Vec<f32>), Error> {
         let r = &self.renderer;
         let ch = r.channels() as usize;
-        let (pre, post) = match self.settings {
-            Some(_) => (PRE_ROLL_FRAMES, LOOKAHEAD_FRAMES),
-            None => (0, 0),
-        };
+        let (from, to) = self.input_span(i);
         let mut reader = r.source().reader()?;
-        let mut input =
-            r.render_mastered_span(&mut reader, s, e, pre as u64, post as u64, &self.params)?;
-        if let Some(t) = &self.transition {
-            let first = s as i64 - pre as i64; // absolute frame of input[0]
-            let chunk_start = self.chunk.start_frame as i64;
-            if first < chunk_start + t.fade_frames as i64 {
-                let old =
-                    r.render_mastered_span(&mut reader, s, e, pre as u64, post as u64, &t.from)?;
-                mix(&mut input, &old, ch, first - chunk_start, t);
+        if i > 0 {
+            let (_, prev_to) = self.input_span(i - 1);
+            if prev_to > from && prev_to < to {
+                // Decode the new part first (no waiting), then take the overlap.
+                let mut input = Vec::with_capacity((to - from) as usize * ch);
+                input.resize((prev_to - from) as usize * ch, 0.0);
+                r.render_range_into(&mut reader, prev_to, to, &mut input)?;
+                let handover = &self.handover[i - 1];
+                let mut slot = handover.slot.lock().unwrap_or_else(PoisonError::into_inner);
+                while matches!(*slot, HandoverState::Pending) {
+                    slot = handover
+                        .ready
+                        .wait(slot)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                if let HandoverState::Ready {
+                    from: prev_from,
+                    samples,
+                } = std::mem::replace(&mut *slot, HandoverState::Gone)
+                {
+                    drop(slot);
+                    let skip = from.checked_sub(prev_from).map(|f| f as usize * ch);
+                    let overlap = (prev_to - from) as usize * ch;
+                    if let Some(head) = skip.and_then(|k| samples.get(k..k + overlap)) {
+                        input[..overlap].copy_from_slice(head);
+                        return Ok((from, input));
+                    }
+                }
             }
+        }
+        Ok((from, r.render_range(&mut reader, from, to)?))
+    }
+
+    /// Renders part `i`: mastered audio with the encoder's pre-roll and look-ahead around it
+    /// (when encoding), the transition mixed in by absolute position, then encoded.
+    fn run(&self, i: usize) -> Result<PartOut, Error> {
+        let _guard = HandoverGuard(&self.handover[i]);
+        let (s, e) = self.parts[i];
+        let r = &self.renderer;
+        let ch = r.channels() as usize;
+        let (pre, post) = self.roll();
+        let (input_from, input) = self.input(i)?;
+        // Leave the next part's share of the input (its warm-up, about 3 s) before the long work
+        // (mastering, encoding).
+        if i + 1 < self.parts.len() {
+            let next_from = self.input_span(i + 1).0.max(input_from);
+            let at = ((next_from - input_from) as usize * ch).min(input.len());
+            let handover = &self.handover[i];
+            *handover.slot.lock().unwrap_or_else(PoisonError::into_inner) = HandoverState::Ready {
+                from: input_from + (at / ch) as u64,
+                samples: input[at..].to_vec(),
+            };
+            handover.ready.notify_all();
+        }
+        let slice = |a: u64, b: u64| {
+            (
+                (a - input_from) as usize * ch,
+                (b - input_from) as usize * ch,
+            )
+        };
+        // The transition's old mastering first, from a copy; the new one takes the input itself.
+        let old = match &self.transition {
+            Some(t)
+                if (s as i64 - pre as i64)
+                    < (self.chunk.start_frame + t.fade_frames as u64) as i64 =>
+            {
+                Some(r.render_mastered_span_from(
+                    |a, b| {
+                        let (a, b) = slice(a, b);
+                        Ok(input[a..b].to_vec())
+                    },
+                    s,
+                    e,
+                    pre,
+                    post,
+                    &t.from,
+                )?)
+            }
+            _ => None,
+        };
+        let mut input = r.render_mastered_span_from(
+            move |a, b| {
+                let (a, b) = slice(a, b);
+                let mut input = input;
+                input.truncate(b);
+                input.drain(..a);
+                Ok(input)
+            },
+            s,
+            e,
+            pre,
+            post,
+            &self.params,
+        )?;
+        let pre = pre as usize;
+        if let (Some(old), Some(t)) = (old, &self.transition) {
+            let first = s as i64 - pre as i64; // absolute frame of input[0]
+            mix(
+                &mut input,
+                &old,
+                ch,
+                first - self.chunk.start_frame as i64,
+                t,
+            );
         }
         let frames = (e - s) as usize;
         let pcm = input[pre * ch..(pre + frames) * ch].to_vec();
@@ -277,6 +426,7 @@ impl ChunkRender {
         let work = Arc::new(PartWork {
             renderer: renderer.clone(),
             chunk,
+            handover: (0..parts.len()).map(|_| Handover::default()).collect(),
             parts,
             params: params.clone(),
             transition: transition.cloned(),
@@ -303,7 +453,7 @@ impl ChunkRender {
                         if i >= work.parts.len() || cancel.load(Ordering::Relaxed) {
                             return;
                         }
-                        let out = work.run(work.parts[i]);
+                        let out = work.run(i);
                         let mut state =
                             results.state.lock().unwrap_or_else(PoisonError::into_inner);
                         state.done.insert(i, out);

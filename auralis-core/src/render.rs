@@ -121,6 +121,26 @@ impl Renderer {
         Ok(self.render_range(&mut reader, chunk.start_frame, chunk.end_frame())?)
     }
 
+    /// [`Self::render_range`] appended to `out`.
+    pub(crate) fn render_range_into(
+        &self,
+        reader: &mut RangeReader,
+        start: u64,
+        end: u64,
+        out: &mut Vec<f32>,
+    ) -> Result<(), DecodeError> {
+        let Some(resampling) = &self.resampling else {
+            return reader.read(start, end.min(self.frames), |block| {
+                out.extend_from_slice(block)
+            });
+        };
+        self.check_range(start, end)?;
+        let frames = self.source.info().frames;
+        stream_resampled(reader, resampling, frames, start, end, |s| {
+            out.extend_from_slice(s)
+        })
+    }
+
     /// Output frames `[start, end)` as interleaved 48 kHz samples, read through `reader`
     /// (which must come from this renderer's source).
     pub fn render_range(
@@ -197,8 +217,9 @@ impl Renderer {
     }
 
     /// [`Self::render_mastered_span`] with the 48 kHz input taken from `input(from, to)`,
-    /// which must return what [`Self::render_range`] would.
-    fn render_mastered_span_from(
+    /// which must return what [`Self::render_range`] would (a chunk's parts hand their input
+    /// on to the next part this way).
+    pub(crate) fn render_mastered_span_from(
         &self,
         input: impl FnOnce(u64, u64) -> Result<Vec<f32>, DecodeError>,
         start: u64,

@@ -377,13 +377,15 @@ impl Stream {
     }
 
     /// The whole mastered track as one WebM file (a continuous encode with Duration and Cues,
-    /// for download or `<audio src>`). Holds the track's PCM in memory while encoding.
+    /// for download or `<audio src>`). Mastered and encoded one chunk at a time; the file's bytes
+    /// are returned in memory (`chunk::write_whole_track_file` writes them to any `Write` with
+    /// bounded memory).
     pub fn full_webm(&self) -> Result<Vec<u8>, Error> {
         self.full_file_in(Container::Webm)
     }
 
     /// The whole mastered track as one file in the stream's container (WebM, or MP4 with an
-    /// edit list: an `.m4a`). Holds the track's PCM in memory while encoding.
+    /// edit list: an `.m4a`). Mastered and encoded one chunk at a time, as [`Self::full_webm`].
     pub fn full_file(&self) -> Result<Vec<u8>, Error> {
         self.full_file_in(self.container())
     }
