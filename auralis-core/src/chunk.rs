@@ -18,8 +18,10 @@
 //! the same bytes (tested). Workers take parts in order, so with one thread the first cluster
 //! still comes first.
 //!
-//! The cost of the restart points is their warm-up: about 3 s of decoding and mastering and
-//! 300 ms of encoding per part (5 parts in a 30 s chunk: 2, 8, 8, 8 and 4 s).
+//! The cost of the restart points is their warm-up: about 3 s of mastering and 300 ms of
+//! encoding per part (5 parts in a 30 s chunk: 2, 8, 8, 8 and 4 s). The warm-up's decoding and
+//! resampling is not repeated: each part hands its 48 kHz input on to the next (see
+//! `Handover`), and only the chunk's first part decodes its own.
 //!
 //! Workers are detached threads: when a [`ChunkRender`] is dropped before its end, each worker
 //! finishes the part in hand (at most one part's work, 8 s of audio) and takes no other.
