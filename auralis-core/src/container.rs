@@ -91,16 +91,24 @@ impl Container {
         }
     }
 
-    /// A whole-track file from [`crate::opus::encode_track`]'s continuous encode.
+    /// A whole-track file from [`crate::opus::encode_track`]'s continuous encode, in memory
+    /// (see [`Container::write_whole_track_file`]).
     pub fn whole_track_file(self, track: &EncodedChunk, channels: u8) -> Vec<u8> {
-        match self {
-            Container::Webm => webm::whole_track_file(track, channels),
-            Container::Mp4 => mp4::whole_track_file(track, channels),
-        }
+        let sizes: Vec<usize> = track.packets.iter().map(Vec::len).collect();
+        let payload = track.packets.concat();
+        let mut out = Vec::with_capacity(payload.len() + payload.len() / 16 + 4096);
+        self.write_whole_track_file(
+            track.frames,
+            track.padding_frames,
+            channels,
+            &sizes,
+            &mut payload.as_slice(),
+            &mut out,
+        )
+        .expect("reading and writing memory does not fail");
+        out
     }
-}
 
-impl Container {
     /// A whole-track file written to `out` as it is made, from a continuous encode's packets
     /// (`sizes` of them, read in order from `packets`) of a track of `frames` frames whose last
     /// packet has `padding_frames` past its end.

@@ -37,31 +37,6 @@ fn ffmpeg(input: &Path, args: &[&str], out: &Path) {
     assert!(status.success(), "ffmpeg failed to write {}", out.display());
 }
 
-/// ffmpeg's decode with libopus (the decoder this library uses) for Opus, its own otherwise;
-/// interleaved f32, all channels.
-fn reference_decode(path: &Path, opus: bool) -> Vec<f32> {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error"]);
-    if opus {
-        cmd.args(["-c:a", "libopus"]);
-    }
-    let out = cmd
-        .arg("-i")
-        .arg(path)
-        .args(["-f", "f32le", "-acodec", "pcm_f32le", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-        .collect()
-}
-
 struct Case {
     name: &'static str,
     channels: u16,
@@ -163,7 +138,9 @@ fn opus_and_matroska_decode_like_ffmpeg_with_exact_lengths() {
         assert_eq!(info.source_channels, case.channels, "{}", case.name);
         assert_eq!(info.channels, 2, "{}", case.name);
         let ours = source.read_range(0, info.frames).unwrap();
-        let mut theirs = reference_decode(&path, case.codec == "opus");
+        // Opus through libopus, the decoder this library uses; ffmpeg's own for the rest.
+        let decoder = (case.codec == "opus").then_some("libopus");
+        let mut theirs = ffmpeg_decode_with(&path, decoder);
         if case.channels == 6 {
             theirs = fold_51(&theirs);
         }

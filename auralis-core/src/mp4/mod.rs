@@ -24,7 +24,7 @@
 //!   send the first one as soon as it is encoded. Durations are 960 frames, except the track's
 //!   last packet, whose duration stops at the track's end: the durations of a chunk sum to its
 //!   frames.
-//! * [`whole_track_file`]: one continuous encode in a plain (unfragmented) MP4 with `moov`
+//! * [`write_whole_track_file`]: one continuous encode in a plain (unfragmented) MP4 with `moov`
 //!   before `mdat`, PreSkip and an edit list (`media_time` = the encoder's 312-frame look-ahead,
 //!   `segment_duration` = the track's frames) that trim it to the exact length.
 //!
@@ -387,27 +387,12 @@ fn box_len(buf: &[u8]) -> Option<usize> {
     }
 }
 
-/// A complete MP4 of a whole track from [`crate::opus::encode_track`]'s continuous encode:
-/// `moov` first (playable while it downloads), PreSkip and an edit list trimming the encoder's
-/// look-ahead and the last packet's padding, so it decodes to exactly `track.frames` frames
-/// where players honour edit lists.
-pub fn whole_track_file(track: &EncodedChunk, channels: u8) -> Vec<u8> {
-    let sizes: Vec<usize> = track.packets.iter().map(Vec::len).collect();
-    let payload = track.packets.concat();
-    let mut out = Vec::with_capacity(payload.len() + 8 * sizes.len() + 4096);
-    write_whole_track_file(
-        track.frames,
-        channels,
-        &sizes,
-        &mut payload.as_slice(),
-        &mut out,
-    )
-    .expect("reading and writing memory does not fail");
-    out
-}
-
-/// [`whole_track_file`] written to `out` as it is made, the packets (`sizes` of them, in order)
-/// copied from `packets`: memory holds the sample tables (4 bytes a packet), not the file.
+/// A complete MP4 of a whole track from a continuous encode ([`crate::opus::encode_track`],
+/// [`crate::opus::TrackEncoder`]): `moov` first (playable while it downloads), PreSkip and an
+/// edit list trimming the encoder's look-ahead and the last packet's padding, so it decodes to
+/// exactly `frames` frames where players honour edit lists. Written to `out` as it is made,
+/// the packets (`sizes` of them, in order) copied from `packets`: memory holds the sample
+/// tables (4 bytes a packet), not the file.
 pub fn write_whole_track_file(
     frames: u64,
     channels: u8,

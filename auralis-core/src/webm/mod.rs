@@ -14,7 +14,7 @@
 //!   DiscardPadding (its padding past the end, in ns), the only one in the stream.
 //! * A chunk file is `init_segment + media_segment`: a valid standalone WebM that MSE accepts as
 //!   is, in any order.
-//! * [`whole_track_file`]: one continuous encode with a real pre-skip and CodecDelay, Duration,
+//! * [`write_whole_track_file`]: one continuous encode with a real pre-skip and CodecDelay, Duration,
 //!   a SeekHead and Cues.
 //!
 //! [`reader`] parses what this writes (and refuses what it does not understand).
@@ -287,25 +287,9 @@ pub fn media_segment(chunk: &EncodedChunk, is_last: bool) -> Vec<u8> {
     clusters(&chunk.packets, chunk.start_frame, padding).0
 }
 
-/// A complete WebM of a whole track from [`crate::opus::encode_track`]'s continuous encode.
-pub fn whole_track_file(track: &EncodedChunk, channels: u8) -> Vec<u8> {
-    let sizes: Vec<usize> = track.packets.iter().map(Vec::len).collect();
-    let payload = track.packets.concat();
-    let mut out = Vec::with_capacity(payload.len() + payload.len() / 50 + 4096);
-    write_whole_track_file(
-        track.frames,
-        track.padding_frames,
-        channels,
-        &sizes,
-        &mut payload.as_slice(),
-        &mut out,
-    )
-    .expect("reading and writing memory does not fail");
-    out
-}
-
-/// [`whole_track_file`] written to `out` as it is made, the packets (`sizes` of them, in
-/// order) read from `packets`: memory holds one Cluster, not the file. The layout is computed
+/// A complete WebM of a whole track from a continuous encode ([`crate::opus::encode_track`],
+/// [`crate::opus::TrackEncoder`]), written to `out` as it is made, the packets (`sizes` of them,
+/// in order) read from `packets`: memory holds one Cluster, not the file. The layout is computed
 /// first from the sizes alone (a Cluster's length depends only on its packets' lengths), since
 /// the Segment's size and the SeekHead's Cues position come before the Clusters.
 pub fn write_whole_track_file(

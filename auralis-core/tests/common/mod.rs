@@ -150,8 +150,18 @@ pub fn required_in_ci(tool: &str) -> bool {
 
 /// ffmpeg's decode of a file as interleaved f32 at the source rate and channel count.
 pub fn ffmpeg_decode(path: &Path) -> Vec<f32> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
+    ffmpeg_decode_with(path, None)
+}
+
+/// [`ffmpeg_decode`] with the given decoder (`libopus`, say) instead of ffmpeg's choice.
+pub fn ffmpeg_decode_with(path: &Path, decoder: Option<&str>) -> Vec<f32> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error"]);
+    if let Some(decoder) = decoder {
+        cmd.args(["-c:a", decoder]);
+    }
+    let out = cmd
+        .arg("-i")
         .arg(path)
         .args(["-f", "f32le", "-acodec", "pcm_f32le", "-"])
         .output()
