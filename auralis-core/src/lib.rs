@@ -40,6 +40,7 @@ pub mod stream;
 pub mod testing;
 pub mod wav;
 pub mod webm;
+mod whole_track;
 
 pub use cache::{CacheConfig, CacheStats, Origin};
 pub use container::Container;

@@ -163,15 +163,22 @@ pub fn encode_track(
     settings: &OpusSettings,
 ) -> Result<EncodedChunk, EncodeError> {
     let frames = (input.len() / channels) as u64;
-    let packet_count = (frames as usize + LOOKAHEAD_FRAMES).div_ceil(PACKET_FRAMES);
+    let (packet_count, padding_frames) = track_packets(frames);
     let packets = encode_packets(input, channels, packet_count, settings)?;
-    let coded = (packet_count * PACKET_FRAMES) as u64;
     Ok(EncodedChunk {
         packets,
         start_frame: 0,
         frames,
-        padding_frames: coded - frames - LOOKAHEAD_FRAMES as u64,
+        padding_frames,
     })
+}
+
+/// Packets of a continuous encode of a `frames`-frame track (the pre-skip and the track, whole
+/// packets), and the frames of the last one past the track's end.
+fn track_packets(frames: u64) -> (usize, u64) {
+    let count = (frames as usize + LOOKAHEAD_FRAMES).div_ceil(PACKET_FRAMES);
+    let padding = (count * PACKET_FRAMES) as u64 - frames - LOOKAHEAD_FRAMES as u64;
+    (count, padding)
 }
 
 /// A continuous encode of a whole track fed in pieces, in order (the chunks of the whole-track
@@ -210,12 +217,12 @@ impl TrackEncoder {
 
     /// Packets of the whole track: [`encode_track`]'s count.
     pub fn packet_count(&self) -> usize {
-        (self.frames as usize + LOOKAHEAD_FRAMES).div_ceil(PACKET_FRAMES)
+        track_packets(self.frames).0
     }
 
     /// Frames of the last packet past the track's end (after the pre-skip).
     pub fn padding_frames(&self) -> u64 {
-        (self.packet_count() * PACKET_FRAMES) as u64 - self.frames - LOOKAHEAD_FRAMES as u64
+        track_packets(self.frames).1
     }
 
     /// Feeds the next interleaved samples (whole frames; at most the track's length in all),

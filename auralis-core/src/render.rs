@@ -121,7 +121,8 @@ impl Renderer {
         Ok(self.render_range(&mut reader, chunk.start_frame, chunk.end_frame())?)
     }
 
-    /// [`Self::render_range`] appended to `out`.
+    /// [`Self::render_range`] appended to `out` (decoded blocks go through the resampler as
+    /// they come, see [`stream_resampled`]).
     pub(crate) fn render_range_into(
         &self,
         reader: &mut RangeReader,
@@ -149,17 +150,10 @@ impl Renderer {
         start: u64,
         end: u64,
     ) -> Result<Vec<f32>, DecodeError> {
-        let source_frames = self.source.info().frames;
-        let Some(resampling) = &self.resampling else {
-            let mut out =
-                Vec::with_capacity((end.saturating_sub(start) as usize) * self.channels() as usize);
-            reader.read(start, end.min(self.frames), |block| {
-                out.extend_from_slice(block)
-            })?;
-            return Ok(out);
-        };
-        self.check_range(start, end)?;
-        read_resampled(reader, resampling, source_frames, start, end)
+        let mut out =
+            Vec::with_capacity((end.saturating_sub(start) as usize) * self.channels() as usize);
+        self.render_range_into(reader, start, end, &mut out)?;
+        Ok(out)
     }
 
     /// Output frames `[start, end)`, mastered: the chain runs from [`WARMUP_FRAMES`] before

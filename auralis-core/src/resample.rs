@@ -17,7 +17,7 @@
 //! minimum block is 147 frames, 37.8 kHz's 63) the output came out half a source sample early
 //! (0.54 output frames at 44.1 kHz, 1.09 at 22.05 kHz). [`block_hint`] therefore asks rubato
 //! for an even number of minimum blocks whenever the minimum block is odd
-//! (`tests/resample.rs` checks the timing against sinusoids evaluated at the output instants).
+//! (`tests/timing.rs` checks the timing against sinusoids evaluated at the output instants).
 //!
 //! Length: a source of `n` frames at rate `r` becomes `ceil(n · 48000 / r)` frames, so the
 //! output covers the whole input duration; 48 kHz sources pass through untouched.
@@ -94,16 +94,9 @@ impl Resampling {
         }
     }
 
-    /// Resamples `input` (interleaved, exactly the frames of `span`) and returns output frames
-    /// `[span.skip, span.skip + frames)`.
-    pub fn process(&self, input: &[f32], span: InputSpan, frames: u64) -> Vec<f32> {
-        let mut stream = self.stream(span, frames);
-        stream.push(input);
-        stream.finish()
-    }
-
     /// A resampler fed block by block ([`Streaming::push`]) with the input of `span`, which
-    /// returns output frames `[span.skip, span.skip + frames)` (see [`Self::process`]).
+    /// returns output frames `[span.skip, span.skip + frames)`: the samples rubato's `process_all`
+    /// gives over the span's whole input.
     /// Memory: one input block, not the span's input.
     pub fn stream(&self, span: InputSpan, frames: u64) -> Streaming {
         let resampler = make(self.rate, self.channels);
@@ -158,7 +151,7 @@ impl Streaming {
         while !samples.is_empty() && self.emitted + self.out.len() < self.want {
             if self.block.is_empty() && samples.len() >= block_len {
                 let (whole, rest) = samples.split_at(block_len);
-                self.run(Some(whole));
+                self.run(whole);
                 samples = rest;
                 continue;
             }
@@ -167,7 +160,7 @@ impl Streaming {
             samples = &samples[take..];
             if self.block.len() == block_len {
                 let block = std::mem::take(&mut self.block);
-                self.run(Some(&block));
+                self.run(&block);
                 self.block = block;
                 self.block.clear();
             }
@@ -178,8 +171,9 @@ impl Streaming {
     /// through the filter) completes the output, as `process_all` does.
     pub fn finish(mut self) -> Vec<f32> {
         debug_assert!(self.block.is_empty(), "spans are whole blocks");
+        let zeros = vec![0.0; self.in_block * self.channels];
         while self.emitted + self.out.len() < self.want {
-            self.run(None);
+            self.run(&zeros);
         }
         self.out
     }
@@ -194,17 +188,9 @@ impl Streaming {
         }
     }
 
-    /// Processes one block of input (`None`: zeros).
-    fn run(&mut self, input: Option<&[f32]>) {
+    /// Processes one block of input.
+    fn run(&mut self, input: &[f32]) {
         let ch = self.channels;
-        let zeros;
-        let input = match input {
-            Some(block) => block,
-            None => {
-                zeros = vec![0.0; self.in_block * ch];
-                &zeros
-            }
-        };
         let adapter_in =
             InterleavedSlice::new(input, ch, self.in_block).expect("a block holds whole frames");
         let out_frames = self.scratch.len() / ch;

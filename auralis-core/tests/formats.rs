@@ -119,11 +119,7 @@ fn opus_and_matroska_decode_like_ffmpeg_with_exact_lengths() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let wavs = [music_wav(&dir, 2), music_wav(&dir, 6)];
-    for case in CASES {
-        let wav = &wavs[usize::from(case.channels == 6)];
-        let path = dir.path().join(case.name);
-        ffmpeg(wav, case.args, &path);
+    for (path, case) in make_all(&dir) {
         if case.name == "gain.opus" {
             set_opus_output_gain(&path, -3 * 256);
         }
