@@ -14,7 +14,11 @@
 //!   complexity, WebM; (b') the same with one equalizer band and no high-pass (the chain as
 //!   the issue lists it);
 //! - (c) the whole track: a fresh engine, open, init segment and every chunk's media segment,
-//!   against ffmpeg's same filter chain over the whole file into one WebM.
+//!   against ffmpeg's same filter chain over the whole file into one WebM;
+//! - (f) libopus alone, the limit (c) is held to: the same track's mastered 48 kHz audio (the
+//!   engine's own chunk PCM, made once before the runs), cut into the same 30 s chunks and
+//!   encoded with the engine's settings (complexity, bitrate, VBR, 20 ms packets) on as many
+//!   threads as the engine uses, each thread taking the next chunk; nothing else is timed.
 //!
 //! Then, in a child process (so its peak RSS is its own), the whole-track render of a long file
 //! (`--long-minutes`, default 60) with the default engine configuration but a 32 MiB memory
@@ -102,10 +106,17 @@ fn main() {
         "(b') ffmpeg: the same chunk, minimal chain",
         "(c) ours: whole track, all chunks",
         "(c) ffmpeg: whole track",
+        "(f) libopus alone: the whole track's mastered audio, same threads and settings",
     ]
     .into_iter()
     .map(|name| (name, Vec::new()))
     .collect();
+
+    // (f)'s input: every chunk's mastered PCM, made once, untimed.
+    let chunk_pcm: Vec<Vec<f32>> = (0..info.total_chunks)
+        .map(|k| warm.chunk_pcm(k).expect("chunk PCM"))
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for rep in 0..reps {
@@ -178,6 +189,16 @@ fn main() {
         let t = Instant::now();
         ffmpeg(&input, None, &filters, &settings, &out);
         rows[7].1.push(t.elapsed());
+
+        // (f)
+        let t = Instant::now();
+        std::hint::black_box(libopus_alone(
+            &chunk_pcm,
+            u32::from(info.channels),
+            &settings,
+            threads,
+        ));
+        rows[8].1.push(t.elapsed());
         eprintln!("repetition {} of {reps} done", rep + 1);
     }
 
@@ -204,6 +225,13 @@ fn main() {
         m[7] / m[6]
     );
     println!(
+        "whole track: ours at {:.1} % of the libopus-alone limit ({:.1} ms / {:.1} ms, {threads} \
+         threads)",
+        100.0 * m[8] / m[6],
+        m[8],
+        m[6]
+    );
+    println!(
         "whole track: ours {:.0}x real time, ffmpeg {:.0}x real time",
         info.duration_s * 1000.0 / m[6],
         info.duration_s * 1000.0 / m[7]
@@ -217,6 +245,54 @@ fn main() {
     if long_minutes > 0 {
         long_file_rss(long_minutes);
     }
+}
+
+/// Encodes every chunk's PCM with libopus alone, as the engine configures its encoder, on
+/// `threads` threads taking chunks in turn; returns the bytes of all packets.
+fn libopus_alone(
+    chunks: &[Vec<f32>],
+    channels: u32,
+    settings: &StreamSettings,
+    threads: usize,
+) -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let layout = if channels == 1 {
+        ::opus::Channels::Mono
+    } else {
+        ::opus::Channels::Stereo
+    };
+    let packet = auralis_core::opus::PACKET_FRAMES * channels as usize;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut bytes = 0;
+                    let mut out = vec![0u8; 4000];
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(pcm) = chunks.get(k) else {
+                            break bytes;
+                        };
+                        let mut enc =
+                            ::opus::Encoder::new(48_000, layout, ::opus::Application::Audio)
+                                .expect("encoder");
+                        enc.set_bitrate(::opus::Bitrate::Bits(settings.opus.bitrate_bps as i32))
+                            .expect("bitrate");
+                        enc.set_vbr(true).expect("vbr");
+                        enc.set_complexity(i32::from(settings.opus.complexity))
+                            .expect("complexity");
+                        let mut padded = pcm.clone();
+                        padded.resize(pcm.len().div_ceil(packet) * packet, 0.0);
+                        for frame in padded.chunks_exact(packet) {
+                            bytes += enc.encode_float(frame, &mut out).expect("encode");
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("worker")).sum()
+    })
 }
 
 /// Engine with a memory-only cache and no prefetching (so nothing runs beside the timed work).

@@ -6,7 +6,7 @@
 //! starts), so the output for a frame depends only on the audio before and after it, never on
 //! where a buffer happened to begin beyond the warm-up the caller gives.
 
-use biquad::{Biquad, Coefficients, DirectForm2Transposed, Hertz, Type};
+use biquad::{Coefficients, Hertz, Type};
 
 use super::limiter;
 use super::presets::{MasteringParams, EQ_BANDS};
@@ -20,17 +20,15 @@ const SIDECHAIN_HPF_HZ: f64 = 100.0;
 /// Soft knee width of the compressor.
 const KNEE_DB: f64 = 6.0;
 
-fn biquad(kind: Type<f64>, rate: u32, hz: f64, q: f64) -> DirectForm2Transposed<f64> {
+fn coefficients(kind: Type<f64>, rate: u32, hz: f64, q: f64) -> Coefficients<f64> {
     let fs = Hertz::<f64>::from_hz(f64::from(rate)).expect("rate is positive");
     let f0 = Hertz::<f64>::from_hz(hz.min(0.45 * f64::from(rate))).expect("frequency is positive");
-    DirectForm2Transposed::<f64>::new(
-        Coefficients::<f64>::from_params(kind, fs, f0, q).expect("valid filter"),
-    )
+    Coefficients::<f64>::from_params(kind, fs, f0, q).expect("valid filter")
 }
 
 /// The filters applied to every channel in series: the DC blocker and the non-flat EQ bands.
-fn tone_filters(params: &MasteringParams, rate: u32) -> Vec<DirectForm2Transposed<f64>> {
-    let mut filters = vec![biquad(
+fn tone_filters(params: &MasteringParams, rate: u32) -> Vec<Coefficients<f64>> {
+    let mut filters = vec![coefficients(
         Type::HighPass,
         rate,
         DC_BLOCK_HZ,
@@ -45,9 +43,45 @@ fn tone_filters(params: &MasteringParams, rate: u32) -> Vec<DirectForm2Transpose
             4 => Type::HighShelf(gain),
             _ => Type::PeakingEQ(gain),
         };
-        filters.push(biquad(kind, rate, hz, q));
+        filters.push(coefficients(kind, rate, hz, q));
     }
     filters
+}
+
+/// A transposed direct form II biquad over `C` channels at once, its state in locals.
+///
+/// This is the `biquad` crate's `DirectForm2Transposed::run`, operation for operation (so the
+/// samples are the same bit for bit), with the coefficients and the channels' states held as
+/// plain arrays: a cascade of them over a frame then stays in registers and the channels run
+/// side by side in SIMD lanes, where `Vec`s of the crate's filters went through memory on
+/// every sample (the tone stage took half its time less this way, measured).
+#[derive(Clone, Copy)]
+struct Biquads<const C: usize> {
+    c: Coefficients<f64>,
+    s1: [f64; C],
+    s2: [f64; C],
+}
+
+impl<const C: usize> Biquads<C> {
+    fn new(c: Coefficients<f64>) -> Self {
+        Biquads {
+            c,
+            s1: [0.0; C],
+            s2: [0.0; C],
+        }
+    }
+
+    #[inline(always)]
+    fn run(&mut self, x: [f64; C]) -> [f64; C] {
+        let c = &self.c;
+        let mut y = [0.0; C];
+        for ch in 0..C {
+            y[ch] = self.s1[ch] + c.b0 * x[ch];
+            self.s1[ch] = self.s2[ch] + c.b1 * x[ch] - c.a1 * y[ch];
+            self.s2[ch] = c.b2 * x[ch] - c.a2 * y[ch];
+        }
+        y
+    }
 }
 
 /// Which stages run.
@@ -98,14 +132,33 @@ pub fn apply_gain(buf: &mut [f32], gain_db: f64) {
 fn tone(buf: &mut [f32], channels: usize, rate: u32, params: &MasteringParams) {
     // Frame by frame through the whole cascade in f64: stages stay in registers and the signal
     // is rounded to f32 once (filter-major passes were slower, measured, and rounded per stage).
-    let template = tone_filters(params, rate);
-    let mut per_channel: Vec<Vec<DirectForm2Transposed<f64>>> = vec![template; channels];
-    for frame in buf.chunks_exact_mut(channels) {
-        for (x, filters) in frame.iter_mut().zip(per_channel.iter_mut()) {
-            let mut y = f64::from(*x);
-            for f in filters.iter_mut() {
-                y = f.run(y);
-            }
+    // The cascade's length is a constant of the compiled loop (1 to 6 filters).
+    let filters = tone_filters(params, rate);
+    match channels {
+        1 => tone_cascade::<1>(buf, &filters),
+        _ => tone_cascade::<2>(buf, &filters),
+    }
+}
+
+fn tone_cascade<const C: usize>(buf: &mut [f32], filters: &[Coefficients<f64>]) {
+    match filters.len() {
+        1 => tone_fixed::<C, 1>(buf, filters),
+        2 => tone_fixed::<C, 2>(buf, filters),
+        3 => tone_fixed::<C, 3>(buf, filters),
+        4 => tone_fixed::<C, 4>(buf, filters),
+        5 => tone_fixed::<C, 5>(buf, filters),
+        _ => tone_fixed::<C, 6>(buf, filters),
+    }
+}
+
+fn tone_fixed<const C: usize, const N: usize>(buf: &mut [f32], filters: &[Coefficients<f64>]) {
+    let mut cascade: [Biquads<C>; N] = std::array::from_fn(|i| Biquads::new(filters[i]));
+    for frame in buf.chunks_exact_mut(C) {
+        let mut y: [f64; C] = std::array::from_fn(|ch| f64::from(frame[ch]));
+        for f in cascade.iter_mut() {
+            y = f.run(y);
+        }
+        for (x, y) in frame.iter_mut().zip(y) {
             *x = y as f32;
         }
     }
@@ -115,6 +168,13 @@ fn tone(buf: &mut [f32], channels: usize, rate: u32, params: &MasteringParams) {
 /// dB (offset so thresholds read as for a -14 LUFS track) → attack/release smoothing → soft-knee
 /// gain computer → gain ramped linearly across each block.
 fn compress(buf: &mut [f32], channels: usize, rate: u32, params: &MasteringParams) {
+    match channels {
+        1 => compress_fixed::<1>(buf, rate, params),
+        _ => compress_fixed::<2>(buf, rate, params),
+    }
+}
+
+fn compress_fixed<const C: usize>(buf: &mut [f32], rate: u32, params: &MasteringParams) {
     if params.ratio <= 1.0 + 1e-9 {
         return;
     }
@@ -123,22 +183,20 @@ fn compress(buf: &mut [f32], channels: usize, rate: u32, params: &MasteringParam
     let attack = 1.0 - (-step_s / (params.attack_ms * 1e-3)).exp();
     let release = 1.0 - (-step_s / (params.release_ms * 1e-3)).exp();
     let slope = 1.0 / params.ratio - 1.0;
-    let mut sidechain: Vec<DirectForm2Transposed<f64>> = vec![
-        biquad(
-            Type::HighPass,
-            rate,
-            SIDECHAIN_HPF_HZ,
-            std::f64::consts::FRAC_1_SQRT_2
-        );
-        channels
-    ];
+    let mut sidechain = Biquads::<C>::new(coefficients(
+        Type::HighPass,
+        rate,
+        SIDECHAIN_HPF_HZ,
+        std::f64::consts::FRAC_1_SQRT_2,
+    ));
     let mut envelope_db = -120.0f64;
     let mut gain = 1.0f32;
-    for frames in buf.chunks_mut(block * channels) {
+    for frames in buf.chunks_mut(block * C) {
         let mut peak = 0.0f64;
-        for frame in frames.chunks_exact(channels) {
-            for (x, f) in frame.iter().zip(sidechain.iter_mut()) {
-                peak = peak.max(f.run(f64::from(*x)).abs());
+        for frame in frames.chunks_exact(C) {
+            let y = sidechain.run(std::array::from_fn(|ch| f64::from(frame[ch])));
+            for y in y {
+                peak = peak.max(y.abs());
             }
         }
         let level = 20.0 * peak.max(1e-6).log10() + params.detector_offset_db;
@@ -153,9 +211,9 @@ fn compress(buf: &mut [f32], channels: usize, rate: u32, params: &MasteringParam
             slope * over
         };
         let target = 10f64.powf(reduction_db / 20.0) as f32;
-        let n = frames.len() / channels;
+        let n = frames.len() / C;
         let step = (target - gain) / n as f32;
-        for (i, frame) in frames.chunks_exact_mut(channels).enumerate() {
+        for (i, frame) in frames.chunks_exact_mut(C).enumerate() {
             let g = gain + step * (i + 1) as f32;
             frame.iter_mut().for_each(|x| *x *= g);
         }

@@ -54,39 +54,69 @@ fn phases() -> [[f32; TAPS]; 3] {
     out
 }
 
-/// Frames processed per tile: the detector and the sliding minimum work tile by tile so that
-/// their intermediate arrays stay in cache (whole-buffer passes were memory-bound: 75 ms of a
-/// 100 ms chunk, measured).
+/// Frames processed per tile: the sliding minimum works tile by tile so that its intermediate
+/// arrays stay in cache (whole-buffer passes were memory-bound, measured).
 const TILE: usize = 4096;
 
-/// Per-frame peak estimate of a planar channel, written as the max into `peak`: the sample and
-/// the three interpolated points after it. Each phase is a 12-tap filter run over a tile, which
-/// the compiler vectorizes.
-fn detect(channel: &[f32], filters: &[[f32; TAPS]; 3], peak: &mut [f32], scratch: &mut Vec<f32>) {
-    let n = channel.len();
-    // Zero-padded copy so every frame has its taps.
+/// Outputs computed together in [`detect`]: eight accumulators held in registers (two SSE
+/// vectors on the baseline x86-64 target), instead of an accumulator array in memory that every
+/// tap read and wrote back (which made the detector two thirds of the limiter's time, measured).
+const LANES: usize = 8;
+
+/// Per-frame peak estimate of channel `c` of interleaved `buf`, written as the max into
+/// `peak`: the sample and the three interpolated points after it. Each phase is a 12-tap filter
+/// whose sums run tap by tap from 0 in the same order for every frame, so the result does not
+/// depend on how frames are grouped.
+fn detect(
+    buf: &[f32],
+    channels: usize,
+    c: usize,
+    filters: &[[f32; TAPS]; 3],
+    peak: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    let n = buf.len() / channels;
+    // Zero-padded planar copy so every frame has its taps.
     scratch.clear();
     scratch.resize(n + TAPS, 0.0);
-    scratch[HALF..HALF + n].copy_from_slice(channel);
-    let mut acc = [0.0f32; TILE];
-    for start in (0..n).step_by(TILE) {
-        let len = TILE.min(n - start);
-        let out = &mut peak[start..start + len];
-        for (p, &x) in out.iter_mut().zip(&channel[start..start + len]) {
-            *p = p.max(x.abs());
+    for (s, frame) in scratch[HALF..HALF + n]
+        .iter_mut()
+        .zip(buf.chunks_exact(channels))
+    {
+        *s = frame[c];
+    }
+    let x = &scratch[..];
+    let mut i = 0;
+    while i + LANES <= n {
+        let mut p = [0.0f32; LANES];
+        for (l, p) in p.iter_mut().enumerate() {
+            *p = peak[i + l].max(x[HALF + i + l].abs());
         }
         for filter in filters {
-            let acc = &mut acc[..len];
-            acc.fill(0.0);
+            let mut acc = [0.0f32; LANES];
             for (j, &h) in filter.iter().enumerate() {
-                for (a, &x) in acc.iter_mut().zip(&scratch[start + j..start + j + len]) {
-                    *a += h * x;
+                let window = &x[i + j..i + j + LANES];
+                for (a, &v) in acc.iter_mut().zip(window) {
+                    *a += h * v;
                 }
             }
-            for (p, a) in out.iter_mut().zip(acc.iter()) {
+            for (p, a) in p.iter_mut().zip(acc) {
                 *p = p.max(a.abs());
             }
         }
+        peak[i..i + LANES].copy_from_slice(&p);
+        i += LANES;
+    }
+    for i in i..n {
+        let mut p = peak[i].max(x[HALF + i].abs());
+        for filter in filters {
+            let mut acc = 0.0f32;
+            for (j, &h) in filter.iter().enumerate() {
+                acc += h * x[i + j];
+            }
+            p = p.max(acc.abs());
+        }
+        peak[i] = p;
     }
 }
 
@@ -140,13 +170,9 @@ pub fn limit(buf: &mut [f32], channels: usize, rate: u32, ceiling_dbtp: f64) {
     let target = 10f64.powf((ceiling_dbtp - DETECTOR_MARGIN_DB) / 20.0) as f32;
     let filters = phases();
     let mut peak = vec![0.0f32; n];
-    let mut planar = vec![0.0f32; n];
     let mut scratch = Vec::new();
     for c in 0..channels {
-        for (p, frame) in planar.iter_mut().zip(buf.chunks_exact(channels)) {
-            *p = frame[c];
-        }
-        detect(&planar, &filters, &mut peak, &mut scratch);
+        detect(buf, channels, c, &filters, &mut peak, &mut scratch);
     }
     let required: Vec<f32> = peak
         .iter()
@@ -228,7 +254,7 @@ mod tests {
             })
             .collect();
         let mut peak = vec![0.0f32; x.len()];
-        detect(&x, &phases(), &mut peak, &mut Vec::new());
+        detect(&x, 1, 0, &phases(), &mut peak, &mut Vec::new());
         let max = peak[100..4700].iter().copied().fold(0.0, f32::max);
         assert!(max > 0.98 && max < 1.02, "{max}");
     }
