@@ -32,7 +32,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use auralis_core::stream::{Engine, EngineConfig, Stream, StreamSettings};
-use auralis_core::{analysis, CacheConfig, Source};
+use auralis_core::{analysis, CacheConfig, MasteringSettings, Preset, Source};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -107,6 +107,8 @@ fn main() {
         "(c) ours: whole track, all chunks",
         "(c) ffmpeg: whole track",
         "(f) libopus alone: the whole track's mastered audio, same threads and settings",
+        "(g) ours: first cluster of chunk 0, analysis and mastering stored",
+        "(h) ours: uncached preset switch (calibration + transition chunk's first cluster)",
     ]
     .into_iter()
     .map(|name| (name, Vec::new()))
@@ -199,6 +201,49 @@ fn main() {
             threads,
         ));
         rows[8].1.push(t.elapsed());
+
+        // (g): prime a fresh disk cache with the open alone, then time a fresh engine on it.
+        let disk = out_dir.join(format!("stored{rep}"));
+        drop(disk_engine(&disk).open(&input, settings).expect("open"));
+        let t = Instant::now();
+        let engine = disk_engine(&disk);
+        let stream = engine.open(&input, settings).expect("open");
+        let mut clusters = stream.chunk_clusters(0, None).expect("clusters");
+        std::hint::black_box(clusters.next().expect("a cluster").expect("first cluster"));
+        rows[9].1.push(t.elapsed());
+        assert_eq!(
+            engine.stats().cache.computed,
+            0,
+            "analysis and mastering came from disk"
+        );
+        for cluster in clusters {
+            cluster.expect("cluster");
+        }
+        drop(stream);
+        drop(engine);
+        let _ = std::fs::remove_dir_all(&disk);
+
+        // (h)
+        let presets = [
+            Preset::Gentle,
+            Preset::Warm,
+            Preset::Bright,
+            Preset::Punchy,
+            Preset::Live,
+        ];
+        let to = MasteringSettings::new(presets[rep % presets.len()], 0.95 - 0.01 * rep as f64);
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let k = 1 + (seed >> 33) % (info.total_chunks - 1);
+        let t = Instant::now();
+        let switched = warm.with_mastering(to).expect("switch");
+        let mut clusters = switched
+            .chunk_clusters(k, Some(warm.settings().mastering()))
+            .expect("transition clusters");
+        std::hint::black_box(clusters.next().expect("a cluster").expect("first cluster"));
+        rows[10].1.push(t.elapsed());
+        for cluster in clusters {
+            cluster.expect("cluster");
+        }
         eprintln!("repetition {} of {reps} done", rep + 1);
     }
 
@@ -292,6 +337,18 @@ fn libopus_alone(
             })
             .collect();
         workers.into_iter().map(|w| w.join().expect("worker")).sum()
+    })
+}
+
+/// Engine with a disk cache in `dir` and no prefetching.
+fn disk_engine(dir: &Path) -> Engine {
+    Engine::new(&EngineConfig {
+        prefetch_workers: 0,
+        cache: CacheConfig {
+            disk_dir: Some(dir.to_path_buf()),
+            ..CacheConfig::default()
+        },
+        ..EngineConfig::default()
     })
 }
 
