@@ -123,6 +123,109 @@ fn processes_killed_while_writing_never_leave_a_file_that_is_served() {
 }
 
 #[test]
+#[ignore = "run as a child process by the shared-directory test"]
+fn child_process_sharing_the_disk_cache() {
+    let (Some(dir), Some(src), Some(first)) = (
+        std::env::var_os("AURALIS_TEST_CACHE_DIR"),
+        std::env::var_os("AURALIS_TEST_SOURCE"),
+        std::env::var_os("AURALIS_TEST_FIRST_CHUNK"),
+    ) else {
+        return;
+    };
+    let first: u64 = first.to_str().unwrap().parse().unwrap();
+    // Start together: wait for the parent's go file.
+    let go = Path::new(&dir).join("go");
+    while !go.exists() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let engine = disk_engine(Path::new(&dir), 1 << 30);
+    let stream = engine.open(&src, settings(Preset::Adaptive)).unwrap();
+    let n = stream.info().total_chunks;
+    for i in 0..n {
+        let k = (first + i) % n;
+        let segment = stream.chunk_media_segment(k).unwrap();
+        println!(
+            "segment {k} {:032x}",
+            xxhash_rust::xxh3::xxh3_128(&segment.bytes)
+        );
+    }
+    println!("computed {}", engine.stats().cache.computed);
+}
+
+#[test]
+fn processes_sharing_a_directory_compute_each_key_once_and_serve_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = track(dir.path(), "t.wav", 32.0, 5);
+    let cache_dir = dir.path().join("cache");
+    std::fs::create_dir_all(&cache_dir).unwrap();
+    let reference = reference_segments(&source, Preset::Adaptive, 1.0);
+    let n = reference.len() as u64;
+    // Three processes start at once on one empty directory, asking for every chunk from
+    // different places (two of them from the same one), so that they collide on the analysis,
+    // the mastering and chunks.
+    let children: Vec<_> = [0, 0, n / 2]
+        .into_iter()
+        .map(|first| {
+            Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "child_process_sharing_the_disk_cache",
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("AURALIS_TEST_CACHE_DIR", &cache_dir)
+                .env("AURALIS_TEST_SOURCE", &source)
+                .env("AURALIS_TEST_FIRST_CHUNK", first.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::write(cache_dir.join("go"), b"").unwrap();
+    let mut computed = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut segments = 0;
+        for line in text.lines() {
+            // The test harness may print its own words before ours on a line.
+            let ours = ["segment ", "computed "]
+                .iter()
+                .find_map(|w| line.find(w).map(|i| &line[i..]))
+                .unwrap_or("");
+            let words: Vec<&str> = ours.split_whitespace().collect();
+            match words[..] {
+                ["segment", k, hash] => {
+                    let k: usize = k.parse().unwrap();
+                    let want = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&reference[k]));
+                    assert_eq!(hash, want, "chunk {k} differs from the reference");
+                    segments += 1;
+                }
+                ["computed", c] => computed += c.parse::<u64>().unwrap(),
+                _ => {}
+            }
+        }
+        assert_eq!(segments, n, "{text}");
+    }
+    // Each key once over all processes: the analysis, the mastering and every chunk.
+    assert_eq!(
+        computed,
+        2 + n,
+        "keys computed by the three processes together"
+    );
+    let locks: Vec<_> = std::fs::read_dir(&cache_dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|i| i.file_name().to_string_lossy().ends_with(".lock"))
+        .collect();
+    assert!(locks.is_empty(), "lock files left behind: {locks:?}");
+}
+
+#[test]
 fn truncated_or_flipped_cache_files_are_detected_deleted_and_regenerated() {
     let dir = tempfile::tempdir().unwrap();
     let source = track(dir.path(), "t.wav", 22.0, 3);

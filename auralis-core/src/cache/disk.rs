@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use xxhash_rust::xxh3::Xxh3;
 
@@ -37,6 +37,16 @@ impl Disk {
             let item = item?;
             let name = item.file_name();
             let Some(name) = name.to_str() else { continue };
+            if name.ends_with(".lock") {
+                // A key lock nobody holds is left by a process that died after storing its
+                // entry: delete it the way a holder does (locked, then unlinked).
+                if let Ok(file) = fs::File::options().read(true).write(true).open(item.path()) {
+                    if file.try_lock().is_ok() && same_file(&file, &item.path()) {
+                        let _ = fs::remove_file(item.path());
+                    }
+                }
+                continue;
+            }
             if name.ends_with(".tmp") {
                 let old = item
                     .metadata()
@@ -167,6 +177,53 @@ impl Disk {
         written
     }
 
+    /// Takes `key`'s cross-process lock (see [`KeyLock`]), waiting while another process or
+    /// thread holds it. Returns early with [`KeyLockWait::Appeared`] when the entry's file
+    /// appears meanwhile, and with [`KeyLockWait::Unavailable`] when the lock cannot be made
+    /// (a directory that refuses files) or was held longer than [`KEY_LOCK_PATIENCE`].
+    pub(super) fn lock_key(&self, key: CacheKey) -> KeyLockWait {
+        let path = self.dir.join(format!("{:032x}.lock", key.0));
+        let entry = self.dir.join(key.file_name());
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let Ok(file) = fs::File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+            else {
+                return KeyLockWait::Unavailable;
+            };
+            match file.try_lock() {
+                Ok(()) => {
+                    // The holder before us deletes the path before unlocking: a lock on a file
+                    // no longer at the path locks nothing, so start again.
+                    if same_file(&file, &path) {
+                        return KeyLockWait::Locked(KeyLock { path, _file: file });
+                    }
+                    continue;
+                }
+                Err(fs::TryLockError::WouldBlock) => {}
+                Err(fs::TryLockError::Error(_)) => return KeyLockWait::Unavailable,
+            }
+            drop(file);
+            if entry.exists() {
+                return KeyLockWait::Appeared;
+            }
+            if start.elapsed() > KEY_LOCK_PATIENCE {
+                log::warn!(
+                    "auralis cache: {} held for over {KEY_LOCK_PATIENCE:?}; computing anyway",
+                    path.display()
+                );
+                return KeyLockWait::Unavailable;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
     /// Counts the directory and deletes least-recently-used entries until it holds at most
     /// 90 % of the budget (when it holds more than the budget).
     pub(super) fn evict(&self, counters: &Counters) {
@@ -248,4 +305,62 @@ pub(super) fn decode_entry(key: CacheKey, data: &[u8]) -> Result<CacheEntry, Str
         return Err("checksum mismatch".into());
     }
     Ok(CacheEntry::new(&data[HEADER_LEN..]))
+}
+
+/// How long a request waits for another process's computation of the same key before
+/// computing it too (a process that died releases its locks at once; this is for one that
+/// hangs).
+pub(super) const KEY_LOCK_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Cross-process single flight: while one process (or thread) computes a key, it holds an
+/// exclusive lock on `<dir>/<key>.lock` (an advisory `flock`-style lock through
+/// [`std::fs::File::try_lock`]), and any other process that misses the same key waits for it
+/// and then reads the entry from disk instead of computing it again.
+///
+/// The lock belongs to the open file, so the kernel releases it when the process dies, however
+/// it dies: a crashed renderer never leaves a key locked, and a stale `.lock` file left by one
+/// is simply locked again by the next process. The holder deletes the file before it unlocks
+/// (dropping this value), so lock files exist only while a key is being computed; a waiter
+/// that then gets the lock on the deleted file sees that the path no longer names it and
+/// starts again.
+#[derive(Debug)]
+pub(super) struct KeyLock {
+    path: PathBuf,
+    _file: fs::File,
+}
+
+impl Drop for KeyLock {
+    fn drop(&mut self) {
+        // Delete first, unlock second (the file closes after this body).
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// What waiting for a key's lock gave.
+#[derive(Debug)]
+pub(super) enum KeyLockWait {
+    /// The lock: compute, store, then drop it.
+    Locked(KeyLock),
+    /// The entry's file appeared while waiting: read it.
+    Appeared,
+    /// No lock to be had (see [`Disk::lock_key`]): compute without it.
+    Unavailable,
+}
+
+/// Whether the open `file` is the file at `path` now.
+fn same_file(file: &fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        // Elsewhere a file that is open cannot be deleted, so the path still names it.
+        let _ = file;
+        path.exists()
+    }
 }

@@ -21,7 +21,11 @@
 //!   fails a request: the entry stays in memory, the failure is reported as an event, and after
 //!   three failures in a row the disk is switched off for this cache ([`CacheEvent::DiskDisabled`]).
 //! * **Single flight**: concurrent requests for one missing key compute it once; the others wait
-//!   for that result (a failed or abandoned computation lets the next waiter try).
+//!   for that result (a failed or abandoned computation lets the next waiter try). With a disk
+//!   directory this holds across processes too: the one computing a key holds a lock on
+//!   `<dir>/<key>.lock` (see `disk::KeyLock`), and another process that misses the key waits
+//!   for it and reads the stored entry. A process that dies releases its locks with it, so a
+//!   crash never leaves a key locked; one that hangs is waited for at most 120 s.
 //!
 //! Written here rather than taken from a caching crate because the disk format, its checks and
 //! the single-flight hand-off are the parts that matter, and they are specific to this library.
@@ -37,7 +41,7 @@ use std::time::Duration;
 use lru::LruCache;
 use xxhash_rust::xxh3::xxh3_128;
 
-use disk::Disk;
+use disk::{Disk, KeyLock, KeyLockWait};
 
 /// Version of the cache's key scheme, file format and chunk layout; part of every key (2: chunks
 /// in parts; 3: no level stored with entries).
@@ -264,6 +268,8 @@ pub(crate) struct FlightGuard {
     key: CacheKey,
     flight: Arc<Flight>,
     finished: bool,
+    /// The key's cross-process lock while this guard computes it (disk caches only).
+    cross_process: Option<KeyLock>,
 }
 
 impl std::fmt::Debug for FlightGuard {
@@ -292,6 +298,8 @@ impl FlightGuard {
                 self.inner.report(event);
             }
         }
+        // Written (or not to be): other processes waiting for the key may go on.
+        self.cross_process = None;
         entry
     }
 
@@ -377,6 +385,7 @@ impl ChunkCache {
                     key,
                     flight,
                     finished: false,
+                    cross_process: None,
                 };
                 // Another leader may have finished between the memory look-up and the claim.
                 if let Some(entry) = inner.memory_get(key) {
@@ -387,6 +396,19 @@ impl ChunkCache {
                     inner.memory_insert(key, entry.clone());
                     guard.finish(FlightState::Done(entry.clone()));
                     return Claim::Hit(entry, Origin::Disk);
+                }
+                // Missing on disk too: take the key across processes, then look again (the
+                // process that held it has stored it, unless it failed or stopped early).
+                if let Some(disk) = inner.disk.as_ref().filter(|d| d.enabled()) {
+                    let wait = disk.lock_key(key);
+                    if let Some(entry) = inner.disk_get(key) {
+                        inner.memory_insert(key, entry.clone());
+                        guard.finish(FlightState::Done(entry.clone()));
+                        return Claim::Hit(entry, Origin::Disk);
+                    }
+                    if let KeyLockWait::Locked(held) = wait {
+                        guard.cross_process = Some(held);
+                    }
                 }
                 return Claim::Miss(guard);
             }
