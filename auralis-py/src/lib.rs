@@ -291,6 +291,33 @@ impl Stream {
         PyBytes::new(py, &self.inner.init_segment())
     }
 
+    /// The init segment's strong HTTP entity tag (quotes included).
+    fn init_etag(&self) -> String {
+        self.inner.init_etag()
+    }
+
+    /// Chunk `index`'s strong HTTP entity tag (quotes included) as this stream serves it
+    /// (`media_segment`, `iter_chunk_webm`), computed without rendering: equal tags mean equal
+    /// bytes in any process. Raises like a chunk request for a bad index, transition or a file
+    /// that changed.
+    #[pyo3(signature = (index, transition_from=None))]
+    fn chunk_etag(
+        &self,
+        py: Python<'_>,
+        index: u64,
+        transition_from: Option<(Option<String>, f64)>,
+    ) -> PyResult<String> {
+        let from = transition(transition_from)?;
+        heavy(py, || self.inner.chunk_etag(index, from))
+    }
+
+    /// The file's content signature (hex), as `file_signature` gives it: what the stream's
+    /// cache keys are made from.
+    #[getter]
+    fn signature(&self) -> String {
+        self.inner.signature().to_hex()
+    }
+
     /// Chunk `index` as a standalone file in the stream's container (init + media segment; the
     /// name is the original API's, kept). `transition_from`: `(preset, intensity)` of the
     /// previous chunk for a crossfaded switch.

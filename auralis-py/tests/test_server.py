@@ -161,3 +161,132 @@ def test_malloc_arenas_are_capped_unless_the_environment_says_otherwise(monkeypa
     assert server.limit_malloc_arenas() is (platform.libc_ver()[0] == "glibc")
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert server.limit_malloc_arenas() is False
+
+
+def test_chunks_and_init_are_cacheable_by_content_with_etags_304_and_ranges(client):
+    c, library = client
+    q = {"preset": "warm", "intensity": 0.5}
+    meta = c.get("/api/stream/song/metadata", params=q).json()
+    native = ac.Stream(str(library["song"]), preset="warm", intensity=0.5)
+    assert meta["version"] == native.signature == ac._native.file_signature(str(library["song"]))
+    v = {**q, "v": meta["version"]}
+
+    # Content-named URLs: immutable; plain ones revalidate. Strong ETags, equal to the native's.
+    full = c.get("/api/stream/song/chunk/1", params=v)
+    assert full.status_code == 200 and full.headers["accept-ranges"] == "bytes"
+    assert full.headers["cache-control"] == "public, max-age=31536000, immutable"
+    etag = full.headers["etag"]
+    assert etag == native.chunk_etag(1) and etag.startswith('"') and not etag.startswith('W/')
+    assert full.content == native.media_segment(1)[0]
+    plain = c.get("/api/stream/song/chunk/1", params=q)
+    assert plain.headers["cache-control"] == "no-cache" and plain.headers["etag"] == etag
+    # Tags differ wherever bytes differ: index, settings, container, transition.
+    tags = {
+        etag,
+        native.chunk_etag(0),
+        native.with_mastering("bright").chunk_etag(1),
+        native.with_container("mp4").chunk_etag(1),
+        native.with_bitrate(96000).chunk_etag(1),
+        native.chunk_etag(1, transition_from=("bright", 1.0)),
+    }
+    assert len(tags) == 6
+
+    # 304 before any work: a fresh chunk (index 2, never rendered) is not rendered for it.
+    before = c.get("/api/stats").json()["computed"]
+    tag2 = native.chunk_etag(2)
+    r = c.get("/api/stream/song/chunk/2", params=v, headers={"If-None-Match": f'W/"x", {tag2}'})
+    assert r.status_code == 304 and r.content == b"" and r.headers["etag"] == tag2
+    assert c.get("/api/stats").json()["computed"] == before
+    r = c.get("/api/stream/song/chunk/1", params=v, headers={"If-None-Match": '"other"'})
+    assert r.status_code == 200 and r.content == full.content
+
+    # Byte ranges of a chunk and of the init segment.
+    body = full.content
+    for header, (start, end) in [("bytes=0-99", (0, 99)), ("bytes=100-", (100, len(body) - 1)),
+                                 ("bytes=-50", (len(body) - 50, len(body) - 1)),
+                                 (f"bytes=10-{10 * len(body)}", (10, len(body) - 1))]:
+        r = c.get("/api/stream/song/chunk/1", params=v, headers={"Range": header})
+        assert r.status_code == 206, header
+        assert r.content == body[start:end + 1]
+        assert r.headers["content-range"] == f"bytes {start}-{end}/{len(body)}"
+        assert r.headers["etag"] == etag
+    r = c.get("/api/stream/song/chunk/1", params=v, headers={"Range": f"bytes={len(body)}-"})
+    assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{len(body)}"
+    r = c.get("/api/stream/song/chunk/1", params=v, headers={"Range": "bytes=0-9,20-29"})
+    assert r.status_code == 200 and r.content == body  # several ranges: the whole body
+    r = c.get("/api/stream/song/chunk/1", params=v, headers={"Range": "bytes=0-9", "If-Range": '"old"'})
+    assert r.status_code == 200 and r.content == body  # If-Range names other bytes: the whole
+    r = c.get("/api/stream/song/chunk/1", params=v, headers={"Range": "bytes=0-9", "If-Range": etag})
+    assert r.status_code == 206 and r.content == body[:10]
+    init = c.get("/api/stream/song/init", params=v)
+    assert init.headers["etag"] == native.init_etag()
+    assert init.headers["cache-control"] == "public, max-age=31536000, immutable"
+    r = c.get("/api/stream/song/init", params=v, headers={"Range": "bytes=4-7"})
+    assert r.status_code == 206 and r.content == init.content[4:8]
+    r = c.get("/api/stream/song/init", params=v, headers={"If-None-Match": init.headers["etag"]})
+    assert r.status_code == 304
+
+    # A version that is no longer the file's: 410, never the new bytes under the old name.
+    r = c.get("/api/stream/song/chunk/1", params={**q, "v": "0" * len(meta["version"])})
+    assert r.status_code == 410 and r.json()["error"] == "StaleVersion"
+
+
+def test_four_worker_processes_on_one_cache_render_each_chunk_once_and_serve_equal_bytes(make_wav, tmp_path):
+    """``server.py --workers 4`` (uvicorn's worker processes) on one cache directory: concurrent
+    requests for the same chunks land on different workers; each chunk is rendered by exactly
+    one of them (one ``MISS`` per chunk, the others wait and read it) and every response has
+    the bytes of the native stream."""
+    import concurrent.futures
+    import socket
+    import subprocess
+    import time
+
+    import httpx
+
+    library = tmp_path / "library"
+    library.mkdir()
+    song = make_wav(65.0, name="song.wav")
+    (library / "song.wav").write_bytes(song.read_bytes())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, str(SERVER), "--workers", "4", "--port", str(port),
+         "--library", str(library), "--cache-dir", str(tmp_path / "cache")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/tracks", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, server.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+
+        def fetch(index: int):
+            # A new connection each time, so that requests spread over the workers.
+            r = httpx.get(f"{base}/stream/song/chunk/{index}", timeout=120)
+            assert r.status_code == 200, r.text
+            return index, r.headers["x-cache"], r.content
+
+        jobs = [i for i in (0, 1, 2) for _ in range(6)]
+        with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
+            results = list(pool.map(fetch, jobs))
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+    native = ac.Stream(str(library / "song.wav"))
+    for index in (0, 1, 2):
+        mine = [(origin, body) for i, origin, body in results if i == index]
+        want = native.media_segment(index)[0]
+        assert all(body == want for _, body in mine), f"chunk {index}: differing bytes"
+        origins = [origin for origin, _ in mine]
+        assert origins.count("MISS") == 1, f"chunk {index}: {origins}"
+    # Some responses came from a worker that had not rendered the chunk: from the disk, after
+    # waiting for the worker that did (the cross-process path was taken, not one worker alone).
+    assert any(origin == "HIT-DISK" for _, origin, _ in results), [o for _, o, _ in results]

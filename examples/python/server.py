@@ -19,20 +19,35 @@ segment does not depend on it, so a player switches bitrate at a chunk boundary 
 ``transition_from`` is ``preset`` or ``preset:intensity``: the chunk starts as that setting's
 audio and crossfades into the requested one (a preset switch at a chunk boundary).
 
-Errors are JSON: 404 unknown track (or file gone), 416 chunk index past the end, 422 bad
-parameters or an unreadable file, 409 a file that changed while open. DSP never runs on the
+HTTP caching (for browsers and CDNs): the init and chunk responses carry a strong ``ETag`` made
+from the chunk's cache key (the file's content signature, every setting, the index, the
+container; computed without rendering), answer ``If-None-Match`` with ``304`` before any work,
+and serve byte ranges (``Range``, ``206``; ``If-Range`` honoured; ``Accept-Ranges: bytes``). The
+metadata gives the file's content ``version``; URLs that carry it (``&v=VERSION``, as the web
+player sends them) name their content and are served ``Cache-Control: public,
+max-age=31536000, immutable``, so any cache may keep them for good (a ``v`` that is no longer
+the file's gets ``410``: fetch the metadata again); URLs without it get ``no-cache`` (revalidate
+with the ETag). Equal URLs give equal bytes from any worker process or machine with this
+library version.
+
+Errors are JSON: 404 unknown track (or file gone), 416 chunk index past the end (or a byte
+range past the end), 422 bad parameters or an unreadable file, 409 a file that changed while
+open, 410 a content version that is no longer the file's. DSP never runs on the
 event loop: every call into the engine goes through ``asyncio.to_thread`` (the engine releases
 the GIL).
 
 Run: ``python examples/python/server.py [--library DIR] [--cache-dir DIR] [--chunk-seconds S]
-[--port 8000]``, then open http://127.0.0.1:8000/; the
-library is the built-in demo plus ``../shared/corpus`` when present, plus DIR.
+[--port 8000] [--workers N]``, then open http://127.0.0.1:8000/; the library is the built-in
+demo plus ``../shared/corpus`` when present, plus DIR. With ``--workers N`` uvicorn runs N
+processes; give them one ``--cache-dir`` and a chunk is rendered once whichever worker is asked
+(the engine's cross-process single flight), and every worker serves the same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import tempfile
 import threading
@@ -47,6 +62,8 @@ from fastapi.staticfiles import StaticFiles
 import auralis_core as ac
 
 MAX_OPEN_STREAMS = 256
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
 AUDIO_EXTENSIONS = {
     ".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aif", ".aiff", ".webm", ".mka",
 }
@@ -93,6 +110,47 @@ def parse_transition(value: Optional[str]) -> Optional[Tuple[Optional[str], floa
     return (preset, level)
 
 
+class StaleVersion(Exception):
+    """A URL's content version (``v``) is no longer the file's."""
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    """Whether an ``If-None-Match`` list names ``etag`` (weak comparison, as RFC 9110 says for
+    this header; ``*`` matches anything)."""
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+def parse_range(header: str, length: int):
+    """A ``Range: bytes=...`` header against ``length`` bytes: ``(start, end)`` inclusive, None
+    to serve the whole body (no single byte range: other units, several ranges or a malformed
+    value, which RFC 9110 lets a server ignore), or ``"unsatisfiable"``."""
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if first == "":
+            suffix = int(last)
+            if suffix <= 0:
+                return "unsatisfiable"
+            return (max(0, length - suffix), length - 1) if length else "unsatisfiable"
+        start = int(first)
+        end = int(last) if last else length - 1
+    except ValueError:
+        return None
+    if start < 0 or (last and end < start):
+        return None
+    if start >= length:
+        return "unsatisfiable"
+    return (start, min(end, length - 1))
+
+
 def create_app(
     library: Optional[Dict[str, Path]] = None,
     cache_dir: Optional[str] = None,
@@ -120,6 +178,10 @@ def create_app(
     @app.exception_handler(ac.SourceChangedError)
     async def _changed(_: Request, exc: Exception) -> JSONResponse:
         return error(409, exc)
+
+    @app.exception_handler(StaleVersion)
+    async def _stale(_: Request, exc: Exception) -> JSONResponse:
+        return error(410, exc)
 
     for bad_input in (ac.InvalidArgumentError, ac.UnsupportedFormatError, ac.DecodeError):
 
@@ -172,9 +234,13 @@ def create_app(
     async def metadata(
         track_id: str, preset: str = Preset, intensity: float = Intensity, container: str = Container
     ) -> dict:
-        info = (await get_stream(track_id, preset, intensity, container)).info
+        stream = await get_stream(track_id, preset, intensity, container)
+        info = stream.info
         return {
             "track_id": track_id,
+            # The file's content signature: add it to init and chunk URLs as ``v`` to make them
+            # name their content (cacheable for good).
+            "version": stream.signature,
             "duration": info["duration"],
             "total_chunks": info["total_chunks"],
             "chunk_duration": info["chunk_duration"],
@@ -193,12 +259,61 @@ def create_app(
             "channels": info["channels"],
         }
 
+    def caching(stream: ac.Stream, v: Optional[str], etag: str) -> Dict[str, str]:
+        """The validator and freshness headers of an init or chunk response."""
+        if v is not None and v != stream.signature:
+            raise StaleVersion(f"content version {v!r} is not the file's now: fetch the metadata again")
+        return {"ETag": etag, "Cache-Control": IMMUTABLE if v is not None else REVALIDATE,
+                "Accept-Ranges": "bytes"}
+
+    def conditional(request: Request, headers: Dict[str, str]) -> Optional[Response]:
+        """``304`` when the client's copy is current (before any work)."""
+        inm = request.headers.get("if-none-match")
+        if inm is not None and etag_matches(inm, headers["ETag"]):
+            return Response(status_code=304, headers=headers)
+        return None
+
+    def wants_range(request: Request, etag: str) -> Optional[str]:
+        """The ``Range`` header to honour, if any (``If-Range`` must name the current bytes)."""
+        rng = request.headers.get("range")
+        if rng is None:
+            return None
+        if_range = request.headers.get("if-range")
+        return rng if if_range is None or if_range.strip() == etag else None
+
+    def ranged(body: bytes, rng: str, headers: Dict[str, str], media_type: str) -> Response:
+        """The part of ``body`` a ``Range`` header asks for: ``206``, ``416`` or the whole."""
+        part = parse_range(rng, len(body))
+        if part is None:
+            return Response(body, media_type=media_type, headers=headers)
+        if part == "unsatisfiable":
+            return JSONResponse(
+                status_code=416,
+                content={"error": "RangeNotSatisfiable", "detail": f"{rng!r} of {len(body)} bytes"},
+                headers={"Content-Range": f"bytes */{len(body)}"},
+            )
+        start, end = part
+        return Response(body[start:end + 1], status_code=206, media_type=media_type,
+                        headers={**headers, "Content-Range": f"bytes {start}-{end}/{len(body)}"})
+
+    Version = Query(None, description="the file's content version from the metadata: makes the URL name its content")
+
     @app.get("/api/stream/{track_id}/init")
     async def init(
-        track_id: str, preset: str = Preset, intensity: float = Intensity, container: str = Container
+        request: Request,
+        track_id: str, preset: str = Preset, intensity: float = Intensity, container: str = Container,
+        v: Optional[str] = Version,
     ) -> Response:
         stream = await get_stream(track_id, preset, intensity, container)
-        return Response(stream.init_segment(), media_type=media_types[container])
+        headers = caching(stream, v, stream.init_etag())
+        media_type = media_types[container]
+        not_modified = conditional(request, headers)
+        if not_modified is not None:
+            return not_modified
+        rng = wants_range(request, headers["ETag"])
+        if rng is not None:
+            return ranged(stream.init_segment(), rng, headers, media_type)
+        return Response(stream.init_segment(), media_type=media_type, headers=headers)
 
     @app.get("/api/stream/{track_id}/playlist.m3u8")
     async def playlist(track_id: str, preset: str = Preset, intensity: float = Intensity,
@@ -210,6 +325,7 @@ def create_app(
 
     @app.get("/api/stream/{track_id}/chunk/{index}")
     async def chunk(
+        request: Request,
         track_id: str,
         index: int = PathParam(ge=0, le=2**31),
         preset: str = Preset,
@@ -217,10 +333,25 @@ def create_app(
         transition_from: Optional[str] = Query(None, description="preset or preset:intensity"),
         container: str = Container,
         bitrate: int = Bitrate,
-    ) -> StreamingResponse:
+        v: Optional[str] = Version,
+    ) -> Response:
         stream = await get_stream(track_id, preset, intensity, container, bitrate)
-        # Checks (index, transition) and, on a miss, renders the audio before the first byte.
-        clusters = await asyncio.to_thread(stream.iter_chunk_webm, index, parse_transition(transition_from))
+        transition = parse_transition(transition_from)
+        # Checks (index, transition, file unchanged) without rendering.
+        etag = await asyncio.to_thread(stream.chunk_etag, index, transition)
+        headers = caching(stream, v, etag)
+        headers.update({"X-Preset": preset, "X-Intensity": str(intensity), "X-Bitrate": str(bitrate)})
+        media_type = media_types[container]
+        not_modified = conditional(request, headers)
+        if not_modified is not None:
+            return not_modified
+        rng = wants_range(request, etag)
+        if rng is not None:
+            # A range needs the whole segment's length: render (or read) it whole.
+            body, origin = await asyncio.to_thread(stream.media_segment, index, transition)
+            return ranged(body, rng, {**headers, "X-Cache": origin}, media_type)
+        # On a miss, renders the audio before the first byte, then streams cluster by cluster.
+        clusters = await asyncio.to_thread(stream.iter_chunk_webm, index, transition)
 
         async def body():
             while True:
@@ -229,12 +360,7 @@ def create_app(
                     return
                 yield cluster
 
-        return StreamingResponse(
-            body(),
-            media_type=media_types[container],
-            headers={"X-Cache": clusters.origin, "X-Preset": preset, "X-Intensity": str(intensity),
-                     "X-Bitrate": str(bitrate)},
-        )
+        return StreamingResponse(body(), media_type=media_type, headers={**headers, "X-Cache": clusters.origin})
 
     app.state.streams = streams
 
@@ -286,9 +412,29 @@ def main() -> None:
     parser.add_argument("--chunk-seconds", type=float, default=30.0)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes (give them a --cache-dir to share)")
     args = parser.parse_args()
+    if args.workers > 1:
+        # Each worker process imports this module and builds its app from the environment.
+        os.environ["AURALIS_SERVER_CONFIG"] = json.dumps({
+            "library": str(args.library) if args.library else None,
+            "cache_dir": args.cache_dir,
+            "chunk_seconds": args.chunk_seconds,
+        })
+        uvicorn.run("server:app_from_environment", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, app_dir=str(Path(__file__).resolve().parent))
+        return
     app = create_app(default_library(args.library), args.cache_dir, args.chunk_seconds)
     uvicorn.run(app, host=args.host, port=args.port)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker of ``--workers N`` (configured through ``AURALIS_SERVER_CONFIG``)."""
+    limit_malloc_arenas()
+    config = json.loads(os.environ["AURALIS_SERVER_CONFIG"])
+    library = Path(config["library"]) if config["library"] else None
+    return create_app(default_library(library), config["cache_dir"], config["chunk_seconds"])
 
 
 if __name__ == "__main__":

@@ -56,7 +56,8 @@ async function openSource(settings) {
     if (m.total_chunks === undefined) throw new Error(`metadata: ${JSON.stringify(m)}`);
     const type = pickType(m.mimes || spellings("webm", m.mime));
     if (!type) return { meta: metaOf(m.duration, m.chunk_duration, m.total_chunks, null), hls: `${base}/playlist.m3u8?${q}` };
-    const c = `container=${type.container}`;
+    // The file's content version makes the URLs name their content: cacheable for good.
+    const c = `container=${type.container}` + (m.version ? `&v=${encodeURIComponent(m.version)}` : "");
     return {
       meta: metaOf(m.duration, m.chunk_duration, m.total_chunks, type),
       initUrl: `${base}/init?${q}&${c}`,

@@ -305,6 +305,27 @@ impl Stream {
         crate::chunk::init_segment(&self.inner.track.renderer, self.container())
     }
 
+    /// A strong HTTP entity tag (quotes included) for chunk `index`'s media segment as this
+    /// stream serves it ([`Self::chunk_media_segment`], [`Self::chunk_clusters`]; a transition
+    /// from `from` when given), computed without rendering anything: the chunk's cache key
+    /// (library version, the file's content signature, every setting that changes the bytes,
+    /// the index) and the container. Equal tags mean equal bytes, in any process and on any
+    /// machine with this library version, so a server answers `If-None-Match` with `304` before
+    /// any work and a CDN may keep the bytes for good. Checks the index, the transition and
+    /// that the file is unchanged like a request does.
+    pub fn chunk_etag(&self, index: u64, from: Option<MasteringSettings>) -> Result<String, Error> {
+        let (_, key) = self.prepare_request(index, from, Kind::Webm)?;
+        Ok(entity_tag(
+            format!("{:032x} {}", key.0, self.container().name()).as_bytes(),
+        ))
+    }
+
+    /// A strong HTTP entity tag (quotes included) for [`Self::init_segment`]: a hash of its
+    /// bytes (which are made without rendering).
+    pub fn init_etag(&self) -> String {
+        entity_tag(&self.init_segment())
+    }
+
     /// Chunk `index` as a media segment in the stream's container (WebM Clusters or MP4
     /// fragments), cached.
     pub fn chunk_media_segment(&self, index: u64) -> Result<Served, Error> {
@@ -622,4 +643,9 @@ mod tests {
         shared::<Stream>();
         sendable::<ChunkClusters>();
     }
+}
+
+/// `"<32 hex digits>"`: the XXH3-128 of `bytes` as an HTTP strong entity tag.
+fn entity_tag(bytes: &[u8]) -> String {
+    format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(bytes))
 }
