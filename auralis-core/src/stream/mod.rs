@@ -631,6 +631,11 @@ impl Stream {
     }
 }
 
+/// `"<32 hex digits>"`: the XXH3-128 of `bytes` as an HTTP strong entity tag.
+fn entity_tag(bytes: &[u8]) -> String {
+    format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -643,9 +648,4 @@ mod tests {
         shared::<Stream>();
         sendable::<ChunkClusters>();
     }
-}
-
-/// `"<32 hex digits>"`: the XXH3-128 of `bytes` as an HTTP strong entity tag.
-fn entity_tag(bytes: &[u8]) -> String {
-    format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(bytes))
 }
