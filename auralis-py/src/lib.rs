@@ -311,6 +311,19 @@ impl Stream {
         heavy(py, || self.inner.chunk_etag(index, from))
     }
 
+    /// Whether chunk `index` (a transition when `transition_from` is given) is in the cache,
+    /// in memory or on disk: serving it renders nothing.
+    #[pyo3(signature = (index, transition_from=None))]
+    fn is_cached(
+        &self,
+        py: Python<'_>,
+        index: u64,
+        transition_from: Option<(Option<String>, f64)>,
+    ) -> PyResult<bool> {
+        let from = transition(transition_from)?;
+        heavy(py, || self.inner.is_cached(index, from))
+    }
+
     /// The file's content signature (hex), as `file_signature` gives it: what the stream's
     /// cache keys are made from.
     #[getter]

@@ -444,6 +444,18 @@ impl ChunkCache {
         }
     }
 
+    /// Whether `key` is stored, in memory or on disk (its file exists; it is checked when
+    /// read). No LRU update.
+    pub fn contains(&self, key: CacheKey) -> bool {
+        self.contains_in_memory(key)
+            || self
+                .inner
+                .disk
+                .as_ref()
+                .filter(|d| d.enabled())
+                .is_some_and(|d| d.dir().join(key.file_name()).exists())
+    }
+
     /// Whether `key` is in memory (no disk look-up, no LRU update).
     pub fn contains_in_memory(&self, key: CacheKey) -> bool {
         lock(&self.inner.memory).lru.contains(&key)

@@ -305,6 +305,14 @@ impl Stream {
         crate::chunk::init_segment(&self.inner.track.renderer, self.container())
     }
 
+    /// Whether chunk `index` (a transition from `from` when given) is in the cache, in memory
+    /// or on disk, so that serving it renders nothing: what a pre-render job skips. Checks the
+    /// request like [`Self::chunk_etag`].
+    pub fn is_cached(&self, index: u64, from: Option<MasteringSettings>) -> Result<bool, Error> {
+        let (_, key) = self.prepare_request(index, from, Kind::Webm)?;
+        Ok(self.inner.engine.cache().contains(key))
+    }
+
     /// A strong HTTP entity tag (quotes included) for chunk `index`'s media segment as this
     /// stream serves it ([`Self::chunk_media_segment`], [`Self::chunk_clusters`]; a transition
     /// from `from` when given), computed without rendering anything: the chunk's cache key
