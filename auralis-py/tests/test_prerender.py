@@ -243,3 +243,45 @@ def test_bad_arguments_are_refused_with_a_message(tmp_path, args):
     )
     assert run.returncode != 0
     assert ("--chunks" in run.stderr) or ("unknown preset" in run.stderr), run.stderr
+
+
+def test_a_run_on_an_external_scheduler_with_its_own_workers(tmp_path):
+    """``--scheduler``: a Dask cluster started apart (``dask scheduler`` and ``dask worker``
+    processes, as on other machines sharing the cache directory) runs the same job."""
+    import socket
+
+    lib = make_library(tmp_path, [22.0, 11.0])
+    cache = tmp_path / "cache"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+         "--port", str(port), "--dashboard-address", ":0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    workers = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "2",
+         "--nthreads", "1", "--dashboard-address", ":0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+        run = subprocess.run(
+            [sys.executable, "-m", "auralis_core", "prerender", str(lib), "--cache-dir", str(cache),
+             "--scheduler", address, "--chunk-seconds", "10", "--quiet", "--json", "-"],
+            capture_output=True, text=True, timeout=300,
+        )
+    finally:
+        for p in (workers, scheduler):
+            p.terminate()
+            p.wait(timeout=60)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["workers"] == 2 and summary["tracks_ok"] == 2 and summary["tracks_failed"] == 2
+    good = [t for t in find_tracks(lib) if t.stat().st_size > 1000 and t.suffix == ".wav"]
+    want = expected_entries(good, ["adaptive"])
+    assert summary["entries_computed"] == want == len(cache_files(cache))
+    assert_cache_equals_fresh_renders(good, ["adaptive"], cache)
