@@ -215,20 +215,25 @@ impl PartWork {
             )
         };
         // The transition's old mastering first, from a copy; the new one takes the input itself.
+        // Only what the mix reads of it: the encoder's pre-roll and the fade, not the rest of
+        // the part (a chunk's first part is 2 s, the fade 50 ms). Every stage of the chain is
+        // causal but the limiter, which looks 1 ms ahead within the mastering's 100 ms
+        // post-roll, so these frames are the same as from a render of the whole part.
         let old = match &self.transition {
             Some(t)
                 if (s as i64 - pre as i64)
                     < (self.chunk.start_frame + t.fade_frames as u64) as i64 =>
             {
+                let old_end = (self.chunk.start_frame + t.fade_frames as u64).clamp(s, e);
                 Some(r.render_mastered_span_from(
                     |a, b| {
                         let (a, b) = slice(a, b);
                         Ok(input[a..b].to_vec())
                     },
                     s,
-                    e,
+                    old_end,
                     pre,
-                    post,
+                    0,
                     &t.from,
                 )?)
             }

@@ -124,8 +124,25 @@ impl Mastering {
         // Validate the settings before reading anything.
         presets::check_intensity(intensity)?;
         let threads = crate::parallel::resolve(threads);
-        let info = source.info();
         let excerpts = analysis::read_excerpts(source, &analysis::Sampling::default(), threads)?;
+        Self::prepare_from_excerpts(source, excerpts, preset, intensity, analysis, threads)
+    }
+
+    /// [`Self::prepare`] with the analysis excerpts already read
+    /// ([`analysis::read_excerpts`] with the default sampling): what the stream engine does
+    /// when it keeps a track's excerpts for another preset's calibration. Consumes them (the
+    /// calibration shapes them in place).
+    pub fn prepare_from_excerpts(
+        source: &Source,
+        excerpts: Vec<Vec<f32>>,
+        preset: Preset,
+        intensity: f64,
+        analysis: Option<TrackAnalysis>,
+        threads: usize,
+    ) -> Result<Self, Error> {
+        presets::check_intensity(intensity)?;
+        let threads = crate::parallel::resolve(threads);
+        let info = source.info();
         let (rate, channels) = (
             analysis::analysis_rate(info.sample_rate),
             info.channels as usize,

@@ -49,6 +49,8 @@ pub struct EngineStats {
 
 pub(super) struct EngineInner {
     pub(super) cache: ChunkCache,
+    /// The analysis excerpts of the tracks opened last, for calibrating another preset.
+    pub(super) excerpts: Mutex<Excerpts>,
     pub(super) prefetch: Arc<Prefetcher>,
     pub(super) render_threads: usize,
 }
@@ -86,6 +88,7 @@ impl Engine {
         Engine {
             inner: Arc::new(EngineInner {
                 cache: ChunkCache::new(&config.cache),
+                excerpts: Mutex::new(Excerpts::default()),
                 prefetch: Prefetcher::start(config.prefetch_workers),
                 render_threads: crate::parallel::resolve(config.render_threads),
             }),
@@ -223,9 +226,10 @@ impl Track {
     /// computed (the analysis too, once per track).
     pub(super) fn mastering(
         &self,
-        cache: &ChunkCache,
+        engine: &EngineInner,
         choice: MasteringSettings,
     ) -> Result<Arc<Mastering>, Error> {
+        let cache = &engine.cache;
         if let Some(m) = lock(&self.masterings).get(&choice) {
             return Ok(m.clone());
         }
@@ -235,14 +239,38 @@ impl Track {
         let key = self.key(&format!("mastering/{}", choice.key_part()));
         let (entry, _) = cache.get_or_compute(key, || -> Result<CacheEntry, Error> {
             let analysis_key = self.key("analysis");
+            // The excerpts: kept from an earlier calibration of this file, or read now (and
+            // kept for the next preset).
+            let kept = lock(&engine.excerpts).get(self.signature);
+            let excerpts = match kept {
+                Some(kept) => (*kept).clone(),
+                None => {
+                    let read = crate::analysis::read_excerpts(
+                        source,
+                        &crate::analysis::Sampling::default(),
+                        threads,
+                    )?;
+                    lock(&engine.excerpts).put(self.signature, Arc::new(read.clone()));
+                    read
+                }
+            };
             let mastering = match cache.claim(analysis_key) {
                 Claim::Hit(entry, _) => {
                     let analysis: TrackAnalysis =
                         serde_json::from_slice(&entry.bytes).map_err(|e| corrupt_json(&e))?;
-                    Mastering::prepare(source, preset, intensity, Some(analysis), threads)?
+                    Mastering::prepare_from_excerpts(
+                        source,
+                        excerpts,
+                        preset,
+                        intensity,
+                        Some(analysis),
+                        threads,
+                    )?
                 }
                 Claim::Miss(guard) => {
-                    let m = Mastering::prepare(source, preset, intensity, None, threads)?;
+                    let m = Mastering::prepare_from_excerpts(
+                        source, excerpts, preset, intensity, None, threads,
+                    )?;
                     guard.complete(json_entry(&m.analysis));
                     m
                 }
@@ -254,6 +282,40 @@ impl Track {
         let mastering = Arc::new(mastering);
         lock(&self.masterings).insert(choice, mastering.clone());
         Ok(mastering)
+    }
+}
+
+/// Bytes of analysis excerpts the engine keeps: those of the last few tracks whose masterings
+/// it calibrated (24 s of 48 kHz stereo f32, 9.2 MB, at most per track), so that another preset
+/// of an open track is calibrated without decoding them again (a preset switch's first step).
+pub(super) const EXCERPT_BUDGET: usize = 40 << 20;
+
+/// The analysis excerpts of recently calibrated tracks, most recent last, within
+/// [`EXCERPT_BUDGET`].
+#[derive(Default)]
+pub(super) struct Excerpts {
+    kept: Vec<(FileSignature, Arc<Vec<Vec<f32>>>)>,
+}
+
+impl Excerpts {
+    fn get(&mut self, signature: FileSignature) -> Option<Arc<Vec<Vec<f32>>>> {
+        let i = self.kept.iter().position(|(s, _)| *s == signature)?;
+        let entry = self.kept.remove(i);
+        let excerpts = entry.1.clone();
+        self.kept.push(entry);
+        Some(excerpts)
+    }
+
+    fn put(&mut self, signature: FileSignature, excerpts: Arc<Vec<Vec<f32>>>) {
+        let bytes = |e: &Vec<Vec<f32>>| e.iter().map(|x| x.len() * 4).sum::<usize>();
+        if bytes(&excerpts) > EXCERPT_BUDGET {
+            return;
+        }
+        self.kept.retain(|(s, _)| *s != signature);
+        self.kept.push((signature, excerpts));
+        while self.kept.iter().map(|(_, e)| bytes(e)).sum::<usize>() > EXCERPT_BUDGET {
+            self.kept.remove(0);
+        }
     }
 }
 
@@ -317,5 +379,39 @@ mod tests {
         drop(held);
         assert!(shared_engine(&config(&dir.join("more"))).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[cfg(test)]
+mod excerpt_tests {
+    use super::*;
+
+    fn sig(n: u128) -> FileSignature {
+        FileSignature {
+            size: 1,
+            mtime_ns: 0,
+            hash: n,
+        }
+    }
+
+    fn excerpts(megabytes: usize) -> Arc<Vec<Vec<f32>>> {
+        Arc::new(vec![vec![0.0; megabytes * (1 << 20) / 4]])
+    }
+
+    #[test]
+    fn kept_excerpts_stay_within_the_budget_least_recently_used_out_first() {
+        let mut kept = Excerpts::default();
+        for n in 0..4 {
+            kept.put(sig(n), excerpts(10));
+        }
+        assert!(kept.get(sig(0)).is_some()); // now the most recent
+        kept.put(sig(4), excerpts(10)); // 50 MiB > 40 MiB: the least recent (1) goes
+        assert!(kept.get(sig(1)).is_none());
+        for n in [0, 2, 3, 4] {
+            assert!(kept.get(sig(n)).is_some(), "{n}");
+        }
+        kept.put(sig(9), excerpts(41)); // larger than the whole budget: not kept, nothing lost
+        assert!(kept.get(sig(9)).is_none());
+        assert_eq!(kept.kept.len(), 4);
     }
 }

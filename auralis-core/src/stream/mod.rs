@@ -162,7 +162,7 @@ enum Kind {
 impl Stream {
     fn new(engine: Engine, track: Arc<Track>, settings: StreamSettings) -> Result<Self, Error> {
         let plan = track.renderer.plan(settings.chunk_seconds)?;
-        let mastering = track.mastering(engine.cache(), settings.mastering())?;
+        let mastering = track.mastering(&engine.inner, settings.mastering())?;
         track.check_unchanged()?;
         Ok(Stream {
             inner: Arc::new(StreamInner {
@@ -575,10 +575,7 @@ impl Stream {
         let Some(from) = from.filter(|m| *m != s.mastering()) else {
             return Ok(None);
         };
-        let from = self
-            .inner
-            .track
-            .mastering(self.inner.engine.cache(), from)?;
+        let from = self.inner.track.mastering(&self.inner.engine.inner, from)?;
         Ok(Some(Transition {
             from: from.params.clone(),
             fade_frames: s.fade_frames(),
