@@ -82,3 +82,55 @@ def demo_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "demo.wav"
     path.write_bytes(auralis_core.demo_wav())
     return path
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_server(url: str, process, seconds: float = 60.0) -> None:
+    """Waits until ``url`` answers 200, failing with the server's stderr (when piped) if its
+    process ends first, or after ``seconds``."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            err = process.communicate()[1]
+            raise AssertionError(f"the server exited: {err.decode() if err else process.returncode}")
+        assert time.monotonic() < deadline, f"{url} did not answer within {seconds} s"
+        time.sleep(0.2)
+
+
+def stop_process_group(process, seconds: float = 30.0) -> None:
+    """Stops a server started with ``start_new_session=True`` and everything it started
+    (uvicorn's worker processes): SIGTERM, then SIGKILL to the group if it is still there after
+    ``seconds``; reaps it and closes its pipes."""
+    import os
+    import signal
+    import subprocess
+
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.communicate()

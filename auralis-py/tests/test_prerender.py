@@ -19,7 +19,7 @@ import pytest
 import auralis_core as ac
 from auralis_core.prerender import find_tracks, prerender
 
-from conftest import write_wav
+from conftest import free_port, stop_process_group, wait_for_server, write_wav
 
 try:
     from dask.distributed import Client, LocalCluster
@@ -139,7 +139,6 @@ def test_a_worker_killed_with_sigkill_during_a_run_does_not_stop_it(tmp_path):
 
 def test_prerender_workers_and_two_servers_on_one_directory_compute_each_key_once(tmp_path, cluster):
     import concurrent.futures
-    import socket
 
     import httpx
 
@@ -149,25 +148,15 @@ def test_prerender_workers_and_two_servers_on_one_directory_compute_each_key_onc
     cache = tmp_path / "cache"
     servers, ports = [], []
     for _ in range(2):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
+        ports.append(free_port())
         servers.append(subprocess.Popen(
             [sys.executable, str(SERVER), "--port", str(ports[-1]), "--library", str(lib),
              "--cache-dir", str(cache), "--chunk-seconds", "5"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         ))
     try:
-        for port in ports:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/api/tracks", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "a server did not start"
-                time.sleep(0.2)
+        for port, server in zip(ports, servers):
+            wait_for_server(f"http://127.0.0.1:{port}/api/tracks", server)
         result = {}
         run = threading.Thread(target=lambda: result.update(prerender(
             lib, str(cache), ["adaptive"], chunk_seconds=5.0, progress=False, client=cluster)))
@@ -191,8 +180,7 @@ def test_prerender_workers_and_two_servers_on_one_directory_compute_each_key_onc
         computed = [httpx.get(f"http://127.0.0.1:{p}/api/stats").json().get("computed", 0) for p in ports]
     finally:
         for s in servers:
-            s.terminate()
-            s.wait(timeout=30)
+            stop_process_group(s)
     want = expected_entries(tracks, ["adaptive"], chunk_s=5.0)
     assert len(cache_files(cache)) == want
     assert sum(computed) + result["entries_computed"] == want, (computed, result["entries_computed"])
@@ -248,13 +236,9 @@ def test_bad_arguments_are_refused_with_a_message(tmp_path, args):
 def test_a_run_on_an_external_scheduler_with_its_own_workers(tmp_path):
     """``--scheduler``: a Dask cluster started apart (``dask scheduler`` and ``dask worker``
     processes, as on other machines sharing the cache directory) runs the same job."""
-    import socket
-
     lib = make_library(tmp_path, [22.0, 11.0])
     cache = tmp_path / "cache"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     scheduler = subprocess.Popen(
         [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",

@@ -33,8 +33,11 @@ library version.
 Errors are JSON: 404 unknown track (or file gone), 416 chunk index past the end (or a byte
 range past the end), 422 bad parameters or an unreadable file, 409 a file that changed while
 open, 410 a content version that is no longer the file's. DSP never runs on the
-event loop: every call into the engine goes through ``asyncio.to_thread`` (the engine releases
-the GIL).
+event loop: every call into the engine runs on a thread (the engine releases the GIL). Calls
+that may wait for a computation elsewhere (opening a stream, claiming a chunk another request
+or another process is rendering) run on one pool, and the calls that advance a response being
+streamed on another, so that waiting requests can never take every thread from the request
+whose progress they wait for.
 
 Run: ``python examples/python/server.py [--library DIR] [--cache-dir DIR] [--chunk-seconds S]
 [--port 8000] [--workers N]``, then open http://127.0.0.1:8000/; the library is the built-in
@@ -47,11 +50,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import tempfile
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
@@ -164,6 +169,17 @@ def create_app(
     streams: "OrderedDict[Tuple[str, str, float, str, int], ac.Stream]" = OrderedDict()
     streams_lock = threading.Lock()
 
+    # See the module docs: calls that may wait, and calls that stream (which never wait for
+    # another request).
+    waiting_pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="auralis-wait")
+    streaming_pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="auralis-stream")
+
+    async def may_wait(fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(waiting_pool, functools.partial(fn, *args))
+
+    async def streams_on(fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(streaming_pool, functools.partial(fn, *args))
+
     def error(status: int, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=status, content={"error": type(exc).__name__, "detail": str(exc)})
 
@@ -218,7 +234,7 @@ def create_app(
     ) -> ac.Stream:
         if track_id not in tracks:
             raise HTTPException(status_code=404, detail=f"unknown track {track_id!r}")
-        return await asyncio.to_thread(open_stream, track_id, preset, intensity, container, bitrate)
+        return await may_wait(open_stream, track_id, preset, intensity, container, bitrate)
 
     Preset = Query("adaptive", description="adaptive, gentle, warm, bright, punchy, live or none")
     Intensity = Query(1.0, ge=0.0, le=1.0)
@@ -338,7 +354,7 @@ def create_app(
         stream = await get_stream(track_id, preset, intensity, container, bitrate)
         transition = parse_transition(transition_from)
         # Checks (index, transition, file unchanged) without rendering.
-        etag = await asyncio.to_thread(stream.chunk_etag, index, transition)
+        etag = await may_wait(stream.chunk_etag, index, transition)
         headers = caching(stream, v, etag)
         headers.update({"X-Preset": preset, "X-Intensity": str(intensity), "X-Bitrate": str(bitrate)})
         media_type = media_types[container]
@@ -348,14 +364,14 @@ def create_app(
         rng = wants_range(request, etag)
         if rng is not None:
             # A range needs the whole segment's length: render (or read) it whole.
-            body, origin = await asyncio.to_thread(stream.media_segment, index, transition)
+            body, origin = await may_wait(stream.media_segment, index, transition)
             return ranged(body, rng, {**headers, "X-Cache": origin}, media_type)
         # On a miss, renders the audio before the first byte, then streams cluster by cluster.
-        clusters = await asyncio.to_thread(stream.iter_chunk_webm, index, transition)
+        clusters = await may_wait(stream.iter_chunk_webm, index, transition)
 
         async def body():
             while True:
-                cluster = await asyncio.to_thread(next, clusters, None)
+                cluster = await streams_on(next, clusters, None)
                 if cluster is None:
                     return
                 yield cluster
