@@ -195,6 +195,7 @@ def prerender(
     try:
         cache_dir = str(Path(cache_dir).resolve()) if scheduler is None else cache_dir
         futures = []
+        path_of = {}
         for path, _info in planned:
             groups = [list(presets)] if analysis_only else [[p] for p in presets]
             for group in groups:
@@ -202,6 +203,7 @@ def prerender(
                     run_task, str(path), group, first_chunks, chunk_seconds, bitrate, cache_dir,
                     analysis_only, pure=False, retries=3,
                 ))
+                path_of[futures[-1].key] = str(path)
         bar = Progress(progress, len(futures), len(planned), None if analysis_only else planned_chunks)
         results: List[dict] = []
         remaining = {str(p): (1 if analysis_only else len(presets)) for p, _ in planned}
@@ -211,7 +213,7 @@ def prerender(
             try:
                 r = future.result()
             except Exception as e:  # a task that failed on every try (e.g. workers killed)
-                r = {"path": "?", "error": f"{type(e).__name__}: {e}", "chunks": 0, "rendered": 0,
+                r = {"path": path_of[future.key], "error": f"{type(e).__name__}: {e}", "chunks": 0, "rendered": 0,
                      "skipped": 0, "bytes": 0, "audio_seconds": 0.0, "computed": 0}
             results.append(r)
             chunks_done += r["rendered"] + r["skipped"]
