@@ -4,6 +4,8 @@
 //! cargo run --release --example render -- [INPUT] --out DIR [--chunk-seconds S] [--chunks 0,3,7] [--wav]
 //!     [--wav-format float32|pcm16] [--preset NAME] [--intensity X] [--bitrate BPS] [--complexity N]
 //!     [--container webm|mp4] [--full]
+//! cargo run --release --example render -- --queue A,B,C [--gapless | --crossfade S] [--album]
+//!     --out DIR [the options above but --container mp4 and --full]
 //! ```
 //!
 //! Writes `DIR/manifest.json` describing the whole track, its mastering and its chunk plan, the
@@ -18,6 +20,10 @@
 //! [`auralis_core::chunk::ChunkRender`], the path the engine, C and Python use too, so a chunk
 //! file is the bytes a server sends. With `--full`, also `DIR/full.webm` (or `DIR/full.m4a`),
 //! the whole track as one file.
+//! With `--queue`, the files play as one stream (see [`auralis_core::Queue`]): gapless joins
+//! (the default) or crossfades of `S` seconds, the chunks on the queue's timeline in the same
+//! layout, and the manifest also lists the `items` (each file, where it starts, its gain) and
+//! the `joins`. `--album` treats the queue as one album (one shared loudness gain).
 //! Every file is written under a temporary name and renamed when complete, so a reader never
 //! sees a partial file. Errors print one line and exit with status 1.
 
@@ -80,6 +86,19 @@ struct Args {
     /// file.
     #[arg(long)]
     full: bool,
+    /// Render a queue of files (comma-separated) as one stream instead of INPUT.
+    #[arg(long, value_delimiter = ',', conflicts_with = "input")]
+    queue: Option<Vec<PathBuf>>,
+    /// Queue joins: each file starts at the sample after the previous one ends (the default).
+    #[arg(long, conflicts_with = "crossfade")]
+    gapless: bool,
+    /// Queue joins: crossfades of this many seconds (0 to 12).
+    #[arg(long)]
+    crossfade: Option<f64>,
+    /// Queue: the files are one album and share one loudness gain (album gain); without it each
+    /// file is brought to its preset's target (track gain).
+    #[arg(long)]
+    album: bool,
 }
 
 fn main() -> ExitCode {
@@ -94,6 +113,12 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    if args.queue.is_some() {
+        return run_queue(args);
+    }
+    if args.gapless || args.crossfade.is_some() || args.album {
+        return Err("--gapless, --crossfade and --album are options of --queue".into());
+    }
     let started = Instant::now();
     // Settings are checked before any file is read.
     let preset = Preset::from_name(&args.preset).map_err(|e| e.to_string())?;
@@ -345,4 +370,196 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(&tmp, bytes)
         .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `--queue`: the files as one stream on the queue's timeline.
+fn run_queue(args: &Args) -> Result<(), String> {
+    use auralis_core::{Engine, EngineConfig, GainMode, Join, Queue, QueueItem, StreamSettings};
+    let started = Instant::now();
+    let files = args.queue.clone().unwrap_or_default();
+    if args.full {
+        return Err("--full is not available for a queue".into());
+    }
+    let preset = Preset::from_name(&args.preset).map_err(|e| e.to_string())?;
+    let wav_format = WavFormat::from_name(&args.wav_format).ok_or_else(|| {
+        format!(
+            "unknown WAV format {:?} (valid: float32, pcm16)",
+            args.wav_format
+        )
+    })?;
+    let container: Container = args
+        .container
+        .parse()
+        .map_err(|e: auralis_core::Error| e.to_string())?;
+    let settings = StreamSettings {
+        preset,
+        intensity: args.intensity,
+        chunk_seconds: args.chunk_seconds,
+        opus: OpusSettings {
+            bitrate_bps: args.bitrate,
+            complexity: args.complexity,
+        },
+        container,
+        ..StreamSettings::default()
+    };
+    let join = match args.crossfade {
+        Some(seconds) => Join::Crossfade { seconds },
+        None => Join::Gapless,
+    };
+    let items: Vec<QueueItem> = files
+        .iter()
+        .map(|path| QueueItem {
+            path: path.clone(),
+            mastering: MasteringSettings::new(preset, args.intensity),
+            album: args.album.then(|| "album".to_owned()),
+        })
+        .collect();
+    let joins = vec![join; items.len().saturating_sub(1)];
+    let gain = if args.album {
+        GainMode::Album
+    } else {
+        GainMode::Track
+    };
+    let engine = Engine::new(&EngineConfig::default());
+    let queue =
+        Queue::open(&engine, &items, &joins, settings, gain).map_err(|e| e.to_string())?;
+    let selected: Vec<u64> = match &args.chunks {
+        Some(list) => {
+            for &index in list {
+                queue.chunk(index).map_err(|e| e.to_string())?;
+            }
+            list.clone()
+        }
+        None => (0..queue.total_chunks()).collect(),
+    };
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let init = queue.init_segment();
+    write_atomically(&args.out.join("init.webm"), &init)?;
+    let mut written = std::collections::BTreeMap::new();
+    let mut rendered_frames = 0u64;
+    for &index in &selected {
+        let chunk = queue.chunk(index).map_err(|e| e.to_string())?;
+        let file = queue.chunk_file(index).map_err(|e| e.to_string())?;
+        let name = format!("chunk_{index:05}.webm");
+        write_atomically(&args.out.join(&name), &file)?;
+        let wav = if args.wav {
+            let pcm = queue
+                .pcm(
+                    chunk.start_frame as i64,
+                    (chunk.start_frame + chunk.frames) as i64,
+                )
+                .map_err(|e| e.to_string())?;
+            let wav_name = format!("chunk_{index:05}.wav");
+            let bytes = auralis_core::wav::wav_bytes(
+                queue.channels(),
+                wav_format,
+                chunk.start_frame,
+                pcm,
+            )
+            .map_err(|e| e.to_string())?;
+            write_atomically(&args.out.join(&wav_name), &bytes)?;
+            Some(wav_name)
+        } else {
+            None
+        };
+        rendered_frames += chunk.frames;
+        written.insert(
+            index,
+            Written {
+                file: name,
+                bytes: file.len(),
+                wav,
+            },
+        );
+    }
+    let seconds = |frames: u64| frames as f64 / f64::from(OUTPUT_RATE_HZ);
+    let chunks: Vec<Value> = queue
+        .chunks()
+        .iter()
+        .map(|c| {
+            let mut entry = json!({
+                "index": c.index,
+                "item": c.item,
+                "item_chunk": c.item_chunk,
+                "boundary": c.boundary,
+                "start_frame": c.start_frame,
+                "frames": c.frames,
+                "start_s": seconds(c.start_frame),
+                "duration_s": seconds(c.frames),
+            });
+            if let Some(w) = written.get(&c.index) {
+                if let Some(name) = &w.wav {
+                    entry["wav"] = json!(name);
+                }
+                entry["file"] = json!(w.file);
+                entry["bytes"] = json!(w.bytes);
+                entry["webm"] = json!(w.file);
+                entry["webm_bytes"] = json!(w.bytes);
+            }
+            entry
+        })
+        .collect();
+    let places: Vec<Value> = queue
+        .places()
+        .iter()
+        .zip(&files)
+        .enumerate()
+        .map(|(i, (p, path))| {
+            let stream = queue.item_stream(i).expect("an item per place");
+            json!({
+                "path": path.display().to_string(),
+                "start_frame": p.start_frame,
+                "start_s": seconds(p.start_frame),
+                "frames": p.frames,
+                "played_frames": p.played_frames,
+                "fade_in_frames": p.fade_in_frames,
+                "first_chunk": p.first_chunk,
+                "gain_db": p.gain_db,
+                "analysis": stream.analysis(),
+            })
+        })
+        .collect();
+    let joins: Vec<Value> = queue
+        .joins()
+        .iter()
+        .map(|j| match j {
+            Join::Gapless => json!({"mode": "gapless"}),
+            Join::Crossfade { seconds } => json!({"mode": "crossfade", "seconds": seconds}),
+        })
+        .collect();
+    let manifest = json!({
+        "format_version": 2,
+        "queue": true,
+        "items": places,
+        "joins": joins,
+        "gain_mode": if args.album { "album" } else { "track" },
+        "sample_rate": OUTPUT_RATE_HZ,
+        "channels": queue.channels(),
+        "frames": queue.frames(),
+        "duration_s": queue.duration_s(),
+        "chunk_seconds": args.chunk_seconds,
+        "total_chunks": queue.total_chunks(),
+        "chunks": chunks,
+        "preset": preset.name(),
+        "intensity": args.intensity,
+        "container": "webm",
+        "mime": queue.mime(),
+        "chunk_files_include_init": true,
+        "bitrate": args.bitrate,
+        "wav_format": args.wav.then(|| args.wav_format.clone()),
+        "init": {"file": "init.webm", "bytes": init.len()},
+    });
+    let text = serde_json::to_string_pretty(&manifest).expect("JSON values serialize");
+    write_atomically(&args.out.join("manifest.json"), text.as_bytes())?;
+    let wall = started.elapsed().as_secs_f64();
+    let audio_s = seconds(rendered_frames);
+    println!(
+        "rendered {} of {} queue chunks ({audio_s:.2} s of audio, {} items) in {wall:.3} s: {:.0}x real time -> {}",
+        selected.len(),
+        queue.total_chunks(),
+        files.len(),
+        audio_s / wall.max(1e-9),
+        args.out.join("manifest.json").display()
+    );
+    Ok(())
 }

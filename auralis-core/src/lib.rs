@@ -51,7 +51,9 @@ pub use mastering::{Mastering, MasteringParams, MasteringSettings, Preset};
 pub use plan::ChunkPlan;
 pub use prefetch::Priority;
 pub use render::Renderer;
-pub use stream::{Engine, EngineConfig, Stream, StreamInfo, StreamSettings};
+pub use stream::{
+    Engine, EngineConfig, GainMode, Join, Queue, QueueItem, Stream, StreamInfo, StreamSettings,
+};
 
 /// The output sample rate of every stream.
 pub const OUTPUT_RATE_HZ: u32 = 48_000;

@@ -22,6 +22,7 @@
 mod clusters;
 mod engine;
 mod pcm;
+mod queue;
 mod settings;
 
 pub use crate::wav::WavFormat;
@@ -31,6 +32,7 @@ pub use engine::{
     MAX_SHARED_ENGINES,
 };
 pub use pcm::rms_db;
+pub use queue::{GainMode, ItemPlace, Join, Queue, QueueChunk, QueueItem, MAX_CROSSFADE_S};
 pub use settings::{StreamSettings, MAX_FADE_MS};
 
 use std::collections::HashMap;

@@ -71,6 +71,7 @@ pub mod ids {
     pub const SIMPLE_BLOCK: u32 = 0xA3;
     pub const BLOCK_GROUP: u32 = 0xA0;
     pub const BLOCK: u32 = 0xA1;
+    pub const BLOCK_DURATION: u32 = 0x9B;
     pub const DISCARD_PADDING: u32 = 0x75A2;
     pub const CUES: u32 = 0x1C53_BB6B;
     pub const CUE_POINT: u32 = 0xBB;
@@ -234,25 +235,70 @@ fn clusters(
 /// is made.
 pub fn cluster(packets: &[Vec<u8>], first_frame: u64, discard_padding_frames: u64) -> Vec<u8> {
     debug_assert!(packets.len() <= CLUSTER_PACKETS && first_frame.is_multiple_of(48));
-    let mut out = Vec::with_capacity(packets.iter().map(|p| p.len() + 8).sum::<usize>() + 16);
-    let last = packets.len().saturating_sub(1);
+    let last = if discard_padding_frames > 0 {
+        LastBlock::TrackEnd {
+            padding_frames: discard_padding_frames,
+        }
+    } else {
+        LastBlock::Plain
+    };
+    cluster_at(packets, first_frame / 48, last)
+}
+
+/// How a Cluster's last block ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastBlock {
+    /// A SimpleBlock like the others.
+    Plain,
+    /// The stream's end: a BlockGroup with DiscardPadding (the frames past the end).
+    TrackEnd {
+        /// Frames of the packet past the end.
+        padding_frames: u64,
+    },
+    /// A cut inside a stream (a queue's track ending where the next one starts): a BlockGroup
+    /// with DiscardPadding (the frames of the packet past the cut, which the next packet
+    /// plays) and a BlockDuration (ms) that ends the block where the next block starts, so
+    /// the two never overlap on the buffered timeline.
+    Cut {
+        /// Frames of the packet past the cut.
+        padding_frames: u64,
+        /// The block's duration on the timeline, ms.
+        duration_ms: u64,
+    },
+}
+
+/// A Cluster at `timestamp_ms` (its first packet's time, rounded to the millisecond for a
+/// queue's tracks, which start anywhere on the 48 kHz grid), one block per 20 ms packet, the
+/// last one ending as `last` says.
+pub fn cluster_at(packets: &[Vec<u8>], timestamp_ms: u64, last: LastBlock) -> Vec<u8> {
+    debug_assert!(packets.len() <= CLUSTER_PACKETS);
+    let mut out = Vec::with_capacity(packets.iter().map(|p| p.len() + 8).sum::<usize>() + 24);
+    let final_index = packets.len().saturating_sub(1);
     master(&mut out, ids::CLUSTER, |cl| {
-        uint(cl, ids::TIMESTAMP, first_frame / 48);
+        uint(cl, ids::TIMESTAMP, timestamp_ms);
         for (j, packet) in packets.iter().enumerate() {
             let relative = (j * PACKET_FRAMES / 48) as i16;
             let mut block = vec![0x81]; // track 1
             block.extend_from_slice(&relative.to_be_bytes());
-            if j == last && discard_padding_frames > 0 {
+            let (padding, duration) = match last {
+                _ if j != final_index => (0, None),
+                LastBlock::Plain => (0, None),
+                LastBlock::TrackEnd { padding_frames } => (padding_frames, None),
+                LastBlock::Cut {
+                    padding_frames,
+                    duration_ms,
+                } => (padding_frames, Some(duration_ms)),
+            };
+            if padding > 0 {
                 block.push(0x00);
                 block.extend_from_slice(packet);
                 master(cl, ids::BLOCK_GROUP, |g| {
                     element(g, ids::BLOCK, &block);
+                    if let Some(ms) = duration {
+                        uint(g, ids::BLOCK_DURATION, ms);
+                    }
                     // DiscardPadding is signed: a negative value would mean "skip at the start".
-                    sint(
-                        g,
-                        ids::DISCARD_PADDING,
-                        frames_to_ns(discard_padding_frames) as i64,
-                    );
+                    sint(g, ids::DISCARD_PADDING, frames_to_ns(padding) as i64);
                 });
             } else {
                 block.push(0x80); // keyframe

@@ -1,0 +1,705 @@
+//! Queues: an ordered list of tracks on one continuous 48 kHz timeline, served as one WebM
+//! stream (one init segment, media segments appended in order to one SourceBuffer), with a
+//! join per boundary: gapless (the next track starts at the sample after the previous one
+//! ends) or a crossfade (the tracks overlap by up to [`MAX_CROSSFADE_S`], mixed with an
+//! equal-power curve; the timeline shortens by the overlap).
+//!
+//! ```text
+//! queue frames  0 ─────────────── e₀ ──────────────────────── e₀+e₁ ─────────── total
+//! item 0        [chunk 0][chunk 1][c2)                      (cut at e₀ = n₀ − F₁)
+//! item 1                          [chunk 0][chunk 1][chunk 2][c3)
+//!                                  ╰ F₁: item 0's tail fades out under it (crossfade)
+//! ```
+//!
+//! Item `i` starts at queue frame `qᵢ` and plays its frames `[0, eᵢ)` before the next item
+//! starts, where `eᵢ = nᵢ − Fᵢ₊₁` (its length less the next join's overlap). Its chunks are its
+//! own chunk grid cut at `eᵢ`. A chunk whose audio, with the encoder's pre-roll before it and
+//! look-ahead after it, is the track's own audio is an *interior* chunk: the track's ordinary
+//! chunk, served from the same cache entry as the track's own stream, with only its timestamps
+//! moved by `qᵢ` (no decoding, no encoding). The others are *boundary* chunks, rendered from
+//! every track their input touches: an item's first chunk (its pre-roll is the previous
+//! track's mastered tail, or the crossfade), the chunks under a crossfade, and an item's last
+//! chunk (its look-ahead is the next track's head). A boundary chunk is a pure function of the
+//! tracks it touches, their settings and the joins: cached under a key of all of them.
+//!
+//! A track's packets lie on its own 20 ms grid from its first frame, so at a join the previous
+//! track's last packet runs past the cut by up to 959 frames: that block carries
+//! DiscardPadding (the frames past the cut, dropped by the decoder) and a BlockDuration that
+//! ends it where the next track's first block starts. Timestamps of a track that starts between
+//! two milliseconds are rounded to the nearest millisecond (WebM's TimestampScale is 1 ms):
+//! what a browser plays is the decoded packets one after the other, so the rounding moves the
+//! buffered timeline by under half a millisecond and never the audio.
+//!
+//! Loudness: each item is mastered to its preset's target (track gain), so crossfades join
+//! tracks at matched loudness. With [`GainMode::Album`], the items that name the same album
+//! share one loudness gain (the album's, from the tracks' measured loudness weighted by
+//! length), so the album's quiet and loud tracks keep their difference; their chunks are then
+//! rendered with that gain (under keys of their own).
+//!
+//! Only WebM queues exist in this version: an MP4 queue is refused with
+//! [`Error::InvalidArgument`].
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use super::{Engine, Served, Stream, StreamSettings};
+use crate::cache::{CacheEntry, CacheKey};
+use crate::container::{webm_segment_packets, Container};
+use crate::crossfade::Curve;
+use crate::error::Error;
+use crate::mastering::{MasteringParams, MasteringSettings};
+use crate::opus::{self, LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES};
+use crate::plan::ChunkRange;
+use crate::webm::{self, LastBlock, CLUSTER_PACKETS};
+
+/// Longest crossfade between two items, seconds.
+pub const MAX_CROSSFADE_S: f64 = 12.0;
+
+/// How one item follows the previous one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Join {
+    /// The next item's first sample follows the previous item's last sample.
+    Gapless,
+    /// The items overlap by this many seconds (0 to [`MAX_CROSSFADE_S`]), mixed with an
+    /// equal-power curve. Shortened to half the shorter item when an item is shorter than
+    /// twice the fade.
+    Crossfade {
+        /// Overlap, seconds.
+        seconds: f64,
+    },
+}
+
+impl Join {
+    fn check(self) -> Result<(), Error> {
+        match self {
+            Join::Gapless => Ok(()),
+            Join::Crossfade { seconds } if (0.0..=MAX_CROSSFADE_S).contains(&seconds) => Ok(()),
+            Join::Crossfade { seconds } => Err(Error::InvalidArgument {
+                name: "crossfade",
+                value: format!("{seconds} s"),
+                valid: "a number of seconds from 0 to 12",
+            }),
+        }
+    }
+
+    fn frames(self) -> u64 {
+        match self {
+            Join::Gapless => 0,
+            Join::Crossfade { seconds } => crate::plan::seconds_to_frames(seconds),
+        }
+    }
+}
+
+/// Whose loudness gain an item gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GainMode {
+    /// Every item is brought to its preset's target (for shuffled playlists).
+    #[default]
+    Track,
+    /// Items naming the same [`QueueItem::album`] share one gain, so their loudness
+    /// differences stay (what ReplayGain calls album gain); items without an album get track
+    /// gain.
+    Album,
+}
+
+/// One item of a queue: a file and its mastering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueItem {
+    /// The file.
+    pub path: PathBuf,
+    /// Its preset and intensity.
+    pub mastering: MasteringSettings,
+    /// The album it belongs to, for [`GainMode::Album`] (any text that names it: items with
+    /// equal names are one album).
+    pub album: Option<String>,
+}
+
+impl QueueItem {
+    /// `path` with the default mastering, no album.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        QueueItem {
+            path: path.into(),
+            mastering: MasteringSettings::DEFAULT,
+            album: None,
+        }
+    }
+}
+
+/// Where an item lies on the queue's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemPlace {
+    /// Queue frame of the item's first sample.
+    pub start_frame: u64,
+    /// The item's length, frames at 48 kHz.
+    pub frames: u64,
+    /// Frames of the item played before the next item starts (its length less the next
+    /// crossfade).
+    pub played_frames: u64,
+    /// Frames at its start that fade in under the previous item's tail (0 when gapless).
+    pub fade_in_frames: u64,
+    /// The queue chunk holding its first frame.
+    pub first_chunk: u64,
+    /// The loudness gain applied, dB (the track's own, or the album's in album mode).
+    pub gain_db: f64,
+}
+
+/// One chunk of a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueChunk {
+    /// Its index in the queue.
+    pub index: u64,
+    /// The item it belongs to.
+    pub item: usize,
+    /// Its index in that item's own chunk plan.
+    pub item_chunk: u64,
+    /// Queue frame of its first sample.
+    pub start_frame: u64,
+    /// Its length, frames.
+    pub frames: u64,
+    /// Whether it is rendered from the tracks around a join (else it is the track's own chunk,
+    /// with moved timestamps).
+    pub boundary: bool,
+}
+
+struct Item {
+    stream: Stream,
+    /// The mastering applied (the track's own, or with the album's gain).
+    params: MasteringParams,
+    place: ItemPlace,
+}
+
+struct QueueInner {
+    settings: StreamSettings,
+    items: Vec<Item>,
+    joins: Vec<Join>,
+    chunks: Vec<QueueChunk>,
+    frames: u64,
+    channels: u16,
+}
+
+/// A queue of tracks on one timeline. Cheap to clone (shared); `Send + Sync`.
+#[derive(Clone)]
+pub struct Queue {
+    inner: Arc<QueueInner>,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("items", &self.inner.items.len())
+            .field("frames", &self.inner.frames)
+            .field("chunks", &self.inner.chunks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Combined loudness of tracks (LUFS), weighted by length: the mean of their powers.
+fn combined_lufs(tracks: &[(f64, u64)]) -> f64 {
+    let total: f64 = tracks.iter().map(|&(_, n)| n as f64).sum();
+    let power: f64 = tracks
+        .iter()
+        .map(|&(l, n)| 10f64.powf(l / 10.0) * n as f64)
+        .sum::<f64>()
+        / total;
+    10.0 * power.log10()
+}
+
+impl Queue {
+    /// Opens every item on `engine` (each with `settings` and its own preset and intensity) and
+    /// plans the queue's chunks. `joins[i]` is how item `i + 1` follows item `i`: there is one
+    /// join fewer than items. Everything is checked before any audio work: no items, a join
+    /// count that does not match, a crossfade outside 0..=12 s, items of different channel
+    /// counts, or an MP4 container are [`Error::InvalidArgument`]; an unreadable item is its
+    /// decode error (naming the file).
+    pub fn open(
+        engine: &Engine,
+        items: &[QueueItem],
+        joins: &[Join],
+        settings: StreamSettings,
+        gain: GainMode,
+    ) -> Result<Queue, Error> {
+        if items.is_empty() {
+            return Err(Error::InvalidArgument {
+                name: "queue",
+                value: "no items".into(),
+                valid: "one item or more",
+            });
+        }
+        if joins.len() + 1 != items.len() {
+            return Err(Error::InvalidArgument {
+                name: "join count",
+                value: format!("{} for {} items", joins.len(), items.len()),
+                valid: "one join fewer than items",
+            });
+        }
+        for j in joins {
+            j.check()?;
+        }
+        if settings.container != Container::Webm {
+            return Err(Error::InvalidArgument {
+                name: "queue container",
+                value: settings.container.name().into(),
+                valid: "webm (MP4 queues are not supported yet)",
+            });
+        }
+        settings.validate()?;
+        for item in items {
+            item.mastering.validate()?;
+        }
+        let mut streams = Vec::with_capacity(items.len());
+        for item in items {
+            let s = StreamSettings {
+                preset: item.mastering.preset,
+                intensity: item.mastering.intensity,
+                ..settings
+            };
+            streams.push(engine.open(&item.path, s)?);
+        }
+        let channels = streams[0].info().channels;
+        if let Some(other) = streams.iter().find(|s| s.info().channels != channels) {
+            return Err(Error::InvalidArgument {
+                name: "queue channel count",
+                value: format!(
+                    "{} (an item has {channels})",
+                    other.info().channels
+                ),
+                valid: "the same channel count for every item",
+            });
+        }
+        // Loudness gains.
+        let mut params: Vec<MasteringParams> =
+            streams.iter().map(|s| s.mastering().clone()).collect();
+        if gain == GainMode::Album {
+            let mut albums: Vec<&str> = items.iter().filter_map(|i| i.album.as_deref()).collect();
+            albums.sort_unstable();
+            albums.dedup();
+            for album in albums {
+                let members: Vec<usize> = (0..items.len())
+                    .filter(|&i| {
+                        items[i].album.as_deref() == Some(album)
+                            && !params[i].is_bypass()
+                            && !streams[i].analysis().is_silent()
+                    })
+                    .collect();
+                if members.is_empty() {
+                    continue;
+                }
+                let weighted = |f: &dyn Fn(usize) -> f64| -> Vec<(f64, u64)> {
+                    members
+                        .iter()
+                        .map(|&i| (f(i), streams[i].info().frames))
+                        .collect()
+                };
+                // Each track's gain brings its loudness to its target: the album gain brings
+                // the album's combined loudness to the combined target.
+                let measured = combined_lufs(&weighted(&|i| streams[i].analysis().integrated_lufs));
+                let target = combined_lufs(&weighted(&|i| {
+                    streams[i].analysis().integrated_lufs + params[i].gain_db
+                }));
+                let album_gain =
+                    (target - measured).min(crate::mastering::presets::MAX_GAIN_DB);
+                for &i in &members {
+                    params[i].gain_db = album_gain;
+                }
+            }
+        }
+        // The timeline.
+        let n: Vec<u64> = streams.iter().map(|s| s.info().frames).collect();
+        let mut fades = vec![0u64; items.len() + 1]; // fades[i]: the overlap before item i
+        for (k, j) in joins.iter().enumerate() {
+            let limit = n[k].min(n[k + 1]) / 2;
+            fades[k + 1] = j.frames().min(limit);
+        }
+        let chunk_frames = crate::plan::ChunkPlan::chunk_frames_for(settings.chunk_seconds)?;
+        let mut placed = Vec::with_capacity(items.len());
+        let mut chunks = Vec::new();
+        let mut start = 0u64;
+        for (i, (stream, p)) in streams.into_iter().zip(params).enumerate() {
+            let played = n[i] - fades[i + 1];
+            let last_item = i + 1 == items.len();
+            let own = p == *stream.mastering();
+            let first_chunk = chunks.len() as u64;
+            let mut j = 0u64;
+            while j * chunk_frames < played {
+                let a = j * chunk_frames;
+                let b = ((j + 1) * chunk_frames).min(played);
+                let touches_previous = i > 0 && a < fades[i] + PRE_ROLL_FRAMES as u64;
+                let touches_next = !last_item && b + LOOKAHEAD_FRAMES as u64 > played;
+                chunks.push(QueueChunk {
+                    index: chunks.len() as u64,
+                    item: i,
+                    item_chunk: j,
+                    start_frame: start + a,
+                    frames: b - a,
+                    boundary: touches_previous || touches_next || !own,
+                });
+                j += 1;
+            }
+            placed.push(Item {
+                place: ItemPlace {
+                    start_frame: start,
+                    frames: n[i],
+                    played_frames: played,
+                    fade_in_frames: fades[i],
+                    first_chunk,
+                    gain_db: if p.is_bypass() { 0.0 } else { p.gain_db },
+                },
+                stream,
+                params: p,
+            });
+            start += played;
+        }
+        Ok(Queue {
+            inner: Arc::new(QueueInner {
+                settings,
+                items: placed,
+                joins: joins.to_vec(),
+                chunks,
+                frames: start,
+                channels,
+            }),
+        })
+    }
+
+    /// Frames of the whole queue at 48 kHz.
+    pub fn frames(&self) -> u64 {
+        self.inner.frames
+    }
+
+    /// The queue's length in seconds.
+    pub fn duration_s(&self) -> f64 {
+        crate::plan::frames_to_seconds(self.inner.frames)
+    }
+
+    /// 1 or 2.
+    pub fn channels(&self) -> u16 {
+        self.inner.channels
+    }
+
+    /// The settings every item shares (each item's preset and intensity are its own).
+    pub fn settings(&self) -> &StreamSettings {
+        &self.inner.settings
+    }
+
+    /// The queue's chunks, in order.
+    pub fn chunks(&self) -> &[QueueChunk] {
+        &self.inner.chunks
+    }
+
+    /// Number of chunks.
+    pub fn total_chunks(&self) -> u64 {
+        self.inner.chunks.len() as u64
+    }
+
+    /// Chunk `index` (checked).
+    pub fn chunk(&self, index: u64) -> Result<QueueChunk, Error> {
+        self.inner
+            .chunks
+            .get(index as usize)
+            .copied()
+            .ok_or_else(|| {
+                crate::PlanError::ChunkIndexOutOfRange {
+                    index,
+                    total: self.total_chunks(),
+                }
+                .into()
+            })
+    }
+
+    /// The chunk playing at `seconds` on the queue's timeline (checked).
+    pub fn chunk_at_time(&self, seconds: f64) -> Result<u64, Error> {
+        if !(seconds.is_finite() && seconds >= 0.0 && seconds < self.duration_s()) {
+            return Err(crate::PlanError::TimeOutOfRange {
+                seconds,
+                duration_s: self.duration_s(),
+            }
+            .into());
+        }
+        let frame = crate::plan::seconds_to_frames(seconds);
+        let i = self
+            .inner
+            .chunks
+            .partition_point(|c| c.start_frame + c.frames <= frame);
+        Ok(i.min(self.inner.chunks.len() - 1) as u64)
+    }
+
+    /// Where each item lies on the timeline.
+    pub fn places(&self) -> Vec<ItemPlace> {
+        self.inner.items.iter().map(|i| i.place.clone()).collect()
+    }
+
+    /// Item `i`'s stream (its own settings: what it is as a single track).
+    pub fn item_stream(&self, i: usize) -> Option<&Stream> {
+        self.inner.items.get(i).map(|i| &i.stream)
+    }
+
+    /// The joins.
+    pub fn joins(&self) -> &[Join] {
+        &self.inner.joins
+    }
+
+    /// The init segment: the same as each item's own (it depends on the channel count only).
+    pub fn init_segment(&self) -> Vec<u8> {
+        webm::init_segment(self.inner.channels as u8)
+    }
+
+    /// The MIME type of the init and media segments.
+    pub fn mime(&self) -> &'static str {
+        webm::MIME
+    }
+
+    /// Chunk `index` as a WebM media segment on the queue's timeline. An interior chunk is its
+    /// track's own cached chunk with moved timestamps (its origin is that entry's); a boundary
+    /// chunk is rendered once and cached.
+    pub fn chunk_media_segment(&self, index: u64) -> Result<Served, Error> {
+        let chunk = self.chunk(index)?;
+        let item = &self.inner.items[chunk.item];
+        if !chunk.boundary {
+            let served = item.stream.chunk_media_segment(chunk.item_chunk)?;
+            let packets = webm_segment_packets(&served.bytes)?.packets;
+            let bytes = self.mux(&chunk, &packets);
+            return Ok(Served {
+                bytes: bytes.into(),
+                origin: served.origin,
+            });
+        }
+        let key = self.boundary_key(&chunk);
+        let (entry, origin) = item.stream.engine().cache().get_or_compute(key, || {
+            for it in &self.inner.items {
+                it.stream.inner.track.check_unchanged()?;
+            }
+            let (packets, _) = self.render_boundary(&chunk)?;
+            for it in &self.inner.items {
+                it.stream.inner.track.check_unchanged()?;
+            }
+            Ok::<_, Error>(CacheEntry::new(self.mux(&chunk, &packets)))
+        })?;
+        Ok(Served {
+            bytes: entry.bytes,
+            origin,
+        })
+    }
+
+    /// Chunk `index` as a chunk file: the init segment, then its media segment.
+    pub fn chunk_file(&self, index: u64) -> Result<Vec<u8>, Error> {
+        let segment = self.chunk_media_segment(index)?;
+        let mut file = self.init_segment();
+        file.extend_from_slice(&segment.bytes);
+        Ok(file)
+    }
+
+    /// The queue's mastered audio over queue frames `[start, end)` (silence outside the
+    /// queue): each item's mastered audio at its place, with the crossfades mixed. Boundary
+    /// chunks encode exactly this; interior chunks encode their track's own chunk, which
+    /// equals it within the mastering's warm-up convergence (far below the codec's noise).
+    pub fn pcm(&self, start: i64, end: i64) -> Result<Vec<f32>, Error> {
+        if end < start {
+            return Err(Error::InvalidArgument {
+                name: "frame range",
+                value: format!("{start}..{end}"),
+                valid: "start <= end",
+            });
+        }
+        let ch = self.inner.channels as usize;
+        let mut out = vec![0.0f32; (end - start) as usize * ch];
+        let items = &self.inner.items;
+        for (i, item) in items.iter().enumerate() {
+            let q = item.place.start_frame as i64;
+            let n = item.place.frames as i64;
+            let (x0, x1) = ((start - q).max(0), (end - q).min(n));
+            if x0 >= x1 {
+                continue;
+            }
+            let renderer = &item.stream.inner.track.renderer;
+            let mut reader = renderer.source().reader()?;
+            let audio =
+                renderer.render_mastered(&mut reader, x0 as u64, x1 as u64, &item.params)?;
+            let fade_in = item.place.fade_in_frames;
+            let played = item.place.played_frames;
+            let fade_out = items.get(i + 1).map_or(0, |next| next.place.fade_in_frames);
+            for (k, frame) in audio.chunks_exact(ch).enumerate() {
+                let x = x0 as u64 + k as u64;
+                let mut w = 1.0f64;
+                if x < fade_in {
+                    w *= Curve::EqualPower.gains(x as f64 / fade_in as f64).1;
+                }
+                if fade_out > 0 && x >= played {
+                    w *= Curve::EqualPower
+                        .gains((x - played) as f64 / fade_out as f64)
+                        .0;
+                }
+                let at = ((q + x as i64 - start) as usize) * ch;
+                for (o, &s) in out[at..at + ch].iter_mut().zip(frame) {
+                    *o += (f64::from(s) * w) as f32;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- internals ----
+
+    /// The key of a boundary chunk: every item its input touches (signature, mastering, place
+    /// relative to the chunk, fades), the Opus settings and how its last block ends.
+    fn boundary_key(&self, chunk: &QueueChunk) -> CacheKey {
+        let (from, to) = self.input_span(chunk);
+        let items = &self.inner.items;
+        let mut what = format!(
+            "queue/{}/{} frames/{:?}\n",
+            self.inner.settings.opus.bitrate_bps,
+            chunk.frames,
+            self.last_block(chunk, opus::packet_count(chunk.frames)),
+        );
+        what += &format!("complexity {}\n", self.inner.settings.opus.complexity);
+        for (i, item) in items.iter().enumerate() {
+            let q = item.place.start_frame as i64;
+            if q >= to || q + item.place.frames as i64 <= from {
+                continue;
+            }
+            let fade_out = items.get(i + 1).map_or(0, |n| n.place.fade_in_frames);
+            what += &format!(
+                "{} {} at {} fade in {} played {} fade out {} params {}\n",
+                item.stream.signature().to_hex(),
+                item.place.frames,
+                q - chunk.start_frame as i64,
+                item.place.fade_in_frames,
+                item.place.played_frames,
+                fade_out,
+                serde_json::to_string(&item.params).unwrap_or_default(),
+            );
+        }
+        CacheKey::new(&what)
+    }
+
+    /// The queue frames a boundary chunk's encode reads.
+    fn input_span(&self, chunk: &QueueChunk) -> (i64, i64) {
+        let packets = opus::packet_count(chunk.frames) as u64;
+        (
+            chunk.start_frame as i64 - PRE_ROLL_FRAMES as i64,
+            (chunk.start_frame + packets * PACKET_FRAMES as u64) as i64 + LOOKAHEAD_FRAMES as i64,
+        )
+    }
+
+    /// A boundary chunk's packets and mastered audio: its parts (the grid of
+    /// [`crate::chunk::parts`]) each encoded from the queue's audio with the encoder's
+    /// pre-roll and look-ahead, on the render threads.
+    fn render_boundary(&self, chunk: &QueueChunk) -> Result<(Vec<Vec<u8>>, Vec<f32>), Error> {
+        let ch = self.inner.channels as usize;
+        let parts = crate::chunk::parts(&ChunkRange {
+            index: chunk.index,
+            start_frame: chunk.start_frame,
+            frames: chunk.frames,
+        });
+        let threads = self.inner.items[chunk.item]
+            .stream
+            .inner
+            .track
+            .renderer
+            .threads()
+            .clamp(1, parts.len());
+        let next = AtomicUsize::new(0);
+        let mut done: Vec<Option<Result<(Vec<Vec<u8>>, Vec<f32>), Error>>> =
+            (0..parts.len()).map(|_| None).collect();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&(s, e)) = parts.get(i) else {
+                                return mine;
+                            };
+                            let part = (|| {
+                                let input = self.pcm(
+                                    s as i64 - PRE_ROLL_FRAMES as i64,
+                                    (e + LOOKAHEAD_FRAMES as u64) as i64,
+                                )?;
+                                let encoded = opus::encode_chunk(
+                                    &input,
+                                    ch,
+                                    s,
+                                    e - s,
+                                    &self.inner.settings.opus,
+                                )?;
+                                let pcm = input
+                                    [PRE_ROLL_FRAMES * ch..(PRE_ROLL_FRAMES + (e - s) as usize) * ch]
+                                    .to_vec();
+                                Ok((encoded.packets, pcm))
+                            })();
+                            mine.push((i, part));
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                match w.join() {
+                    Ok(results) => {
+                        for (i, r) in results {
+                            done[i] = Some(r);
+                        }
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+        let (mut packets, mut pcm) = (Vec::new(), Vec::new());
+        for d in done {
+            let (p, a) = d.ok_or_else(|| Error::Internal {
+                what: "a queue chunk's worker stopped before finishing its part".into(),
+            })??;
+            packets.extend(p);
+            pcm.extend(a);
+        }
+        Ok((packets, pcm))
+    }
+
+    /// How chunk `chunk`'s last block ends, given its packet count.
+    fn last_block(&self, chunk: &QueueChunk, packets: usize) -> LastBlock {
+        let padding = opus::padding_frames(chunk.frames);
+        let last_of_queue = chunk.index + 1 == self.total_chunks();
+        let next_item = self.inner.items.get(chunk.item + 1);
+        let last_of_item = chunk.start_frame + chunk.frames
+            == self.inner.items[chunk.item].place.start_frame
+                + self.inner.items[chunk.item].place.played_frames;
+        if padding == 0 {
+            return LastBlock::Plain;
+        }
+        match next_item {
+            _ if last_of_queue => LastBlock::TrackEnd {
+                padding_frames: padding,
+            },
+            Some(next) if last_of_item => {
+                let last_ms = ms(chunk.start_frame + ((packets - 1) * PACKET_FRAMES) as u64);
+                LastBlock::Cut {
+                    padding_frames: padding,
+                    duration_ms: ms(next.place.start_frame).saturating_sub(last_ms),
+                }
+            }
+            _ => LastBlock::Plain,
+        }
+    }
+
+    /// `packets` as chunk `chunk`'s media segment on the queue's timeline.
+    fn mux(&self, chunk: &QueueChunk, packets: &[Vec<u8>]) -> Vec<u8> {
+        let last = self.last_block(chunk, packets.len());
+        let groups = packets.len().div_ceil(CLUSTER_PACKETS);
+        let mut out = Vec::new();
+        for (c, group) in packets.chunks(CLUSTER_PACKETS).enumerate() {
+            let first = chunk.start_frame + (c * CLUSTER_PACKETS * PACKET_FRAMES) as u64;
+            let end = if c + 1 == groups {
+                last
+            } else {
+                LastBlock::Plain
+            };
+            out.extend(webm::cluster_at(group, ms(first), end));
+        }
+        out
+    }
+}
+
+/// A queue frame's WebM timestamp: the nearest millisecond.
+fn ms(frame: u64) -> u64 {
+    (frame + 24) / 48
+}
