@@ -421,8 +421,7 @@ fn run_queue(args: &Args) -> Result<(), String> {
         GainMode::Track
     };
     let engine = Engine::new(&EngineConfig::default());
-    let queue =
-        Queue::open(&engine, &items, &joins, settings, gain).map_err(|e| e.to_string())?;
+    let queue = Queue::open(&engine, &items, &joins, settings, gain).map_err(|e| e.to_string())?;
     let selected: Vec<u64> = match &args.chunks {
         Some(list) => {
             for &index in list {
@@ -450,13 +449,9 @@ fn run_queue(args: &Args) -> Result<(), String> {
                 )
                 .map_err(|e| e.to_string())?;
             let wav_name = format!("chunk_{index:05}.wav");
-            let bytes = auralis_core::wav::wav_bytes(
-                queue.channels(),
-                wav_format,
-                chunk.start_frame,
-                pcm,
-            )
-            .map_err(|e| e.to_string())?;
+            let bytes =
+                auralis_core::wav::wav_bytes(queue.channels(), wav_format, chunk.start_frame, pcm)
+                    .map_err(|e| e.to_string())?;
             write_atomically(&args.out.join(&wav_name), &bytes)?;
             Some(wav_name)
         } else {

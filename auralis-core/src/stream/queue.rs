@@ -260,10 +260,7 @@ impl Queue {
         if let Some(other) = streams.iter().find(|s| s.info().channels != channels) {
             return Err(Error::InvalidArgument {
                 name: "queue channel count",
-                value: format!(
-                    "{} (an item has {channels})",
-                    other.info().channels
-                ),
+                value: format!("{} (an item has {channels})", other.info().channels),
                 valid: "the same channel count for every item",
             });
         }
@@ -297,8 +294,7 @@ impl Queue {
                 let target = combined_lufs(&weighted(&|i| {
                     streams[i].analysis().integrated_lufs + params[i].gain_db
                 }));
-                let album_gain =
-                    (target - measured).min(crate::mastering::presets::MAX_GAIN_DB);
+                let album_gain = (target - measured).min(crate::mastering::presets::MAX_GAIN_DB);
                 for &i in &members {
                     params[i].gain_db = album_gain;
                 }
@@ -598,6 +594,18 @@ impl Queue {
             .renderer
             .threads()
             .clamp(1, parts.len());
+        // The queue frame where the chunk's item stops and the next one plays (none for the
+        // queue's last chunk).
+        let item = &self.inner.items[chunk.item];
+        let cut_at = match self.inner.items.get(chunk.item + 1) {
+            Some(_)
+                if chunk.start_frame + chunk.frames
+                    == item.place.start_frame + item.place.played_frames =>
+            {
+                chunk.start_frame + chunk.frames
+            }
+            _ => u64::MAX,
+        };
         let next = AtomicUsize::new(0);
         let mut done: Vec<Option<Result<(Vec<Vec<u8>>, Vec<f32>), Error>>> =
             (0..parts.len()).map(|_| None).collect();
@@ -612,19 +620,32 @@ impl Queue {
                                 return mine;
                             };
                             let part = (|| {
-                                let input = self.pcm(
+                                // The part's packets cover it to the next 20 ms: past a cut
+                                // (the item's end, where the next item starts), the padding
+                                // of its last packet, see `cut_input`.
+                                let full = opus::packet_count(e - s) as u64 * PACKET_FRAMES as u64;
+                                let cut = (e == cut_at).then_some(full - (e - s));
+                                let mut input = self.pcm(
                                     s as i64 - PRE_ROLL_FRAMES as i64,
-                                    (e + LOOKAHEAD_FRAMES as u64) as i64,
+                                    (s + full + LOOKAHEAD_FRAMES as u64) as i64,
                                 )?;
+                                if let Some(padding) = cut.filter(|&p| p > 0) {
+                                    cut_input(
+                                        &mut input,
+                                        ch,
+                                        PRE_ROLL_FRAMES + (e - s) as usize,
+                                        padding as usize,
+                                    );
+                                }
                                 let encoded = opus::encode_chunk(
                                     &input,
                                     ch,
                                     s,
-                                    e - s,
+                                    full,
                                     &self.inner.settings.opus,
                                 )?;
-                                let pcm = input
-                                    [PRE_ROLL_FRAMES * ch..(PRE_ROLL_FRAMES + (e - s) as usize) * ch]
+                                let pcm = input[PRE_ROLL_FRAMES * ch
+                                    ..(PRE_ROLL_FRAMES + (e - s) as usize) * ch]
                                     .to_vec();
                                 Ok((encoded.packets, pcm))
                             })();
@@ -702,4 +723,18 @@ impl Queue {
 /// A queue frame's WebM timestamp: the nearest millisecond.
 fn ms(frame: u64) -> u64 {
     (frame + 24) / 48
+}
+
+/// The encoder input past a cut (`at`, in frames from the input's start), for the packet that
+/// runs `padding` frames past it: those frames are discarded by the player, and what the decoder
+/// keeps from that packet for the next one (the end of its overlap window) must be the audio
+/// the next packet was encoded after, which is the queue's audio just before the cut. So the
+/// input from the cut on is the queue's audio `padding` frames earlier: the packet's end then
+/// holds the audio at the cut, where the next item's first packet continues.
+fn cut_input(input: &mut [f32], channels: usize, at: usize, padding: usize) {
+    let (a, p) = (at * channels, padding * channels);
+    // Back to front, so every frame is read before it is overwritten.
+    for k in (a..input.len()).rev() {
+        input[k] = input[k - p];
+    }
 }

@@ -1,0 +1,461 @@
+//! Queues: tracks on one timeline. Oracles: the queue's own mastered audio (each track's
+//! mastered audio at its place, crossfades mixed: `Queue::pcm`), the decode of the packets a
+//! browser is given (one libopus decoder through every chunk, DiscardPadding honoured), the
+//! tracks' own streams (interior chunks must carry the same packets), and EBU R 128 loudness.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use auralis_core::stream::{GainMode, Join, Queue, QueueItem};
+use auralis_core::{MasteringSettings, Preset};
+use common::streams::{memory_engine, settings, track};
+use common::{quantize, wav_int};
+
+/// Three tracks of odd lengths (none a multiple of 20 ms), so every join cuts a packet.
+fn three_tracks(dir: &Path) -> Vec<PathBuf> {
+    vec![
+        track(dir, "a.wav", 12.3456, 1),
+        track(dir, "b.wav", 9.8765, 2),
+        track(dir, "c.wav", 11.1111, 3),
+    ]
+}
+
+fn items(paths: &[PathBuf]) -> Vec<QueueItem> {
+    paths.iter().map(|p| QueueItem::new(p.clone())).collect()
+}
+
+/// Every chunk's packets decoded one after the other by one decoder, as a browser plays one
+/// SourceBuffer: a block with DiscardPadding gives only its frames before the padding.
+fn decode_queue(queue: &Queue) -> Vec<f32> {
+    let segments: Vec<Vec<u8>> = queue
+        .chunks()
+        .iter()
+        .map(|c| queue.chunk_media_segment(c.index).unwrap().bytes.to_vec())
+        .collect();
+    decode_segments(&segments, queue.channels() as usize)
+}
+
+/// Media segments decoded one after the other, DiscardPadding honoured.
+fn decode_segments(segments: &[Vec<u8>], ch: usize) -> Vec<f32> {
+    let mut decoder = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0.0f32; 5760 * ch];
+    for segment in segments {
+        for b in auralis_core::webm::reader::parse_clusters(segment).unwrap() {
+            let n = decoder.decode_float(&b.data, &mut buf, false).unwrap();
+            let pad = b
+                .discard_padding_ns
+                .map_or(0, |ns| auralis_core::webm::ns_to_frames(ns as u64) as usize);
+            out.extend_from_slice(&buf[..(n - pad) * ch]);
+        }
+    }
+    out
+}
+
+/// The shift in -8..=8 frames of `heard` against `reference` that leaves the least error over
+/// the 4800 frames from `at` (0 where they are in step).
+fn local_shift(heard: &[f32], reference: &[f32], at: usize) -> i64 {
+    let error = |shift: i64| -> f64 {
+        let from = (at as i64 + shift) as usize;
+        heard[from * 2..(from + 4_800) * 2]
+            .iter()
+            .zip(&reference[at * 2..(at + 4_800) * 2])
+            .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+            .sum()
+    };
+    (-8..=8i64)
+        .min_by(|&a, &b| error(a).total_cmp(&error(b)))
+        .unwrap()
+}
+
+fn joins_of(queue: &Queue) -> Vec<usize> {
+    queue
+        .chunks()
+        .iter()
+        .skip(1)
+        .map(|c| c.start_frame as usize)
+        .collect()
+}
+
+#[test]
+fn a_gapless_queue_plays_every_sample_of_every_track_once_with_joins_as_good_as_the_interior() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = three_tracks(dir.path());
+    let engine = memory_engine();
+    let s = settings(Preset::Adaptive);
+    let joins = [Join::Gapless, Join::Gapless];
+    let queue = Queue::open(&engine, &items(&paths), &joins, s, GainMode::Track).unwrap();
+    // The timeline: the tracks back to back, tiled by the chunks.
+    let lengths: Vec<u64> = (0..3)
+        .map(|i| queue.item_stream(i).unwrap().info().frames)
+        .collect();
+    assert_eq!(queue.frames(), lengths.iter().sum::<u64>());
+    let places = queue.places();
+    assert_eq!(places[1].start_frame, lengths[0]);
+    assert_eq!(places[2].start_frame, lengths[0] + lengths[1]);
+    let mut at = 0;
+    for c in queue.chunks() {
+        assert_eq!(c.start_frame, at);
+        at += c.frames;
+    }
+    assert_eq!(at, queue.frames());
+    // Decoded as a browser plays it: exactly the queue's frames, matching its audio, with no
+    // join (track joins included) worse than 3 dB above the median window.
+    let heard = decode_queue(&queue);
+    let reference = queue.pcm(0, queue.frames() as i64).unwrap();
+    assert_eq!(heard.len(), reference.len(), "decoded frames");
+    let overall = auralis_core::joins::nsr_db(&heard, &reference, 2, 0, heard.len() / 2).unwrap();
+    let all_joins = joins_of(&queue);
+    let excess = auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &all_joins);
+    let track_joins: Vec<usize> = places[1..].iter().map(|p| p.start_frame as usize).collect();
+    let track_excess =
+        auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &track_joins);
+    println!(
+        "gapless queue: error {overall:.1} dB re signal; worst join {excess:.2} dB above the \
+         median window (track joins alone: {track_excess:.2} dB)"
+    );
+    // The naive way: each track's own stream (its own last packet padded with silence and
+    // trimmed, its first chunk encoded after silence), the packets played one after the other.
+    let naive = {
+        let mut segments = Vec::new();
+        for i in 0..3 {
+            let stream = queue.item_stream(i).unwrap();
+            for k in 0..stream.info().total_chunks {
+                segments.push(stream.chunk_media_segment(k).unwrap().bytes.to_vec());
+            }
+        }
+        decode_segments(&segments, 2)
+    };
+    assert_eq!(naive.len(), reference.len());
+    let naive_excess =
+        auralis_core::joins::worst_join_excess_db(&naive, &reference, 2, &track_joins);
+    let interior: Vec<usize> = all_joins
+        .iter()
+        .copied()
+        .filter(|j| !track_joins.contains(j))
+        .collect();
+    let interior_excess =
+        auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &interior);
+    let shifts: Vec<i64> = track_joins
+        .iter()
+        .flat_map(|&j| {
+            [
+                local_shift(&heard, &reference, j - 4_800),
+                local_shift(&heard, &reference, j),
+            ]
+        })
+        .collect();
+    println!(
+        "  chunk joins inside tracks {interior_excess:.2} dB; track joins {track_excess:.2} dB          (the naive way {naive_excess:.2} dB); shift before/after each track join {shifts:?}"
+    );
+    assert!(overall < -18.0, "{overall}");
+    assert!(interior_excess <= 3.0, "{interior_excess}");
+    assert!(shifts.iter().all(|&s| s == 0), "{shifts:?}");
+    // Track joins: better than the naive way, and within 6 dB of the median window (the one
+    // place where two packet grids meet, see the queue module's docs).
+    assert!(
+        track_excess < naive_excess - 3.0,
+        "{track_excess} vs {naive_excess}"
+    );
+    assert!(track_excess <= 6.0, "{track_excess}");
+    // Where the tracks meet, the audio is each track's own: the reference's frames before a
+    // join are the end of the previous track, those after it the start of the next.
+    for (i, p) in places.iter().enumerate().skip(1) {
+        let own = queue.item_stream(i).unwrap().chunk_pcm(0).unwrap();
+        let at = p.start_frame as usize * 2;
+        let d = common::max_abs_diff(&reference[at..at + 9600], &own[..9600]);
+        assert!(
+            d < 1e-3,
+            "track {i}'s start differs from its own render by {d}"
+        );
+    }
+}
+
+#[test]
+fn chunks_inside_tracks_are_the_tracks_own_packets_and_cost_no_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = three_tracks(dir.path());
+    let engine = memory_engine();
+    let s = settings(Preset::Adaptive);
+    // Every track played on its own first: all its chunks in the cache.
+    let mut own = Vec::new();
+    for p in &paths {
+        let stream = engine.open(p, s).unwrap();
+        let segments: Vec<Vec<u8>> = (0..stream.info().total_chunks)
+            .map(|k| stream.chunk_media_segment(k).unwrap().bytes.to_vec())
+            .collect();
+        own.push(segments);
+    }
+    let before = engine.stats().cache.computed;
+    let queue = Queue::open(
+        &engine,
+        &items(&paths),
+        &[Join::Gapless, Join::Gapless],
+        s,
+        GainMode::Track,
+    )
+    .unwrap();
+    let mut boundary = 0;
+    for c in queue.chunks() {
+        let served = queue.chunk_media_segment(c.index).unwrap();
+        let packets = auralis_core::container::webm_segment_packets(&served.bytes)
+            .unwrap()
+            .packets;
+        let track =
+            auralis_core::container::webm_segment_packets(&own[c.item][c.item_chunk as usize])
+                .unwrap();
+        if c.boundary {
+            boundary += 1;
+        } else {
+            assert_eq!(packets, track.packets, "chunk {}: other packets", c.index);
+            assert_ne!(served.origin, auralis_core::Origin::Computed);
+        }
+    }
+    let computed = engine.stats().cache.computed - before;
+    println!(
+        "{} queue chunks, {boundary} boundary: the queue computed {computed} cache entries",
+        queue.total_chunks()
+    );
+    assert!(
+        boundary >= 4,
+        "each of the two joins has a chunk on each side"
+    );
+    assert_eq!(computed, boundary, "only the boundary chunks were rendered");
+    // Asked again: nothing is computed.
+    for c in queue.chunks() {
+        queue.chunk_media_segment(c.index).unwrap();
+    }
+    assert_eq!(engine.stats().cache.computed - before, boundary);
+}
+
+#[test]
+fn boundary_chunks_are_the_same_bytes_in_any_order_and_on_any_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = three_tracks(dir.path());
+    let s = settings(Preset::Adaptive);
+    let joins = [Join::Crossfade { seconds: 2.5 }, Join::Gapless];
+    let open =
+        || Queue::open(&memory_engine(), &items(&paths), &joins, s, GainMode::Track).unwrap();
+    let (a, b) = (open(), open());
+    let n = a.total_chunks();
+    let forward: Vec<_> = (0..n)
+        .map(|k| a.chunk_media_segment(k).unwrap().bytes)
+        .collect();
+    let backward: Vec<_> = (0..n)
+        .rev()
+        .map(|k| b.chunk_media_segment(k).unwrap().bytes)
+        .collect();
+    for k in 0..n as usize {
+        assert_eq!(forward[k], backward[n as usize - 1 - k], "chunk {k}");
+    }
+}
+
+/// A stationary "song" at `level` (peak, linear): noise shaped like music's spectrum, so
+/// that its momentary loudness is steady and a dip or bump in a crossfade shows.
+fn steady_track(dir: &Path, name: &str, seconds: f64, level: f64, seed: u64) -> PathBuf {
+    let frames = (44_100.0 * seconds) as usize;
+    let pcm: Vec<f64> = common::music_like(44_100, 2, frames, seed)
+        .iter()
+        .map(|x| x * level)
+        .collect();
+    let path = dir.join(name);
+    std::fs::write(&path, wav_int(44_100, 2, 16, &quantize(&pcm, 16))).unwrap();
+    path
+}
+
+fn momentary(samples: &[f32], frame: usize) -> f64 {
+    let (from, to) = (
+        frame.saturating_sub(9_600),
+        (frame + 9_600).min(samples.len() / 2),
+    );
+    let mut meter = ebur128::EbuR128::new(2, 48_000, ebur128::Mode::M).unwrap();
+    meter.add_frames_f32(&samples[from * 2..to * 2]).unwrap();
+    meter.loudness_momentary().unwrap()
+}
+
+fn integrated(samples: &[f32]) -> f64 {
+    let mut meter = ebur128::EbuR128::new(2, 48_000, ebur128::Mode::I).unwrap();
+    meter.add_frames_f32(samples).unwrap();
+    meter.loudness_global().unwrap()
+}
+
+#[test]
+fn a_six_second_crossfade_between_a_quiet_and_a_loud_track_holds_its_loudness_and_ceiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = steady_track(dir.path(), "quiet.wav", 20.0, 0.12, 7);
+    let loud = steady_track(dir.path(), "loud.wav", 20.0, 0.9, 8);
+    let source_difference = {
+        let q = auralis_core::Source::open(&quiet).unwrap();
+        let l = auralis_core::Source::open(&loud).unwrap();
+        let r = |s: auralis_core::Source| {
+            let r = auralis_core::Renderer::new(s);
+            let mut reader = r.source().reader().unwrap();
+            r.render_range(&mut reader, 0, r.frames()).unwrap()
+        };
+        integrated(&r(l)) - integrated(&r(q))
+    };
+    let engine = memory_engine();
+    let queue = Queue::open(
+        &engine,
+        &items(&[quiet, loud]),
+        &[Join::Crossfade { seconds: 6.0 }],
+        settings(Preset::Adaptive),
+        GainMode::Track,
+    )
+    .unwrap();
+    let places = queue.places();
+    assert_eq!(places[1].fade_in_frames, 288_000);
+    assert_eq!(
+        queue.frames(),
+        places[0].frames + places[1].frames - 288_000
+    );
+    let mix = queue.pcm(0, queue.frames() as i64).unwrap();
+    let (fade_start, fade_end) = (
+        places[1].start_frame as usize,
+        (places[1].start_frame + places[1].fade_in_frames) as usize,
+    );
+    // The level before and after the fade (2 s windows away from it), then every 100 ms in it.
+    let before = momentary(&mix, fade_start - 48_000);
+    let after = momentary(&mix, fade_end + 48_000);
+    let through: Vec<f64> = (fade_start..=fade_end)
+        .step_by(4_800)
+        .map(|f| momentary(&mix, f))
+        .collect();
+    let worst = through
+        .iter()
+        .map(|&l| (l - before).abs().max((l - after).abs()))
+        .fold(0.0, f64::max);
+    let peak = auralis_core::analysis::true_peak_oversampled_dbtp(&mix, 2, 48_000, 4);
+    let ceiling = queue.item_stream(0).unwrap().mastering().ceiling_dbtp;
+    println!(
+        "crossfade 6 s, sources {source_difference:.1} LU apart: before {before:.2} LUFS, after \
+         {after:.2} LUFS, worst momentary in the fade {worst:.2} LU from either; true peak \
+         {peak:.2} dBTP (ceiling {ceiling:.2})"
+    );
+    assert!(source_difference > 10.0, "{source_difference}");
+    assert!(worst <= 1.5, "{through:?}");
+    assert!(peak <= ceiling + 0.1, "{peak} dBTP");
+}
+
+#[test]
+fn album_gain_keeps_the_loudness_difference_of_an_albums_tracks_and_track_gain_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = steady_track(dir.path(), "quiet.wav", 12.0, 0.2, 11);
+    let loud = steady_track(dir.path(), "loud.wav", 12.0, 0.6, 12);
+    let sources: Vec<f64> = [&quiet, &loud]
+        .iter()
+        .map(|p| {
+            let r = auralis_core::Renderer::new(auralis_core::Source::open(p).unwrap());
+            let mut reader = r.source().reader().unwrap();
+            integrated(&r.render_range(&mut reader, 0, r.frames()).unwrap())
+        })
+        .collect();
+    let source_difference = sources[1] - sources[0];
+    let measure = |mode: GainMode| {
+        let items: Vec<QueueItem> = [&quiet, &loud]
+            .iter()
+            .map(|p| QueueItem {
+                path: (*p).clone(),
+                mastering: MasteringSettings::new(Preset::Gentle, 1.0),
+                album: Some("one album".into()),
+            })
+            .collect();
+        let queue = Queue::open(
+            &memory_engine(),
+            &items,
+            &[Join::Gapless],
+            settings(Preset::Gentle),
+            mode,
+        )
+        .unwrap();
+        let p = queue.places();
+        let level = |i: usize| {
+            let a = p[i].start_frame as i64;
+            integrated(&queue.pcm(a, a + p[i].frames as i64).unwrap())
+        };
+        (level(1) - level(0), p[0].gain_db, p[1].gain_db)
+    };
+    let (album, ag0, ag1) = measure(GainMode::Album);
+    let (track, tg0, tg1) = measure(GainMode::Track);
+    println!(
+        "sources {source_difference:.2} LU apart; album mode {album:.2} LU (gains {ag0:.2}, \
+         {ag1:.2} dB); track mode {track:.2} LU (gains {tg0:.2}, {tg1:.2} dB)"
+    );
+    assert!(source_difference > 8.0);
+    assert_eq!(ag0, ag1, "one album, one gain");
+    assert!(
+        (album - source_difference).abs() <= 0.5,
+        "album mode: {album}"
+    );
+    assert!(track.abs() <= 1.0, "track mode: {track}");
+}
+
+#[test]
+fn bad_queues_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = three_tracks(dir.path());
+    let engine = memory_engine();
+    let s = settings(Preset::Adaptive);
+    let kind = |r: Result<Queue, auralis_core::Error>| r.unwrap_err().kind();
+    use auralis_core::ErrorKind;
+    assert_eq!(
+        kind(Queue::open(&engine, &[], &[], s, GainMode::Track)),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        kind(Queue::open(
+            &engine,
+            &items(&paths),
+            &[Join::Gapless],
+            s,
+            GainMode::Track
+        )),
+        ErrorKind::InvalidArgument
+    );
+    for seconds in [-1.0, 12.5, f64::NAN] {
+        assert_eq!(
+            kind(Queue::open(
+                &engine,
+                &items(&paths[..2]),
+                &[Join::Crossfade { seconds }],
+                s,
+                GainMode::Track
+            )),
+            ErrorKind::InvalidArgument
+        );
+    }
+    let mp4 = auralis_core::StreamSettings {
+        container: auralis_core::Container::Mp4,
+        ..s
+    };
+    assert_eq!(
+        kind(Queue::open(
+            &engine,
+            &items(&paths[..1]),
+            &[],
+            mp4,
+            GainMode::Track
+        )),
+        ErrorKind::InvalidArgument
+    );
+    let missing = vec![paths[0].clone(), dir.path().join("missing.flac")];
+    let e = Queue::open(
+        &engine,
+        &items(&missing),
+        &[Join::Gapless],
+        s,
+        GainMode::Track,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(e.to_string().contains("missing.flac"), "{e}");
+    let queue = Queue::open(&engine, &items(&paths[..1]), &[], s, GainMode::Track).unwrap();
+    assert_eq!(
+        queue
+            .chunk_media_segment(queue.total_chunks())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::IndexOutOfRange
+    );
+}
