@@ -44,10 +44,7 @@ fn decode_segments(segments: &[Vec<u8>], ch: usize) -> Vec<f32> {
     for segment in segments {
         for b in auralis_core::webm::reader::parse_clusters(segment).unwrap() {
             let n = decoder.decode_float(&b.data, &mut buf, false).unwrap();
-            let pad = b
-                .discard_padding_ns
-                .map_or(0, |ns| auralis_core::webm::ns_to_frames(ns as u64) as usize);
-            out.extend_from_slice(&buf[..(n - pad) * ch]);
+            out.extend_from_slice(&buf[..b.kept_frames(n) * ch]);
         }
     }
     out

@@ -36,6 +36,22 @@ pub struct Block {
     pub data: Vec<u8>,
     /// DiscardPadding in ns, for the block carrying it.
     pub discard_padding_ns: Option<i64>,
+    /// BlockDuration in ms, for a BlockGroup carrying it.
+    pub duration_ms: Option<u64>,
+}
+
+impl Block {
+    /// The frames a player keeps of this block's `decoded` frames: its duration when it has one
+    /// (a queue's cut block), else all of them, less its DiscardPadding (what Chromium plays).
+    pub fn kept_frames(&self, decoded: usize) -> usize {
+        let padding = self
+            .discard_padding_ns
+            .map_or(0, |ns| super::ns_to_frames(ns.max(0) as u64) as usize);
+        let length = self
+            .duration_ms
+            .map_or(decoded, |ms| (ms as usize * 48).min(decoded));
+        length.saturating_sub(padding)
+    }
 }
 
 /// What a WebM file holds.
@@ -369,6 +385,7 @@ fn read_block(buf: &[u8], e: &Element, cluster_ms: i64, simple: bool) -> Result<
         keyframe: simple && flags & 0x80 != 0,
         data: body[4..].to_vec(),
         discard_padding_ns: None,
+        duration_ms: None,
     })
 }
 
@@ -391,6 +408,9 @@ fn read_cluster(buf: &[u8], cluster: &Element, parsed: &mut Parsed) -> Result<()
                 let mut b = read_block(buf, block, cluster_ms, false)?;
                 if let Some(d) = parts.iter().find(|p| p.id == ids::DISCARD_PADDING) {
                     b.discard_padding_ns = Some(sint(buf, d)?);
+                }
+                if let Some(d) = parts.iter().find(|p| p.id == ids::BLOCK_DURATION) {
+                    b.duration_ms = Some(uint(buf, d)?);
                 }
                 parsed.blocks.push(b);
             }

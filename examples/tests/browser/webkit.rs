@@ -273,7 +273,7 @@ fn webkitgtk_plays_mp4_segments_through_mse_and_managed_media_source_gaplessly()
         let first = first.unwrap_or(0) / 2;
         let heard = expected.measure(&samples[(first.saturating_sub(4800)) * 2..]);
         println!("WebKitGTK, {label}: at the sound server: {heard}");
-        heard.assert_gapless(label);
+        heard.assert_gapless(label, expected.excess_limit);
     }
     webdriver(
         driver_port,
