@@ -1,0 +1,90 @@
+//! Queues: a boundary chunk (rendered from two tracks around a gapless join) against an
+//! ordinary chunk of the same track (the track's own chunk, as the queue serves inside a track),
+//! both computed each time (an engine with no cache), 30 s chunks, preset adaptive, 128 kbit/s.
+//! The target: a boundary chunk costs at most 1.5 times an ordinary one.
+//!
+//! Input: the corpus's `sad_44s.mp3` then `elvish_45s_24bit.flac` (the 45 s demo excerpts when
+//! the corpus is absent).
+//!
+//! `cargo bench -p auralis-benches --bench queue`
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use auralis_core::stream::{
+    Engine, EngineConfig, GainMode, Join, Queue, QueueItem, StreamSettings,
+};
+use auralis_core::CacheConfig;
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn tracks() -> Vec<PathBuf> {
+    if let Some(corpus) = auralis_benches::corpus() {
+        return vec![
+            corpus.join("sad_44s.mp3"),
+            corpus.join("elvish_45s_24bit.flac"),
+        ];
+    }
+    println!("corpus absent: benchmarking two 45 s excerpts of the demo");
+    let dir = std::env::temp_dir().join(format!("auralis-bench-queue-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = auralis_core::demo::synthesize();
+    (0..2)
+        .map(|i| {
+            let path = dir.join(format!("{i}.wav"));
+            let from = 44_100 * 2 * 45 * i;
+            let pcm = &source[from..from + 44_100 * 2 * 45];
+            std::fs::write(
+                &path,
+                auralis_core::wav::wav_bytes(
+                    2,
+                    auralis_core::wav::WavFormat::Float32,
+                    0,
+                    pcm.iter().map(|&x| x as f32).collect(),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            path
+        })
+        .collect()
+}
+
+fn queue(c: &mut Criterion) {
+    let engine = Engine::new(&EngineConfig {
+        cache: CacheConfig {
+            memory_bytes: 0,
+            disk_dir: None,
+            ..CacheConfig::default()
+        },
+        prefetch_workers: 0,
+        ..EngineConfig::default()
+    });
+    let items: Vec<QueueItem> = tracks().into_iter().map(QueueItem::new).collect();
+    let queue = Queue::open(
+        &engine,
+        &items,
+        &[Join::Gapless],
+        StreamSettings::default(),
+        GainMode::Track,
+    )
+    .unwrap();
+    // The second track's first chunk: pre-roll from the first track's tail.
+    let boundary = queue.places()[1].first_chunk;
+    assert!(queue.chunk(boundary).unwrap().boundary);
+    let own = queue.item_stream(1).unwrap().clone();
+    let mut group = c.benchmark_group("queue");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    group.bench_function("ordinary_chunk", |b| {
+        b.iter(|| black_box(own.chunk_media_segment(0).unwrap()))
+    });
+    group.bench_function("boundary_chunk", |b| {
+        b.iter(|| black_box(queue.chunk_media_segment(boundary).unwrap()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, queue);
+criterion_main!(benches);
