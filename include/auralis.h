@@ -90,6 +90,11 @@ typedef enum AuralisStatus {
 } AuralisStatus;
 
 /**
+ * An open queue. Opaque.
+ */
+typedef struct AuralisQueue AuralisQueue;
+
+/**
  * An open stream: one track with one set of settings. Opaque.
  */
 typedef struct AuralisStream AuralisStream;
@@ -165,6 +170,70 @@ typedef struct AuralisOptions {
 } AuralisOptions;
 
 /**
+ * What a queue is.
+ */
+typedef struct AuralisQueueInfo {
+  /**
+   * Frames of the whole queue at 48 kHz.
+   */
+  uint64_t frames;
+  /**
+   * Always 48000.
+   */
+  uint32_t sample_rate;
+  /**
+   * 1 or 2.
+   */
+  uint32_t channels;
+  /**
+   * frames / 48000.
+   */
+  double duration_s;
+  /**
+   * The chunk length in seconds.
+   */
+  double chunk_seconds;
+  /**
+   * Number of chunks.
+   */
+  uint32_t total_chunks;
+  /**
+   * Number of items.
+   */
+  uint32_t items;
+} AuralisQueueInfo;
+
+/**
+ * Where one item lies on the queue's timeline.
+ */
+typedef struct AuralisQueueItemInfo {
+  /**
+   * Queue frame of the item's first sample.
+   */
+  uint64_t start_frame;
+  /**
+   * The item's length in frames.
+   */
+  uint64_t frames;
+  /**
+   * Frames played before the next item starts (its length less the next crossfade).
+   */
+  uint64_t played_frames;
+  /**
+   * Frames at its start under the previous item's fade-out (0 when gapless).
+   */
+  uint64_t fade_in_frames;
+  /**
+   * The chunk holding its first frame.
+   */
+  uint32_t first_chunk;
+  /**
+   * The loudness gain applied, dB (its own, or the album's).
+   */
+  double gain_db;
+} AuralisQueueItemInfo;
+
+/**
  * What a stream is.
  */
 typedef struct AuralisStreamInfo {
@@ -234,6 +303,95 @@ struct AuralisOptions auralis_options_default(void);
  * value. For MP4, Safari wants `codecs="Opus"` (capital O) where other browsers take this.
  */
 const char *auralis_container_mime(uint32_t container);
+
+/**
+ * Opens the `count` files of `paths` as one queue, with `options` (NULL: the defaults; its
+ * container must be WebM) for every item, and stores a new handle in `*out`. `crossfades`:
+ * NULL for gapless joins, or `count - 1` crossfade lengths in seconds (0 to 12; 0 is
+ * gapless), one per join. `album_gain` not 0: the items are one album and share one loudness
+ * gain (else each gets its own).
+ *
+ * On failure `*out` is set to NULL (when `out` is not NULL).
+ *
+ * # Safety
+ * `paths` must point to `count` NUL-terminated strings; `crossfades` NULL or valid for
+ * `count - 1` reads; `options` as for `auralis_stream_open`; `out` valid for a write.
+ */
+enum AuralisStatus auralis_queue_open(const char *const *paths,
+                                      size_t count,
+                                      const double *crossfades,
+                                      int32_t album_gain,
+                                      const struct AuralisOptions *options,
+                                      struct AuralisQueue **out);
+
+/**
+ * Frees a queue. NULL is a no-op.
+ *
+ * # Safety
+ * `queue` must be NULL or a handle from [`auralis_queue_open`] not yet freed, and no other
+ * thread may be using it.
+ */
+void auralis_queue_free(struct AuralisQueue *queue);
+
+/**
+ * Fills `*out` with the queue's metadata.
+ *
+ * # Safety
+ * `queue` must be a live handle; `out` must be valid for a write.
+ */
+enum AuralisStatus auralis_queue_info(const struct AuralisQueue *queue,
+                                      struct AuralisQueueInfo *out);
+
+/**
+ * Fills `*out` with where item `index` lies on the timeline.
+ *
+ * # Safety
+ * `queue` must be a live handle; `out` must be valid for a write.
+ */
+enum AuralisStatus auralis_queue_item(const struct AuralisQueue *queue,
+                                      uint32_t index,
+                                      struct AuralisQueueItemInfo *out);
+
+/**
+ * Chunk `index`'s place on the queue's timeline: its first frame and its number of frames.
+ *
+ * # Safety
+ * `queue` must be a live handle; `start_frame` and `frames` must be valid for writes.
+ */
+enum AuralisStatus auralis_queue_chunk_range(const struct AuralisQueue *queue,
+                                             uint32_t index,
+                                             uint64_t *start_frame,
+                                             uint64_t *frames);
+
+/**
+ * The queue's init segment (WebM; append it once before any media segment).
+ *
+ * # Safety
+ * `queue` must be a live handle; `out` must be valid for a write.
+ */
+enum AuralisStatus auralis_queue_init_segment(const struct AuralisQueue *queue,
+                                              struct AuralisBytes *out);
+
+/**
+ * Chunk `index`'s media segment on the queue's timeline (append in order after the init
+ * segment). Cached.
+ *
+ * # Safety
+ * `queue` must be a live handle; `out` must be valid for a write.
+ */
+enum AuralisStatus auralis_queue_media_segment(const struct AuralisQueue *queue,
+                                               uint32_t index,
+                                               struct AuralisBytes *out);
+
+/**
+ * Chunk `index` as a standalone WebM file (the init segment, then its media segment).
+ *
+ * # Safety
+ * `queue` must be a live handle; `out` must be valid for a write.
+ */
+enum AuralisStatus auralis_queue_chunk_webm(const struct AuralisQueue *queue,
+                                            uint32_t index,
+                                            struct AuralisBytes *out);
 
 /**
  * A static name for a status value, e.g. `"AURALIS_STATUS_NOT_FOUND"`, or `"unknown status"`

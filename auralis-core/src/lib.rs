@@ -45,7 +45,7 @@ mod whole_track;
 pub use cache::{CacheConfig, CacheStats, Origin};
 pub use container::Container;
 pub use crossfade::Curve;
-pub use decode::{RangeReader, Source, SourceInfo};
+pub use decode::{RangeReader, Source, SourceInfo, Tags};
 pub use error::{DecodeError, EncodeError, Error, ErrorKind, MasteringError, PlanError};
 pub use mastering::{Mastering, MasteringParams, MasteringSettings, Preset};
 pub use plan::ChunkPlan;

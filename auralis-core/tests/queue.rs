@@ -456,3 +456,63 @@ fn bad_queues_are_refused_before_any_work() {
         ErrorKind::IndexOutOfRange
     );
 }
+
+/// `ffmpeg -i WAV -metadata ... OUT`: `wav` re-encoded with tags.
+fn tagged(wav: &Path, out: &Path, tags: &[(&str, &str)]) {
+    let mut cmd = std::process::Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-y", "-i"]).arg(wav);
+    for (k, v) in tags {
+        cmd.args(["-metadata", &format!("{k}={v}")]);
+    }
+    let status = cmd.arg(out).status().unwrap();
+    assert!(status.success(), "ffmpeg tagging {}", out.display());
+}
+
+#[test]
+fn tags_are_read_from_flac_mp3_and_m4a_and_album_gain_takes_the_album_from_them() {
+    if !common::required_in_ci("ffmpeg") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = steady_track(dir.path(), "quiet.wav", 8.0, 0.15, 21);
+    let loud = steady_track(dir.path(), "loud.wav", 8.0, 0.6, 22);
+    let album = [("album", "Quiet and Loud"), ("album_artist", "The Band")];
+    let mut files = Vec::new();
+    for (wav, ext, title, track) in [
+        (&quiet, "flac", "Hush", "1"),
+        (&loud, "mp3", "Roar", "2"),
+        (&quiet, "m4a", "Hush Again", "3"),
+    ] {
+        let out = dir.path().join(format!("{title}.{ext}"));
+        let mut tags = vec![
+            ("title", title),
+            ("artist", "Someone"),
+            ("track", track),
+            ("disc", "1"),
+        ];
+        tags.extend_from_slice(&album);
+        tagged(wav, &out, &tags);
+        let t = auralis_core::Source::open(&out).unwrap().tags().clone();
+        assert_eq!(t.title.as_deref(), Some(title), "{ext}: {t:?}");
+        assert_eq!(t.artist.as_deref(), Some("Someone"), "{ext}: {t:?}");
+        assert_eq!(t.album.as_deref(), Some("Quiet and Loud"), "{ext}: {t:?}");
+        assert_eq!(t.track, Some(track.parse().unwrap()), "{ext}: {t:?}");
+        println!("{ext}: {t:?}");
+        files.push(out);
+    }
+    // One album by its tags, one file of another: album gain shares the first two's gain only.
+    let other = dir.path().join("other.flac");
+    tagged(&loud, &other, &[("album", "Elsewhere")]);
+    let queue = Queue::open(
+        &memory_engine(),
+        &items(&[files[0].clone(), files[1].clone(), other]),
+        &[Join::Gapless, Join::Gapless],
+        settings(Preset::Gentle),
+        GainMode::Album,
+    )
+    .unwrap();
+    let gains: Vec<f64> = queue.places().iter().map(|p| p.gain_db).collect();
+    println!("album gain from tags: {gains:?}");
+    assert_eq!(gains[0], gains[1]);
+    assert_ne!(gains[1], gains[2]);
+}

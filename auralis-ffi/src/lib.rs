@@ -26,6 +26,7 @@
 
 pub mod buffers;
 pub mod options;
+pub mod queue;
 pub mod status;
 pub mod stream;
 
@@ -35,6 +36,11 @@ pub use buffers::{auralis_bytes_free, auralis_pcm_free, AuralisBytes, AuralisPcm
 pub use options::{
     auralis_container_mime, auralis_options_default, AuralisOptions, AURALIS_CONTAINER_MP4,
     AURALIS_CONTAINER_WEBM,
+};
+pub use queue::{
+    auralis_queue_chunk_range, auralis_queue_chunk_webm, auralis_queue_free, auralis_queue_info,
+    auralis_queue_init_segment, auralis_queue_item, auralis_queue_media_segment,
+    auralis_queue_open, AuralisQueue, AuralisQueueInfo, AuralisQueueItemInfo,
 };
 pub use status::{auralis_last_error_message, auralis_status_str, AuralisStatus};
 pub use stream::{

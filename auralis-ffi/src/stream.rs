@@ -36,7 +36,7 @@ pub struct AuralisStreamInfo {
 
 /// The engine of a cache directory (or of memory only), shared by every stream opened with it
 /// while any of them is open.
-fn engine_for(cache_dir: Option<PathBuf>) -> Result<Engine, Error> {
+pub(crate) fn engine_for(cache_dir: Option<PathBuf>) -> Result<Engine, Error> {
     shared_engine(&EngineConfig {
         cache: CacheConfig {
             disk_dir: cache_dir,

@@ -143,6 +143,62 @@ pub struct Source {
     label: PathBuf,
     info: SourceInfo,
     layout: Arc<Layout>,
+    tags: Arc<Tags>,
+}
+
+/// What a file's tags say of it (ID3, Vorbis comments, MP4 and Matroska tags, as symphonia
+/// reads them): each `None` when the file does not say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tags {
+    /// The track's title.
+    pub title: Option<String>,
+    /// Its artist.
+    pub artist: Option<String>,
+    /// The album.
+    pub album: Option<String>,
+    /// The album's artist.
+    pub album_artist: Option<String>,
+    /// Its number on its disc.
+    pub track: Option<u64>,
+    /// Its disc's number.
+    pub disc: Option<u64>,
+}
+
+/// The tags of a probed file: the media-level tags of every metadata revision, later ones
+/// winning.
+fn read_tags(format: &mut dyn FormatReader) -> Tags {
+    use symphonia::core::meta::StandardTag as T;
+    let mut tags = Tags::default();
+    let mut metadata = format.metadata();
+    loop {
+        if let Some(revision) = metadata.current() {
+            let per_track = revision
+                .per_track
+                .iter()
+                .flat_map(|t| t.metadata.tags.iter());
+            for tag in revision.media.tags.iter().chain(per_track) {
+                let text = |v: &std::sync::Arc<String>| {
+                    let v = v.trim();
+                    (!v.is_empty()).then(|| v.to_owned())
+                };
+                match &tag.std {
+                    Some(T::TrackTitle(v)) => tags.title = text(v).or(tags.title.take()),
+                    Some(T::Artist(v)) => tags.artist = text(v).or(tags.artist.take()),
+                    Some(T::Album(v)) => tags.album = text(v).or(tags.album.take()),
+                    Some(T::AlbumArtist(v)) => {
+                        tags.album_artist = text(v).or(tags.album_artist.take())
+                    }
+                    Some(T::TrackNumber(n)) => tags.track = Some(*n),
+                    Some(T::DiscNumber(n)) => tags.disc = Some(*n),
+                    _ => {}
+                }
+            }
+        }
+        if metadata.pop().is_none() {
+            break;
+        }
+    }
+    tags
 }
 
 fn check_size(bytes: u64, path: &Path) -> Result<(), DecodeError> {
@@ -214,6 +270,11 @@ impl Source {
         &self.info
     }
 
+    /// What the file's tags say (title, artist, album, track and disc numbers).
+    pub fn tags(&self) -> &Tags {
+        &self.tags
+    }
+
     /// The file's path, or `None` for an in-memory source.
     pub fn path(&self) -> Option<&Path> {
         match &self.data {
@@ -241,6 +302,7 @@ impl Source {
         extension: Option<String>,
     ) -> Result<Self, DecodeError> {
         let mut format = open_format(&data, &label, extension.as_deref())?;
+        let tags = Arc::new(read_tags(format.as_mut()));
         let track = format
             .default_track(TrackType::Audio)
             .ok_or_else(|| DecodeError::UnsupportedFormat {
@@ -371,6 +433,7 @@ impl Source {
         });
         let mut source = Source {
             data,
+            tags,
             label: label.clone(),
             info: SourceInfo {
                 codec,

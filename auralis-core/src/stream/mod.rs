@@ -255,6 +255,11 @@ impl Stream {
         self.inner.track.path.as_deref()
     }
 
+    /// What the file's tags say (title, artist, album, track and disc numbers).
+    pub fn tags(&self) -> &crate::Tags {
+        self.inner.track.renderer.source().tags()
+    }
+
     /// The source's signature (the identity in cache keys).
     pub fn signature(&self) -> &FileSignature {
         &self.inner.track.signature

@@ -120,7 +120,8 @@ pub struct QueueItem {
     /// Its preset and intensity.
     pub mastering: MasteringSettings,
     /// The album it belongs to, for [`GainMode::Album`] (any text that names it: items with
-    /// equal names are one album).
+    /// equal names are one album). `None`: the file's tags say (album and album artist, or
+    /// artist), or, without an album tag, the item gets track gain.
     pub album: Option<String>,
 }
 
@@ -282,13 +283,28 @@ impl Queue {
         let mut params: Vec<MasteringParams> =
             streams.iter().map(|s| s.mastering().clone()).collect();
         if gain == GainMode::Album {
-            let mut albums: Vec<&str> = items.iter().filter_map(|i| i.album.as_deref()).collect();
+            // An item's album: the caller's name, else its tags' album and album artist (or
+            // artist).
+            let album_of: Vec<Option<String>> = items
+                .iter()
+                .zip(&streams)
+                .map(|(item, stream)| {
+                    item.album.clone().or_else(|| {
+                        let t = stream.tags();
+                        t.album.as_ref().map(|a| {
+                            let by = t.album_artist.as_ref().or(t.artist.as_ref());
+                            format!("{a}\n{}", by.map_or("", String::as_str))
+                        })
+                    })
+                })
+                .collect();
+            let mut albums: Vec<&str> = album_of.iter().filter_map(|a| a.as_deref()).collect();
             albums.sort_unstable();
             albums.dedup();
             for album in albums {
                 let members: Vec<usize> = (0..items.len())
                     .filter(|&i| {
-                        items[i].album.as_deref() == Some(album)
+                        album_of[i].as_deref() == Some(album)
                             && !params[i].is_bypass()
                             && !streams[i].analysis().is_silent()
                     })
@@ -613,7 +629,6 @@ impl Queue {
     /// [`crate::chunk::parts`]) each encoded from the queue's audio with the encoder's
     /// pre-roll and look-ahead, on the render threads.
     fn render_boundary(&self, chunk: &QueueChunk) -> Result<(Vec<Vec<u8>>, Vec<f32>), Error> {
-        let ch = self.inner.channels as usize;
         let parts = crate::chunk::parts(&ChunkRange {
             index: chunk.index,
             start_frame: chunk.start_frame,
@@ -638,63 +653,38 @@ impl Queue {
             }
             _ => u64::MAX,
         };
-        let next = AtomicUsize::new(0);
-        let mut done: Vec<Option<Result<PartOut, Error>>> =
-            (0..parts.len()).map(|_| None).collect();
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
+        // Detached threads joined by handle, not scoped ones: a scope keeps a handle of the
+        // calling thread, which std never frees when that thread is foreign (a C caller's).
+        let parts = Arc::new(parts);
+        let next = Arc::new(AtomicUsize::new(0));
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let (queue, parts, next) = (self.clone(), parts.clone(), next.clone());
+                std::thread::Builder::new()
+                    .name("auralis-queue-part".into())
+                    .spawn(move || {
                         let mut mine = Vec::new();
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
                             let Some(&(s, e)) = parts.get(i) else {
                                 return mine;
                             };
-                            let part = (|| {
-                                // The part's packets cover it to the next 20 ms: past a cut
-                                // (the item's end, where the next item starts), the padding
-                                // of its last packet, see `cut_input`.
-                                let full = opus::packet_count(e - s) as u64 * PACKET_FRAMES as u64;
-                                let cut = (e == cut_at).then_some(full - (e - s));
-                                let mut input = self.pcm(
-                                    s as i64 - PRE_ROLL_FRAMES as i64,
-                                    (s + full + LOOKAHEAD_FRAMES as u64) as i64,
-                                )?;
-                                if let Some(padding) = cut.filter(|&p| p > 0) {
-                                    cut_input(
-                                        &mut input,
-                                        ch,
-                                        PRE_ROLL_FRAMES + (e - s) as usize,
-                                        padding as usize,
-                                    );
-                                }
-                                let encoded = opus::encode_chunk(
-                                    &input,
-                                    ch,
-                                    s,
-                                    full,
-                                    &self.inner.settings.opus,
-                                )?;
-                                let pcm = input[PRE_ROLL_FRAMES * ch
-                                    ..(PRE_ROLL_FRAMES + (e - s) as usize) * ch]
-                                    .to_vec();
-                                Ok((encoded.packets, pcm))
-                            })();
-                            mine.push((i, part));
+                            mine.push((i, queue.render_part(s, e, cut_at)));
                         }
                     })
-                })
-                .collect();
-            for w in workers {
-                // A worker that panicked leaves its parts missing: an internal error below.
-                if let Ok(results) = w.join() {
-                    for (i, r) in results {
-                        done[i] = Some(r);
-                    }
+            })
+            .collect();
+        let mut done: Vec<Option<Result<PartOut, Error>>> =
+            (0..parts.len()).map(|_| None).collect();
+        for w in workers {
+            // A worker that could not start or panicked leaves its parts missing: an internal
+            // error below.
+            if let Ok(results) = w.map_err(|_| ()).and_then(|h| h.join().map_err(|_| ())) {
+                for (i, r) in results {
+                    done[i] = Some(r);
                 }
             }
-        });
+        }
         let (mut packets, mut pcm) = (Vec::new(), Vec::new());
         for d in done {
             let (p, a) = d.ok_or_else(|| Error::Internal {
@@ -704,6 +694,29 @@ impl Queue {
             pcm.extend(a);
         }
         Ok((packets, pcm))
+    }
+
+    /// One part `[s, e)` of a boundary chunk: its packets, which cover it to the next 20 ms
+    /// (past a cut `cut_at`, the item's end where the next item starts, the padding of its last
+    /// packet: see `cut_input`), and its mastered audio.
+    fn render_part(&self, s: u64, e: u64, cut_at: u64) -> Result<PartOut, Error> {
+        let ch = self.inner.channels as usize;
+        let full = opus::packet_count(e - s) as u64 * PACKET_FRAMES as u64;
+        let mut input = self.pcm(
+            s as i64 - PRE_ROLL_FRAMES as i64,
+            (s + full + LOOKAHEAD_FRAMES as u64) as i64,
+        )?;
+        if e == cut_at && full > e - s {
+            cut_input(
+                &mut input,
+                ch,
+                PRE_ROLL_FRAMES + (e - s) as usize,
+                (full - (e - s)) as usize,
+            );
+        }
+        let encoded = opus::encode_chunk(&input, ch, s, full, &self.inner.settings.opus)?;
+        let pcm = input[PRE_ROLL_FRAMES * ch..(PRE_ROLL_FRAMES + (e - s) as usize) * ch].to_vec();
+        Ok((encoded.packets, pcm))
     }
 
     /// How chunk `chunk`'s last block ends: the queue's end (DiscardPadding for the padding

@@ -235,6 +235,62 @@ int main(int argc, char **argv) {
     free(reference);
     auralis_stream_free(shared);
 
+    /* A queue: the good file three times, gapless then a 1 s crossfade. */
+    {
+        const char *paths[3] = {good, good, good};
+        double crossfades[2] = {0.0, 1.0};
+        AuralisOptions qopts = auralis_options_default();
+        qopts.chunk_seconds = 1.0;
+        AuralisQueue *queue = NULL;
+        CHECK_STATUS(auralis_queue_open(NULL, 3, NULL, 0, &qopts, &queue), AURALIS_STATUS_NULL_ARGUMENT);
+        CHECK(queue == NULL);
+        CHECK_STATUS(auralis_queue_open(paths, 3, crossfades, 0, &qopts, NULL), AURALIS_STATUS_NULL_ARGUMENT);
+        CHECK_STATUS(auralis_queue_open(paths, 0, NULL, 0, &qopts, &queue), AURALIS_STATUS_INVALID_ARGUMENT);
+        double too_long[2] = {0.0, 13.0};
+        CHECK_STATUS(auralis_queue_open(paths, 3, too_long, 0, &qopts, &queue), AURALIS_STATUS_INVALID_ARGUMENT);
+        CHECK(strstr(auralis_last_error_message(), "crossfade") != NULL);
+        const char *with_missing[2] = {good, missing};
+        CHECK_STATUS(auralis_queue_open(with_missing, 2, NULL, 0, &qopts, &queue), AURALIS_STATUS_NOT_FOUND);
+        CHECK(queue == NULL);
+        CHECK_STATUS(auralis_queue_open(paths, 3, crossfades, 1, &qopts, &queue), AURALIS_STATUS_OK);
+        if (queue != NULL) {
+            AuralisQueueInfo qinfo;
+            CHECK_STATUS(auralis_queue_info(queue, &qinfo), AURALIS_STATUS_OK);
+            /* 3 s + 3 s + 3 s less the 1 s crossfade */
+            CHECK(qinfo.frames == 3 * 144000 - 48000 && qinfo.items == 3 && qinfo.channels == 2);
+            AuralisQueueItemInfo item;
+            CHECK_STATUS(auralis_queue_item(queue, 1, &item), AURALIS_STATUS_OK);
+            CHECK(item.start_frame == 144000 && item.played_frames == 96000 && item.fade_in_frames == 0);
+            CHECK_STATUS(auralis_queue_item(queue, 2, &item), AURALIS_STATUS_OK);
+            CHECK(item.start_frame == 240000 && item.fade_in_frames == 48000);
+            CHECK_STATUS(auralis_queue_item(queue, 3, &item), AURALIS_STATUS_INVALID_ARGUMENT);
+            uint64_t qstart = 0, qframes = 0, tiled = 0;
+            for (uint32_t k = 0; k < qinfo.total_chunks; k++) {
+                CHECK_STATUS(auralis_queue_chunk_range(queue, k, &qstart, &qframes), AURALIS_STATUS_OK);
+                CHECK(qstart == tiled);
+                tiled += qframes;
+            }
+            CHECK(tiled == qinfo.frames);
+            AuralisBytes qinit = {0}, qchunk = {0}, qsegment = {0};
+            CHECK_STATUS(auralis_queue_init_segment(queue, &qinit), AURALIS_STATUS_OK);
+            CHECK(qinit.len == init.len && memcmp(qinit.data, init.data, init.len) == 0);
+            CHECK_STATUS(auralis_queue_media_segment(queue, 3, &qsegment), AURALIS_STATUS_OK);
+            CHECK_STATUS(auralis_queue_chunk_webm(queue, 3, &qchunk), AURALIS_STATUS_OK);
+            CHECK(qchunk.len == qinit.len + qsegment.len);
+            CHECK(qchunk.data && memcmp(qchunk.data + qinit.len, qsegment.data, qsegment.len) == 0);
+            AuralisBytes qnone = {0};
+            CHECK_STATUS(auralis_queue_media_segment(queue, qinfo.total_chunks, &qnone),
+                         AURALIS_STATUS_INDEX_OUT_OF_RANGE);
+            CHECK(qnone.data == NULL && qnone.len == 0);
+            CHECK_STATUS(auralis_queue_media_segment(NULL, 0, &qnone), AURALIS_STATUS_NULL_ARGUMENT);
+            auralis_bytes_free(&qinit);
+            auralis_bytes_free(&qchunk);
+            auralis_bytes_free(&qsegment);
+            auralis_queue_free(queue);
+        }
+        auralis_queue_free(NULL);
+    }
+
     auralis_bytes_free(&init);
     auralis_stream_free(stream);
     auralis_stream_free(NULL);

@@ -4,6 +4,8 @@
 chunks as WebM for Media Source Extensions, as numpy arrays or WAV, cached in memory and
 optionally on disk, thread-safe, with the GIL released for all heavy work.
 
+``Queue`` is tracks on one timeline (gapless or crossfaded), served as one stream of chunks.
+
 ``ChunkedAudioProcessor`` is a drop-in for the FastAPI backend's ``chunked_processor``
 class of the same name (see ``auralis_core.compat``).
 """
@@ -20,6 +22,7 @@ from ._native import (
     InternalError,
     InvalidArgumentError,
     IoError,
+    Queue,
     SourceChangedError,
     Stream,
     UnsupportedFormatError,
@@ -55,6 +58,7 @@ __all__ = [
     "IoError",
     "MAX_LEVEL_CHANGE_DB",
     "OVERLAP_DURATION",
+    "Queue",
     "SourceChangedError",
     "Stream",
     "UnsupportedFormatError",

@@ -1,6 +1,6 @@
 """Type stubs of the native module (checked against it by tests/test_stubs.py)."""
 
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -75,6 +75,32 @@ class Stream:
         self, index: int, alternatives: Sequence[Tuple[Optional[str], float]]
     ) -> None: ...
     def stats(self) -> dict: ...
+
+class Queue:
+    def __new__(
+        cls,
+        paths: Sequence[str],
+        joins: Union[None, str, float, Sequence[Union[str, float]]] = None,
+        presets: Union[None, str, Sequence[Optional[str]]] = None,
+        intensity: float = 1.0,
+        chunk_seconds: float = 30.0,
+        bitrate: int = 128000,
+        complexity: int = 10,
+        cache_dir: Optional[str] = None,
+        render_threads: int = 0,
+        album_gain: bool = False,
+        albums: Optional[Sequence[Optional[str]]] = None,
+    ) -> "Queue": ...
+    @property
+    def info(self) -> dict: ...
+    @property
+    def items(self) -> List[dict]: ...
+    def chunk(self, index: int) -> dict: ...
+    def chunk_at(self, seconds: float) -> int: ...
+    def init_segment(self) -> bytes: ...
+    def media_segment(self, index: int) -> Tuple[bytes, str]: ...
+    def chunk_webm(self, index: int) -> bytes: ...
+    def pcm(self, start_s: float, end_s: float) -> npt.NDArray[np.float32]: ...
 
 class Clusters(Iterator[bytes]):
     @property

@@ -1,0 +1,118 @@
+"""``Queue``: tracks on one timeline from Python. Oracles: the tracks' own lengths and streams
+(a queue's chunks inside a track carry the track's own packets), the Rust core's errors, and the
+same bytes from concurrent async callers as from one thread."""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+import auralis_core as ac
+
+
+def packets(segment: bytes) -> list:
+    """The Opus packets of a WebM media segment as this library writes it (SimpleBlocks and
+    BlockGroups in Clusters), without timestamps."""
+    out = []
+
+    def vint(buf, at, mask=True):
+        first = buf[at]
+        length = 1
+        while length <= 8 and not first & (0x80 >> (length - 1)):
+            length += 1
+        value = first & ((0x80 >> (length - 1)) - 1) if mask else first
+        for b in buf[at + 1 : at + length]:
+            value = (value << 8) | b
+        return value, at + length
+
+    def walk(buf, start, end):
+        at = start
+        while at < end:
+            ident, body = vint(buf, at, mask=False)
+            size, body = vint(buf, body)
+            if ident in (0x1F43B675, 0xA0):  # Cluster, BlockGroup
+                walk(buf, body, body + size)
+            elif ident in (0xA3, 0xA1):  # SimpleBlock, Block
+                out.append(bytes(buf[body + 4 : body + size]))
+            at = body + size
+
+    walk(segment, 0, len(segment))
+    return out
+
+
+def test_a_gapless_queue_lays_the_tracks_back_to_back_and_shares_their_chunks(make_wav):
+    paths = [
+        make_wav(7.3, name="a.wav", seed=1),
+        make_wav(6.1, name="b.wav", seed=2),
+        make_wav(5.55, name="c.wav", seed=3),
+    ]
+    q = ac.Queue([str(p) for p in paths], chunk_seconds=2.0)
+    streams = [ac.Stream(str(p), chunk_seconds=2.0) for p in paths]
+    frames = [s.info["frames"] for s in streams]
+    assert q.info["frames"] == sum(frames)
+    assert q.info["items"] == 3
+    starts = [item["start_frame"] for item in q.items]
+    assert starts == [0, frames[0], frames[0] + frames[1]]
+    assert q.init_segment() == streams[0].init_segment()
+    # The chunks tile the timeline; inside a track they carry its own packets.
+    at = 0
+    for k in range(q.info["total_chunks"]):
+        c = q.chunk(k)
+        assert c["start_frame"] == at
+        at += c["frames"]
+        segment, origin = q.media_segment(k)
+        assert origin in ("MISS", "HIT-MEMORY", "HIT-SHARED", "HIT-DISK")
+        if not c["boundary"]:
+            own, _ = streams[c["item"]].media_segment(c["item_chunk"])
+            assert packets(segment) == packets(own), k
+    assert at == q.info["frames"]
+    assert q.chunk_at(q.items[1]["start"] + 0.001) == q.items[1]["first_chunk"]
+    pcm = q.pcm(0.0, 1.0)
+    assert pcm.shape == (48_000, 2) and pcm.dtype == np.float32
+
+
+def test_crossfades_shorten_the_timeline_and_album_gain_shares_one_gain(make_wav):
+    paths = [str(make_wav(8.0, name="a.wav", seed=1)), str(make_wav(8.0, name="b.wav", seed=2))]
+    q = ac.Queue(paths, joins=3.0, chunk_seconds=2.0)
+    assert q.items[1]["fade_in_frames"] == 144_000
+    assert q.info["frames"] == q.items[0]["frames"] + q.items[1]["frames"] - 144_000
+    album = ac.Queue(paths, joins=["gapless"], album_gain=True, albums=["x", "x"])
+    gains = [item["gain_db"] for item in album.items]
+    assert gains[0] == gains[1]
+
+
+def test_async_callers_get_the_same_bytes(make_wav):
+    paths = [str(make_wav(5.3, name="a.wav", seed=1)), str(make_wav(4.1, name="b.wav", seed=2))]
+    q = ac.Queue(paths, chunk_seconds=2.0)
+    n = q.info["total_chunks"]
+    want = [ac.Queue(paths, chunk_seconds=2.0).chunk_webm(k) for k in range(n)]
+
+    async def main():
+        return await asyncio.gather(
+            *[asyncio.to_thread(q.chunk_webm, k) for k in reversed(range(n)) for _ in range(2)]
+        )
+
+    got = asyncio.run(main())
+    expected = [want[k] for k in reversed(range(n)) for _ in range(2)]
+    assert got == expected
+
+
+def test_bad_queues_raise_typed_errors(make_wav, tmp_path):
+    a = str(make_wav(3.0, name="a.wav"))
+    with pytest.raises(ac.InvalidArgumentError):
+        ac.Queue([])
+    with pytest.raises(ac.InvalidArgumentError):
+        ac.Queue([a, a], joins=13.0)
+    with pytest.raises(ac.InvalidArgumentError):
+        ac.Queue([a, a], joins="sideways")
+    with pytest.raises(ac.InvalidArgumentError):
+        ac.Queue([a, a, a], joins=["gapless"])
+    with pytest.raises(ac.InvalidArgumentError):
+        ac.Queue([a, a], presets=["adaptive"])
+    with pytest.raises(ac.InvalidArgumentError):
+        ac.Queue([a], presets="loudest")
+    with pytest.raises(FileNotFoundError):
+        ac.Queue([a, str(tmp_path / "missing.flac")])
+    q = ac.Queue([a])
+    with pytest.raises(ac.IndexOutOfRangeError):
+        q.media_segment(q.info["total_chunks"])
