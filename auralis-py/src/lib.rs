@@ -894,6 +894,21 @@ fn file_signature(py: Python<'_>, path: PathBuf) -> PyResult<String> {
     })
 }
 
+/// What the tags of the file at `path` say: a dict of title, artist, album, album_artist
+/// (str or None), track and disc (int or None). Probes the file, decodes nothing of its audio.
+#[pyfunction]
+fn read_tags<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
+    let t = heavy(py, || Ok(auralis_core::Source::open(&path)?.tags().clone()))?;
+    let d = PyDict::new(py);
+    d.set_item("title", t.title)?;
+    d.set_item("artist", t.artist)?;
+    d.set_item("album", t.album)?;
+    d.set_item("album_artist", t.album_artist)?;
+    d.set_item("track", t.track)?;
+    d.set_item("disc", t.disc)?;
+    Ok(d)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -926,6 +941,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(demo_wav, m)?)?;
     m.add_function(wrap_pyfunction!(probe, m)?)?;
     m.add_function(wrap_pyfunction!(file_signature, m)?)?;
+    m.add_function(wrap_pyfunction!(read_tags, m)?)?;
     m.add_function(wrap_pyfunction!(shared_engine_count, m)?)?;
     m.add_function(wrap_pyfunction!(defaults, m)?)?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;

@@ -332,3 +332,46 @@ def test_two_server_processes_on_one_cache_render_each_chunk_once(make_wav, tmp_
         assert len(misses) == 1, f"chunk {index}: {origins}"
         other = 1 - misses[0]
         assert any(w == other and o == "HIT-DISK" for w, o in origins), f"chunk {index}: {origins}"
+
+
+def test_a_queue_is_created_by_post_and_served_on_its_timeline(make_wav, tmp_path):
+    """``POST /api/queue`` gives a self-describing id, the timeline, the items (titles from the
+    tags or the file names, what the mastering did) and the chunks; the init and chunk endpoints
+    serve the bytes of the native ``Queue``, from any server that knows the library."""
+    server = load_server()
+    library = {"a": make_wav(7.3, name="a.wav", seed=1), "b": make_wav(6.1, name="b.wav", seed=2)}
+    app = server.create_app(library, cache_dir=str(tmp_path / "cache"), chunk_seconds=2.0)
+    with TestClient(app) as c:
+        tracks = c.get("/api/tracks").json()
+        assert [t["title"] for t in tracks] == ["a", "b"]
+        r = c.post("/api/queue", json={"tracks": ["a", "b"], "joins": 1.5, "preset": "gentle"})
+        assert r.status_code == 200, r.text
+        q = r.json()
+        native = ac.Queue([str(library["a"]), str(library["b"])], joins=1.5, presets="gentle",
+                          chunk_seconds=2.0)
+        assert q["total_chunks"] == native.info["total_chunks"]
+        assert q["duration"] == pytest.approx(native.info["duration"])
+        assert [i["title"] for i in q["items"]] == ["a", "b"]
+        assert q["items"][1]["start"] == pytest.approx(7.3 - 1.5, abs=1e-4)
+        assert q["items"][0]["before"]["loudness_lufs"] < 0
+        assert q["items"][0]["after"]["loudness_lufs"] is not None
+        assert q["chunks"][0]["start"] == 0.0 and q["chunks"][-1]["end"] == pytest.approx(q["duration"])
+        qid = q["queue_id"]
+        init = c.get(f"/api/queue/{qid}/init")
+        assert init.status_code == 200 and init.content == native.init_segment()
+        for k in range(q["total_chunks"]):
+            chunk = c.get(f"/api/queue/{qid}/chunk/{k}")
+            assert chunk.status_code == 200 and chunk.headers["x-cache"] in (
+                "MISS", "HIT-MEMORY", "HIT-DISK", "HIT-SHARED")
+            assert chunk.content == native.media_segment(k)[0], k
+        # Another server (another worker) serves the id without having seen the POST.
+    with TestClient(server.create_app(library, chunk_seconds=2.0)) as other:
+        assert other.get(f"/api/queue/{qid}/chunk/0").content == native.media_segment(0)[0]
+        # Bad requests: JSON errors, nothing served.
+        assert other.get(f"/api/queue/{qid}/chunk/{q['total_chunks']}").status_code == 416
+        assert other.get("/api/queue/not-a-queue/init").status_code == 404
+        assert other.post("/api/queue", json={"tracks": []}).status_code == 422
+        assert other.post("/api/queue", json={"tracks": ["a", "nope"]}).status_code == 404
+        assert other.post("/api/queue", json={"tracks": ["a", "b"], "joins": 20}).status_code == 422
+        assert other.post("/api/queue", json={"tracks": ["a", "b"], "joins": ["gapless", 1]}).status_code == 422
+        assert other.post("/api/queue", json={"tracks": ["a"], "preset": "loudest"}).status_code == 422

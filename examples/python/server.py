@@ -1,6 +1,13 @@
 """A FastAPI streaming server over auralis_core: the backend's unified streaming endpoints.
 
-    GET /api/tracks                                   the library: [{"id", "name"}]
+    GET /api/tracks                                   the library: [{"id", "name", "title", "artist",
+                                                      "album", "track", "disc"}] (from the tags),
+                                                      albums first, by disc and track
+    POST /api/queue  {"tracks": [ids], "joins": "gapless" | seconds | [...], "preset", "intensity",
+                      "album_gain"}                   a queue: its id, timeline, items (titles,
+                                                      durations, what the mastering did), chunks
+    GET /api/queue/{queue_id}/init                    the queue's init segment
+    GET /api/queue/{queue_id}/chunk/{i}               chunk i of the queue's timeline (X-Cache)
     GET /api/stream/{track_id}/metadata               duration, total_chunks, chunk_duration, mime,
                                                       mimes (each container's types), ...
     GET /api/stream/{track_id}/init                   the init segment
@@ -50,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import functools
 import json
 import os
@@ -58,15 +66,17 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
-from fastapi import FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 import auralis_core as ac
 
 MAX_OPEN_STREAMS = 256
+MAX_OPEN_QUEUES = 64
+MAX_QUEUE_ITEMS = 500
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 AUDIO_EXTENSIONS = {
@@ -113,6 +123,24 @@ def parse_transition(value: Optional[str]) -> Optional[Tuple[Optional[str], floa
     except ValueError:
         raise ac.InvalidArgumentError(f"invalid transition_from {value!r}: use preset or preset:intensity")
     return (preset, level)
+
+
+def queue_id_of(request: Dict[str, Any]) -> str:
+    """A queue's id: its request, canonical JSON in URL-safe base64. It names the queue fully,
+    so any worker process (or machine) serves a queue without having seen its POST."""
+    text = json.dumps(request, sort_keys=True, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def queue_request_of(queue_id: str) -> Dict[str, Any]:
+    try:
+        padded = queue_id + "=" * (-len(queue_id) % 4)
+        request = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(status_code=404, detail="unknown queue id")
+    if not isinstance(request, dict):
+        raise HTTPException(status_code=404, detail="unknown queue id")
+    return request
 
 
 class StaleVersion(Exception):
@@ -244,7 +272,10 @@ def create_app(
 
     @app.get("/api/tracks")
     async def list_tracks() -> list:
-        return [{"id": k, "name": v.name} for k, v in tracks.items()]
+        entries = await may_wait(lambda: [track_entry(k) for k in tracks])
+        # Albums together, in disc and track order; then the rest as the library lists them.
+        return sorted(entries, key=lambda e: (e["album"] is None, e["album"] or "", e["disc"] or 0,
+                                              e["track"] or 0))
 
     @app.get("/api/stream/{track_id}/metadata")
     async def metadata(
@@ -379,6 +410,163 @@ def create_app(
         return StreamingResponse(body(), media_type=media_type, headers={**headers, "X-Cache": clusters.origin})
 
     app.state.streams = streams
+
+    # ---- tags and queues ----
+
+    tag_cache: Dict[Tuple[str, float], dict] = {}
+
+    def tags_of(track_id: str) -> dict:
+        path = tracks[track_id]
+        try:
+            key = (str(path), path.stat().st_mtime)
+        except OSError:
+            return {}  # a file gone: listed by its name (asking for it gives 404)
+        if key not in tag_cache:
+            try:
+                tag_cache[key] = ac.read_tags(str(path))
+            except ac.AuralisError:
+                tag_cache[key] = {}
+        return tag_cache[key]
+
+    def track_entry(track_id: str) -> dict:
+        t = tags_of(track_id)
+        return {
+            "id": track_id,
+            "name": tracks[track_id].name,
+            "title": t.get("title") or tracks[track_id].stem,
+            "artist": t.get("artist"),
+            "album": t.get("album"),
+            "album_artist": t.get("album_artist"),
+            "track": t.get("track"),
+            "disc": t.get("disc"),
+        }
+
+    queues: "OrderedDict[str, ac.Queue]" = OrderedDict()
+    queues_lock = threading.Lock()
+
+    def checked_queue_request(body: Dict[str, Any]) -> Dict[str, Any]:
+        ids = body.get("tracks")
+        if not isinstance(ids, list) or not ids or len(ids) > MAX_QUEUE_ITEMS:
+            raise ac.InvalidArgumentError(f"tracks: a list of 1 to {MAX_QUEUE_ITEMS} track ids")
+        for track_id in ids:
+            if track_id not in tracks:
+                raise HTTPException(status_code=404, detail=f"unknown track {track_id!r}")
+        joins = body.get("joins", "gapless")
+        if isinstance(joins, list):
+            if len(joins) != len(ids) - 1:
+                raise ac.InvalidArgumentError("joins: one per boundary (len(tracks) - 1)")
+        elif not (joins == "gapless" or isinstance(joins, (int, float))):
+            raise ac.InvalidArgumentError('joins: "gapless", a crossfade in seconds, or a list of them')
+        intensity = body.get("intensity", 1.0)
+        if not isinstance(intensity, (int, float)):
+            raise ac.InvalidArgumentError("intensity: a number from 0 to 1")
+        return {
+            "tracks": ids,
+            "joins": joins,
+            "preset": str(body.get("preset", "adaptive")),
+            "intensity": float(intensity),
+            "album_gain": bool(body.get("album_gain", False)),
+        }
+
+    def open_queue(queue_id: str, request: Dict[str, Any]) -> ac.Queue:
+        with queues_lock:
+            queue = queues.get(queue_id)
+            if queue is not None:
+                queues.move_to_end(queue_id)
+                return queue
+        ids = request["tracks"]
+        albums = None
+        if request["album_gain"]:
+            # The album of each track from its tags (the engine does the same when not told;
+            # said here so that the server's grouping is visible in the metadata).
+            albums = [tags_of(t).get("album") for t in ids]
+        queue = ac.Queue(
+            [str(tracks[t]) for t in ids],
+            joins=request["joins"],
+            presets=request["preset"],
+            intensity=request["intensity"],
+            chunk_seconds=chunk_seconds,
+            cache_dir=cache_dir,
+            album_gain=request["album_gain"],
+            albums=albums,
+        )
+        with queues_lock:
+            queue = queues.setdefault(queue_id, queue)
+            while len(queues) > MAX_OPEN_QUEUES:
+                queues.popitem(last=False)
+        return queue
+
+    async def get_queue(queue_id: str) -> ac.Queue:
+        request = checked_queue_request(queue_request_of(queue_id))
+        return await may_wait(open_queue, queue_id, request)
+
+    def queue_metadata(queue_id: str, request: Dict[str, Any], queue: ac.Queue) -> dict:
+        info = queue.info
+        items = []
+        for track_id, item in zip(request["tracks"], queue.items):
+            analysis = json.loads(item["analysis_json"])
+            mastering = json.loads(item["mastering_json"])
+            items.append({
+                **track_entry(track_id),
+                "start": item["start"],
+                "duration": item["duration"],
+                "played": item["played_frames"] / info["sample_rate"],
+                "first_chunk": item["first_chunk"],
+                "gain_db": item["gain_db"],
+                # What the mastering did: the source's measures, and what the chain aims at.
+                "before": {
+                    "loudness_lufs": analysis.get("integrated_lufs"),
+                    "range_lu": analysis.get("loudness_range_lu"),
+                    "true_peak_dbtp": analysis.get("true_peak_dbtp"),
+                },
+                "after": {
+                    "loudness_lufs": mastering.get("target_lufs"),
+                    "true_peak_ceiling_dbtp": mastering.get("ceiling_dbtp"),
+                },
+            })
+        chunks = [queue.chunk(k) for k in range(info["total_chunks"])]
+        return {
+            "queue_id": queue_id,
+            "duration": info["duration"],
+            "total_chunks": info["total_chunks"],
+            "chunk_duration": info["chunk_duration"],
+            "mime": info["mime"],
+            "preset": request["preset"],
+            "intensity": request["intensity"],
+            "album_gain": request["album_gain"],
+            "items": items,
+            "chunks": [
+                {"index": c["index"], "start": c["start"], "end": c["end"], "item": c["item"],
+                 "boundary": c["boundary"]}
+                for c in chunks
+            ],
+        }
+
+    @app.post("/api/queue")
+    async def create_queue(body: Dict[str, Any] = Body(...)) -> dict:
+        request = checked_queue_request(body)
+        queue_id = queue_id_of(request)
+        queue = await may_wait(open_queue, queue_id, request)
+        return queue_metadata(queue_id, request, queue)
+
+    @app.get("/api/queue/{queue_id}/metadata")
+    async def queue_info(queue_id: str) -> dict:
+        request = checked_queue_request(queue_request_of(queue_id))
+        queue = await may_wait(open_queue, queue_id, request)
+        return queue_metadata(queue_id, request, queue)
+
+    @app.get("/api/queue/{queue_id}/init")
+    async def queue_init(queue_id: str) -> Response:
+        queue = await get_queue(queue_id)
+        return Response(queue.init_segment(), media_type="audio/webm",
+                        headers={"Cache-Control": REVALIDATE})
+
+    @app.get("/api/queue/{queue_id}/chunk/{index}")
+    async def queue_chunk(queue_id: str, index: int = PathParam(ge=0, le=2**31)) -> Response:
+        queue = await get_queue(queue_id)
+        body, origin = await may_wait(queue.media_segment, index)
+        return Response(body, media_type="audio/webm",
+                        headers={"X-Cache": origin, "Cache-Control": REVALIDATE})
 
     @app.get("/api/stats")
     async def stats() -> dict:

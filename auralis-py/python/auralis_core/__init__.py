@@ -30,6 +30,7 @@ from ._native import (
     crossfade_between_chunks,
     demo_wav,
     presets,
+    read_tags,
     shared_engine_count,
 )
 from .compat import (
@@ -67,5 +68,6 @@ __all__ = [
     "crossfade_between_chunks",
     "demo_wav",
     "presets",
+    "read_tags",
     "shared_engine_count",
 ]
