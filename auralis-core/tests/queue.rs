@@ -516,3 +516,73 @@ fn tags_are_read_from_flac_mp3_and_m4a_and_album_gain_takes_the_album_from_them(
     assert_eq!(gains[0], gains[1]);
     assert_ne!(gains[1], gains[2]);
 }
+
+#[test]
+fn an_edited_queue_keeps_the_chunks_before_the_edit_and_renders_only_those_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = three_tracks(dir.path());
+    let d = track(dir.path(), "d.wav", 8.765, 4);
+    let engine = memory_engine();
+    let s = settings(Preset::Adaptive);
+    let open = |list: &[PathBuf]| {
+        let joins = vec![Join::Gapless; list.len() - 1];
+        Queue::open(&engine, &items(list), &joins, s, GainMode::Track).unwrap()
+    };
+    let before = open(&paths);
+    let segments: Vec<_> = (0..before.total_chunks())
+        .map(|k| before.chunk_media_segment(k).unwrap().bytes)
+        .collect();
+    for (label, edited) in [
+        (
+            "append",
+            vec![
+                paths[0].clone(),
+                paths[1].clone(),
+                paths[2].clone(),
+                d.clone(),
+            ],
+        ),
+        (
+            "replace the last",
+            vec![paths[0].clone(), paths[1].clone(), d.clone()],
+        ),
+        (
+            "reorder after the first",
+            vec![paths[0].clone(), paths[2].clone(), paths[1].clone()],
+        ),
+        ("remove the last", vec![paths[0].clone(), paths[1].clone()]),
+    ] {
+        let after = open(&edited);
+        let kept = before.unchanged_chunks(&after);
+        // The first item that differs is `e`: every chunk before the last chunk of item e - 1
+        // (whose look-ahead is item e's head) is kept, none after.
+        let e = (0..edited.len().min(3))
+            .find(|&i| edited[i] != paths[i])
+            .unwrap_or(edited.len().min(3));
+        let expected = after.places()[e - 1].first_chunk
+            + before.chunks().iter().filter(|c| c.item == e - 1).count() as u64
+            - 1;
+        println!("{label}: {kept} of {} chunks kept", before.total_chunks());
+        assert_eq!(kept, expected, "{label}");
+        let computed = engine.stats().cache.computed;
+        for k in 0..kept {
+            assert_eq!(
+                after.chunk_media_segment(k).unwrap().bytes,
+                segments[k as usize],
+                "{label}: chunk {k}"
+            );
+        }
+        assert_eq!(
+            engine.stats().cache.computed,
+            computed,
+            "{label}: the kept chunks computed nothing"
+        );
+        if kept < after.total_chunks().min(before.total_chunks()) {
+            assert_ne!(
+                after.chunk_media_segment(kept).unwrap().bytes,
+                segments[kept as usize],
+                "{label}: the first chunk after the kept ones changes"
+            );
+        }
+    }
+}

@@ -719,6 +719,12 @@ impl Queue {
         Ok(d)
     }
 
+    /// How many leading chunks this queue and `other` (an edit of it) share byte for byte: a
+    /// player keeps those it appended and fetches the rest from `other`.
+    fn unchanged_chunks(&self, other: &Queue) -> u64 {
+        self.inner.unchanged_chunks(&other.inner)
+    }
+
     /// The chunk playing at `seconds` on the queue's timeline.
     fn chunk_at(&self, seconds: f64) -> PyResult<u64> {
         self.inner.chunk_at_time(seconds).map_err(to_py)

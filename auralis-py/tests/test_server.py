@@ -364,6 +364,11 @@ def test_a_queue_is_created_by_post_and_served_on_its_timeline(make_wav, tmp_pat
             assert chunk.status_code == 200 and chunk.headers["x-cache"] in (
                 "MISS", "HIT-MEMORY", "HIT-DISK", "HIT-SHARED")
             assert chunk.content == native.media_segment(k)[0], k
+        # An edit (the second track removed): the first chunks stay the same bytes.
+        edit = c.post("/api/queue", json={"tracks": ["a", "a"], "joins": 1.5, "preset": "gentle",
+                                          "replaces": qid}).json()
+        edited = ac.Queue([str(library["a"])] * 2, joins=1.5, presets="gentle", chunk_seconds=2.0)
+        assert edit["unchanged_chunks"] == native.unchanged_chunks(edited) > 0
         # Another server (another worker) serves the id without having seen the POST.
     with TestClient(server.create_app(library, chunk_seconds=2.0)) as other:
         assert other.get(f"/api/queue/{qid}/chunk/0").content == native.media_segment(0)[0]

@@ -4,8 +4,11 @@
                                                       "album", "track", "disc"}] (from the tags),
                                                       albums first, by disc and track
     POST /api/queue  {"tracks": [ids], "joins": "gapless" | seconds | [...], "preset", "intensity",
-                      "album_gain"}                   a queue: its id, timeline, items (titles,
-                                                      durations, what the mastering did), chunks
+                      "album_gain", "replaces"}       a queue: its id, timeline, items (titles,
+                                                      durations, what the mastering did), chunks;
+                                                      with "replaces" (the id of the queue it
+                                                      edits), "unchanged_chunks": how many leading
+                                                      chunks are the same bytes in both
     GET /api/queue/{queue_id}/init                    the queue's init segment
     GET /api/queue/{queue_id}/chunk/{i}               chunk i of the queue's timeline (X-Cache)
     GET /api/stream/{track_id}/metadata               duration, total_chunks, chunk_duration, mime,
@@ -547,7 +550,14 @@ def create_app(
         request = checked_queue_request(body)
         queue_id = queue_id_of(request)
         queue = await may_wait(open_queue, queue_id, request)
-        return queue_metadata(queue_id, request, queue)
+        meta = queue_metadata(queue_id, request, queue)
+        # An edit of a queue being played ("replaces": its id): how many leading chunks are the
+        # same bytes in both, which the player keeps.
+        replaces = body.get("replaces")
+        if isinstance(replaces, str):
+            old = await get_queue(replaces)
+            meta["unchanged_chunks"] = old.unchanged_chunks(queue)
+        return meta
 
     @app.get("/api/queue/{queue_id}/metadata")
     async def queue_info(queue_id: str) -> dict:

@@ -533,6 +533,40 @@ impl Queue {
         Ok(file)
     }
 
+    /// How many leading chunks this queue and `other` (an edit of it: items appended, removed
+    /// or reordered after some point) share, byte for byte: a player keeps those it has
+    /// appended and fetches the others from `other`. Chunks are compared by what makes their
+    /// bytes (place, length, the tracks and settings they are rendered from), so the count is
+    /// exact and computes nothing.
+    pub fn unchanged_chunks(&self, other: &Queue) -> u64 {
+        let (a, b) = (&self.inner, &other.inner);
+        if a.settings.opus != b.settings.opus
+            || a.settings.chunk_seconds != b.settings.chunk_seconds
+        {
+            return 0;
+        }
+        let same_item = |i: usize| {
+            let (x, y) = (&a.items[i], &b.items[i]);
+            x.stream.signature() == y.stream.signature()
+                && x.params == y.params
+                && x.place == y.place
+        };
+        let mut n = 0u64;
+        for (ca, cb) in a.chunks.iter().zip(&b.chunks) {
+            let same = ca == cb
+                && ca.item < b.items.len()
+                && same_item(ca.item)
+                && (!ca.boundary || self.boundary_key(ca) == other.boundary_key(cb))
+                && self.last_block(ca) == other.last_block(cb)
+                && a.items[ca.item].ms == b.items[cb.item].ms;
+            if !same {
+                break;
+            }
+            n += 1;
+        }
+        n
+    }
+
     /// The queue's mastered audio over queue frames `[start, end)` (silence outside the
     /// queue): each item's mastered audio at its place, with the crossfades mixed. Boundary
     /// chunks encode exactly this; interior chunks encode their track's own chunk, which
