@@ -163,3 +163,63 @@ def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path
     assert median < -12, "the recording does not match the stream"
     assert at_join - median <= 3.0, "a click or gap at the preset switch"
     assert as_new < as_old - 6
+
+
+def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_a_chunk_boundary(tmp_path, make_wav):
+    """examples/web/queue.html in Chromium against the server: three tracks posted as a gapless
+    queue, played (8x, muted) to the end through one SourceBuffer; A/B to ``none`` once the
+    second track plays takes effect at the next chunk (the chunks after it come from the
+    ``none`` queue, those before stay)."""
+    browser = chromium()
+    library = {name: make_wav(seconds, name=f"{name}.wav", seed=i)
+               for i, (name, seconds) in enumerate([("a", 5.3), ("b", 4.7), ("c", 5.1)])}
+    server = load_server()
+    app = server.create_app(library, cache_dir=None, chunk_seconds=2.0)
+    reports = queue.Queue()
+
+    @app.post("/report")
+    async def report(request: Request) -> dict:
+        reports.put(await request.json())
+        return {}
+
+    port = free_port()
+    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 10
+    while not web.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert web.started
+    url = (f"http://127.0.0.1:{port}/web/queue.html?api=/api&tracks=a,b,c&play=1&muted=1&rate=4"
+           f"&report=1")
+    child = subprocess.Popen(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'profile'}",
+         url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        result = reports.get(timeout=120)
+    finally:
+        child.kill()
+        child.wait()
+        web.should_exit = True
+        thread.join(timeout=10)
+        shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+    for a in result["appended"]:
+        print(a)
+    print({k: v for k, v in result.items() if k not in ("appended", "meta")})
+    assert result["errors"] == []
+    assert result["ended"] is True
+    meta = result["meta"]
+    assert result["ended_at"] == pytest.approx(meta["duration"], abs=0.05)
+    # Every chunk appended; those after the switch from the `none` queue, none before it.
+    last = {}
+    for a in result["appended"]:
+        last[a["index"]] = a["variant"]
+    assert sorted(last) == list(range(meta["total_chunks"]))
+    switched = result["switched_at"]
+    assert 0 < switched < meta["total_chunks"]
+    assert all(v == "preset" for i, v in last.items() if i < switched), last
+    assert all(v == "none" for i, v in last.items() if i >= switched), last

@@ -1,0 +1,309 @@
+// The queue player (examples/python/server.py's /api/queue): builds a queue from the library,
+// plays it through one SourceBuffer (the init segment once, then the queue's chunks in order,
+// at most AHEAD past the play head, the chunk under the play head first after a seek), shows
+// the items, the current one, what is buffered and cached, and what the mastering did. Edits
+// while playing post the new queue with `replaces`: the chunks the server says are unchanged
+// stay buffered, the rest is removed and fetched from the new queue. A/B plays the same queue
+// with preset `none` from the next chunk boundary (the timeline does not depend on the
+// preset). ?tracks=a,b,c&joins=gapless|SECONDS&play=1 starts one directly; with &report=1 the
+// page also runs the automated check: A/B to `none` once the second item plays, then to the end,
+// and posts what it did to /report (auralis-py/tests/test_browser.py).
+"use strict";
+
+const params = new URLSearchParams(location.search);
+const api = params.get("api") || "/api";
+const audio = document.getElementById("audio");
+const bar = document.getElementById("bar");
+const log = (msg) => { const el = document.getElementById("log"); el.textContent += msg + "\n"; el.scrollTop = el.scrollHeight; };
+const AHEAD = 2;
+// State the automated tests read.
+window.queuePlayer = { appended: [], errors: [], ended: false, meta: null };
+
+const state = { library: [], items: [], meta: null, variant: "preset", queues: {}, buffer: null, mediaSource: null, buffered: new Map(), busy: false };
+
+const fmt = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
+const num = (x, digits = 1) => (x === null || x === undefined ? "?" : Number(x).toFixed(digits));
+
+async function loadLibrary() {
+  state.library = await (await fetch(`${api}/tracks`)).json();
+  const body = document.querySelector("#library tbody");
+  for (const t of state.library) {
+    const row = body.insertRow();
+    const add = document.createElement("button");
+    add.textContent = "+";
+    add.title = "add to the queue";
+    add.onclick = () => edit(() => state.items.push(t.id));
+    row.insertCell().append(add);
+    row.insertCell().textContent = t.title;
+    row.insertCell().textContent = t.artist || "";
+    row.insertCell().textContent = t.album || "";
+    row.insertCell().textContent = t.track ?? "";
+  }
+}
+
+function request(preset) {
+  const mode = document.getElementById("joins").value;
+  const seconds = Number(document.getElementById("seconds").value);
+  return {
+    tracks: state.items,
+    joins: mode === "gapless" ? "gapless" : seconds,
+    preset,
+    intensity: 1.0,
+    album_gain: document.getElementById("album").checked,
+  };
+}
+
+async function post(body) {
+  const r = await fetch(`${api}/queue`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const json = await r.json();
+  if (!r.ok) throw new Error(`queue: HTTP ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+// The queue of each variant ("preset" and "none" for A/B), posted as edits of the current ones.
+async function buildQueues() {
+  const preset = document.getElementById("preset").value;
+  const old = state.queues;
+  const [main, plain] = await Promise.all([
+    post({ ...request(preset), replaces: old.preset && old.preset.queue_id }),
+    post({ ...request("none"), replaces: old.none && old.none.queue_id }),
+  ]);
+  state.queues = { preset: main, none: plain };
+  state.meta = main;
+  window.queuePlayer.meta = main;
+  return state.queues[state.variant].unchanged_chunks;
+}
+
+const active = () => state.queues[state.variant];
+const chunkAt = (t) => {
+  const chunks = state.meta.chunks;
+  const i = chunks.findIndex((c) => t < c.end);
+  return i < 0 ? chunks.length - 1 : i;
+};
+const itemAt = (t) => {
+  let current = 0;
+  state.meta.items.forEach((it, i) => { if (t >= it.start) current = i; });
+  return current;
+};
+
+function drawQueue() {
+  const body = document.querySelector("#queue tbody");
+  body.innerHTML = "";
+  const meta = state.meta;
+  const here = meta && audio.currentTime !== undefined ? itemAt(audio.currentTime) : -1;
+  state.items.forEach((id, i) => {
+    const track = state.library.find((t) => t.id === id) || { title: id };
+    const info = meta && meta.items[i];
+    const row = body.insertRow();
+    if (i === here && meta) row.className = "current";
+    row.insertCell().textContent = i === here && meta ? "▶" : String(i + 1);
+    row.insertCell().textContent = track.title + (track.artist ? ` — ${track.artist}` : "");
+    row.insertCell().textContent = info ? fmt(info.duration) : "";
+    const m = row.insertCell();
+    m.className = "mastering";
+    if (info) {
+      m.textContent = `loudness ${num(info.before.loudness_lufs)} → ${num(info.after.loudness_lufs)} LUFS` +
+        ` (gain ${info.gain_db >= 0 ? "+" : ""}${num(info.gain_db)} dB), range ${num(info.before.range_lu)} LU,` +
+        ` true peak ${num(info.before.true_peak_dbtp)} → ≤ ${num(info.after.true_peak_ceiling_dbtp)} dBTP`;
+    }
+    const tools = row.insertCell();
+    for (const [label, action] of [["↑", () => swap(i, i - 1)], ["↓", () => swap(i, i + 1)], ["×", () => state.items.splice(i, 1)]]) {
+      const b = document.createElement("button");
+      b.textContent = label;
+      b.onclick = () => edit(action);
+      tools.append(b);
+    }
+  });
+}
+
+function swap(i, j) {
+  if (j < 0 || j >= state.items.length) return;
+  [state.items[i], state.items[j]] = [state.items[j], state.items[i]];
+}
+
+function drawBar() {
+  const meta = state.meta;
+  if (!meta) return;
+  bar.querySelectorAll(".chunk, .item").forEach((e) => e.remove());
+  for (const c of meta.chunks) {
+    const el = document.createElement("div");
+    const got = state.buffered.get(c.index);
+    el.className = "chunk" + (got ? " buffered" : "") + (got && got.origin !== "MISS" ? " cached" : "");
+    el.style.left = `${(100 * c.start) / meta.duration}%`;
+    el.style.width = `${(100 * (c.end - c.start)) / meta.duration}%`;
+    el.title = `chunk ${c.index}${c.boundary ? " (join)" : ""}${got ? `: ${got.origin}` : ""}`;
+    bar.prepend(el);
+  }
+  for (const it of meta.items) {
+    const el = document.createElement("div");
+    el.className = "item";
+    el.style.left = `${(100 * it.start) / meta.duration}%`;
+    el.title = it.title;
+    bar.append(el);
+  }
+}
+
+const updated = () => new Promise((resolve, reject) => {
+  state.buffer.addEventListener("updateend", resolve, { once: true });
+  state.buffer.addEventListener("error", () => reject(new Error("SourceBuffer error")), { once: true });
+});
+
+async function removeFrom(index) {
+  const meta = state.meta;
+  while (state.busy || state.buffer.updating) await new Promise((r) => setTimeout(r, 10));
+  if (index < meta.chunks.length) {
+    state.buffer.remove(meta.chunks[index].start, Infinity);
+    await updated();
+  }
+  for (const i of [...state.buffered.keys()]) if (i >= index) state.buffered.delete(i);
+}
+
+async function appendNext() {
+  const meta = state.meta;
+  if (!meta || !state.buffer || state.busy) return;
+  const here = chunkAt(audio.currentTime);
+  let index = null;
+  for (let i = here; i < meta.chunks.length && i <= here + AHEAD; i++) if (!state.buffered.has(i)) { index = i; break; }
+  if (index === null) {
+    if (state.buffered.has(meta.chunks.length - 1) && state.mediaSource.readyState === "open" && !state.buffer.updating) state.mediaSource.endOfStream();
+    return;
+  }
+  state.busy = true;
+  const queue = active();
+  try {
+    const r = await fetch(`${api}/queue/${queue.queue_id}/chunk/${index}`);
+    if (!r.ok) throw new Error(`chunk ${index}: HTTP ${r.status} ${await r.text()}`);
+    const bytes = await r.arrayBuffer();
+    if (queue !== active() || meta !== state.meta) return; // switched while fetching
+    // The queue's last chunk ends inside a packet: cut playback at the exact end.
+    state.buffer.appendWindowEnd = index === meta.chunks.length - 1 ? meta.duration : Infinity;
+    state.buffer.appendBuffer(bytes);
+    await updated();
+    const origin = r.headers.get("x-cache");
+    state.buffered.set(index, { origin, variant: state.variant });
+    window.queuePlayer.appended.push({ index, origin, variant: state.variant });
+    log(`chunk ${index} (${state.variant}, ${origin}) appended`);
+    drawBar();
+  } catch (e) {
+    window.queuePlayer.errors.push(String(e));
+    log(`error: ${e}`);
+    return;
+  } finally {
+    state.busy = false;
+  }
+  appendNext();
+}
+
+async function start() {
+  await buildQueues();
+  const meta = state.meta;
+  state.mediaSource = new MediaSource();
+  audio.src = URL.createObjectURL(state.mediaSource);
+  await new Promise((r) => state.mediaSource.addEventListener("sourceopen", r, { once: true }));
+  state.mediaSource.duration = meta.duration;
+  state.buffer = state.mediaSource.addSourceBuffer(meta.mime);
+  state.buffer.appendBuffer(await (await fetch(`${api}/queue/${meta.queue_id}/init`)).arrayBuffer());
+  await updated();
+  state.buffered.clear();
+  drawQueue();
+  drawBar();
+  appendNext();
+}
+
+// Applies `change` to the item list; while playing, re-plans the queue and keeps what is the same.
+async function edit(change) {
+  change();
+  if (!state.buffer) { drawQueue(); return; }
+  try {
+    const unchanged = await buildQueues();
+    // Never remove the chunk being played: a change there takes effect at the next chunk.
+    const from = Math.max(unchanged ?? 0, chunkAt(audio.currentTime) + 1);
+    log(`queue edited: ${unchanged} chunks unchanged, re-fetching from chunk ${from}`);
+    await removeFrom(from);
+    state.mediaSource.duration = Math.max(state.meta.duration, ...[...state.buffered.keys()].map((i) => state.meta.chunks[i] ? state.meta.chunks[i].end : 0));
+    drawQueue();
+    drawBar();
+    appendNext();
+  } catch (e) {
+    window.queuePlayer.errors.push(String(e));
+    log(`error: ${e}`);
+  }
+}
+
+async function toggleAB() {
+  state.variant = state.variant === "preset" ? "none" : "preset";
+  document.getElementById("ab").textContent = `A/B: ${state.variant === "preset" ? "preset" : "none"}`;
+  if (!state.buffer) return;
+  const from = chunkAt(audio.currentTime) + 1;
+  log(`A/B: ${state.variant} from chunk ${from}`);
+  await removeFrom(from);
+  appendNext();
+}
+
+function jump(delta) {
+  if (!state.meta) return;
+  const i = Math.min(state.meta.items.length - 1, Math.max(0, itemAt(audio.currentTime) + delta));
+  audio.currentTime = state.meta.items[i].start + 0.001;
+}
+
+audio.addEventListener("timeupdate", () => {
+  if (!state.meta) return;
+  bar.querySelector(".played").style.width = `${(100 * audio.currentTime) / state.meta.duration}%`;
+  const it = state.meta.items[itemAt(audio.currentTime)];
+  document.getElementById("status").textContent =
+    `${fmt(audio.currentTime)} / ${fmt(state.meta.duration)}: ${it.title} (${state.variant})`;
+  drawQueue();
+  appendNext();
+});
+audio.addEventListener("seeking", () => appendNext());
+audio.addEventListener("ended", () => { window.queuePlayer.ended = true; log("ended"); });
+audio.addEventListener("error", () => window.queuePlayer.errors.push(`media error ${audio.error && audio.error.code}`));
+bar.addEventListener("click", (e) => {
+  if (!state.meta) return;
+  const rect = bar.getBoundingClientRect();
+  audio.currentTime = ((e.clientX - rect.left) / rect.width) * state.meta.duration;
+});
+document.getElementById("play").onclick = () => start().then(() => audio.play()).catch((e) => { window.queuePlayer.errors.push(String(e)); log(`error: ${e}`); });
+document.getElementById("prev").onclick = () => jump(-1);
+document.getElementById("next").onclick = () => jump(1);
+document.getElementById("ab").onclick = () => toggleAB();
+
+async function autotest() {
+  const until = (ok, ms) => new Promise((resolve) => {
+    const deadline = performance.now() + ms;
+    const check = () => (ok() || performance.now() > deadline ? resolve() : setTimeout(check, 20));
+    check();
+  });
+  await until(() => audio.currentTime >= state.meta.items[1].start, 60000);
+  const switchedAt = chunkAt(audio.currentTime) + 1;
+  await toggleAB();
+  await until(() => window.queuePlayer.ended, 60000);
+  const report = { ...window.queuePlayer, switched_at: switchedAt, ended_at: audio.currentTime };
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
+
+(async () => {
+  try {
+    await loadLibrary();
+    const preset = params.get("tracks");
+    if (preset) {
+      state.items = preset.split(",");
+      const joins = params.get("joins");
+      if (joins && joins !== "gapless") {
+        document.getElementById("joins").value = "crossfade";
+        document.getElementById("seconds").value = joins;
+      }
+    }
+    drawQueue();
+    if (params.get("play") === "1" && state.items.length) {
+      await start();
+      audio.muted = params.get("muted") === "1";
+      audio.playbackRate = Number(params.get("rate") || 1);
+      await audio.play();
+      if (params.get("report") === "1") await autotest();
+    }
+  } catch (e) {
+    window.queuePlayer.errors.push(String(e));
+    log(`error: ${e}`);
+  }
+})();
