@@ -5,7 +5,8 @@
 // render output to take that chunk from, e.g. the same track at another bitrate), capture=1
 // (play at normal speed and record through Web Audio), normal=1 (play at normal speed, audible,
 // for a recording made outside the page: at the sound server), mms=1 (ManagedMediaSource
-// instead of MediaSource: remote playback off, chunks appended once it starts streaming).
+// instead of MediaSource: remote playback off, chunks appended once it starts streaming),
+// naive=DIR,DIR (tracks appended one after the other with timestampOffset, see below).
 (async () => {
   const out = { supported: false, appends: [], errors: [], ended_at: null, duration_s: null, advanced: false };
   const done = () => {
@@ -63,6 +64,27 @@
     if (manifest.chunk_files_include_init === false) {
       sb.appendBuffer(await (await fetch(`${dir}/${manifest.init.file}`)).arrayBuffer());
       await appended();
+    }
+    // naive=DIR,DIR,...: the naive way to play tracks back to back, for comparison with a
+    // queue: each track's own render (chunks timestamped from 0), appended after the previous
+    // track with timestampOffset = where it starts, its end cut with appendWindowEnd.
+    const naive = (params.get("naive") || "").split(",").filter((x) => x !== "");
+    let offset = 0;
+    for (const trackDir of naive) {
+      const m = await (await fetch(`${trackDir}/manifest.json`)).json();
+      sb.timestampOffset = offset;
+      sb.appendWindowEnd = offset + m.duration_s;
+      for (const c of m.chunks) {
+        sb.appendBuffer(await (await fetch(`${trackDir}/${c.file || c.webm}`)).arrayBuffer());
+        await new Promise((r, e) => {
+          sb.addEventListener("updateend", r, { once: true });
+          sb.addEventListener("error", () => e(new Error(`append of ${trackDir} chunk ${c.index} failed`)), { once: true });
+        });
+      }
+      offset += m.duration_s;
+      const ranges = [];
+      for (let i = 0; i < sb.buffered.length; i++) ranges.push([sb.buffered.start(i), sb.buffered.end(i)]);
+      out.appends.push({ track: trackDir, ranges });
     }
     for (const index of order) {
       const chunk = manifest.chunks[index];
