@@ -128,16 +128,7 @@ fn run(args: &Args) -> Result<(), String> {
         complexity: args.complexity,
     };
     opus.validate().map_err(|e| e.to_string())?;
-    let wav_format = WavFormat::from_name(&args.wav_format).ok_or_else(|| {
-        format!(
-            "unknown WAV format {:?} (valid: float32, pcm16)",
-            args.wav_format
-        )
-    })?;
-    let container: Container = args
-        .container
-        .parse()
-        .map_err(|e: auralis_core::Error| e.to_string())?;
+    let (wav_format, container) = formats(args)?;
     let source = match &args.input {
         Some(path) => Source::open(path),
         None => demo::demo_source(),
@@ -282,6 +273,21 @@ fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// The WAV sample format and the container the arguments name, checked.
+fn formats(args: &Args) -> Result<(WavFormat, Container), String> {
+    let wav_format = WavFormat::from_name(&args.wav_format).ok_or_else(|| {
+        format!(
+            "unknown WAV format {:?} (valid: float32, pcm16)",
+            args.wav_format
+        )
+    })?;
+    let container = args
+        .container
+        .parse()
+        .map_err(|e: auralis_core::Error| e.to_string())?;
+    Ok((wav_format, container))
+}
+
 /// Peak resident memory of this process (Linux: VmHWM), in MB.
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -381,16 +387,7 @@ fn run_queue(args: &Args) -> Result<(), String> {
         return Err("--full is not available for a queue".into());
     }
     let preset = Preset::from_name(&args.preset).map_err(|e| e.to_string())?;
-    let wav_format = WavFormat::from_name(&args.wav_format).ok_or_else(|| {
-        format!(
-            "unknown WAV format {:?} (valid: float32, pcm16)",
-            args.wav_format
-        )
-    })?;
-    let container: Container = args
-        .container
-        .parse()
-        .map_err(|e: auralis_core::Error| e.to_string())?;
+    let (wav_format, container) = formats(args)?;
     let settings = StreamSettings {
         preset,
         intensity: args.intensity,

@@ -27,3 +27,21 @@ pub fn skip(what: &str) {
         }
     }
 }
+
+/// The corpus of real music excerpts: `AURALIS_CORPUS`, or `../shared/corpus` beside the
+/// project (a directory holding its README.md), or `None` after [`skip`] (a failure under CI,
+/// where it is required).
+pub fn corpus() -> Option<std::path::PathBuf> {
+    let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    let found = [
+        std::env::var_os("AURALIS_CORPUS").map(Into::into),
+        Some(beside),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p: &std::path::PathBuf| p.join("README.md").is_file());
+    if found.is_none() {
+        skip("the corpus (set AURALIS_CORPUS or place ../shared/corpus beside the project)");
+    }
+    found
+}

@@ -132,6 +132,22 @@ fn engine_for(cache_dir: Option<PathBuf>, render_threads: usize) -> Result<Engin
     })
 }
 
+/// [`engine_for`], and at the cap of live engines (streams and queues Python has not collected
+/// yet, in cycles, may be holding some) a garbage collection and a second try.
+fn engine_collecting(
+    py: Python<'_>,
+    cache_dir: Option<PathBuf>,
+    render_threads: usize,
+) -> PyResult<Engine> {
+    match engine_for(cache_dir.clone(), render_threads) {
+        Ok(engine) => Ok(engine),
+        Err(_) => {
+            py.import("gc")?.call_method0("collect")?;
+            engine_for(cache_dir, render_threads).map_err(to_py)
+        }
+    }
+}
+
 /// A stream's metadata as the dict `Stream.info` and `probe` return (their common keys).
 fn info_dict<'py>(py: Python<'py>, i: &StreamInfo) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
@@ -212,15 +228,7 @@ impl Stream {
             },
             ..StreamSettings::default()
         };
-        let engine = match engine_for(cache_dir.clone(), render_threads) {
-            Ok(engine) => engine,
-            // At the cap of live engines: streams Python has not collected yet (cycles) may be
-            // holding some; collect once and try again.
-            Err(_) => {
-                py.import("gc")?.call_method0("collect")?;
-                engine_for(cache_dir, render_threads).map_err(to_py)?
-            }
-        };
+        let engine = engine_collecting(py, cache_dir, render_threads)?;
         let inner = heavy(py, || engine.open(&path, settings))?;
         Ok(Stream { inner })
     }
@@ -634,13 +642,7 @@ impl Queue {
             },
             ..StreamSettings::default()
         };
-        let engine = match engine_for(cache_dir.clone(), render_threads) {
-            Ok(engine) => engine,
-            Err(_) => {
-                py.import("gc")?.call_method0("collect")?;
-                engine_for(cache_dir, render_threads).map_err(to_py)?
-            }
-        };
+        let engine = engine_collecting(py, cache_dir, render_threads)?;
         let gain = if album_gain {
             GainMode::Album
         } else {

@@ -7,6 +7,7 @@ preset's after it.
 In CI (``CI`` set) Chromium is required; elsewhere the test is skipped with a reason when it
 is not installed. ``AURALIS_CHROMIUM`` names another binary."""
 
+import contextlib
 import os
 import queue
 import shutil
@@ -43,6 +44,35 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+
+
+@contextlib.contextmanager
+def served_in_chromium(app, browser: str, tmp_path, page: str):
+    """Serves ``app`` on a free port and opens ``page`` (a path and query) in headless Chromium
+    for the body of the ``with``; then closes both."""
+    port = free_port()
+    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 10
+    while not web.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert web.started
+    child = subprocess.Popen(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'profile'}",
+         f"http://127.0.0.1:{port}{page}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        child.kill()
+        child.wait()
+        web.should_exit = True
+        thread.join(timeout=10)
+        shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
 def nsr_db(heard, ref, a, b):
     signal = float(np.sum(ref[a:b].astype(np.float64) ** 2))
@@ -84,32 +114,10 @@ def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path
         captures.put(np.frombuffer(await request.body(), dtype="<f4").reshape(-1, 2))
         return {}
 
-    port = free_port()
-    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not web.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert web.started
-    url = (f"http://127.0.0.1:{port}/web/index.html?api=/api&track=song&preset=adaptive"
-           f"&test=1&switch_to=bright&prefer={prefer}")
-    child = subprocess.Popen(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'profile'}",
-         url],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
+    page = f"/web/index.html?api=/api&track=song&preset=adaptive&test=1&switch_to=bright&prefer={prefer}"
+    with served_in_chromium(app, browser, tmp_path, page):
         result = reports.get(timeout=120)
         captured = captures.get(timeout=10)
-    finally:
-        child.kill()
-        child.wait()
-        web.should_exit = True
-        thread.join(timeout=10)
-        shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
     print({k: v for k, v in result.items() if k != "appended"})
     for a in result["appended"]:
@@ -182,31 +190,9 @@ def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_a_chunk_b
         reports.put(await request.json())
         return {}
 
-    port = free_port()
-    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not web.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert web.started
-    url = (f"http://127.0.0.1:{port}/web/queue.html?api=/api&tracks=a,b,c&play=1&muted=1&rate=4"
-           f"&report=1")
-    child = subprocess.Popen(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'profile'}",
-         url],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
+    page = "/web/queue.html?api=/api&tracks=a,b,c&play=1&muted=1&rate=4&report=1"
+    with served_in_chromium(app, browser, tmp_path, page):
         result = reports.get(timeout=120)
-    finally:
-        child.kill()
-        child.wait()
-        web.should_exit = True
-        thread.join(timeout=10)
-        shutil.rmtree(tmp_path / "profile", ignore_errors=True)
     for a in result["appended"]:
         print(a)
     print({k: v for k, v in result.items() if k not in ("appended", "meta")})

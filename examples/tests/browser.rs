@@ -420,6 +420,18 @@ impl Expected {
         // The recording must cover every join and a second after the last (its very end may be
         // cut when the page's last audio callbacks come late on a loaded machine).
         let complete = heard.len() >= 2 * (self.joins.last().unwrap() + 48_000);
+        // The worst of `joins` against a continuous encode of the same audio, when there is one.
+        let over_baseline = |joins: &[usize]| {
+            self.baseline.as_ref().map(|baseline| {
+                auralis_core::joins::worst_join_excess_over_baseline_db(
+                    &heard[..n],
+                    baseline,
+                    &reference[..n],
+                    2,
+                    joins,
+                )
+            })
+        };
         // Drift: where the audio just before and just after each join sits against the decoded
         // packets, once the whole recording is aligned (a gap or an overlap of k samples at a
         // join shows as k after it).
@@ -451,24 +463,8 @@ impl Expected {
                     .filter(|j| !self.track_joins.contains(j))
                     .collect::<Vec<_>>(),
             ),
-            track_excess: self.baseline.as_ref().map(|baseline| {
-                auralis_core::joins::worst_join_excess_over_baseline_db(
-                    &heard[..n],
-                    baseline,
-                    &reference[..n],
-                    2,
-                    &self.track_joins,
-                )
-            }),
-            excess_over_baseline: self.baseline.as_ref().map(|baseline| {
-                auralis_core::joins::worst_join_excess_over_baseline_db(
-                    &heard[..n],
-                    baseline,
-                    &reference[..n],
-                    2,
-                    &self.joins,
-                )
-            }),
+            track_excess: over_baseline(&self.track_joins),
+            excess_over_baseline: over_baseline(&self.joins),
             drift,
             complete,
         }

@@ -106,20 +106,7 @@ pub fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf 
 /// The corpus directory (`$AURALIS_CORPUS`, or `../shared/corpus` beside the project), or
 /// `None` with the skip reported ([`auralis_core::testing::skip`]: a failure under CI).
 pub fn corpus() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("AURALIS_CORPUS").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")),
-    ];
-    let found = candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("README.md").is_file());
-    if found.is_none() {
-        auralis_core::testing::skip(
-            "the corpus (set AURALIS_CORPUS or place ../shared/corpus beside the project)",
-        );
-    }
-    found
+    auralis_core::testing::corpus()
 }
 
 /// Corpus music files with their true content length in frames at the source rate

@@ -1,7 +1,7 @@
 //! Helpers shared by the example tests.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// The render example, built (once per test run) by the cargo and profile running the tests:
@@ -33,21 +33,7 @@ pub fn render_bin() -> PathBuf {
         .clone()
 }
 
-/// The corpus directory (`AURALIS_CORPUS`, or `../shared/corpus` beside the project), or `None`
-/// with a printed reason (a failure under CI, where it is required).
+/// The corpus directory, or `None` with a printed reason (a failure under CI).
 pub fn corpus() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("AURALIS_CORPUS").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")),
-    ];
-    let found = candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("README.md").is_file());
-    if found.is_none() {
-        auralis_core::testing::skip(
-            "the corpus (set AURALIS_CORPUS or place ../shared/corpus beside the project)",
-        );
-    }
-    found
+    auralis_core::testing::corpus()
 }
