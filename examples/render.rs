@@ -5,7 +5,7 @@
 //!     [--wav-format float32|pcm16] [--preset NAME] [--intensity X] [--bitrate BPS] [--complexity N]
 //!     [--container webm|mp4] [--full]
 //! cargo run --release --example render -- --queue A,B,C [--gapless | --crossfade S] [--album]
-//!     --out DIR [the options above but --container mp4 and --full]
+//!     [--layout shared|continuous] --out DIR [the options above but --full]
 //! ```
 //!
 //! Writes `DIR/manifest.json` describing the whole track, its mastering and its chunk plan, the
@@ -23,7 +23,10 @@
 //! With `--queue`, the files play as one stream (see [`auralis_core::Queue`]): gapless joins
 //! (the default) or crossfades of `S` seconds, the chunks on the queue's timeline in the same
 //! layout, and the manifest also lists the `items` (each file, where it starts, its gain) and
-//! the `joins`. `--album` treats the queue as one album (one shared loudness gain).
+//! the `joins`. `--album` treats the queue as one album (one shared loudness gain). A WebM
+//! queue's layout is `shared` (chunks inside a track are the track's own; Chromium) unless
+//! `--layout continuous` (one grid over the queue; any browser); an MP4 queue's is always
+//! `continuous` (see [`auralis_core::QueueLayout`]), with an HLS playlist as for one track.
 //! Every file is written under a temporary name and renamed when complete, so a reader never
 //! sees a partial file. Errors print one line and exit with status 1.
 
@@ -99,6 +102,10 @@ struct Args {
     /// file is brought to its preset's target (track gain).
     #[arg(long)]
     album: bool,
+    /// Queue: how its chunks lie on its timeline, shared (WebM's default: chunks inside a track
+    /// are the track's own) or continuous (MP4's only layout: one grid over the whole queue).
+    #[arg(long)]
+    layout: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -116,8 +123,8 @@ fn run(args: &Args) -> Result<(), String> {
     if args.queue.is_some() {
         return run_queue(args);
     }
-    if args.gapless || args.crossfade.is_some() || args.album {
-        return Err("--gapless, --crossfade and --album are options of --queue".into());
+    if args.gapless || args.crossfade.is_some() || args.album || args.layout.is_some() {
+        return Err("--gapless, --crossfade, --album and --layout are options of --queue".into());
     }
     let started = Instant::now();
     // Settings are checked before any file is read.
@@ -380,7 +387,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 /// `--queue`: the files as one stream on the queue's timeline.
 fn run_queue(args: &Args) -> Result<(), String> {
-    use auralis_core::{Engine, EngineConfig, GainMode, Join, Queue, QueueItem, StreamSettings};
+    use auralis_core::{
+        Engine, EngineConfig, GainMode, Join, Queue, QueueItem, QueueLayout, StreamSettings,
+    };
     let started = Instant::now();
     let files = args.queue.clone().unwrap_or_default();
     if args.full {
@@ -388,6 +397,12 @@ fn run_queue(args: &Args) -> Result<(), String> {
     }
     let preset = Preset::from_name(&args.preset).map_err(|e| e.to_string())?;
     let (wav_format, container) = formats(args)?;
+    let layout = match &args.layout {
+        Some(name) => name
+            .parse::<QueueLayout>()
+            .map_err(|e: auralis_core::Error| e.to_string())?,
+        None => QueueLayout::for_container(container),
+    };
     let settings = StreamSettings {
         preset,
         intensity: args.intensity,
@@ -418,7 +433,8 @@ fn run_queue(args: &Args) -> Result<(), String> {
         GainMode::Track
     };
     let engine = Engine::new(&EngineConfig::default());
-    let queue = Queue::open(&engine, &items, &joins, settings, gain).map_err(|e| e.to_string())?;
+    let queue = Queue::open_with_layout(&engine, &items, &joins, settings, gain, layout)
+        .map_err(|e| e.to_string())?;
     let selected: Vec<u64> = match &args.chunks {
         Some(list) => {
             for &index in list {
@@ -430,13 +446,27 @@ fn run_queue(args: &Args) -> Result<(), String> {
     };
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let init = queue.init_segment();
-    write_atomically(&args.out.join("init.webm"), &init)?;
+    let init_name = format!("init.{}", container.extension());
+    write_atomically(&args.out.join(&init_name), &init)?;
     let mut written = std::collections::BTreeMap::new();
     let mut rendered_frames = 0u64;
     for &index in &selected {
         let chunk = queue.chunk(index).map_err(|e| e.to_string())?;
-        let file = queue.chunk_file(index).map_err(|e| e.to_string())?;
-        let name = format!("chunk_{index:05}.webm");
+        // As for one track: WebM chunk files stand alone, MP4 ones are media segments.
+        let (file, name) = match container {
+            Container::Webm => (
+                queue.chunk_file(index).map_err(|e| e.to_string())?,
+                format!("chunk_{index:05}.webm"),
+            ),
+            Container::Mp4 => (
+                queue
+                    .chunk_media_segment(index)
+                    .map_err(|e| e.to_string())?
+                    .bytes
+                    .to_vec(),
+                format!("chunk_{index:05}.m4s"),
+            ),
+        };
         write_atomically(&args.out.join(&name), &file)?;
         let wav = if args.wav {
             let pcm = queue
@@ -485,8 +515,8 @@ fn run_queue(args: &Args) -> Result<(), String> {
                 }
                 entry["file"] = json!(w.file);
                 entry["bytes"] = json!(w.bytes);
-                entry["webm"] = json!(w.file);
-                entry["webm_bytes"] = json!(w.bytes);
+                entry[container.name()] = json!(w.file);
+                entry[format!("{}_bytes", container.name())] = json!(w.bytes);
             }
             entry
         })
@@ -519,9 +549,24 @@ fn run_queue(args: &Args) -> Result<(), String> {
             Join::Crossfade { seconds } => json!({"mode": "crossfade", "seconds": seconds}),
         })
         .collect();
+    // The continuous layout's chunks are a track's plan over the queue's frames: the same HLS
+    // playlist as for one track.
+    let playlist = match (container, queue.layout()) {
+        (Container::Mp4, QueueLayout::Continuous) => {
+            let plan = auralis_core::ChunkPlan::new(queue.frames(), args.chunk_seconds)
+                .map_err(|e| e.to_string())?;
+            let text = auralis_core::hls::media_playlist(&plan, &init_name, |i| {
+                format!("chunk_{i:05}.m4s")
+            });
+            write_atomically(&args.out.join("playlist.m3u8"), text.as_bytes())?;
+            Some("playlist.m3u8")
+        }
+        _ => None,
+    };
     let manifest = json!({
         "format_version": 2,
         "queue": true,
+        "layout": queue.layout().name(),
         "items": places,
         "joins": joins,
         "gain_mode": if args.album { "album" } else { "track" },
@@ -534,12 +579,13 @@ fn run_queue(args: &Args) -> Result<(), String> {
         "chunks": chunks,
         "preset": preset.name(),
         "intensity": args.intensity,
-        "container": "webm",
+        "container": container.name(),
         "mime": queue.mime(),
-        "chunk_files_include_init": true,
+        "chunk_files_include_init": container == Container::Webm,
         "bitrate": args.bitrate,
         "wav_format": args.wav.then(|| args.wav_format.clone()),
-        "init": {"file": "init.webm", "bytes": init.len()},
+        "init": {"file": init_name, "bytes": init.len()},
+        "hls": playlist,
     });
     let text = serde_json::to_string_pretty(&manifest).expect("JSON values serialize");
     write_atomically(&args.out.join("manifest.json"), text.as_bytes())?;

@@ -52,7 +52,8 @@ pub use plan::ChunkPlan;
 pub use prefetch::Priority;
 pub use render::Renderer;
 pub use stream::{
-    Engine, EngineConfig, GainMode, Join, Queue, QueueItem, Stream, StreamInfo, StreamSettings,
+    Engine, EngineConfig, GainMode, Join, Queue, QueueItem, QueueLayout, Stream, StreamInfo,
+    StreamSettings,
 };
 
 /// The output sample rate of every stream.

@@ -609,3 +609,162 @@ fn an_edited_queue_keeps_the_chunks_before_the_edit_and_renders_only_those_after
         }
     }
 }
+
+/// The continuous layout (MP4's, and WebM's for Firefox): one chunk grid and one packet grid
+/// over the whole queue, so a player that trims nothing but the stream's end plays it gapless.
+#[test]
+fn a_continuous_queue_is_one_grid_any_player_decodes_without_trimming_in_both_containers() {
+    use auralis_core::container::Container;
+    use auralis_core::mp4::reader::{contiguous_packets, parse_init};
+    use auralis_core::QueueLayout;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = three_tracks(dir.path());
+    let joins = [Join::Gapless, Join::Crossfade { seconds: 2.5 }];
+    let mp4 = auralis_core::StreamSettings {
+        container: Container::Mp4,
+        ..settings(Preset::Adaptive)
+    };
+    let engine = memory_engine();
+    let queue = Queue::open(&engine, &items(&paths), &joins, mp4, GainMode::Track).unwrap();
+    assert_eq!(queue.layout(), QueueLayout::Continuous);
+    assert_eq!(queue.mime(), "audio/mp4; codecs=\"opus\"");
+    let movie = parse_init(&queue.init_segment()).unwrap();
+    assert_eq!(movie.fragment_duration, Some(queue.frames()));
+    assert_eq!(movie.edit, (queue.frames(), 0));
+    // The chunks: the track plan of a track as long as the queue.
+    let plan = auralis_core::ChunkPlan::new(queue.frames(), common::streams::CHUNK_S).unwrap();
+    assert_eq!(queue.total_chunks(), plan.total_chunks());
+    for (c, p) in queue.chunks().iter().zip(plan.chunks()) {
+        assert_eq!((c.start_frame, c.frames), (p.start_frame, p.frames));
+        assert!(c.boundary);
+    }
+    // Every fragment follows the previous one: tfdt = the queue frame, 960 frames per packet
+    // but the queue's last.
+    let mut packets = Vec::new();
+    let mut next = 0u64;
+    let segments: Vec<_> = (0..queue.total_chunks())
+        .map(|k| queue.chunk_media_segment(k).unwrap().bytes)
+        .collect();
+    for (c, segment) in queue.chunks().iter().zip(&segments) {
+        let (first, frames, p) = contiguous_packets(segment).unwrap();
+        assert_eq!((first, frames), (next, c.frames), "chunk {}", c.index);
+        next += frames;
+        packets.extend(p);
+    }
+    assert_eq!(next, queue.frames());
+    // Decoded by one decoder with nothing trimmed: the queue's audio, every join (track joins
+    // included) as good as the median window.
+    let mut heard = common::decode_opus_packets(&packets, 2);
+    heard.truncate(queue.frames() as usize * 2);
+    let reference = queue.pcm(0, queue.frames() as i64).unwrap();
+    assert_eq!(heard.len(), reference.len());
+    let overall = auralis_core::joins::nsr_db(&heard, &reference, 2, 0, heard.len() / 2).unwrap();
+    let all_joins = joins_of(&queue);
+    let excess = auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &all_joins);
+    let places = queue.places();
+    let track_joins: Vec<usize> = places[1..].iter().map(|p| p.start_frame as usize).collect();
+    let shifts: Vec<i64> = track_joins
+        .iter()
+        .flat_map(|&j| {
+            [
+                local_shift(&heard, &reference, j - 4_800),
+                local_shift(&heard, &reference, j),
+            ]
+        })
+        .collect();
+    println!(
+        "continuous MP4 queue: error {overall:.1} dB re signal; worst join {excess:.2} dB above \
+         the median window; shifts at the track joins {shifts:?}"
+    );
+    assert!(overall < -18.0, "{overall}");
+    assert!(excess <= 3.0, "{excess}");
+    assert!(shifts.iter().all(|&s| s == 0), "{shifts:?}");
+    // Pure functions of the queue: the same bytes backwards on a fresh engine with one render
+    // thread.
+    let single = auralis_core::Engine::new(&auralis_core::EngineConfig {
+        prefetch_workers: 0,
+        render_threads: 1,
+        ..auralis_core::EngineConfig::default()
+    });
+    let again = Queue::open(&single, &items(&paths), &joins, mp4, GainMode::Track).unwrap();
+    for k in (0..again.total_chunks()).rev() {
+        assert_eq!(
+            again.chunk_media_segment(k).unwrap().bytes,
+            segments[k as usize],
+            "chunk {k}"
+        );
+    }
+    // The same queue in WebM, continuous: the same packets, timestamps on the exact 20 ms grid,
+    // one DiscardPadding (the queue's end).
+    let webm = settings(Preset::Adaptive);
+    let w = Queue::open_with_layout(
+        &engine,
+        &items(&paths),
+        &joins,
+        webm,
+        GainMode::Track,
+        QueueLayout::Continuous,
+    )
+    .unwrap();
+    let mut webm_packets = Vec::new();
+    let mut paddings = 0;
+    for k in 0..w.total_chunks() {
+        let segment = w.chunk_media_segment(k).unwrap().bytes;
+        for b in auralis_core::webm::reader::parse_clusters(&segment).unwrap() {
+            assert_eq!(
+                b.timestamp_ms * 48,
+                webm_packets.len() as i64 * 960,
+                "packet {}",
+                webm_packets.len()
+            );
+            paddings += usize::from(b.discard_padding_ns.is_some());
+            webm_packets.push(b.data);
+        }
+    }
+    assert_eq!(webm_packets, packets);
+    assert_eq!(paddings, 1);
+    assert_eq!(decode_queue(&w), heard);
+    // An MP4 queue cannot share the tracks' chunks.
+    let e = Queue::open_with_layout(
+        &engine,
+        &items(&paths),
+        &joins,
+        mp4,
+        GainMode::Track,
+        QueueLayout::Shared,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), auralis_core::ErrorKind::InvalidArgument);
+    assert!(e.to_string().contains("layout"), "{e}");
+    // An edit keeps the chunks whose input ends before it, byte for byte.
+    let d = track(dir.path(), "d.wav", 8.765, 4);
+    let mut longer = items(&paths);
+    longer.push(QueueItem::new(d));
+    let appended = Queue::open(
+        &engine,
+        &longer,
+        &[joins[0], joins[1], Join::Gapless],
+        mp4,
+        GainMode::Track,
+    )
+    .unwrap();
+    let kept = queue.unchanged_chunks(&appended);
+    let end = queue.frames();
+    let expected = queue
+        .chunks()
+        .iter()
+        .filter(|c| {
+            let packets = auralis_core::opus::packet_count(c.frames) as u64;
+            c.start_frame + packets * 960 + auralis_core::opus::LOOKAHEAD_FRAMES as u64 <= end
+        })
+        .count() as u64;
+    println!("append to a continuous queue: {kept} of {} chunks kept", queue.total_chunks());
+    assert_eq!(kept, expected);
+    for k in 0..kept {
+        assert_eq!(appended.chunk_media_segment(k).unwrap().bytes, segments[k as usize]);
+    }
+    assert_ne!(
+        appended.chunk_media_segment(kept).unwrap().bytes,
+        segments[kept as usize]
+    );
+}

@@ -32,7 +32,9 @@ pub use engine::{
     MAX_SHARED_ENGINES,
 };
 pub use pcm::rms_db;
-pub use queue::{GainMode, ItemPlace, Join, Queue, QueueChunk, QueueItem, MAX_CROSSFADE_S};
+pub use queue::{
+    GainMode, ItemPlace, Join, Queue, QueueChunk, QueueItem, QueueLayout, MAX_CROSSFADE_S,
+};
 pub use settings::{StreamSettings, MAX_FADE_MS};
 
 use std::collections::HashMap;

@@ -37,8 +37,19 @@
 //! track's blocks start `d` ms after it, so blocks never overlap on the buffered timeline. WebM
 //! timestamps are milliseconds: each track's first packet is placed where the previous track's
 //! cut block ends, which moves the buffered timeline by under a millisecond per join against the
-//! exact queue frames (`start_frame`, which the audio keeps). Firefox refuses a second
-//! DiscardPadding in one stream: a queue with more than one item does not play there yet.
+//! exact queue frames (`start_frame`, which the audio keeps). This is the
+//! [`QueueLayout::Shared`] layout, WebM's default.
+//!
+//! A player that does not honour a DiscardPadding in mid-stream (Firefox refuses a second one;
+//! an MP4 fragment has no way to end a packet early but at the stream's end) gets the
+//! [`QueueLayout::Continuous`] layout: one chunk grid and one 20 ms packet grid from the
+//! queue's first frame, every chunk encoded from the queue's audio ([`Queue::pcm`]) exactly
+//! as a track's chunk from the track's, so a join of two tracks lies inside a packet like any
+//! other sample and the stream needs trimming only at its end, as a single track does. MP4
+//! queues (Safari, iOS) are always continuous. The price: no chunk is shared with the tracks'
+//! own cache entries, so every chunk of a continuous queue is rendered once for the queue
+//! (cached under a key of the items it touches, their places and settings, so an edit keeps
+//! every chunk whose input ends before it).
 //!
 //! Loudness: each item is mastered to its preset's target (track gain), so crossfades join
 //! tracks at matched loudness. With [`GainMode::Album`], the items that name the same album
@@ -46,8 +57,6 @@
 //! length), so the album's quiet and loud tracks keep their difference; their chunks are then
 //! rendered with that gain (under keys of their own).
 //!
-//! Only WebM queues exist in this version: an MP4 queue is refused with
-//! [`Error::InvalidArgument`].
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -113,6 +122,58 @@ pub enum GainMode {
     Album,
 }
 
+/// How a queue's chunks lie on its timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueLayout {
+    /// Each item's chunks are its own chunk grid, cut where the next item starts: chunks inside
+    /// a track are the track's own cache entries (no work to play them in a queue). Each join
+    /// ends a packet early with a DiscardPadding in mid-stream, which Chromium honours: WebM
+    /// only, for Chromium-based browsers. The default for WebM.
+    Shared,
+    /// One chunk grid and one 20 ms packet grid over the whole queue, as if it were one track:
+    /// every chunk is encoded from the queue's audio, and a join lies inside a packet like any
+    /// other sample, so the stream needs no trimming but at the queue's end. Plays gaplessly in
+    /// any browser that plays a single track (Safari and iOS in MP4, Firefox in WebM), at the
+    /// price of sharing nothing with the tracks' own chunks. The default (and the only layout)
+    /// for MP4.
+    Continuous,
+}
+
+impl QueueLayout {
+    /// The default layout of a container: [`QueueLayout::Shared`] for WebM,
+    /// [`QueueLayout::Continuous`] for MP4.
+    pub fn for_container(container: Container) -> Self {
+        match container {
+            Container::Webm => QueueLayout::Shared,
+            Container::Mp4 => QueueLayout::Continuous,
+        }
+    }
+
+    /// `shared` or `continuous`.
+    pub fn name(self) -> &'static str {
+        match self {
+            QueueLayout::Shared => "shared",
+            QueueLayout::Continuous => "continuous",
+        }
+    }
+}
+
+impl std::str::FromStr for QueueLayout {
+    type Err = Error;
+
+    /// `shared` or `continuous` (any case); anything else is [`Error::InvalidArgument`].
+    fn from_str(s: &str) -> Result<Self, Error> {
+        [QueueLayout::Shared, QueueLayout::Continuous]
+            .into_iter()
+            .find(|l| l.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| Error::InvalidArgument {
+                name: "queue layout",
+                value: s.to_owned(),
+                valid: "shared or continuous",
+            })
+    }
+}
+
 /// One item of a queue: a file and its mastering.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueItem {
@@ -162,14 +223,15 @@ pub struct QueueChunk {
     pub index: u64,
     /// The item it belongs to.
     pub item: usize,
-    /// Its index in that item's own chunk plan.
+    /// Its index in that item's own chunk plan ([`QueueLayout::Continuous`]: counted from the
+    /// queue chunk that holds the item's first frame).
     pub item_chunk: u64,
     /// Queue frame of its first sample.
     pub start_frame: u64,
     /// Its length, frames.
     pub frames: u64,
-    /// Whether it is rendered from the tracks around a join (else it is the track's own chunk,
-    /// with moved timestamps).
+    /// Whether it is rendered from the queue's audio (around a join, or every chunk in the
+    /// continuous layout), else it is the track's own chunk with moved timestamps.
     pub boundary: bool,
 }
 
@@ -187,6 +249,7 @@ struct Item {
 
 struct QueueInner {
     settings: StreamSettings,
+    layout: QueueLayout,
     items: Vec<Item>,
     joins: Vec<Join>,
     chunks: Vec<QueueChunk>,
@@ -223,17 +286,33 @@ fn combined_lufs(tracks: &[(f64, u64)]) -> f64 {
 
 impl Queue {
     /// Opens every item on `engine` (each with `settings` and its own preset and intensity) and
-    /// plans the queue's chunks. `joins[i]` is how item `i + 1` follows item `i`: there is one
-    /// join fewer than items. Everything is checked before any audio work: no items, a join
-    /// count that does not match, a crossfade outside 0..=12 s, items of different channel
-    /// counts, or an MP4 container are [`Error::InvalidArgument`]; an unreadable item is its
-    /// decode error (naming the file).
+    /// plans the queue's chunks, in the container's default layout
+    /// ([`QueueLayout::for_container`]: shared chunks in WebM, one continuous grid in MP4).
+    /// `joins[i]` is how item `i + 1` follows item `i`: there is one join fewer than items.
+    /// Everything is checked before any audio work: no items, a join count that does not
+    /// match, a crossfade outside 0..=12 s or items of different channel counts are
+    /// [`Error::InvalidArgument`]; an unreadable item is its decode error (naming the file).
     pub fn open(
         engine: &Engine,
         items: &[QueueItem],
         joins: &[Join],
         settings: StreamSettings,
         gain: GainMode,
+    ) -> Result<Queue, Error> {
+        let layout = QueueLayout::for_container(settings.container);
+        Queue::open_with_layout(engine, items, joins, settings, gain, layout)
+    }
+
+    /// [`Queue::open`] with a chosen layout: [`QueueLayout::Continuous`] in WebM is the queue
+    /// for Firefox (one DiscardPadding, at the queue's end); [`QueueLayout::Shared`] in MP4 is
+    /// [`Error::InvalidArgument`] (an MP4 fragment cannot end a packet early in mid-stream).
+    pub fn open_with_layout(
+        engine: &Engine,
+        items: &[QueueItem],
+        joins: &[Join],
+        settings: StreamSettings,
+        gain: GainMode,
+        layout: QueueLayout,
     ) -> Result<Queue, Error> {
         if items.is_empty() {
             return Err(Error::InvalidArgument {
@@ -252,11 +331,11 @@ impl Queue {
         for j in joins {
             j.check()?;
         }
-        if settings.container != Container::Webm {
+        if layout == QueueLayout::Shared && settings.container != Container::Webm {
             return Err(Error::InvalidArgument {
-                name: "queue container",
-                value: settings.container.name().into(),
-                valid: "webm (MP4 queues are not supported yet)",
+                name: "queue layout",
+                value: format!("shared in {}", settings.container.name()),
+                valid: "continuous in MP4 (the shared layout is WebM's)",
             });
         }
         settings.validate()?;
@@ -370,7 +449,8 @@ impl Queue {
             // a player keeps exactly `r` frames and the blocks never overlap.
             let last_packet = played.saturating_sub(1) / PACKET_FRAMES as u64;
             let r = played - last_packet * PACKET_FRAMES as u64;
-            let cut = (!last_item && r < PACKET_FRAMES as u64).then(|| {
+            let cut = (layout == QueueLayout::Shared && !last_item && r < PACKET_FRAMES as u64)
+                .then(|| {
                 let d = r / 48 + 1;
                 (d, d * 48 - r)
             });
@@ -395,9 +475,37 @@ impl Queue {
             start += played;
             item_ms = next_ms;
         }
+        if layout == QueueLayout::Continuous {
+            // One grid over the queue: chunk k is [k c, (k + 1) c), whatever item it lies in.
+            chunks.clear();
+            let mut a = 0u64;
+            while a < start {
+                let b = (a + chunk_frames).min(start);
+                let item = placed
+                    .iter()
+                    .rposition(|it| it.place.start_frame <= a)
+                    .unwrap_or(0);
+                chunks.push(QueueChunk {
+                    index: chunks.len() as u64,
+                    item,
+                    item_chunk: 0,
+                    start_frame: a,
+                    frames: b - a,
+                    boundary: true,
+                });
+                a = b;
+            }
+            for it in &mut placed {
+                it.place.first_chunk = it.place.start_frame / chunk_frames;
+            }
+            for c in &mut chunks {
+                c.item_chunk = c.index - placed[c.item].place.first_chunk;
+            }
+        }
         Ok(Queue {
             inner: Arc::new(QueueInner {
                 settings,
+                layout,
                 items: placed,
                 joins: joins.to_vec(),
                 chunks,
@@ -484,19 +592,28 @@ impl Queue {
         &self.inner.joins
     }
 
-    /// The init segment: the same as each item's own (it depends on the channel count only).
+    /// How the chunks lie on the timeline.
+    pub fn layout(&self) -> QueueLayout {
+        self.inner.layout
+    }
+
+    /// The init segment, in the queue's container (WebM's is the same as each item's own: it
+    /// depends on the channel count only; MP4's holds the queue's length).
     pub fn init_segment(&self) -> Vec<u8> {
-        webm::init_segment(self.inner.channels as u8)
+        let c = self.inner.settings.container;
+        c.init_segment(self.inner.channels as u8, self.inner.frames)
     }
 
-    /// The MIME type of the init and media segments.
+    /// The MIME type of the init and media segments (for MP4 the lower-case codec name, see
+    /// [`crate::mp4::MIME_SAFARI`]).
     pub fn mime(&self) -> &'static str {
-        webm::MIME
+        self.inner.settings.container.mime()
     }
 
-    /// Chunk `index` as a WebM media segment on the queue's timeline. An interior chunk is its
-    /// track's own cached chunk with moved timestamps (its origin is that entry's); a boundary
-    /// chunk is rendered once and cached.
+    /// Chunk `index` as a media segment on the queue's timeline, in the queue's container. An
+    /// interior chunk is its track's own cached chunk with moved timestamps (its origin is that
+    /// entry's); a boundary chunk (every chunk of the continuous layout) is rendered once and
+    /// cached.
     pub fn chunk_media_segment(&self, index: u64) -> Result<Served, Error> {
         let chunk = self.chunk(index)?;
         let item = &self.inner.items[chunk.item];
@@ -543,6 +660,8 @@ impl Queue {
         let (a, b) = (&self.inner, &other.inner);
         if a.settings.opus != b.settings.opus
             || a.settings.chunk_seconds != b.settings.chunk_seconds
+            || a.settings.container != b.settings.container
+            || a.layout != b.layout
         {
             return 0;
         }
@@ -562,7 +681,8 @@ impl Queue {
                 && same_item(ca.item)
                 && (!ca.boundary || self.boundary_key(ca) == other.boundary_key(cb))
                 && self.last_block(ca) == other.last_block(cb)
-                && a.items[ca.item].ms == b.items[cb.item].ms;
+                && (a.layout == QueueLayout::Continuous
+                    || a.items[ca.item].ms == b.items[cb.item].ms);
             if !same {
                 break;
             }
@@ -628,7 +748,9 @@ impl Queue {
         let (from, to) = self.input_span(chunk);
         let items = &self.inner.items;
         let mut what = format!(
-            "queue/{}/{} frames/{:?}\n",
+            "queue/{}/{}/{}/{} frames/{:?}\n",
+            self.inner.layout.name(),
+            self.inner.settings.container.name(),
             self.inner.settings.opus.bitrate_bps,
             chunk.frames,
             self.last_block(chunk),
@@ -684,7 +806,8 @@ impl Queue {
         let item = &self.inner.items[chunk.item];
         let cut_at = match self.inner.items.get(chunk.item + 1) {
             Some(_)
-                if chunk.start_frame + chunk.frames
+                if self.inner.layout == QueueLayout::Shared
+                    && chunk.start_frame + chunk.frames
                     == item.place.start_frame + item.place.played_frames =>
             {
                 chunk.start_frame + chunk.frames
@@ -755,7 +878,8 @@ impl Queue {
         // An item's first part, after a cut that ran `p` frames past the previous item's end:
         // its pre-roll is what the encoder of that cut packet was fed (see `cut_input`), so
         // both encoders run through the same audio before the join.
-        if let Some(p) = self.overhang_before(s).filter(|&p| p > 0) {
+        let shared = self.inner.layout == QueueLayout::Shared;
+        if let Some(p) = self.overhang_before(s).filter(|&p| shared && p > 0) {
             let (p, ch_pre) = (p as usize * ch, PRE_ROLL_FRAMES * ch);
             input.copy_within(p..ch_pre, 0);
         }
@@ -798,6 +922,17 @@ impl Queue {
 
     /// `packets` as chunk `chunk`'s media segment on the queue's timeline.
     fn mux(&self, chunk: &QueueChunk, packets: &[Vec<u8>]) -> Vec<u8> {
+        if self.inner.layout == QueueLayout::Continuous {
+            // The queue's packet grid runs from its first frame, like a track's.
+            let is_last = chunk.index + 1 == self.total_chunks();
+            let encoded = opus::EncodedChunk {
+                packets: packets.to_vec(),
+                start_frame: chunk.start_frame,
+                frames: chunk.frames,
+                padding_frames: opus::padding_frames(chunk.frames),
+            };
+            return self.inner.settings.container.media_segment(&encoded, is_last);
+        }
         let last = self.last_block(chunk);
         let item = &self.inner.items[chunk.item];
         let first_packet = (chunk.start_frame - item.place.start_frame) / PACKET_FRAMES as u64;
