@@ -758,10 +758,16 @@ fn a_continuous_queue_is_one_grid_any_player_decodes_without_trimming_in_both_co
             c.start_frame + packets * 960 + auralis_core::opus::LOOKAHEAD_FRAMES as u64 <= end
         })
         .count() as u64;
-    println!("append to a continuous queue: {kept} of {} chunks kept", queue.total_chunks());
+    println!(
+        "append to a continuous queue: {kept} of {} chunks kept",
+        queue.total_chunks()
+    );
     assert_eq!(kept, expected);
     for k in 0..kept {
-        assert_eq!(appended.chunk_media_segment(k).unwrap().bytes, segments[k as usize]);
+        assert_eq!(
+            appended.chunk_media_segment(k).unwrap().bytes,
+            segments[k as usize]
+        );
     }
     assert_ne!(
         appended.chunk_media_segment(kept).unwrap().bytes,

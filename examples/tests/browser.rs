@@ -693,12 +693,10 @@ fn hls_js_plays_the_hls_playlist_in_chromium_gaplessly() {
 /// 20 ms), rendered as a gapless queue with 2 s chunks by `render --queue`, played in Chromium through one SourceBuffer and
 /// recorded: 0 samples of drift at every chunk join and every track join, and no join window
 /// more than 3 dB above the median (the criteria of single tracks).
-#[test]
-fn chromium_plays_a_gapless_queue_of_three_tracks_without_drift() {
-    let Some(chromium) = chromium() else { return };
-    let f = fixture(&[]);
-    // Real music: excerpts of three corpus tracks of odd lengths (none a multiple of 20 ms), as
-    // 48 kHz float WAVs; the demo's when the corpus is absent (required under CI).
+/// Real music for the queue tests: excerpts of three corpus tracks of odd lengths (none a
+/// multiple of 20 ms), as 48 kHz float WAVs under the fixture's root; the demo's when the corpus
+/// is absent (required under CI).
+fn queue_tracks(f: &Fixture) -> Vec<PathBuf> {
     let corpus = common::corpus();
     let spec = hound::WavSpec {
         channels: 2,
@@ -738,28 +736,34 @@ fn chromium_plays_a_gapless_queue_of_three_tracks_without_drift() {
         writer.finalize().unwrap();
         paths.push(path);
     }
+    paths
+}
+
+/// Renders `paths` as a gapless queue of 2 s chunks with the render command into `root/name`
+/// (`extra` arguments added), and opens the same queue here with `settings` (their chunk
+/// length set to 2 s); checks that both plan the same chunks.
+fn render_queue(
+    f: &Fixture,
+    paths: &[PathBuf],
+    name: &str,
+    extra: &[&str],
+    settings: auralis_core::StreamSettings,
+) -> auralis_core::Queue {
     let list = paths
         .iter()
         .map(|p| p.to_str().unwrap().to_owned())
         .collect::<Vec<_>>()
         .join(",");
-    let out = f.root.path().join("queue");
+    let out = f.root.path().join(name);
     let status = Command::new(common::render_bin())
-        .args([
-            "--queue",
-            &list,
-            "--gapless",
-            "--chunk-seconds",
-            "2",
-            "--out",
-        ])
+        .args(["--queue", &list, "--gapless", "--chunk-seconds", "2"])
+        .args(extra)
+        .arg("--out")
         .arg(&out)
         .stdout(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
-    // What should be heard: the queue's mastered audio, and the packets decoded one after the
-    // other (DiscardPadding honoured) for timing.
     let engine = auralis_core::Engine::new(&auralis_core::EngineConfig::default());
     let items: Vec<auralis_core::QueueItem> = paths
         .iter()
@@ -767,20 +771,81 @@ fn chromium_plays_a_gapless_queue_of_three_tracks_without_drift() {
         .collect();
     let settings = auralis_core::StreamSettings {
         chunk_seconds: 2.0,
-        ..Default::default()
+        ..settings
     };
+    let joins = vec![auralis_core::Join::Gapless; paths.len() - 1];
     let queue = auralis_core::Queue::open(
         &engine,
         &items,
-        &[auralis_core::Join::Gapless, auralis_core::Join::Gapless],
+        &joins,
         settings,
         auralis_core::GainMode::Track,
     )
     .unwrap();
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
-    let total = manifest["total_chunks"].as_u64().unwrap();
-    assert_eq!(total, queue.total_chunks());
+    assert_eq!(
+        manifest["total_chunks"].as_u64().unwrap(),
+        queue.total_chunks()
+    );
+    assert_eq!(manifest["frames"].as_u64().unwrap(), queue.frames());
+    queue
+}
+
+/// What a gapless queue should sound like: its mastered audio, `decoded` (the packets a page
+/// appends, decoded as the browser should) for timing, every chunk join a second or more before
+/// the end, the track joins, and one continuous encode of the same audio as the baseline.
+fn queue_expected(queue: &auralis_core::Queue, decoded: Vec<f32>) -> Expected {
+    let track_joins: Vec<u64> = queue.places()[1..].iter().map(|p| p.start_frame).collect();
+    let mut buf = vec![0.0f32; 5760 * 2];
+    let reference = queue.pcm(0, queue.frames() as i64).unwrap();
+    // One continuous encode of the same audio, decoded: what the music costs the codec.
+    let baseline = {
+        let settings = auralis_core::opus::OpusSettings::DEFAULT;
+        let encoded = auralis_core::opus::encode_track(&reference, 2, &settings).unwrap();
+        let mut decoder = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
+        let mut out = Vec::new();
+        for p in &encoded.packets {
+            let n = decoder.decode_float(p, &mut buf, false).unwrap();
+            out.extend_from_slice(&buf[..n * 2]);
+        }
+        out.drain(..auralis_core::opus::LOOKAHEAD_FRAMES * 2);
+        out.truncate(reference.len());
+        out
+    };
+    Expected {
+        reference,
+        decoded,
+        // Every join a second or more before the end (the recording's very end may be cut).
+        joins: queue.chunks()[1..]
+            .iter()
+            .map(|c| c.start_frame as usize)
+            .filter(|&j| j as u64 + 48_000 <= queue.frames())
+            .collect(),
+        excess_limit: 3.0,
+        track_joins: track_joins.iter().map(|&j| j as usize).collect(),
+        baseline: Some(baseline),
+    }
+}
+
+#[test]
+fn chromium_plays_a_gapless_queue_of_three_tracks_without_drift() {
+    let Some(chromium) = chromium() else { return };
+    let f = fixture(&[]);
+    let paths = queue_tracks(&f);
+    let out = f.root.path().join("queue");
+    let queue = render_queue(
+        &f,
+        &paths,
+        "queue",
+        &[],
+        auralis_core::StreamSettings::default(),
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let total = queue.total_chunks();
+    // What should be heard: the queue's mastered audio, and the packets decoded one after the
+    // other (DiscardPadding honoured) for timing.
     let mut decoder = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
     let mut decoded = Vec::new();
     let mut buf = vec![0.0f32; 5760 * 2];
@@ -798,34 +863,7 @@ fn chromium_plays_a_gapless_queue_of_three_tracks_without_drift() {
         "queue: {} frames, track joins at {track_joins:?}",
         queue.frames()
     );
-    let reference = queue.pcm(0, queue.frames() as i64).unwrap();
-    // One continuous encode of the same audio, decoded: what the music costs the codec.
-    let baseline = {
-        let settings = auralis_core::opus::OpusSettings::DEFAULT;
-        let encoded = auralis_core::opus::encode_track(&reference, 2, &settings).unwrap();
-        let mut decoder = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
-        let mut out = Vec::new();
-        for p in &encoded.packets {
-            let n = decoder.decode_float(p, &mut buf, false).unwrap();
-            out.extend_from_slice(&buf[..n * 2]);
-        }
-        out.drain(..auralis_core::opus::LOOKAHEAD_FRAMES * 2);
-        out.truncate(reference.len());
-        out
-    };
-    let expected = Expected {
-        reference,
-        decoded,
-        // Every join a second or more before the end (the recording's very end may be cut).
-        joins: queue.chunks()[1..]
-            .iter()
-            .map(|c| c.start_frame as usize)
-            .filter(|&j| j as u64 + 48_000 <= queue.frames())
-            .collect(),
-        excess_limit: 3.0,
-        track_joins: track_joins.iter().map(|&j| j as usize).collect(),
-        baseline: Some(baseline),
-    };
+    let expected = queue_expected(&queue, decoded);
     let order = (0..total)
         .map(|i| i.to_string())
         .collect::<Vec<_>>()

@@ -451,9 +451,9 @@ impl Queue {
             let r = played - last_packet * PACKET_FRAMES as u64;
             let cut = (layout == QueueLayout::Shared && !last_item && r < PACKET_FRAMES as u64)
                 .then(|| {
-                let d = r / 48 + 1;
-                (d, d * 48 - r)
-            });
+                    let d = r / 48 + 1;
+                    (d, d * 48 - r)
+                });
             let next_ms = match cut {
                 Some((d, _)) => item_ms + 20 * last_packet + d,
                 None => item_ms + 20 * (last_packet + 1),
@@ -808,7 +808,7 @@ impl Queue {
             Some(_)
                 if self.inner.layout == QueueLayout::Shared
                     && chunk.start_frame + chunk.frames
-                    == item.place.start_frame + item.place.played_frames =>
+                        == item.place.start_frame + item.place.played_frames =>
             {
                 chunk.start_frame + chunk.frames
             }
@@ -931,7 +931,11 @@ impl Queue {
                 frames: chunk.frames,
                 padding_frames: opus::padding_frames(chunk.frames),
             };
-            return self.inner.settings.container.media_segment(&encoded, is_last);
+            return self
+                .inner
+                .settings
+                .container
+                .media_segment(&encoded, is_last);
         }
         let last = self.last_block(chunk);
         let item = &self.inner.items[chunk.item];

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::{fixture, Expected};
+use super::{
+    decode_played, fixture, queue_expected, queue_tracks, render_queue, Expected, Fixture,
+};
 
 /// What the WebKitGTK test needs: `WebKitWebDriver`, `MiniBrowser`, `Xvfb` and `pulseaudio`
 /// (Debian: webkit2gtk-driver, xvfb, pulseaudio and the GStreamer plugins). Under CI they are
@@ -104,160 +106,163 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[test]
-fn webkitgtk_plays_mp4_segments_through_mse_and_managed_media_source_gaplessly() {
-    let Some(mini_browser) = webkit_tools() else {
-        return;
-    };
-    let f = fixture(&[("mp4", &["--container", "mp4"])]);
-    let work = tempfile::tempdir().unwrap();
-    // The sound server: a private PulseAudio whose only sink writes what it plays to a pipe as
-    // 48 kHz stereo float32, read by a thread (WebKitGTK's Web Audio path is no faithful
-    // recorder of an MSE element; the sound server hears what a listener hears).
-    // The socket where WebKit's sandboxed processes look for the sound server:
-    // $XDG_RUNTIME_DIR/pulse/native.
-    let runtime = work.path().join("runtime");
-    std::fs::create_dir_all(runtime.join("pulse")).unwrap();
-    std::fs::set_permissions(
-        &runtime,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
-    let pipe = work.path().join("sink.pipe");
-    let socket = runtime.join("pulse").join("native");
-    let status = Command::new("mkfifo").arg(&pipe).status().unwrap();
-    assert!(status.success());
-    let _pulse = Killed(
-        Command::new("pulseaudio")
-            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no"])
-            .args(["--disallow-exit", "-F", "/dev/null"])
-            .arg(format!(
-                "--load=module-native-protocol-unix socket={} auth-anonymous=1",
-                socket.display()
-            ))
-            .arg(format!(
-                "--load=module-pipe-sink file={} format=float32le rate=48000 channels=2 sink_name=recorder \
-                 use_system_clock_for_timing=yes",
-                pipe.display()
-            ))
-            .env("HOME", work.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let recording = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
-    {
-        let (pipe, recording) = (pipe.clone(), recording.clone());
-        std::thread::spawn(move || {
-            use std::io::Read;
-            let mut file = std::fs::File::open(pipe).unwrap();
-            let mut buf = vec![0u8; 1 << 16];
-            while let Ok(n) = file.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                recording.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-    }
-    let display = format!(":{}", 100 + free_port() % 800);
-    let _xvfb = Killed(
-        Command::new("Xvfb")
-            .args([
-                display.as_str(),
-                "-screen",
-                "0",
-                "1024x768x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let driver_port = free_port();
-    let _driver = Killed(
-        Command::new("WebKitWebDriver")
-            .arg(format!("--port={driver_port}"))
-            .env("DISPLAY", &display)
-            .env("XDG_RUNTIME_DIR", &runtime)
-            .env_remove("PULSE_SERVER")
-            .env("HOME", work.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    // Wait for the driver, then open a session on MiniBrowser.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", driver_port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "WebKitWebDriver did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let session = webdriver(
-        driver_port,
-        "POST",
-        "/session",
-        &serde_json::json!({"capabilities": {"alwaysMatch": {"webkitgtk:browserOptions": {
-            "binary": mini_browser,
-            "args": ["--automation", "--autoplay-policy=allow", "--media-playback-requires-user-gesture=false"]}}}}),
-    );
-    let id = session["value"]["sessionId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no WebDriver session: {session}"))
-        .to_owned();
-    println!(
-        "WebKitGTK {}",
-        session["value"]["capabilities"]["browserVersion"]
-    );
+/// MiniBrowser under Xvfb, driven by WebKitWebDriver, its sound going to a private PulseAudio
+/// whose only sink writes what it plays to a pipe as 48 kHz stereo float32, read by a thread
+/// (WebKitGTK's Web Audio path is no faithful recorder of an MSE element; the sound server
+/// hears what a listener hears). Everything stops when it is dropped.
+struct WebKit {
+    recording: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    driver_port: u16,
+    session: String,
+    // Dropped after the session is closed (fields drop in order).
+    _driver: Killed,
+    _xvfb: Killed,
+    _pulse: Killed,
+    _work: tempfile::TempDir,
+}
 
-    let expected = Expected::new(&f, &["mp4", "mp4", "mp4"]);
-    for mse in ["", "&mms=1"] {
-        let label = if mse.is_empty() {
-            "MediaSource"
-        } else {
-            "ManagedMediaSource"
-        };
-        let before = recording.lock().unwrap().len();
-        let url = format!(
-            "http://127.0.0.1:{}/web/check.html?dir=../mp4&order=0,1,2&normal=1{mse}",
-            f.port
+impl WebKit {
+    /// Starts it all, or `None` (said, and a failure under CI) when a tool is missing.
+    fn start() -> Option<WebKit> {
+        let mini_browser = webkit_tools()?;
+        let work = tempfile::tempdir().unwrap();
+        // The socket where WebKit's sandboxed processes look for the sound server:
+        // $XDG_RUNTIME_DIR/pulse/native.
+        let runtime = work.path().join("runtime");
+        std::fs::create_dir_all(runtime.join("pulse")).unwrap();
+        std::fs::set_permissions(
+            &runtime,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let pipe = work.path().join("sink.pipe");
+        let socket = runtime.join("pulse").join("native");
+        let status = Command::new("mkfifo").arg(&pipe).status().unwrap();
+        assert!(status.success());
+        let pulse = Killed(
+            Command::new("pulseaudio")
+                .args([
+                    "-n",
+                    "--daemonize=no",
+                    "--exit-idle-time=-1",
+                    "--use-pid-file=no",
+                ])
+                .args(["--disallow-exit", "-F", "/dev/null"])
+                .arg(format!(
+                    "--load=module-native-protocol-unix socket={} auth-anonymous=1",
+                    socket.display()
+                ))
+                .arg(format!(
+                    "--load=module-pipe-sink file={} format=float32le rate=48000 channels=2 \
+                     sink_name=recorder use_system_clock_for_timing=yes",
+                    pipe.display()
+                ))
+                .env("HOME", work.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
         );
-        webdriver(
+        let recording = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        {
+            let (pipe, recording) = (pipe.clone(), recording.clone());
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let mut file = std::fs::File::open(pipe).unwrap();
+                let mut buf = vec![0u8; 1 << 16];
+                while let Ok(n) = file.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    recording.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            });
+        }
+        let display = format!(":{}", 100 + free_port() % 800);
+        let xvfb = Killed(
+            Command::new("Xvfb")
+                .args([
+                    display.as_str(),
+                    "-screen",
+                    "0",
+                    "1024x768x24",
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let driver_port = free_port();
+        let driver = Killed(
+            Command::new("WebKitWebDriver")
+                .arg(format!("--port={driver_port}"))
+                .env("DISPLAY", &display)
+                .env("XDG_RUNTIME_DIR", &runtime)
+                .env_remove("PULSE_SERVER")
+                .env("HOME", work.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        // Wait for the driver, then open a session on MiniBrowser.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", driver_port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "WebKitWebDriver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let answer = webdriver(
             driver_port,
             "POST",
-            &format!("/session/{id}/url"),
+            "/session",
+            &serde_json::json!({"capabilities": {"alwaysMatch": {"webkitgtk:browserOptions": {
+                "binary": mini_browser,
+                "args": ["--automation", "--autoplay-policy=allow", "--media-playback-requires-user-gesture=false"]}}}}),
+        );
+        let session = answer["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {answer}"))
+            .to_owned();
+        println!(
+            "WebKitGTK {}",
+            answer["value"]["capabilities"]["browserVersion"]
+        );
+        Some(WebKit {
+            recording,
+            driver_port,
+            session,
+            _driver: driver,
+            _xvfb: xvfb,
+            _pulse: pulse,
+            _work: work,
+        })
+    }
+
+    /// Opens `web/QUERY` of the fixture's server, waits for the page's report and returns it
+    /// with what the sound server played meanwhile, from 100 ms before the first sound (it
+    /// writes silence while nothing plays).
+    fn play(&self, f: &Fixture, label: &str, query: &str) -> (serde_json::Value, Vec<f32>) {
+        let before = self.recording.lock().unwrap().len();
+        let url = format!("http://127.0.0.1:{}/web/{query}", f.port);
+        webdriver(
+            self.driver_port,
+            "POST",
+            &format!("/session/{}/url", self.session),
             &serde_json::json!({ "url": url }),
         );
         let json = f
             .results
-            .recv_timeout(Duration::from_secs(90))
-            .expect("the check page reported within 90 s");
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the check page reported within 120 s");
         let result: serde_json::Value = serde_json::from_str(&json).unwrap();
         std::thread::sleep(Duration::from_millis(700));
-        let bytes = recording.lock().unwrap()[before..].to_vec();
+        let bytes = self.recording.lock().unwrap()[before..].to_vec();
         println!("WebKitGTK, {label}: {result}");
-        assert!(
-            result["errors"].as_array().unwrap().is_empty(),
-            "{label}: {result}"
-        );
-        assert_eq!(result["mse"], label);
-        assert_eq!(
-            result["mime"], "audio/mp4; codecs=\"opus\"",
-            "{label}: {result}"
-        );
-        let ended = result["ended_at"].as_f64().expect("ended fired");
-        assert!(
-            (ended - f.duration).abs() <= 0.020,
-            "{label}: ended at {ended}, track is {} s",
-            f.duration
-        );
-        // The sound server writes silence while nothing plays: start at the first sound.
         let samples: Vec<f32> = bytes
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
@@ -271,14 +276,106 @@ fn webkitgtk_plays_mp4_segments_through_mse_and_managed_media_source_gaplessly()
             samples.len() / 2
         );
         let first = first.unwrap_or(0) / 2;
-        let heard = expected.measure(&samples[(first.saturating_sub(4800)) * 2..]);
+        (result, samples[first.saturating_sub(4800) * 2..].to_vec())
+    }
+}
+
+impl Drop for WebKit {
+    fn drop(&mut self) {
+        webdriver(
+            self.driver_port,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            &serde_json::json!({}),
+        );
+    }
+}
+
+/// What every WebKitGTK run must report: no errors, the MSE object asked for, MP4, `ended` at
+/// the stream's end (within 20 ms).
+fn assert_page(label: &str, result: &serde_json::Value, mse: &str, duration: f64) {
+    assert!(
+        result["errors"].as_array().unwrap().is_empty(),
+        "{label}: {result}"
+    );
+    assert_eq!(result["mse"], mse);
+    assert_eq!(
+        result["mime"], "audio/mp4; codecs=\"opus\"",
+        "{label}: {result}"
+    );
+    let ended = result["ended_at"].as_f64().expect("ended fired");
+    assert!(
+        (ended - duration).abs() <= 0.020,
+        "{label}: ended at {ended}, the stream is {duration} s"
+    );
+}
+
+#[test]
+fn webkitgtk_plays_mp4_segments_through_mse_and_managed_media_source_gaplessly() {
+    let Some(webkit) = WebKit::start() else {
+        return;
+    };
+    let f = fixture(&[("mp4", &["--container", "mp4"])]);
+    let expected = Expected::new(&f, &["mp4", "mp4", "mp4"]);
+    for mse in ["", "&mms=1"] {
+        let label = if mse.is_empty() {
+            "MediaSource"
+        } else {
+            "ManagedMediaSource"
+        };
+        let query = format!("check.html?dir=../mp4&order=0,1,2&normal=1{mse}");
+        let (result, samples) = webkit.play(&f, label, &query);
+        assert_page(label, &result, label, f.duration);
+        let heard = expected.measure(&samples);
         println!("WebKitGTK, {label}: at the sound server: {heard}");
         heard.assert_gapless(label, expected.excess_limit);
     }
-    webdriver(
-        driver_port,
-        "DELETE",
-        &format!("/session/{id}"),
-        &serde_json::json!({}),
+}
+
+/// Safari's engine (WebKit; its GStreamer backend here) plays a gapless queue of three real
+/// tracks in MP4, the continuous layout: 0 samples of drift at every chunk and track join,
+/// every join within the limit of a continuous encode of the same audio.
+#[test]
+fn webkitgtk_plays_a_gapless_mp4_queue_of_three_tracks_without_drift() {
+    let Some(webkit) = WebKit::start() else {
+        return;
+    };
+    let f = fixture(&[]);
+    let paths = queue_tracks(&f);
+    let settings = auralis_core::StreamSettings {
+        container: auralis_core::container::Container::Mp4,
+        ..Default::default()
+    };
+    let queue = render_queue(&f, &paths, "queue-mp4", &["--container", "mp4"], settings);
+    assert_eq!(queue.layout(), auralis_core::QueueLayout::Continuous);
+    let total = queue.total_chunks() as usize;
+    let dirs = vec!["queue-mp4"; total];
+    let expected = queue_expected(&queue, decode_played(&f, &dirs));
+    let track_joins: Vec<u64> = queue.places()[1..].iter().map(|p| p.start_frame).collect();
+    println!(
+        "MP4 queue: {} frames in {total} chunks, track joins at {track_joins:?}",
+        queue.frames()
     );
+    let order = (0..total)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    for mse in ["", "&mms=1"] {
+        let label = if mse.is_empty() {
+            "MP4 queue, MediaSource"
+        } else {
+            "MP4 queue, ManagedMediaSource"
+        };
+        let kind = if mse.is_empty() {
+            "MediaSource"
+        } else {
+            "ManagedMediaSource"
+        };
+        let query = format!("check.html?dir=../queue-mp4&order={order}&normal=1{mse}");
+        let (result, samples) = webkit.play(&f, label, &query);
+        assert_page(label, &result, kind, queue.duration_s());
+        let heard = expected.measure(&samples);
+        println!("WebKitGTK, {label}: at the sound server: {heard}");
+        heard.assert_gapless(label, expected.excess_limit);
+    }
 }
