@@ -14,7 +14,8 @@ use auralis_core::cache::Origin;
 use auralis_core::opus::OpusSettings;
 use auralis_core::stream::{
     shared_engine, Engine, EngineConfig, GainMode, Join as CoreJoin, Queue as CoreQueue,
-    QueueItem as CoreQueueItem, Stream as CoreStream, StreamInfo, StreamSettings, WavFormat,
+    QueueItem as CoreQueueItem, QueueLayout, Stream as CoreStream, StreamInfo, StreamSettings,
+    WavFormat,
 };
 use auralis_core::{
     CacheConfig, Container, DecodeError, Error, ErrorKind, MasteringSettings, Preset,
@@ -549,8 +550,11 @@ fn join_from(value: &Bound<'_, pyo3::PyAny>) -> PyResult<CoreJoin> {
 /// `joins`: one per boundary (len(paths) - 1), or one for all: "gapless" or a crossfade in
 /// seconds (0 to 12); `presets`: one name for all or one per item; `albums`: for
 /// `album_gain=True`, the album name of each item (items with equal names share one loudness
-/// gain; None: track gain). Chunks inside a track are the track's own cached chunks (the same
-/// cache entries as a `Stream` of it); chunks at a join are rendered from both tracks.
+/// gain; None: track gain); `container`: "webm" or "mp4" (Safari, iOS); `layout`: "shared"
+/// (WebM's default, Chromium: chunks inside a track are the track's own cached chunks, the same
+/// cache entries as a `Stream` of it; chunks at a join are rendered from both tracks) or
+/// "continuous" (MP4's only layout, and WebM's for Firefox: one chunk grid over the whole
+/// queue, every chunk rendered from the queue's audio).
 ///
 /// Thread-safe and async-friendly: heavy calls release the GIL (run them with
 /// `asyncio.to_thread` or in a thread pool).
@@ -564,8 +568,8 @@ struct Queue {
 impl Queue {
     #[new]
     #[pyo3(
-        signature = (paths, joins=None, presets=None, intensity=MasteringSettings::DEFAULT.intensity, chunk_seconds=auralis_core::plan::DEFAULT_CHUNK_SECONDS, bitrate=OpusSettings::DEFAULT.bitrate_bps, complexity=OpusSettings::DEFAULT.complexity, cache_dir=None, render_threads=0, album_gain=false, albums=None),
-        text_signature = "(paths, joins=None, presets=None, intensity=1.0, chunk_seconds=30.0, bitrate=128000, complexity=10, cache_dir=None, render_threads=0, album_gain=False, albums=None)"
+        signature = (paths, joins=None, presets=None, intensity=MasteringSettings::DEFAULT.intensity, chunk_seconds=auralis_core::plan::DEFAULT_CHUNK_SECONDS, bitrate=OpusSettings::DEFAULT.bitrate_bps, complexity=OpusSettings::DEFAULT.complexity, cache_dir=None, render_threads=0, album_gain=false, albums=None, container="webm", layout=None),
+        text_signature = "(paths, joins=None, presets=None, intensity=1.0, chunk_seconds=30.0, bitrate=128000, complexity=10, cache_dir=None, render_threads=0, album_gain=False, albums=None, container='webm', layout=None)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -581,7 +585,14 @@ impl Queue {
         render_threads: usize,
         album_gain: bool,
         albums: Option<Vec<Option<String>>>,
+        container: &str,
+        layout: Option<&str>,
     ) -> PyResult<Self> {
+        let container = container.parse::<Container>().map_err(to_py)?;
+        let layout = match layout {
+            Some(name) => name.parse::<QueueLayout>().map_err(to_py)?,
+            None => QueueLayout::for_container(container),
+        };
         let n = paths.len();
         let boundaries = n.saturating_sub(1);
         let joins: Vec<CoreJoin> = match joins {
@@ -640,6 +651,7 @@ impl Queue {
                 bitrate_bps: bitrate,
                 complexity,
             },
+            container,
             ..StreamSettings::default()
         };
         let engine = engine_collecting(py, cache_dir, render_threads)?;
@@ -649,12 +661,13 @@ impl Queue {
             GainMode::Track
         };
         let inner = heavy(py, || {
-            CoreQueue::open(&engine, &items, &joins, settings, gain)
+            CoreQueue::open_with_layout(&engine, &items, &joins, settings, gain, layout)
         })?;
         Ok(Queue { inner, paths })
     }
 
-    /// frames, sample_rate, channels, duration, chunk_duration, total_chunks, mime, items.
+    /// frames, sample_rate, channels, duration, chunk_duration, total_chunks, mime, container,
+    /// layout, items.
     #[getter]
     fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let q = &self.inner;
@@ -666,6 +679,8 @@ impl Queue {
         d.set_item("chunk_duration", q.settings().chunk_seconds)?;
         d.set_item("total_chunks", q.total_chunks())?;
         d.set_item("mime", q.mime())?;
+        d.set_item("container", q.settings().container.name())?;
+        d.set_item("layout", q.layout().name())?;
         d.set_item("items", q.places().len())?;
         Ok(d)
     }
@@ -732,9 +747,18 @@ impl Queue {
         self.inner.chunk_at_time(seconds).map_err(to_py)
     }
 
-    /// The init segment (WebM; the same as each track's own).
+    /// The init segment in the queue's container (WebM's is the same as each track's own).
     fn init_segment<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.inner.init_segment())
+    }
+
+    /// An HLS media playlist (version 7, fMP4) over the queue's chunks: `init_uri` in
+    /// `#EXT-X-MAP`, and for chunk i `segment_uri` with `{index}` replaced by i. Only for an
+    /// MP4 queue (InvalidArgumentError otherwise).
+    fn hls_playlist(&self, init_uri: &str, segment_uri: &str) -> PyResult<String> {
+        self.inner
+            .hls_playlist(init_uri, |i| segment_uri.replace("{index}", &i.to_string()))
+            .map_err(to_py)
     }
 
     /// Chunk `index`'s media segment on the queue's timeline and where it came from
@@ -748,7 +772,8 @@ impl Queue {
         Ok((PyBytes::new(py, &served.bytes), origin_name(served.origin)))
     }
 
-    /// Chunk `index` as a standalone WebM file (init + media segment).
+    /// Chunk `index` as a standalone file in the queue's container (init + media segment; the
+    /// name is the backend's).
     fn chunk_webm<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyBytes>> {
         let file = heavy(py, || self.inner.chunk_file(index))?;
         Ok(PyBytes::new(py, &file))

@@ -116,3 +116,42 @@ def test_bad_queues_raise_typed_errors(make_wav, tmp_path):
     q = ac.Queue([a])
     with pytest.raises(ac.IndexOutOfRangeError):
         q.media_segment(q.info["total_chunks"])
+
+
+def mdat_payloads(segment: bytes) -> bytes:
+    """The concatenated `mdat` payloads of an MP4 media segment (its packets back to back),
+    checking that it is `moof` + `mdat` pairs."""
+    out, at, kinds = b"", 0, []
+    while at < len(segment):
+        size = int.from_bytes(segment[at : at + 4], "big")
+        kind = segment[at + 4 : at + 8]
+        kinds.append(kind)
+        if kind == b"mdat":
+            out += segment[at + 8 : at + size]
+        at += size
+    assert kinds == [b"moof", b"mdat"] * (len(kinds) // 2) and kinds, kinds
+    return out
+
+
+def test_an_mp4_queue_is_continuous_and_carries_the_packets_of_the_continuous_webm_queue(make_wav):
+    paths = [str(make_wav(4.3, name="a.wav", seed=1)), str(make_wav(3.1, name="b.wav", seed=2))]
+    mp4 = ac.Queue(paths, chunk_seconds=2.0, container="mp4")
+    assert mp4.info["container"] == "mp4" and mp4.info["layout"] == "continuous"
+    assert mp4.info["mime"] == 'audio/mp4; codecs="opus"'
+    assert mp4.init_segment()[4:8] == b"ftyp"
+    webm = ac.Queue(paths, chunk_seconds=2.0, layout="continuous")
+    assert webm.info["layout"] == "continuous"
+    assert ac.Queue(paths, chunk_seconds=2.0).info["layout"] == "shared"
+    n = mp4.info["total_chunks"]
+    assert n == webm.info["total_chunks"] == -(-mp4.info["frames"] // 96_000)
+    for k in range(n):
+        assert mp4.chunk(k)["start_frame"] == k * 96_000
+        segment, _ = mp4.media_segment(k)
+        same, _ = webm.media_segment(k)
+        assert mdat_payloads(segment) == b"".join(packets(same)), k
+    with pytest.raises(ac.InvalidArgumentError):
+        ac.Queue(paths, container="ogg")
+    with pytest.raises(ac.InvalidArgumentError):
+        ac.Queue(paths, container="mp4", layout="shared")
+    with pytest.raises(ac.InvalidArgumentError):
+        ac.Queue(paths, layout="sideways")

@@ -380,3 +380,40 @@ def test_a_queue_is_created_by_post_and_served_on_its_timeline(make_wav, tmp_pat
         assert other.post("/api/queue", json={"tracks": ["a", "b"], "joins": 20}).status_code == 422
         assert other.post("/api/queue", json={"tracks": ["a", "b"], "joins": ["gapless", 1]}).status_code == 422
         assert other.post("/api/queue", json={"tracks": ["a"], "preset": "loudest"}).status_code == 422
+
+
+def test_an_mp4_queue_for_safari_is_served_as_fmp4_and_as_an_hls_playlist(make_wav, tmp_path):
+    """``"container": "mp4"`` gives Safari's queue: the continuous layout, the native MP4
+    ``Queue``'s bytes as audio/mp4, and an HLS playlist over its chunks (iPhones without MSE);
+    a WebM queue has no playlist, a shared MP4 queue and an unknown container are refused."""
+    server = load_server()
+    library = {"a": make_wav(4.3, name="a.wav", seed=1), "b": make_wav(3.1, name="b.wav", seed=2)}
+    app = server.create_app(library, cache_dir=str(tmp_path / "cache"), chunk_seconds=2.0)
+    with TestClient(app) as c:
+        r = c.post("/api/queue", json={"tracks": ["a", "b"], "container": "mp4"})
+        assert r.status_code == 200, r.text
+        q = r.json()
+        assert (q["container"], q["layout"], q["mime"]) == ("mp4", "continuous", 'audio/mp4; codecs="opus"')
+        native = ac.Queue([str(library["a"]), str(library["b"])], chunk_seconds=2.0, container="mp4")
+        qid = q["queue_id"]
+        init = c.get(f"/api/queue/{qid}/init")
+        assert init.headers["content-type"] == "audio/mp4" and init.content == native.init_segment()
+        for k in range(q["total_chunks"]):
+            chunk = c.get(f"/api/queue/{qid}/chunk/{k}")
+            assert chunk.headers["content-type"] == "audio/mp4"
+            assert chunk.content == native.media_segment(k)[0], k
+        playlist = c.get(f"/api/queue/{qid}/playlist.m3u8")
+        assert playlist.status_code == 200
+        lines = playlist.text.splitlines()
+        assert '#EXT-X-MAP:URI="init"' in lines
+        assert [l for l in lines if l.startswith("chunk/")] == [f"chunk/{k}" for k in range(q["total_chunks"])]
+        durations = [float(l[8:].rstrip(",")) for l in lines if l.startswith("#EXTINF:")]
+        assert sum(durations) == pytest.approx(q["duration"], abs=1e-5)
+        firefox = c.post("/api/queue", json={"tracks": ["a", "b"], "layout": "continuous"}).json()
+        assert (firefox["container"], firefox["layout"]) == ("webm", "continuous")
+        webm = c.post("/api/queue", json={"tracks": ["a", "b"]}).json()
+        assert webm["layout"] == "shared"
+        assert c.get(f"/api/queue/{webm['queue_id']}/playlist.m3u8").status_code == 422
+        assert c.post("/api/queue", json={"tracks": ["a"], "container": "ogg"}).status_code == 422
+        assert c.post("/api/queue", json={"tracks": ["a"], "container": "mp4", "layout": "shared"}).status_code == 422
+        assert c.post("/api/queue", json={"tracks": ["a"], "layout": 3}).status_code == 422

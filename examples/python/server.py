@@ -4,13 +4,15 @@
                                                       "album", "track", "disc"}] (from the tags),
                                                       albums first, by disc and track
     POST /api/queue  {"tracks": [ids], "joins": "gapless" | seconds | [...], "preset", "intensity",
-                      "album_gain", "replaces"}       a queue: its id, timeline, items (titles,
+                      "album_gain", "container",      a queue: its id, timeline, items (titles,
+                      "layout", "replaces"}
                                                       durations, what the mastering did), chunks;
                                                       with "replaces" (the id of the queue it
                                                       edits), "unchanged_chunks": how many leading
                                                       chunks are the same bytes in both
     GET /api/queue/{queue_id}/init                    the queue's init segment
     GET /api/queue/{queue_id}/chunk/{i}               chunk i of the queue's timeline (X-Cache)
+    GET /api/queue/{queue_id}/playlist.m3u8           an MP4 queue as an HLS media playlist
     GET /api/stream/{track_id}/metadata               duration, total_chunks, chunk_duration, mime,
                                                       mimes (each container's types), ...
     GET /api/stream/{track_id}/init                   the init segment
@@ -463,13 +465,25 @@ def create_app(
         intensity = body.get("intensity", 1.0)
         if not isinstance(intensity, (int, float)):
             raise ac.InvalidArgumentError("intensity: a number from 0 to 1")
-        return {
+        # "webm" (a "shared" layout unless "continuous", for Firefox) or "mp4" (Safari, iOS:
+        # always "continuous"); checked by the engine when the queue opens.
+        container = str(body.get("container", "webm"))
+        layout = body.get("layout")
+        if layout is not None and not isinstance(layout, str):
+            raise ac.InvalidArgumentError('layout: "shared" or "continuous"')
+        request = {
             "tracks": ids,
             "joins": joins,
             "preset": str(body.get("preset", "adaptive")),
             "intensity": float(intensity),
             "album_gain": bool(body.get("album_gain", False)),
         }
+        # Only when not the defaults, so that the ids of WebM queues stay as they were.
+        if container != "webm":
+            request["container"] = container
+        if layout is not None:
+            request["layout"] = layout
+        return request
 
     def open_queue(queue_id: str, request: Dict[str, Any]) -> ac.Queue:
         with queues_lock:
@@ -492,12 +506,17 @@ def create_app(
             cache_dir=cache_dir,
             album_gain=request["album_gain"],
             albums=albums,
+            container=request.get("container", "webm"),
+            layout=request.get("layout"),
         )
         with queues_lock:
             queue = queues.setdefault(queue_id, queue)
             while len(queues) > MAX_OPEN_QUEUES:
                 queues.popitem(last=False)
         return queue
+
+    def queue_media_type(queue: ac.Queue) -> str:
+        return "audio/mp4" if queue.info["container"] == "mp4" else "audio/webm"
 
     async def get_queue(queue_id: str) -> ac.Queue:
         request = checked_queue_request(queue_request_of(queue_id))
@@ -534,6 +553,8 @@ def create_app(
             "total_chunks": info["total_chunks"],
             "chunk_duration": info["chunk_duration"],
             "mime": info["mime"],
+            "container": info["container"],
+            "layout": info["layout"],
             "preset": request["preset"],
             "intensity": request["intensity"],
             "album_gain": request["album_gain"],
@@ -568,15 +589,21 @@ def create_app(
     @app.get("/api/queue/{queue_id}/init")
     async def queue_init(queue_id: str) -> Response:
         queue = await get_queue(queue_id)
-        return Response(queue.init_segment(), media_type="audio/webm",
+        return Response(queue.init_segment(), media_type=queue_media_type(queue),
                         headers={"Cache-Control": REVALIDATE})
 
     @app.get("/api/queue/{queue_id}/chunk/{index}")
     async def queue_chunk(queue_id: str, index: int = PathParam(ge=0, le=2**31)) -> Response:
         queue = await get_queue(queue_id)
         body, origin = await may_wait(queue.media_segment, index)
-        return Response(body, media_type="audio/webm",
+        return Response(body, media_type=queue_media_type(queue),
                         headers={"X-Cache": origin, "Cache-Control": REVALIDATE})
+
+    @app.get("/api/queue/{queue_id}/playlist.m3u8")
+    async def queue_playlist(queue_id: str) -> Response:
+        queue = await get_queue(queue_id)
+        text = queue.hls_playlist("init", "chunk/{index}")
+        return Response(text, media_type="application/vnd.apple.mpegurl")
 
     @app.get("/api/stats")
     async def stats() -> dict:

@@ -643,6 +643,29 @@ impl Queue {
         })
     }
 
+    /// An HLS media playlist (version 7, fMP4) over the queue's chunks, as
+    /// [`crate::hls::media_playlist`] writes one for a track: `init_uri` in `#EXT-X-MAP`,
+    /// `segment_uri(i)` for chunk `i`. Only an MP4 queue in the continuous layout is one HLS
+    /// stream; for any other, [`Error::InvalidArgument`].
+    pub fn hls_playlist(
+        &self,
+        init_uri: &str,
+        segment_uri: impl Fn(u64) -> String,
+    ) -> Result<String, Error> {
+        let q = &self.inner;
+        if q.settings.container != Container::Mp4 || q.layout != QueueLayout::Continuous {
+            return Err(Error::InvalidArgument {
+                name: "HLS playlist",
+                value: format!("a {} queue in {}", q.layout.name(), q.settings.container),
+                valid: "an MP4 queue (continuous)",
+            });
+        }
+        // The continuous layout's chunks are the plan of a track as long as the queue.
+        let plan = crate::plan::ChunkPlan::new(q.frames, q.settings.chunk_seconds)?;
+        debug_assert_eq!(plan.total_chunks(), q.chunks.len() as u64);
+        Ok(crate::hls::media_playlist(&plan, init_uri, segment_uri))
+    }
+
     /// Chunk `index` as a chunk file: the init segment, then its media segment.
     pub fn chunk_file(&self, index: u64) -> Result<Vec<u8>, Error> {
         let segment = self.chunk_media_segment(index)?;
