@@ -201,6 +201,11 @@ typedef struct AuralisQueueInfo {
    * Number of items.
    */
   uint32_t items;
+  /**
+   * 1 when the chunks lie on one grid over the whole queue (the continuous layout: an MP4
+   * queue), 0 when chunks inside a track are the track's own (a WebM queue).
+   */
+  uint32_t continuous;
 } AuralisQueueInfo;
 
 /**
@@ -305,8 +310,10 @@ struct AuralisOptions auralis_options_default(void);
 const char *auralis_container_mime(uint32_t container);
 
 /**
- * Opens the `count` files of `paths` as one queue, with `options` (NULL: the defaults; its
- * container must be WebM) for every item, and stores a new handle in `*out`. `crossfades`:
+ * Opens the `count` files of `paths` as one queue, with `options` (NULL: the defaults) for
+ * every item, and stores a new handle in `*out`. Its container decides the layout: WebM
+ * shares the tracks' own chunks (Chromium), MP4 lays one chunk grid over the whole queue
+ * (Safari, iOS; see `AuralisQueueInfo::continuous`). `crossfades`:
  * NULL for gapless joins, or `count - 1` crossfade lengths in seconds (0 to 12; 0 is
  * gapless), one per join. `album_gain` not 0: the items are one album and share one loudness
  * gain (else each gets its own).

@@ -36,6 +36,9 @@ pub struct AuralisQueueInfo {
     pub total_chunks: u32,
     /// Number of items.
     pub items: u32,
+    /// 1 when the chunks lie on one grid over the whole queue (the continuous layout: an MP4
+    /// queue), 0 when chunks inside a track are the track's own (a WebM queue).
+    pub continuous: u32,
 }
 
 /// Where one item lies on the queue's timeline.
@@ -65,8 +68,10 @@ unsafe fn handle<'a>(queue: *const AuralisQueue) -> Result<&'a Queue, Failure> {
         .ok_or_else(|| null("queue"))
 }
 
-/// Opens the `count` files of `paths` as one queue, with `options` (NULL: the defaults; its
-/// container must be WebM) for every item, and stores a new handle in `*out`. `crossfades`:
+/// Opens the `count` files of `paths` as one queue, with `options` (NULL: the defaults) for
+/// every item, and stores a new handle in `*out`. Its container decides the layout: WebM
+/// shares the tracks' own chunks (Chromium), MP4 lays one chunk grid over the whole queue
+/// (Safari, iOS; see `AuralisQueueInfo::continuous`). `crossfades`:
 /// NULL for gapless joins, or `count - 1` crossfade lengths in seconds (0 to 12; 0 is
 /// gapless), one per join. `album_gain` not 0: the items are one album and share one loudness
 /// gain (else each gets its own).
@@ -177,6 +182,7 @@ pub unsafe extern "C" fn auralis_queue_info(
                 chunk_seconds: q.settings().chunk_seconds,
                 total_chunks: u32::try_from(q.total_chunks()).unwrap_or(u32::MAX),
                 items: u32::try_from(q.places().len()).unwrap_or(u32::MAX),
+                continuous: u32::from(q.layout() == auralis_core::QueueLayout::Continuous),
             })
         };
         Ok(())

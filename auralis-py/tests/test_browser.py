@@ -173,11 +173,13 @@ def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path
     assert as_new < as_old - 6
 
 
-def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_a_chunk_boundary(tmp_path, make_wav):
+@pytest.mark.parametrize("prefer", ["webm", "mp4"])
+def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_a_chunk_boundary(tmp_path, make_wav, prefer):
     """examples/web/queue.html in Chromium against the server: three tracks posted as a gapless
-    queue, played (8x, muted) to the end through one SourceBuffer; A/B to ``none`` once the
+    queue, played (4x, muted) to the end through one SourceBuffer; A/B to ``none`` once the
     second track plays takes effect at the next chunk (the chunks after it come from the
-    ``none`` queue, those before stay)."""
+    ``none`` queue, those before stay). In WebM (the shared layout) and in MP4 (Safari's
+    container, the continuous layout, ``?prefer=mp4``)."""
     browser = chromium()
     library = {name: make_wav(seconds, name=f"{name}.wav", seed=i)
                for i, (name, seconds) in enumerate([("a", 5.3), ("b", 4.7), ("c", 5.1)])}
@@ -190,7 +192,7 @@ def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_a_chunk_b
         reports.put(await request.json())
         return {}
 
-    page = "/web/queue.html?api=/api&tracks=a,b,c&play=1&muted=1&rate=4&report=1"
+    page = f"/web/queue.html?api=/api&tracks=a,b,c&play=1&muted=1&rate=4&report=1&prefer={prefer}"
     with served_in_chromium(app, browser, tmp_path, page):
         result = reports.get(timeout=120)
     for a in result["appended"]:
@@ -199,6 +201,8 @@ def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_a_chunk_b
     assert result["errors"] == []
     assert result["ended"] is True
     meta = result["meta"]
+    assert (meta["container"], meta["layout"]) == (
+        ("webm", "shared") if prefer == "webm" else ("mp4", "continuous"))
     assert result["ended_at"] == pytest.approx(meta["duration"], abs=0.05)
     # Every chunk appended; those after the switch from the `none` queue, none before it.
     last = {}

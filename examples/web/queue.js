@@ -8,6 +8,14 @@
 // preset). ?tracks=a,b,c&joins=gapless|SECONDS&play=1 starts one directly; with &report=1 the
 // page also runs the automated check: A/B to `none` once the second item plays, then to the end,
 // and posts what it did to /report (auralis-py/tests/test_browser.py).
+//
+// Every browser: MediaSource where there is one, else ManagedMediaSource (iPhone Safari: remote
+// playback off, fetching between startstreaming and endstreaming; ?mms=1 prefers it). The
+// container is the first MSE accepts of WebM Opus, MP4 "Opus" (Safari) and MP4 "opus"
+// (?prefer=mp4 tries MP4 first). A WebM queue shares the tracks' own chunks ("shared" layout),
+// which needs a DiscardPadding honoured in mid-stream at each join: Chromium does, Firefox
+// refuses it, so in Firefox (or with ?layout=continuous) the queue is "continuous", one chunk grid
+// over the whole queue, as an MP4 queue always is.
 "use strict";
 
 const params = new URLSearchParams(location.search);
@@ -16,6 +24,19 @@ const audio = document.getElementById("audio");
 const bar = document.getElementById("bar");
 const log = (msg) => { const el = document.getElementById("log"); el.textContent += msg + "\n"; el.scrollTop = el.scrollHeight; };
 const AHEAD = 2;
+const MSE = (params.get("mms") === "1" && window.ManagedMediaSource) || window.MediaSource || window.ManagedMediaSource || null;
+const managed = window.ManagedMediaSource !== undefined && MSE === window.ManagedMediaSource;
+const TYPES = [
+  { container: "webm", mime: 'audio/webm; codecs="opus"' },
+  { container: "mp4", mime: 'audio/mp4; codecs="Opus"' },
+  { container: "mp4", mime: 'audio/mp4; codecs="opus"' },
+];
+const type = (params.get("prefer") === "mp4" ? [...TYPES.slice(1), TYPES[0]] : TYPES)
+  .find((t) => MSE && MSE.isTypeSupported(t.mime)) || null;
+const layout = params.get("layout") ||
+  (type && type.container === "webm" && /Firefox\//.test(navigator.userAgent) ? "continuous" : null);
+// ManagedMediaSource: whether the browser wants data now.
+let streaming = !managed;
 // State the automated tests read.
 window.queuePlayer = { appended: [], errors: [], ended: false, meta: null };
 
@@ -50,6 +71,8 @@ function request(preset) {
     preset,
     intensity: 1.0,
     album_gain: document.getElementById("album").checked,
+    container: type.container,
+    ...(layout ? { layout } : {}),
   };
 }
 
@@ -131,7 +154,8 @@ function drawBar() {
     el.className = "chunk" + (got ? " buffered" : "") + (got && got.origin !== "MISS" ? " cached" : "");
     el.style.left = `${(100 * c.start) / meta.duration}%`;
     el.style.width = `${(100 * (c.end - c.start)) / meta.duration}%`;
-    el.title = `chunk ${c.index}${c.boundary ? " (join)" : ""}${got ? `: ${got.origin}` : ""}`;
+    const join = meta.items.some((it, i) => i > 0 && it.start >= c.start && it.start < c.end);
+    el.title = `chunk ${c.index}${join ? " (join)" : ""}${got ? `: ${got.origin}` : ""}`;
     bar.prepend(el);
   }
   for (const it of meta.items) {
@@ -160,7 +184,7 @@ async function removeFrom(index) {
 
 async function appendNext() {
   const meta = state.meta;
-  if (!meta || !state.buffer || state.busy) return;
+  if (!meta || !state.buffer || state.busy || !streaming) return;
   const here = chunkAt(audio.currentTime);
   let index = null;
   for (let i = here; i < meta.chunks.length && i <= here + AHEAD; i++) if (!state.buffered.has(i)) { index = i; break; }
@@ -195,13 +219,21 @@ async function appendNext() {
 }
 
 async function start() {
+  if (!type) throw new Error("this browser plays none of WebM Opus and MP4 Opus through MSE");
   await buildQueues();
   const meta = state.meta;
-  state.mediaSource = new MediaSource();
+  state.mediaSource = new MSE();
+  if (managed) {
+    // ManagedMediaSource opens only without remote playback, and says when to fetch.
+    audio.disableRemotePlayback = true;
+    state.mediaSource.addEventListener("startstreaming", () => { streaming = true; appendNext(); });
+    state.mediaSource.addEventListener("endstreaming", () => { streaming = false; });
+  }
   audio.src = URL.createObjectURL(state.mediaSource);
   await new Promise((r) => state.mediaSource.addEventListener("sourceopen", r, { once: true }));
   state.mediaSource.duration = meta.duration;
-  state.buffer = state.mediaSource.addSourceBuffer(meta.mime);
+  log(`${managed ? "ManagedMediaSource" : "MediaSource"}, ${type.mime}, ${meta.layout} layout`);
+  state.buffer = state.mediaSource.addSourceBuffer(type.mime);
   state.buffer.appendBuffer(await (await fetch(`${api}/queue/${meta.queue_id}/init`)).arrayBuffer());
   await updated();
   state.buffered.clear();

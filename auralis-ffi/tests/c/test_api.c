@@ -258,6 +258,7 @@ int main(int argc, char **argv) {
             CHECK_STATUS(auralis_queue_info(queue, &qinfo), AURALIS_STATUS_OK);
             /* 3 s + 3 s + 3 s less the 1 s crossfade */
             CHECK(qinfo.frames == 3 * 144000 - 48000 && qinfo.items == 3 && qinfo.channels == 2);
+            CHECK(qinfo.continuous == 0);
             AuralisQueueItemInfo item;
             CHECK_STATUS(auralis_queue_item(queue, 1, &item), AURALIS_STATUS_OK);
             CHECK(item.start_frame == 144000 && item.played_frames == 96000 && item.fade_in_frames == 0);
@@ -289,6 +290,28 @@ int main(int argc, char **argv) {
             auralis_queue_free(queue);
         }
         auralis_queue_free(NULL);
+        /* The same queue in MP4 (Safari): one chunk grid over the whole queue. */
+        qopts.container = AURALIS_CONTAINER_MP4;
+        CHECK_STATUS(auralis_queue_open(paths, 3, crossfades, 0, &qopts, &queue), AURALIS_STATUS_OK);
+        if (queue != NULL) {
+            AuralisQueueInfo minfo;
+            CHECK_STATUS(auralis_queue_info(queue, &minfo), AURALIS_STATUS_OK);
+            CHECK(minfo.continuous == 1 && minfo.frames == 3 * 144000 - 48000);
+            CHECK(minfo.total_chunks == (minfo.frames + 47999) / 48000);
+            uint64_t mstart = 0, mframes = 0;
+            for (uint32_t k = 0; k < minfo.total_chunks; k++) {
+                CHECK_STATUS(auralis_queue_chunk_range(queue, k, &mstart, &mframes), AURALIS_STATUS_OK);
+                CHECK(mstart == (uint64_t)k * 48000);
+            }
+            AuralisBytes minit = {0}, msegment = {0};
+            CHECK_STATUS(auralis_queue_init_segment(queue, &minit), AURALIS_STATUS_OK);
+            CHECK(minit.len > 8 && memcmp(minit.data + 4, "ftyp", 4) == 0);
+            CHECK_STATUS(auralis_queue_media_segment(queue, 2, &msegment), AURALIS_STATUS_OK);
+            CHECK(msegment.len > 8 && memcmp(msegment.data + 4, "moof", 4) == 0);
+            auralis_bytes_free(&minit);
+            auralis_bytes_free(&msegment);
+            auralis_queue_free(queue);
+        }
     }
 
     auralis_bytes_free(&init);
