@@ -774,3 +774,111 @@ fn a_continuous_queue_is_one_grid_any_player_decodes_without_trimming_in_both_co
         segments[kept as usize]
     );
 }
+
+/// An A/B switch (the same queue with preset `none`) at a chunk boundary: the transition chunk
+/// starts as the old queue's audio and crossfades to the new one's over the settings' fade, so
+/// the joins around it are as good as any, in both layouts.
+#[test]
+fn a_b_switches_in_a_queue_crossfade_at_the_chunk_boundary_in_both_layouts() {
+    use auralis_core::QueueLayout;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = three_tracks(dir.path());
+    let engine = memory_engine();
+    let s = settings(Preset::Adaptive);
+    let fade = (s.fade_ms * 48.0).round() as usize;
+    let joins = [Join::Gapless, Join::Gapless];
+    let plain: Vec<QueueItem> = paths
+        .iter()
+        .map(|p| QueueItem {
+            mastering: MasteringSettings::new(Preset::None, 1.0),
+            ..QueueItem::new(p.clone())
+        })
+        .collect();
+    for layout in [QueueLayout::Shared, QueueLayout::Continuous] {
+        let open = |items: &[QueueItem], engine: &auralis_core::Engine| {
+            Queue::open_with_layout(engine, items, &joins, s, GainMode::Track, layout).unwrap()
+        };
+        let a = open(&items(&paths), &engine);
+        let b = open(&plain, &engine);
+        // Inside the second track, away from its joins.
+        let k = a.places()[1].first_chunk + 1;
+        let at = a.chunk(k).unwrap().start_frame as i64;
+        let n = a.total_chunks();
+        let segment = |q: &Queue, i: u64| q.chunk_media_segment(i).unwrap().bytes.to_vec();
+        let transition = b.transition_media_segment(k, &a).unwrap().bytes.to_vec();
+        let mut segments: Vec<Vec<u8>> = (0..k).map(|i| segment(&a, i)).collect();
+        segments.push(transition.clone());
+        segments.extend((k + 1..n).map(|i| segment(&b, i)));
+        let heard = decode_segments(&segments, 2);
+        // What should be heard: A's audio, the fade, B's audio.
+        let end = a.frames() as i64;
+        let (old, new) = (a.pcm(0, end).unwrap(), b.pcm(0, end).unwrap());
+        let mut reference = new.clone();
+        for x in 0..(at as usize + fade) {
+            let (g_old, g_new) = if (x as i64) < at {
+                (1.0, 0.0)
+            } else {
+                s.fade_curve.gains((x as i64 - at) as f64 / fade as f64)
+            };
+            for c in 0..2 {
+                let i = x * 2 + c;
+                reference[i] = (f64::from(old[i]) * g_old + f64::from(new[i]) * g_new) as f32;
+            }
+        }
+        assert_eq!(heard.len(), reference.len());
+        let switch = at as usize;
+        let excess = auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &[switch]);
+        // The transition chunk begins as A (the first 10 ms) and ends as B.
+        let nsr = |r: &[f32], from: usize, len: usize| {
+            auralis_core::joins::nsr_db(&heard, r, 2, from, from + len).unwrap()
+        };
+        let (start_a, start_b) = (nsr(&old, switch, 480), nsr(&new, switch, 480));
+        let after = switch + fade + 4_800;
+        let (end_a, end_b) = (nsr(&old, after, 9_600), nsr(&new, after, 9_600));
+        println!(
+            "A/B switch ({layout:?}): join {excess:.2} dB above the median window; its first \
+             10 ms {start_a:.1} dB against A, {start_b:.1} dB against B; after the fade \
+             {end_a:.1} dB against A, {end_b:.1} dB against B"
+        );
+        // The fade is a change of the music (a level ramp between two masterings), which costs
+        // any encoder: the switch is held to one continuous encode of the same audio.
+        let baseline = {
+            let settings = auralis_core::opus::OpusSettings::DEFAULT;
+            let encoded = auralis_core::opus::encode_track(&reference, 2, &settings).unwrap();
+            let mut decoded = common::decode_opus_packets(&encoded.packets, 2);
+            decoded.drain(..auralis_core::opus::LOOKAHEAD_FRAMES * 2);
+            decoded.truncate(reference.len());
+            decoded
+        };
+        let over = auralis_core::joins::worst_join_excess_over_baseline_db(
+            &heard,
+            &baseline,
+            &reference,
+            2,
+            &[switch],
+        );
+        println!("  the switch against a continuous encode of the same audio: {over:.2} dB");
+        assert!(over <= 3.0, "{over}");
+        assert!(start_a < start_b - 6.0 && end_b < end_a - 6.0);
+        // Pure: the same bytes from another engine; the plain chunk from a queue itself.
+        let other = memory_engine();
+        let again = open(&plain, &other).transition_media_segment(k, &open(&items(&paths), &other));
+        assert_eq!(again.unwrap().bytes.to_vec(), transition);
+        assert_eq!(
+            a.transition_media_segment(k, &a).unwrap().bytes.to_vec(),
+            segment(&a, k)
+        );
+        // Another timeline is refused.
+        let crossfaded = Queue::open_with_layout(
+            &engine,
+            &plain,
+            &[Join::Crossfade { seconds: 1.0 }, Join::Gapless],
+            s,
+            GainMode::Track,
+            layout,
+        )
+        .unwrap();
+        let e = crossfaded.transition_media_segment(k, &a).unwrap_err();
+        assert_eq!(e.kind(), auralis_core::ErrorKind::InvalidArgument);
+    }
+}

@@ -631,7 +631,7 @@ impl Queue {
             for it in &self.inner.items {
                 it.stream.inner.track.check_unchanged()?;
             }
-            let (packets, _) = self.render_boundary(&chunk)?;
+            let (packets, _) = self.render_chunk(&chunk, None)?;
             for it in &self.inner.items {
                 it.stream.inner.track.check_unchanged()?;
             }
@@ -641,6 +641,78 @@ impl Queue {
             bytes: entry.bytes,
             origin,
         })
+    }
+
+    /// Chunk `index` as a transition from `from`, the same queue under other masterings (an
+    /// A/B switch between a preset and `none`, or any preset change while a queue plays): it
+    /// starts as `from`'s audio, the encoder's pre-roll included, and crossfades to this
+    /// queue's over the settings' fade (`fade_ms`, `fade_curve`: as a track's preset switch),
+    /// so a switch at a chunk boundary has no click. Always rendered (even inside a track), and
+    /// cached under a key of both queues' audio and the fade. `from` must lie on the same
+    /// timeline (the same files, joins, chunk plan, Opus settings, container and layout),
+    /// else [`Error::InvalidArgument`]; `from` with this queue's masterings gives the plain
+    /// chunk.
+    pub fn transition_media_segment(&self, index: u64, from: &Queue) -> Result<Served, Error> {
+        let chunk = self.chunk(index)?;
+        if !self.same_timeline(from) {
+            return Err(Error::InvalidArgument {
+                name: "transition_from",
+                value: "a queue on another timeline".into(),
+                valid: "the same queue (files, joins, chunks, Opus settings, container) under \
+                        other masterings",
+            });
+        }
+        let (new, old) = (self.boundary_key(&chunk), from.boundary_key(&chunk));
+        if new == old {
+            return self.chunk_media_segment(index);
+        }
+        let s = &self.inner.settings;
+        let key = CacheKey::new(&format!(
+            "queue transition\n{}\n{}\nfade {} {}",
+            new.file_name(),
+            old.file_name(),
+            s.fade_frames(),
+            s.fade_curve.name()
+        ));
+        let item = &self.inner.items[chunk.item];
+        let (entry, origin) = item.stream.engine().cache().get_or_compute(key, || {
+            let check = || -> Result<(), Error> {
+                for it in self.inner.items.iter().chain(&from.inner.items) {
+                    it.stream.inner.track.check_unchanged()?;
+                }
+                Ok(())
+            };
+            check()?;
+            let (packets, _) = self.render_chunk(&chunk, Some(from))?;
+            check()?;
+            Ok::<_, Error>(CacheEntry::new(self.mux(&chunk, &packets)))
+        })?;
+        Ok(Served {
+            bytes: entry.bytes,
+            origin,
+        })
+    }
+
+    /// Whether `other` lies on this queue's timeline: the same files at the same places with
+    /// the same joins, chunks and packet layout, the same Opus settings and container (the
+    /// masterings may differ).
+    fn same_timeline(&self, other: &Queue) -> bool {
+        let (a, b) = (&self.inner, &other.inner);
+        a.settings.opus == b.settings.opus
+            && a.settings.container == b.settings.container
+            && a.layout == b.layout
+            && a.chunks == b.chunks
+            && a.frames == b.frames
+            && a.items.len() == b.items.len()
+            && a.items.iter().zip(&b.items).all(|(x, y)| {
+                x.stream.signature() == y.stream.signature()
+                    && x.ms == y.ms
+                    && x.cut == y.cut
+                    && x.place.start_frame == y.place.start_frame
+                    && x.place.frames == y.place.frames
+                    && x.place.played_frames == y.place.played_frames
+                    && x.place.fade_in_frames == y.place.fade_in_frames
+            })
     }
 
     /// An HLS media playlist (version 7, fMP4) over the queue's chunks, as
@@ -808,10 +880,14 @@ impl Queue {
         )
     }
 
-    /// A boundary chunk's packets and mastered audio: its parts (the grid of
-    /// [`crate::chunk::parts`]) each encoded from the queue's audio with the encoder's
-    /// pre-roll and look-ahead, on the render threads.
-    fn render_boundary(&self, chunk: &QueueChunk) -> Result<(Vec<Vec<u8>>, Vec<f32>), Error> {
+    /// A chunk's packets and audio, rendered from the queue's audio (a boundary chunk, or any
+    /// chunk as a transition from `from`): its parts (the grid of [`crate::chunk::parts`]) each
+    /// encoded with the encoder's pre-roll and look-ahead, on the render threads.
+    fn render_chunk(
+        &self,
+        chunk: &QueueChunk,
+        from: Option<&Queue>,
+    ) -> Result<(Vec<Vec<u8>>, Vec<f32>), Error> {
         let parts = crate::chunk::parts(&ChunkRange {
             index: chunk.index,
             start_frame: chunk.start_frame,
@@ -844,6 +920,7 @@ impl Queue {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 let (queue, parts, next) = (self.clone(), parts.clone(), next.clone());
+                let from = from.map(|q| (q.clone(), chunk.start_frame));
                 std::thread::Builder::new()
                     .name("auralis-queue-part".into())
                     .spawn(move || {
@@ -853,7 +930,8 @@ impl Queue {
                             let Some(&(s, e)) = parts.get(i) else {
                                 return mine;
                             };
-                            mine.push((i, queue.render_part(s, e, cut_at)));
+                            let from = from.as_ref().map(|(q, at)| (q, *at));
+                            mine.push((i, queue.render_part(s, e, cut_at, from)));
                         }
                     })
             })
@@ -883,13 +961,50 @@ impl Queue {
     /// One part `[s, e)` of a boundary chunk: its packets, which cover it to the next 20 ms
     /// (past a cut `cut_at`, the item's end where the next item starts, the padding of its last
     /// packet: see `cut_input`), and its mastered audio.
-    fn render_part(&self, s: u64, e: u64, cut_at: u64) -> Result<PartOut, Error> {
+    /// With `from` (a queue on the same timeline, and the frame where the transition starts),
+    /// the audio is `from`'s up to that frame, then crossfades to this queue's.
+    fn render_part(
+        &self,
+        s: u64,
+        e: u64,
+        cut_at: u64,
+        from: Option<(&Queue, u64)>,
+    ) -> Result<PartOut, Error> {
         let ch = self.inner.channels as usize;
         let full = opus::packet_count(e - s) as u64 * PACKET_FRAMES as u64;
-        let mut input = self.pcm(
+        let (a, b) = (
             s as i64 - PRE_ROLL_FRAMES as i64,
             (s + full + LOOKAHEAD_FRAMES as u64) as i64,
-        )?;
+        );
+        let mut input = self.pcm(a, b)?;
+        if let Some((old, at)) = from {
+            let settings = &self.inner.settings;
+            let fade = settings.fade_frames() as i64;
+            let end = b.min(at as i64 + fade);
+            if a < end {
+                let before = old.pcm(a, end)?;
+                for (k, (o, n)) in before
+                    .chunks_exact(ch)
+                    .zip(input.chunks_exact_mut(ch))
+                    .enumerate()
+                {
+                    let x = a + k as i64 - at as i64;
+                    let t = if fade == 0 {
+                        1.0
+                    } else {
+                        x as f64 / fade as f64
+                    };
+                    let (g_old, g_new) = if x < 0 {
+                        (1.0, 0.0)
+                    } else {
+                        settings.fade_curve.gains(t)
+                    };
+                    for (n, &o) in n.iter_mut().zip(o) {
+                        *n = (f64::from(o) * g_old + f64::from(*n) * g_new) as f32;
+                    }
+                }
+            }
+        }
         if e == cut_at && full > e - s {
             cut_input(
                 &mut input,
