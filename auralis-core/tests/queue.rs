@@ -449,13 +449,15 @@ fn bad_queues_are_refused_before_any_work() {
         container: auralis_core::Container::Mp4,
         ..s
     };
+    // An MP4 queue is continuous: asking it to share the tracks' chunks is refused.
     assert_eq!(
-        kind(Queue::open(
+        kind(Queue::open_with_layout(
             &engine,
             &items(&paths[..1]),
             &[],
             mp4,
-            GainMode::Track
+            GainMode::Track,
+            auralis_core::QueueLayout::Shared,
         )),
         ErrorKind::InvalidArgument
     );
