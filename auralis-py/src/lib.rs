@@ -762,13 +762,20 @@ impl Queue {
     }
 
     /// Chunk `index`'s media segment on the queue's timeline and where it came from
-    /// ("HIT-MEMORY", "HIT-DISK", "HIT-SHARED" or "MISS").
+    /// ("HIT-MEMORY", "HIT-DISK", "HIT-SHARED" or "MISS"). With `transition_from` (the same
+    /// queue under other presets: an A/B switch), the chunk starts as that queue's audio and
+    /// crossfades into this one's, as a track's preset switch does.
+    #[pyo3(signature = (index, transition_from=None))]
     fn media_segment<'py>(
         &self,
         py: Python<'py>,
         index: u64,
+        transition_from: Option<&Queue>,
     ) -> PyResult<(Bound<'py, PyBytes>, &'static str)> {
-        let served = heavy(py, || self.inner.chunk_media_segment(index))?;
+        let served = heavy(py, || match transition_from {
+            Some(from) => self.inner.transition_media_segment(index, &from.inner),
+            None => self.inner.chunk_media_segment(index),
+        })?;
         Ok((PyBytes::new(py, &served.bytes), origin_name(served.origin)))
     }
 

@@ -178,7 +178,7 @@ def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_a_chunk_b
     """examples/web/queue.html in Chromium against the server: three tracks posted as a gapless
     queue, played (4x, muted) to the end through one SourceBuffer; A/B to ``none`` once the
     second track plays takes effect at the next chunk (the chunks after it come from the
-    ``none`` queue, those before stay). In WebM (the shared layout) and in MP4 (Safari's
+    ``none`` queue, those before stay; the first of them crossfades from the preset's). In WebM (the shared layout) and in MP4 (Safari's
     container, the continuous layout, ``?prefer=mp4``)."""
     browser = chromium()
     library = {name: make_wav(seconds, name=f"{name}.wav", seed=i)
@@ -213,3 +213,6 @@ def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_a_chunk_b
     assert 0 < switched < meta["total_chunks"]
     assert all(v == "preset" for i, v in last.items() if i < switched), last
     assert all(v == "none" for i, v in last.items() if i >= switched), last
+    # The first chunk after the switch crossfades from the preset's queue; no other does.
+    transitions = [a["index"] for a in result["appended"] if a.get("transition")]
+    assert transitions == [switched], transitions

@@ -155,3 +155,18 @@ def test_an_mp4_queue_is_continuous_and_carries_the_packets_of_the_continuous_we
         ac.Queue(paths, container="mp4", layout="shared")
     with pytest.raises(ac.InvalidArgumentError):
         ac.Queue(paths, layout="sideways")
+
+
+def test_an_a_b_switch_crossfades_from_the_other_queue(make_wav):
+    paths = [str(make_wav(4.3, name="a.wav", seed=1)), str(make_wav(3.1, name="b.wav", seed=2))]
+    preset = ac.Queue(paths, chunk_seconds=2.0)
+    plain = ac.Queue(paths, chunk_seconds=2.0, presets="none")
+    k = 2
+    transition, origin = plain.media_segment(k, transition_from=preset)
+    assert origin == "MISS"
+    assert transition != plain.media_segment(k)[0] != preset.media_segment(k)[0]
+    # The same bytes again (cached), and the plain chunk from the queue itself.
+    assert plain.media_segment(k, transition_from=preset) == (transition, "HIT-MEMORY")
+    assert plain.media_segment(k, transition_from=plain)[0] == plain.media_segment(k)[0]
+    with pytest.raises(ac.InvalidArgumentError):
+        plain.media_segment(k, transition_from=ac.Queue(paths, joins=1.0, chunk_seconds=2.0))

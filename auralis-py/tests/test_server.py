@@ -364,6 +364,15 @@ def test_a_queue_is_created_by_post_and_served_on_its_timeline(make_wav, tmp_pat
             assert chunk.status_code == 200 and chunk.headers["x-cache"] in (
                 "MISS", "HIT-MEMORY", "HIT-DISK", "HIT-SHARED")
             assert chunk.content == native.media_segment(k)[0], k
+        # A/B: the same queue with preset none, its chunk 2 crossfading from the gentle one.
+        plain = c.post("/api/queue", json={"tracks": ["a", "b"], "joins": 1.5, "preset": "none"}).json()
+        native_plain = ac.Queue([str(library["a"]), str(library["b"])], joins=1.5, presets="none",
+                                chunk_seconds=2.0)
+        switched = c.get(f"/api/queue/{plain['queue_id']}/chunk/2?transition_from={qid}")
+        assert switched.status_code == 200
+        assert switched.content == native_plain.media_segment(2, transition_from=native)[0]
+        assert switched.content != native_plain.media_segment(2)[0]
+        assert c.get(f"/api/queue/{plain['queue_id']}/chunk/2?transition_from=nope").status_code == 404
         # An edit (the second track removed): the first chunks stay the same bytes.
         edit = c.post("/api/queue", json={"tracks": ["a", "a"], "joins": 1.5, "preset": "gentle",
                                           "replaces": qid}).json()

@@ -11,7 +11,10 @@
                                                       edits), "unchanged_chunks": how many leading
                                                       chunks are the same bytes in both
     GET /api/queue/{queue_id}/init                    the queue's init segment
-    GET /api/queue/{queue_id}/chunk/{i}               chunk i of the queue's timeline (X-Cache)
+    GET /api/queue/{queue_id}/chunk/{i}?transition_from={other_id}
+                                                      chunk i of the queue's timeline (X-Cache);
+                                                      with transition_from (the same queue under
+                                                      another preset: A/B), crossfading from it
     GET /api/queue/{queue_id}/playlist.m3u8           an MP4 queue as an HLS media playlist
     GET /api/stream/{track_id}/metadata               duration, total_chunks, chunk_duration, mime,
                                                       mimes (each container's types), ...
@@ -593,9 +596,11 @@ def create_app(
                         headers={"Cache-Control": REVALIDATE})
 
     @app.get("/api/queue/{queue_id}/chunk/{index}")
-    async def queue_chunk(queue_id: str, index: int = PathParam(ge=0, le=2**31)) -> Response:
+    async def queue_chunk(queue_id: str, index: int = PathParam(ge=0, le=2**31),
+                          transition_from: Optional[str] = None) -> Response:
         queue = await get_queue(queue_id)
-        body, origin = await may_wait(queue.media_segment, index)
+        source = await get_queue(transition_from) if transition_from else None
+        body, origin = await may_wait(queue.media_segment, index, source)
         return Response(body, media_type=queue_media_type(queue),
                         headers={"X-Cache": origin, "Cache-Control": REVALIDATE})
 

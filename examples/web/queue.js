@@ -5,7 +5,8 @@
 // while playing post the new queue with `replaces`: the chunks the server says are unchanged
 // stay buffered, the rest is removed and fetched from the new queue. A/B plays the same queue
 // with preset `none` from the next chunk boundary (the timeline does not depend on the
-// preset). ?tracks=a,b,c&joins=gapless|SECONDS&play=1 starts one directly; with &report=1 the
+// preset), that chunk crossfading from what played before as any preset switch does
+// (`transition_from`). ?tracks=a,b,c&joins=gapless|SECONDS&play=1 starts one directly; with &report=1 the
 // page also runs the automated check: A/B to `none` once the second item plays, then to the end,
 // and posts what it did to /report (auralis-py/tests/test_browser.py).
 //
@@ -40,7 +41,7 @@ let streaming = !managed;
 // State the automated tests read.
 window.queuePlayer = { appended: [], errors: [], ended: false, meta: null };
 
-const state = { library: [], items: [], meta: null, variant: "preset", queues: {}, buffer: null, mediaSource: null, buffered: new Map(), busy: false };
+const state = { library: [], items: [], meta: null, variant: "preset", queues: {}, buffer: null, mediaSource: null, buffered: new Map(), busy: false, transition: null };
 
 const fmt = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
 const num = (x, digits = 1) => (x === null || x === undefined ? "?" : Number(x).toFixed(digits));
@@ -194,8 +195,11 @@ async function appendNext() {
   }
   state.busy = true;
   const queue = active();
+  // The first chunk after an A/B switch crossfades from the other variant.
+  const t = state.transition;
+  const from = t && t.index === index ? `?transition_from=${encodeURIComponent(t.from)}` : "";
   try {
-    const r = await fetch(`${api}/queue/${queue.queue_id}/chunk/${index}`);
+    const r = await fetch(`${api}/queue/${queue.queue_id}/chunk/${index}${from}`);
     if (!r.ok) throw new Error(`chunk ${index}: HTTP ${r.status} ${await r.text()}`);
     const bytes = await r.arrayBuffer();
     if (queue !== active() || meta !== state.meta) return; // switched while fetching
@@ -205,8 +209,8 @@ async function appendNext() {
     await updated();
     const origin = r.headers.get("x-cache");
     state.buffered.set(index, { origin, variant: state.variant });
-    window.queuePlayer.appended.push({ index, origin, variant: state.variant });
-    log(`chunk ${index} (${state.variant}, ${origin}) appended`);
+    window.queuePlayer.appended.push({ index, origin, variant: state.variant, transition: from !== "" });
+    log(`chunk ${index} (${state.variant}${from ? ", crossfading from the other" : ""}, ${origin}) appended`);
     drawBar();
   } catch (e) {
     window.queuePlayer.errors.push(String(e));
@@ -269,6 +273,9 @@ async function toggleAB() {
   const from = chunkAt(audio.currentTime) + 1;
   log(`A/B: ${state.variant} from chunk ${from}`);
   await removeFrom(from);
+  // The chunk before `from` stays as it was: `from` crossfades from its queue.
+  const kept = state.buffered.get(from - 1);
+  state.transition = kept && kept.variant !== state.variant ? { index: from, from: state.queues[kept.variant].queue_id } : null;
   appendNext();
 }
 
