@@ -884,3 +884,76 @@ fn a_b_switches_in_a_queue_crossfade_at_the_chunk_boundary_in_both_layouts() {
         assert_eq!(e.kind(), auralis_core::ErrorKind::InvalidArgument);
     }
 }
+
+/// A mono track between two stereo ones: the queue is stereo, the mono track plays on both
+/// channels (as a browser plays a mono stream), and its joins are as good as a stereo track's.
+#[test]
+fn a_mono_track_in_a_stereo_queue_plays_on_both_channels_gaplessly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mono = dir.path().join("mono.wav");
+    let frames = (44_100.0 * 9.8765) as usize;
+    let pcm = common::music_like(44_100, 1, frames, 7);
+    std::fs::write(&mono, wav_int(44_100, 1, 16, &quantize(&pcm, 16))).unwrap();
+    let paths = vec![
+        track(dir.path(), "a.wav", 12.3456, 1),
+        mono,
+        track(dir.path(), "c.wav", 11.1111, 3),
+    ];
+    let engine = memory_engine();
+    let s = settings(Preset::Adaptive);
+    let joins = [Join::Gapless, Join::Gapless];
+    let queue = Queue::open(&engine, &items(&paths), &joins, s, GainMode::Track).unwrap();
+    assert_eq!(queue.channels(), 2);
+    let own = queue.item_stream(1).unwrap();
+    assert_eq!(own.info().channels, 1);
+    let places = queue.places();
+    // Every chunk of the mono track is rendered from the queue's audio (its own are mono).
+    assert!(queue
+        .chunks()
+        .iter()
+        .filter(|c| c.item == 1)
+        .all(|c| c.boundary));
+    let heard = decode_queue(&queue);
+    let reference = queue.pcm(0, queue.frames() as i64).unwrap();
+    assert_eq!(heard.len(), reference.len());
+    // The mono track: both channels its own mastered audio.
+    let (from, n) = (places[1].start_frame as usize, places[1].frames as usize);
+    let own_pcm = own.chunk_pcm(0).unwrap();
+    for x in 0..own_pcm.len().min(n) {
+        assert_eq!(reference[(from + x) * 2], reference[(from + x) * 2 + 1]);
+    }
+    let d = (0..9_600)
+        .map(|x| (reference[(from + x) * 2] - own_pcm[x]).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        d < 1e-3,
+        "the mono track's start differs from its own render by {d}"
+    );
+    let overall = auralis_core::joins::nsr_db(&heard, &reference, 2, 0, heard.len() / 2).unwrap();
+    let track_joins: Vec<usize> = places[1..].iter().map(|p| p.start_frame as usize).collect();
+    let interior: Vec<usize> = joins_of(&queue)
+        .into_iter()
+        .filter(|j| !track_joins.contains(j))
+        .collect();
+    let interior_excess =
+        auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &interior);
+    let track_excess =
+        auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &track_joins);
+    let shifts: Vec<i64> = track_joins
+        .iter()
+        .flat_map(|&j| {
+            [
+                local_shift(&heard, &reference, j - 4_800),
+                local_shift(&heard, &reference, j),
+            ]
+        })
+        .collect();
+    println!(
+        "stereo, mono, stereo: error {overall:.1} dB re signal; chunk joins {interior_excess:.2} dB, \
+         track joins {track_excess:.2} dB above the median window; shifts {shifts:?}"
+    );
+    assert!(overall < -18.0, "{overall}");
+    assert!(interior_excess <= 3.0, "{interior_excess}");
+    assert!(track_excess <= 6.0, "{track_excess}");
+    assert!(shifts.iter().all(|&s| s == 0), "{shifts:?}");
+}

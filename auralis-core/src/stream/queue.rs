@@ -290,8 +290,10 @@ impl Queue {
     /// ([`QueueLayout::for_container`]: shared chunks in WebM, one continuous grid in MP4).
     /// `joins[i]` is how item `i + 1` follows item `i`: there is one join fewer than items.
     /// Everything is checked before any audio work: no items, a join count that does not
-    /// match, a crossfade outside 0..=12 s or items of different channel counts are
-    /// [`Error::InvalidArgument`]; an unreadable item is its decode error (naming the file).
+    /// match or a crossfade outside 0..=12 s are [`Error::InvalidArgument`]; an unreadable
+    /// item is its decode error (naming the file). The queue is stereo when any item is: a
+    /// mono item plays on both channels (as a browser plays a mono stream), its chunks
+    /// rendered from the queue's audio rather than shared with its own stream's.
     pub fn open(
         engine: &Engine,
         items: &[QueueItem],
@@ -351,14 +353,9 @@ impl Queue {
             };
             streams.push(engine.open(&item.path, s)?);
         }
-        let channels = streams[0].info().channels;
-        if let Some(other) = streams.iter().find(|s| s.info().channels != channels) {
-            return Err(Error::InvalidArgument {
-                name: "queue channel count",
-                value: format!("{} (an item has {channels})", other.info().channels),
-                valid: "the same channel count for every item",
-            });
-        }
+        // Stereo when any item is: a mono item then plays on both channels (as a browser plays
+        // a mono stream), its chunks rendered from the queue's audio.
+        let channels = streams.iter().map(|s| s.info().channels).max().unwrap_or(1);
         // Loudness gains.
         let mut params: Vec<MasteringParams> =
             streams.iter().map(|s| s.mastering().clone()).collect();
@@ -425,7 +422,8 @@ impl Queue {
         for (i, (stream, p)) in streams.into_iter().zip(params).enumerate() {
             let played = n[i] - fades[i + 1];
             let last_item = i + 1 == items.len();
-            let own = p == *stream.mastering();
+            // Its chunks inside the track are its own stream's: the same mastering and channels.
+            let own = p == *stream.mastering() && stream.info().channels == channels;
             let first_chunk = chunks.len() as u64;
             let mut j = 0u64;
             while j * chunk_frames < played {
@@ -815,7 +813,8 @@ impl Queue {
             let fade_in = item.place.fade_in_frames;
             let played = item.place.played_frames;
             let fade_out = items.get(i + 1).map_or(0, |next| next.place.fade_in_frames);
-            for (k, frame) in audio.chunks_exact(ch).enumerate() {
+            let item_ch = item.stream.info().channels as usize;
+            for (k, frame) in audio.chunks_exact(item_ch).enumerate() {
                 let x = x0 as u64 + k as u64;
                 let mut w = 1.0f64;
                 if x < fade_in {
@@ -827,7 +826,8 @@ impl Queue {
                         .0;
                 }
                 let at = ((q + x as i64 - start) as usize) * ch;
-                for (o, &s) in out[at..at + ch].iter_mut().zip(frame) {
+                // A mono item in a stereo queue: the same sample on both channels.
+                for (o, &s) in out[at..at + ch].iter_mut().zip(frame.iter().cycle()) {
                     *o += (f64::from(s) * w) as f32;
                 }
             }
