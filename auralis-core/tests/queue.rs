@@ -957,3 +957,58 @@ fn a_mono_track_in_a_stereo_queue_plays_on_both_channels_gaplessly() {
     assert!(track_excess <= 6.0, "{track_excess}");
     assert!(shifts.iter().all(|&s| s == 0), "{shifts:?}");
 }
+
+/// What the mastering did, measured (the player's "before → after"): the output analysis of
+/// each item matches the loudness of its mastered audio measured whole (ebur128), in track and
+/// album mode, and stays under the ceiling.
+#[test]
+fn item_output_analysis_measures_the_mastered_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = steady_track(dir.path(), "quiet.wav", 20.0, 0.12, 7);
+    let loud = steady_track(dir.path(), "loud.wav", 20.0, 0.9, 8);
+    let engine = memory_engine();
+    let list: Vec<QueueItem> = [quiet, loud]
+        .into_iter()
+        .map(|p| QueueItem {
+            album: Some("one".into()),
+            ..QueueItem::new(p)
+        })
+        .collect();
+    for gain in [GainMode::Track, GainMode::Album] {
+        let s = settings(Preset::Adaptive);
+        let queue = Queue::open(&engine, &list, &[Join::Gapless], s, gain).unwrap();
+        for (i, p) in queue.places().iter().enumerate() {
+            let after = queue.item_output_analysis(i).unwrap();
+            let before = queue.item_stream(i).unwrap().analysis().clone();
+            let whole = queue
+                .pcm(p.start_frame as i64, (p.start_frame + p.frames) as i64)
+                .unwrap();
+            let measured = integrated(&whole);
+            println!(
+                "{gain:?}, item {i}: before {:.2} LUFS, {:.2} dBTP; after {:.2} LUFS, {:.2} dBTP; \
+                 the whole mastered item {measured:.2} LUFS",
+                before.integrated_lufs,
+                before.true_peak_dbtp,
+                after.integrated_lufs,
+                after.true_peak_dbtp
+            );
+            assert!((after.integrated_lufs - measured).abs() <= 0.5);
+            let ceiling = queue.item_stream(i).unwrap().mastering().ceiling_dbtp;
+            assert!(
+                after.true_peak_dbtp <= ceiling + 0.2,
+                "{}",
+                after.true_peak_dbtp
+            );
+        }
+    }
+    let queue = Queue::open(
+        &engine,
+        &list,
+        &[Join::Gapless],
+        settings(Preset::Adaptive),
+        GainMode::Track,
+    )
+    .unwrap();
+    let e = queue.item_output_analysis(2).unwrap_err();
+    assert_eq!(e.kind(), auralis_core::ErrorKind::InvalidArgument);
+}

@@ -720,6 +720,14 @@ impl Queue {
             .collect()
     }
 
+    /// What the mastering does to item `i`, measured: the analysis (JSON, the fields of
+    /// `analysis_json`) of its mastered audio, with the gain it gets in this queue, over the
+    /// excerpts its source analysis measured. Costs about an analysis (releases the GIL).
+    fn item_output_analysis_json(&self, py: Python<'_>, i: usize) -> PyResult<String> {
+        let a = heavy(py, || self.inner.item_output_analysis(i))?;
+        Ok(serde_json::to_string(&a).expect("analysis serializes"))
+    }
+
     /// Chunk `index`: item, item_chunk, boundary, start_frame, frames, start (s), end (s).
     fn chunk<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyDict>> {
         let c = self.inner.chunk(index).map_err(to_py)?;

@@ -2,6 +2,7 @@
 to 404 / 416 / 422 with JSON bodies."""
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -354,7 +355,14 @@ def test_a_queue_is_created_by_post_and_served_on_its_timeline(make_wav, tmp_pat
         assert [i["title"] for i in q["items"]] == ["a", "b"]
         assert q["items"][1]["start"] == pytest.approx(7.3 - 1.5, abs=1e-4)
         assert q["items"][0]["before"]["loudness_lufs"] < 0
-        assert q["items"][0]["after"]["loudness_lufs"] is not None
+        assert q["items"][0]["target"]["loudness_lufs"] is not None
+        # What the mastering made of each item, measured on its output.
+        for i in range(2):
+            after = c.get(f"/api/queue/{q['queue_id']}/item/{i}/after").json()
+            want = json.loads(native.item_output_analysis_json(i))
+            assert after["loudness_lufs"] == pytest.approx(want["integrated_lufs"])
+            assert after["true_peak_dbtp"] <= q["items"][i]["target"]["true_peak_ceiling_dbtp"] + 0.2
+        assert c.get(f"/api/queue/{q['queue_id']}/item/2/after").status_code == 416
         assert q["chunks"][0]["start"] == 0.0 and q["chunks"][-1]["end"] == pytest.approx(q["duration"])
         qid = q["queue_id"]
         init = c.get(f"/api/queue/{qid}/init")

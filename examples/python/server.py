@@ -16,6 +16,8 @@
                                                       with transition_from (the same queue under
                                                       another preset: A/B), crossfading from it
     GET /api/queue/{queue_id}/playlist.m3u8           an MP4 queue as an HLS media playlist
+    GET /api/queue/{queue_id}/item/{i}/after          what the mastering made of item i, measured
+                                                      (loudness, range, true peak of its output)
     GET /api/stream/{track_id}/metadata               duration, total_chunks, chunk_duration, mime,
                                                       mimes (each container's types), ...
     GET /api/stream/{track_id}/init                   the init segment
@@ -544,7 +546,8 @@ def create_app(
                     "range_lu": analysis.get("loudness_range_lu"),
                     "true_peak_dbtp": analysis.get("true_peak_dbtp"),
                 },
-                "after": {
+                # What the chain aims at; the measured output is /item/{i}/after.
+                "target": {
                     "loudness_lufs": mastering.get("target_lufs"),
                     "true_peak_ceiling_dbtp": mastering.get("ceiling_dbtp"),
                 },
@@ -603,6 +606,20 @@ def create_app(
         body, origin = await may_wait(queue.media_segment, index, source)
         return Response(body, media_type=queue_media_type(queue),
                         headers={"X-Cache": origin, "Cache-Control": REVALIDATE})
+
+    @app.get("/api/queue/{queue_id}/item/{index}/after")
+    async def queue_item_after(queue_id: str, index: int = PathParam(ge=0, le=2**31)) -> dict:
+        """The analysis of item ``index``'s mastered output (with its gain in this queue) over
+        the excerpts its source analysis measured: the "after" beside the metadata's "before"."""
+        queue = await get_queue(queue_id)
+        if index >= queue.info["items"]:
+            raise ac.IndexOutOfRangeError(f"item {index} of {queue.info['items']}")
+        after = json.loads(await may_wait(queue.item_output_analysis_json, index))
+        return {
+            "loudness_lufs": after.get("integrated_lufs"),
+            "range_lu": after.get("loudness_range_lu"),
+            "true_peak_dbtp": after.get("true_peak_dbtp"),
+        }
 
     @app.get("/api/queue/{queue_id}/playlist.m3u8")
     async def queue_playlist(queue_id: str) -> Response:

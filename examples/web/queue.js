@@ -41,7 +41,7 @@ let streaming = !managed;
 // State the automated tests read.
 window.queuePlayer = { appended: [], errors: [], ended: false, meta: null };
 
-const state = { library: [], items: [], meta: null, variant: "preset", queues: {}, buffer: null, mediaSource: null, buffered: new Map(), busy: false, transition: null };
+const state = { after: new Map(), library: [], items: [], meta: null, variant: "preset", queues: {}, buffer: null, mediaSource: null, buffered: new Map(), busy: false, transition: null };
 
 const fmt = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
 const num = (x, digits = 1) => (x === null || x === undefined ? "?" : Number(x).toFixed(digits));
@@ -95,7 +95,24 @@ async function buildQueues() {
   state.queues = { preset: main, none: plain };
   state.meta = main;
   window.queuePlayer.meta = main;
+  measureAfter(main);
   return state.queues[state.variant].unchanged_chunks;
+}
+
+// What the mastering made of each item, measured by the server, one item after the other.
+async function measureAfter(meta) {
+  for (let i = 0; i < meta.items.length; i++) {
+    const key = `${meta.queue_id}/${i}`;
+    if (state.after.has(key)) continue;
+    try {
+      const r = await fetch(`${api}/queue/${meta.queue_id}/item/${i}/after`);
+      if (!r.ok) return;
+      state.after.set(key, await r.json());
+      if (state.meta === meta) drawQueue();
+    } catch (e) {
+      return;
+    }
+  }
 }
 
 const active = () => state.queues[state.variant];
@@ -126,9 +143,16 @@ function drawQueue() {
     const m = row.insertCell();
     m.className = "mastering";
     if (info) {
-      m.textContent = `loudness ${num(info.before.loudness_lufs)} → ${num(info.after.loudness_lufs)} LUFS` +
-        ` (gain ${info.gain_db >= 0 ? "+" : ""}${num(info.gain_db)} dB), range ${num(info.before.range_lu)} LU,` +
-        ` true peak ${num(info.before.true_peak_dbtp)} → ≤ ${num(info.after.true_peak_ceiling_dbtp)} dBTP`;
+      // Before: the source's analysis; after: the mastered output measured on the same excerpts
+      // (fetched per item), the target until it arrives.
+      const after = state.after.get(`${meta.queue_id}/${i}`);
+      m.textContent = after
+        ? `loudness ${num(info.before.loudness_lufs)} → ${num(after.loudness_lufs)} LUFS` +
+          ` (gain ${info.gain_db >= 0 ? "+" : ""}${num(info.gain_db)} dB), range ${num(info.before.range_lu)} → ${num(after.range_lu)} LU,` +
+          ` true peak ${num(info.before.true_peak_dbtp)} → ${num(after.true_peak_dbtp)} dBTP`
+        : `loudness ${num(info.before.loudness_lufs)} LUFS → target ${num(info.target.loudness_lufs)} LUFS` +
+          ` (gain ${info.gain_db >= 0 ? "+" : ""}${num(info.gain_db)} dB), range ${num(info.before.range_lu)} LU,` +
+          ` true peak ${num(info.before.true_peak_dbtp)} dBTP → ≤ ${num(info.target.true_peak_ceiling_dbtp)} dBTP (measuring…)`;
     }
     const tools = row.insertCell();
     for (const [label, action] of [["↑", () => swap(i, i - 1)], ["↓", () => swap(i, i + 1)], ["×", () => state.items.splice(i, 1)]]) {

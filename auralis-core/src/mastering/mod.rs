@@ -157,6 +157,33 @@ impl Mastering {
     }
 }
 
+/// What the chain makes of a track, measured: the analysis (loudness, loudness range, true
+/// peak, ...) of the output of `params` over the excerpts the source's own analysis measured
+/// ([`analysis::read_excerpts`], default sampling): the "after" to [`Mastering::analysis`]'s
+/// "before", on the same audio. A bypass (`none`, intensity 0) measures the excerpts as they
+/// are. Reads the excerpts again (about as long as an analysis); nothing is cached.
+pub fn measure_output(
+    source: &Source,
+    params: &MasteringParams,
+    threads: usize,
+) -> Result<TrackAnalysis, Error> {
+    let threads = crate::parallel::resolve(threads);
+    let info = source.info();
+    let (rate, channels) = (
+        analysis::analysis_rate(info.sample_rate),
+        info.channels as usize,
+    );
+    let mut excerpts = analysis::read_excerpts(source, &analysis::Sampling::default(), threads)?;
+    if !params.is_bypass() {
+        excerpts = crate::parallel::map_owned(excerpts, threads, |buf| {
+            process(buf, channels, rate, 0, params, Stages::All);
+        });
+    }
+    Ok(analysis::analyze_excerpts(
+        &excerpts, rate, channels, threads,
+    ))
+}
+
 /// The loudness gain that brings the chain's output on `excerpts` to the target. The excerpts
 /// are shaped in place (they are not needed afterwards): copies of them would triple an open's
 /// peak memory (8 × 3 s at the source rate, 18 MB at 96 kHz stereo).

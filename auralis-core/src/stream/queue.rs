@@ -580,6 +580,25 @@ impl Queue {
         self.inner.items.iter().map(|i| i.place.clone()).collect()
     }
 
+    /// What the mastering does to item `i`, measured: the analysis of its mastered audio
+    /// (with the gain it gets in this queue: its own, or its album's) over the excerpts its
+    /// source analysis measured (see [`crate::mastering::measure_output`]), to set beside
+    /// its stream's [`Stream::analysis`]. Costs about an analysis; an index past the items is
+    /// [`Error::InvalidArgument`].
+    pub fn item_output_analysis(&self, i: usize) -> Result<crate::analysis::TrackAnalysis, Error> {
+        let item = self
+            .inner
+            .items
+            .get(i)
+            .ok_or_else(|| Error::InvalidArgument {
+                name: "item",
+                value: i.to_string(),
+                valid: "an index below the number of items",
+            })?;
+        let renderer = &item.stream.inner.track.renderer;
+        crate::mastering::measure_output(renderer.source(), &item.params, renderer.threads())
+    }
+
     /// Item `i`'s stream (its own settings: what it is as a single track).
     pub fn item_stream(&self, i: usize) -> Option<&Stream> {
         self.inner.items.get(i).map(|i| &i.stream)
