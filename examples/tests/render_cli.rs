@@ -414,3 +414,76 @@ fn ffmpegs_hls_client_plays_the_playlist_to_the_tracks_frames() {
     assert_eq!(auralis_core::opus::padding_frames(frames), 0);
     assert_eq!(decoded.stdout.len() as u64 / 8, frames);
 }
+
+#[test]
+fn a_queue_in_mp4_is_continuous_with_a_playlist_and_bad_layouts_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("demo.wav");
+    std::fs::write(&wav, auralis_core::demo::demo_wav()).unwrap();
+    let w = wav.to_str().unwrap();
+    let list = format!("{w},{w}");
+    let out = dir.path().join("q");
+    let o = out.to_str().unwrap();
+    let (code, _, stderr) = run(&[
+        "--queue",
+        &list,
+        "--crossfade",
+        "2",
+        "--container",
+        "mp4",
+        "--chunk-seconds",
+        "10",
+        "--out",
+        o,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["layout"], "continuous");
+    assert_eq!(manifest["container"], "mp4");
+    assert_eq!(manifest["init"]["file"], "init.mp4");
+    assert_eq!(manifest["hls"], "playlist.m3u8");
+    let frames = manifest["frames"].as_u64().unwrap();
+    let total = manifest["total_chunks"].as_u64().unwrap();
+    assert_eq!(total, frames.div_ceil(480_000));
+    // The segments follow one another on the queue's frames, whatever item they hold.
+    let mut next = 0;
+    for (k, c) in manifest["chunks"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(c["file"], format!("chunk_{k:05}.m4s"));
+        let bytes = std::fs::read(out.join(c["file"].as_str().unwrap())).unwrap();
+        let (first, n, _) = auralis_core::mp4::reader::contiguous_packets(&bytes).unwrap();
+        assert_eq!(first, next);
+        next += n;
+    }
+    assert_eq!(next, frames);
+    let playlist = std::fs::read_to_string(out.join("playlist.m3u8")).unwrap();
+    assert_eq!(playlist.matches("#EXTINF:").count() as u64, total);
+    for (args, message) in [
+        (
+            vec![
+                "--queue",
+                &list,
+                "--container",
+                "mp4",
+                "--layout",
+                "shared",
+                "--out",
+                o,
+            ],
+            "invalid queue layout",
+        ),
+        (
+            vec!["--queue", &list, "--layout", "sideways", "--out", o],
+            "invalid queue layout sideways",
+        ),
+        (
+            vec![w, "--layout", "continuous", "--out", o],
+            "options of --queue",
+        ),
+    ] {
+        let (code, _, stderr) = run(&args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
