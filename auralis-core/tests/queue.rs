@@ -66,6 +66,30 @@ fn local_shift(heard: &[f32], reference: &[f32], at: usize) -> i64 {
         .unwrap()
 }
 
+/// Per join, the shift of `heard` against `reference` just before it and just after it.
+fn shifts_at(heard: &[f32], reference: &[f32], joins: &[usize]) -> Vec<i64> {
+    joins
+        .iter()
+        .flat_map(|&j| {
+            [
+                local_shift(heard, reference, j - 4_800),
+                local_shift(heard, reference, j),
+            ]
+        })
+        .collect()
+}
+
+/// One continuous encode of `reference` (stereo), decoded: what the music itself costs the
+/// codec, to hold a join of two different signals to.
+fn continuous_encode(reference: &[f32]) -> Vec<f32> {
+    let settings = auralis_core::opus::OpusSettings::DEFAULT;
+    let encoded = auralis_core::opus::encode_track(reference, 2, &settings).unwrap();
+    let mut decoded = common::decode_opus_packets(&encoded.packets, 2);
+    decoded.drain(..auralis_core::opus::LOOKAHEAD_FRAMES * 2);
+    decoded.truncate(reference.len());
+    decoded
+}
+
 fn joins_of(queue: &Queue) -> Vec<usize> {
     queue
         .chunks()
@@ -134,25 +158,10 @@ fn a_gapless_queue_plays_every_sample_of_every_track_once_with_joins_as_good_as_
         .collect();
     let interior_excess =
         auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &interior);
-    let shifts: Vec<i64> = track_joins
-        .iter()
-        .flat_map(|&j| {
-            [
-                local_shift(&heard, &reference, j - 4_800),
-                local_shift(&heard, &reference, j),
-            ]
-        })
-        .collect();
+    let shifts = shifts_at(&heard, &reference, &track_joins);
     // Against one continuous encode of the same audio (what the music itself costs the codec
     // at those places: a join of two tracks is a discontinuity of the signal).
-    let baseline = {
-        let settings = auralis_core::opus::OpusSettings::DEFAULT;
-        let encoded = auralis_core::opus::encode_track(&reference, 2, &settings).unwrap();
-        let mut decoded = common::decode_opus_packets(&encoded.packets, 2);
-        decoded.drain(..auralis_core::opus::LOOKAHEAD_FRAMES * 2);
-        decoded.truncate(reference.len());
-        decoded
-    };
+    let baseline = continuous_encode(&reference);
     let over = |heard: &[f32]| {
         auralis_core::joins::worst_join_excess_over_baseline_db(
             heard,
@@ -665,15 +674,7 @@ fn a_continuous_queue_is_one_grid_any_player_decodes_without_trimming_in_both_co
     let excess = auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &all_joins);
     let places = queue.places();
     let track_joins: Vec<usize> = places[1..].iter().map(|p| p.start_frame as usize).collect();
-    let shifts: Vec<i64> = track_joins
-        .iter()
-        .flat_map(|&j| {
-            [
-                local_shift(&heard, &reference, j - 4_800),
-                local_shift(&heard, &reference, j),
-            ]
-        })
-        .collect();
+    let shifts = shifts_at(&heard, &reference, &track_joins);
     println!(
         "continuous MP4 queue: error {overall:.1} dB re signal; worst join {excess:.2} dB above \
          the median window; shifts at the track joins {shifts:?}"
@@ -844,14 +845,7 @@ fn a_b_switches_in_a_queue_crossfade_at_the_chunk_boundary_in_both_layouts() {
         );
         // The fade is a change of the music (a level ramp between two masterings), which costs
         // any encoder: the switch is held to one continuous encode of the same audio.
-        let baseline = {
-            let settings = auralis_core::opus::OpusSettings::DEFAULT;
-            let encoded = auralis_core::opus::encode_track(&reference, 2, &settings).unwrap();
-            let mut decoded = common::decode_opus_packets(&encoded.packets, 2);
-            decoded.drain(..auralis_core::opus::LOOKAHEAD_FRAMES * 2);
-            decoded.truncate(reference.len());
-            decoded
-        };
+        let baseline = continuous_encode(&reference);
         let over = auralis_core::joins::worst_join_excess_over_baseline_db(
             &heard,
             &baseline,
@@ -939,15 +933,7 @@ fn a_mono_track_in_a_stereo_queue_plays_on_both_channels_gaplessly() {
         auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &interior);
     let track_excess =
         auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &track_joins);
-    let shifts: Vec<i64> = track_joins
-        .iter()
-        .flat_map(|&j| {
-            [
-                local_shift(&heard, &reference, j - 4_800),
-                local_shift(&heard, &reference, j),
-            ]
-        })
-        .collect();
+    let shifts = shifts_at(&heard, &reference, &track_joins);
     println!(
         "stereo, mono, stereo: error {overall:.1} dB re signal; chunk joins {interior_excess:.2} dB, \
          track joins {track_excess:.2} dB above the median window; shifts {shifts:?}"
