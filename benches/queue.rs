@@ -3,7 +3,8 @@
 //! both computed each time (an engine with no cache), 30 s chunks, preset adaptive, 128 kbit/s.
 //! The target: a boundary chunk costs at most 1.5 times an ordinary one. Also the MP4
 //! queue's chunk that holds the join (the continuous layout: one grid over the queue, every
-//! chunk rendered from the queue's audio, the join inside it).
+//! chunk rendered from the queue's audio, the join inside it), and the first unit (1 s Cluster
+//! or fragment) of each, as a server streams it.
 //!
 //! Input: the corpus's `sad_44s.mp3` then `elvish_45s_24bit.flac` (the 45 s demo excerpts when
 //! the corpus is absent).
@@ -106,6 +107,48 @@ fn queue(c: &mut Criterion) {
     group.bench_function("continuous_mp4_chunk_holding_the_join", |b| {
         b.iter(|| black_box(mp4.chunk_media_segment(holding).unwrap()))
     });
+    // Progressive output: the first unit (1 s Cluster or fragment) of the same chunks, as a
+    // server sends it (the rest is read untimed, so that no part still renders meanwhile).
+    let first_unit = |q: &Queue, k: u64| {
+        let mut units = q.chunk_clusters(k, None).unwrap();
+        let first = units.next().unwrap().unwrap();
+        (first, units)
+    };
+    group.bench_function("ordinary_chunk_first_cluster", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let t = std::time::Instant::now();
+                let mut units = own.chunk_clusters(0, None).unwrap();
+                black_box(units.next().unwrap().unwrap());
+                total += t.elapsed();
+                units.for_each(|u| drop(u.unwrap()));
+            }
+            total
+        })
+    });
+    for (name, q, k) in [
+        ("boundary_chunk_first_cluster", &queue, boundary),
+        (
+            "continuous_mp4_chunk_holding_the_join_first_fragment",
+            &mp4,
+            holding,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let t = std::time::Instant::now();
+                    let (first, rest) = first_unit(q, k);
+                    total += t.elapsed();
+                    black_box(first);
+                    rest.for_each(|u| drop(u.unwrap()));
+                }
+                total
+            })
+        });
+    }
     group.finish();
 }
 

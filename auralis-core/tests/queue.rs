@@ -998,3 +998,78 @@ fn item_output_analysis_measures_the_mastered_audio() {
     let e = queue.item_output_analysis(2).unwrap_err();
     assert_eq!(e.kind(), auralis_core::ErrorKind::InvalidArgument);
 }
+
+/// Progressive output: a queue chunk's units (Clusters, fragments) joined are its media
+/// segment, whether rendered as they are read, taken from the track's own clusters or from the
+/// cache; a reader that stops early caches nothing.
+#[test]
+fn queue_chunks_unit_by_unit_join_to_their_media_segments_in_every_layout() {
+    use auralis_core::cache::Origin;
+    use auralis_core::QueueLayout;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = three_tracks(dir.path());
+    let joins = [Join::Gapless, Join::Crossfade { seconds: 2.5 }];
+    let mp4 = auralis_core::StreamSettings {
+        container: auralis_core::Container::Mp4,
+        ..settings(Preset::Adaptive)
+    };
+    let webm = settings(Preset::Adaptive);
+    let plain: Vec<QueueItem> = paths
+        .iter()
+        .map(|p| QueueItem {
+            mastering: MasteringSettings::new(Preset::None, 1.0),
+            ..QueueItem::new(p.clone())
+        })
+        .collect();
+    for (label, s, layout) in [
+        ("shared WebM", webm, QueueLayout::Shared),
+        ("continuous WebM", webm, QueueLayout::Continuous),
+        ("continuous MP4", mp4, QueueLayout::Continuous),
+    ] {
+        let open = |items: &[QueueItem], engine: &auralis_core::Engine| {
+            Queue::open_with_layout(engine, items, &joins, s, GainMode::Track, layout).unwrap()
+        };
+        let reference = memory_engine();
+        let want = open(&items(&paths), &reference);
+        let engine = memory_engine();
+        let queue = open(&items(&paths), &engine);
+        for k in 0..queue.total_chunks() {
+            let expected = want.chunk_media_segment(k).unwrap().bytes.to_vec();
+            // A reader that stops after one unit leaves nothing cached.
+            let mut first = queue.chunk_clusters(k, None).unwrap();
+            assert_eq!(first.origin(), Origin::Computed, "{label} {k}");
+            let unit = first.next().unwrap().unwrap();
+            assert!(expected.starts_with(&unit), "{label} chunk {k}: first unit");
+            drop(first);
+            let clusters = queue.chunk_clusters(k, None).unwrap();
+            assert_eq!(clusters.origin(), Origin::Computed, "{label} {k}");
+            let joined: Vec<u8> = clusters.map(Result::unwrap).flatten().collect();
+            assert_eq!(joined, expected, "{label} chunk {k}");
+            // Now cached (or the track's own chunk is): the same units again.
+            let again = queue.chunk_clusters(k, None).unwrap();
+            assert_ne!(again.origin(), Origin::Computed, "{label} {k}");
+            let joined: Vec<u8> = again.map(Result::unwrap).flatten().collect();
+            assert_eq!(joined, expected, "{label} chunk {k}");
+        }
+        // A transition, unit by unit.
+        let none = open(&plain, &engine);
+        let k = queue.places()[1].first_chunk + 1;
+        let whole = none
+            .transition_media_segment(k, &queue)
+            .unwrap()
+            .bytes
+            .to_vec();
+        let other = memory_engine();
+        let units: Vec<u8> = open(&plain, &other)
+            .chunk_clusters(k, Some(&open(&items(&paths), &other)))
+            .unwrap()
+            .map(Result::unwrap)
+            .flatten()
+            .collect();
+        assert_eq!(units, whole, "{label}: transition");
+        println!(
+            "{label}: {} chunks unit by unit as whole",
+            queue.total_chunks()
+        );
+    }
+}

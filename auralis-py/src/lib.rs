@@ -787,6 +787,27 @@ impl Queue {
         Ok((PyBytes::new(py, &served.bytes), origin_name(served.origin)))
     }
 
+    /// Chunk `index`'s media segment unit by unit (WebM Clusters or MP4 fragments of 1 s),
+    /// each given as soon as it is made (see `Stream.iter_chunk_webm`); `origin` says whether it
+    /// is being rendered ("MISS"). The units joined are `media_segment(index,
+    /// transition_from)`'s bytes.
+    #[pyo3(signature = (index, transition_from=None))]
+    fn iter_chunk(
+        &self,
+        py: Python<'_>,
+        index: u64,
+        transition_from: Option<&Queue>,
+    ) -> PyResult<Clusters> {
+        let clusters = heavy(py, || {
+            self.inner
+                .chunk_clusters(index, transition_from.map(|q| &q.inner))
+        })?;
+        Ok(Clusters {
+            origin: origin_name(clusters.origin()),
+            inner: Mutex::new(clusters),
+        })
+    }
+
     /// Chunk `index` as a standalone file in the queue's container (init + media segment; the
     /// name is the backend's).
     fn chunk_webm<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyBytes>> {

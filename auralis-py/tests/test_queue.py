@@ -170,3 +170,16 @@ def test_an_a_b_switch_crossfades_from_the_other_queue(make_wav):
     assert plain.media_segment(k, transition_from=plain)[0] == plain.media_segment(k)[0]
     with pytest.raises(ac.InvalidArgumentError):
         plain.media_segment(k, transition_from=ac.Queue(paths, joins=1.0, chunk_seconds=2.0))
+
+
+def test_iter_chunk_gives_the_media_segment_unit_by_unit(make_wav):
+    paths = [str(make_wav(4.3, name="a.wav", seed=1)), str(make_wav(3.1, name="b.wav", seed=2))]
+    for container in ("webm", "mp4"):
+        q = ac.Queue(paths, chunk_seconds=2.0, container=container)
+        want = ac.Queue(paths, chunk_seconds=2.0, container=container)
+        for k in range(q.info["total_chunks"]):
+            units = q.iter_chunk(k)
+            assert units.origin == "MISS"
+            assert b"".join(units) == want.media_segment(k)[0], (container, k)
+        plain = ac.Queue(paths, chunk_seconds=2.0, container=container, presets="none")
+        assert b"".join(plain.iter_chunk(2, transition_from=q)) == plain.media_segment(2, transition_from=q)[0]

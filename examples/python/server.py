@@ -603,9 +603,18 @@ def create_app(
                           transition_from: Optional[str] = None) -> Response:
         queue = await get_queue(queue_id)
         source = await get_queue(transition_from) if transition_from else None
-        body, origin = await may_wait(queue.media_segment, index, source)
-        return Response(body, media_type=queue_media_type(queue),
-                        headers={"X-Cache": origin, "Cache-Control": REVALIDATE})
+        # As for a track's chunk: sent unit by unit, the first as soon as it is encoded.
+        clusters = await may_wait(queue.iter_chunk, index, source)
+
+        async def body():
+            while True:
+                cluster = await streams_on(next, clusters, None)
+                if cluster is None:
+                    return
+                yield cluster
+
+        return StreamingResponse(body(), media_type=queue_media_type(queue),
+                                 headers={"X-Cache": clusters.origin, "Cache-Control": REVALIDATE})
 
     @app.get("/api/queue/{queue_id}/item/{index}/after")
     async def queue_item_after(queue_id: str, index: int = PathParam(ge=0, le=2**31)) -> dict:

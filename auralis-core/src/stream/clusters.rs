@@ -33,6 +33,8 @@ pub(super) enum ClusterState {
         container: Container,
     },
     Live(Box<Live>),
+    /// Another producer of units (a queue's chunk, see [`crate::Queue::chunk_clusters`]).
+    Other(Box<dyn Iterator<Item = Result<Vec<u8>, Error>> + Send>),
     Done,
 }
 
@@ -53,6 +55,29 @@ impl ChunkClusters {
     pub fn origin(&self) -> Origin {
         self.origin
     }
+
+    /// A chunk's units from the bytes of its whole media segment in `container`.
+    pub(crate) fn cached(origin: Origin, bytes: Arc<[u8]>, container: Container) -> Self {
+        ChunkClusters {
+            origin,
+            state: ClusterState::Cached {
+                bytes,
+                at: 0,
+                container,
+            },
+        }
+    }
+
+    /// A chunk's units from another producer; it ends at its first error.
+    pub(crate) fn other(
+        origin: Origin,
+        units: impl Iterator<Item = Result<Vec<u8>, Error>> + Send + 'static,
+    ) -> Self {
+        ChunkClusters {
+            origin,
+            state: ClusterState::Other(Box::new(units)),
+        }
+    }
 }
 
 impl Iterator for ChunkClusters {
@@ -71,6 +96,17 @@ impl Iterator for ChunkClusters {
                 *at += unit.len();
                 Some(Ok(unit))
             }
+            ClusterState::Other(units) => match units.next() {
+                Some(Err(e)) => {
+                    self.state = ClusterState::Done;
+                    Some(Err(e))
+                }
+                Some(unit) => Some(unit),
+                None => {
+                    self.state = ClusterState::Done;
+                    None
+                }
+            },
             ClusterState::Live(live) => match live.encoder.next_group() {
                 Some(Ok(group)) => {
                     // The cache keeps the WebM form; the caller gets its container's.

@@ -62,8 +62,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::{Engine, Served, Stream, StreamSettings};
-use crate::cache::{CacheEntry, CacheKey};
+use super::{ChunkClusters, Engine, Served, Stream, StreamSettings};
+use crate::cache::{CacheEntry, CacheKey, Claim, FlightGuard, Origin};
 use crate::container::{webm_segment_packets, Container};
 use crate::crossfade::Curve;
 use crate::error::Error;
@@ -645,13 +645,9 @@ impl Queue {
         }
         let key = self.boundary_key(&chunk);
         let (entry, origin) = item.stream.engine().cache().get_or_compute(key, || {
-            for it in &self.inner.items {
-                it.stream.inner.track.check_unchanged()?;
-            }
+            self.check_unchanged(None)?;
             let (packets, _) = self.render_chunk(&chunk, None)?;
-            for it in &self.inner.items {
-                it.stream.inner.track.check_unchanged()?;
-            }
+            self.check_unchanged(None)?;
             Ok::<_, Error>(CacheEntry::new(self.mux(&chunk, &packets)))
         })?;
         Ok(Served {
@@ -671,6 +667,88 @@ impl Queue {
     /// chunk.
     pub fn transition_media_segment(&self, index: u64, from: &Queue) -> Result<Served, Error> {
         let chunk = self.chunk(index)?;
+        let Some(from) = self.transition_source(&chunk, Some(from))? else {
+            return self.chunk_media_segment(index);
+        };
+        let key = self.render_key(&chunk, Some(&from));
+        let item = &self.inner.items[chunk.item];
+        let (entry, origin) = item.stream.engine().cache().get_or_compute(key, || {
+            self.check_unchanged(Some(&from))?;
+            let (packets, _) = self.render_chunk(&chunk, Some(&from))?;
+            self.check_unchanged(Some(&from))?;
+            Ok::<_, Error>(CacheEntry::new(self.mux(&chunk, &packets)))
+        })?;
+        Ok(Served {
+            bytes: entry.bytes,
+            origin,
+        })
+    }
+
+    /// Chunk `index` unit by unit (WebM Clusters or MP4 fragments of 1 s), to send as each is
+    /// made, as [`Stream::chunk_clusters`] does for a track: from the cache when there; a chunk
+    /// inside a track from the track's own clusters (timestamps moved); else rendered on the
+    /// render threads, each unit given as soon as its part is encoded (the first after the
+    /// chunk's first 2 s part), and the whole segment cached once the last unit is made. With
+    /// `from`, the chunk as a transition from that queue (see
+    /// [`Queue::transition_media_segment`]). The units joined are the bytes of
+    /// [`Queue::chunk_media_segment`] (or of the transition).
+    pub fn chunk_clusters(&self, index: u64, from: Option<&Queue>) -> Result<ChunkClusters, Error> {
+        let chunk = self.chunk(index)?;
+        let from = self.transition_source(&chunk, from)?;
+        let item = &self.inner.items[chunk.item];
+        let groups = opus::packet_count(chunk.frames).div_ceil(CLUSTER_PACKETS);
+        if from.is_none() && !chunk.boundary {
+            // The track's own clusters, moved to the queue's timeline.
+            let own = item.stream.chunk_clusters(chunk.item_chunk, None)?;
+            let origin = own.origin();
+            let queue = self.clone();
+            let units = own.enumerate().map(move |(c, cluster)| {
+                let packets = webm_segment_packets(&cluster?)?.packets;
+                Ok(queue.mux_group(&chunk, c, &packets, c + 1 == groups))
+            });
+            return Ok(ChunkClusters::other(origin, units));
+        }
+        let key = self.render_key(&chunk, from.as_ref());
+        let engine = &item.stream.inner.engine.inner;
+        match engine.cache.claim(key) {
+            Claim::Hit(entry, origin) => Ok(ChunkClusters::cached(
+                origin,
+                entry.bytes,
+                self.inner.settings.container,
+            )),
+            Claim::Miss(guard) => {
+                self.check_unchanged(from.as_ref())?;
+                let flight = self.spawn_parts(&chunk, from.as_ref())?;
+                let ready = (0..flight.count).map(|_| None).collect();
+                Ok(ChunkClusters::other(
+                    Origin::Computed,
+                    Progressive {
+                        queue: self.clone(),
+                        from,
+                        chunk,
+                        flight,
+                        ready,
+                        next_part: 0,
+                        pending: Vec::new(),
+                        emitted: 0,
+                        groups,
+                        bytes: Vec::new(),
+                        guard: Some(guard),
+                        _foreground: engine.prefetch.foreground(),
+                    },
+                ))
+            }
+        }
+    }
+
+    /// `from` as the source of a transition into chunk `chunk`: checked to lie on this queue's
+    /// timeline, and `None` when it renders the chunk as this queue does (a plain chunk).
+    fn transition_source(
+        &self,
+        chunk: &QueueChunk,
+        from: Option<&Queue>,
+    ) -> Result<Option<Queue>, Error> {
+        let Some(from) = from else { return Ok(None) };
         if !self.same_timeline(from) {
             return Err(Error::InvalidArgument {
                 name: "transition_from",
@@ -679,35 +757,31 @@ impl Queue {
                         other masterings",
             });
         }
-        let (new, old) = (self.boundary_key(&chunk), from.boundary_key(&chunk));
-        if new == old {
-            return self.chunk_media_segment(index);
-        }
+        Ok((self.boundary_key(chunk) != from.boundary_key(chunk)).then(|| from.clone()))
+    }
+
+    /// The cache key of a chunk rendered from the queue's audio: a boundary chunk's, or a
+    /// transition's from `from` (both queues' keys and the fade).
+    fn render_key(&self, chunk: &QueueChunk, from: Option<&Queue>) -> CacheKey {
+        let new = self.boundary_key(chunk);
+        let Some(from) = from else { return new };
         let s = &self.inner.settings;
-        let key = CacheKey::new(&format!(
+        CacheKey::new(&format!(
             "queue transition\n{}\n{}\nfade {} {}",
             new.file_name(),
-            old.file_name(),
+            from.boundary_key(chunk).file_name(),
             s.fade_frames(),
             s.fade_curve.name()
-        ));
-        let item = &self.inner.items[chunk.item];
-        let (entry, origin) = item.stream.engine().cache().get_or_compute(key, || {
-            let check = || -> Result<(), Error> {
-                for it in self.inner.items.iter().chain(&from.inner.items) {
-                    it.stream.inner.track.check_unchanged()?;
-                }
-                Ok(())
-            };
-            check()?;
-            let (packets, _) = self.render_chunk(&chunk, Some(from))?;
-            check()?;
-            Ok::<_, Error>(CacheEntry::new(self.mux(&chunk, &packets)))
-        })?;
-        Ok(Served {
-            bytes: entry.bytes,
-            origin,
-        })
+        ))
+    }
+
+    /// Whether every file of this queue (and of `from`) is as it was opened.
+    fn check_unchanged(&self, from: Option<&Queue>) -> Result<(), Error> {
+        let others = from.map_or(&[][..], |f| &f.inner.items[..]);
+        for it in self.inner.items.iter().chain(others) {
+            it.stream.inner.track.check_unchanged()?;
+        }
+        Ok(())
     }
 
     /// Whether `other` lies on this queue's timeline: the same files at the same places with
@@ -907,18 +981,48 @@ impl Queue {
         chunk: &QueueChunk,
         from: Option<&Queue>,
     ) -> Result<(Vec<Vec<u8>>, Vec<f32>), Error> {
+        let flight = self.spawn_parts(chunk, from)?;
+        let mut done: Vec<Option<Result<PartOut, Error>>> =
+            (0..flight.count).map(|_| None).collect();
+        // Ends when every worker has stopped (each holds a sender).
+        for (i, r) in flight.results.iter() {
+            done[i] = Some(r);
+        }
+        for w in flight.workers {
+            let _ = w.join();
+        }
+        let (mut packets, mut pcm) = (Vec::new(), Vec::new());
+        for d in done {
+            // A worker that panicked leaves its part missing: an internal error.
+            let (p, a) = d.ok_or_else(|| Error::Internal {
+                what: "a queue chunk's worker stopped before finishing its part".into(),
+            })??;
+            packets.extend(p);
+            pcm.extend(a);
+        }
+        Ok((packets, pcm))
+    }
+
+    /// Starts rendering a chunk's parts (the grid of [`crate::chunk::parts`]) on the render
+    /// threads; each part's result is sent as it is done.
+    fn spawn_parts(
+        &self,
+        chunk: &QueueChunk,
+        from: Option<&Queue>,
+    ) -> Result<PartsInFlight, Error> {
         let parts = crate::chunk::parts(&ChunkRange {
             index: chunk.index,
             start_frame: chunk.start_frame,
             frames: chunk.frames,
         });
+        let count = parts.len();
         let threads = self.inner.items[chunk.item]
             .stream
             .inner
             .track
             .renderer
             .threads()
-            .clamp(1, parts.len());
+            .clamp(1, count);
         // The queue frame where the chunk's item stops and the next one plays (none for the
         // queue's last chunk).
         let item = &self.inner.items[chunk.item];
@@ -936,45 +1040,39 @@ impl Queue {
         // calling thread, which std never frees when that thread is foreign (a C caller's).
         let parts = Arc::new(parts);
         let next = Arc::new(AtomicUsize::new(0));
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                let (queue, parts, next) = (self.clone(), parts.clone(), next.clone());
-                let from = from.map(|q| (q.clone(), chunk.start_frame));
-                std::thread::Builder::new()
-                    .name("auralis-queue-part".into())
-                    .spawn(move || {
-                        let mut mine = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(&(s, e)) = parts.get(i) else {
-                                return mine;
-                            };
-                            let from = from.as_ref().map(|(q, at)| (q, *at));
-                            mine.push((i, queue.render_part(s, e, cut_at, from)));
-                        }
+        let (tx, results) = std::sync::mpsc::channel();
+        let mut workers = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (queue, parts, next, tx) = (self.clone(), parts.clone(), next.clone(), tx.clone());
+            let from = from.map(|q| (q.clone(), chunk.start_frame));
+            let spawned = std::thread::Builder::new()
+                .name("auralis-queue-part".into())
+                .spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(s, e)) = parts.get(i) else {
+                        return;
+                    };
+                    let from = from.as_ref().map(|(q, at)| (q, *at));
+                    if tx.send((i, queue.render_part(s, e, cut_at, from))).is_err() {
+                        return;
+                    }
+                });
+            match spawned {
+                Ok(handle) => workers.push(handle),
+                // Fewer threads than asked still render every part.
+                Err(e) if workers.is_empty() => {
+                    return Err(Error::Internal {
+                        what: format!("no thread for a queue chunk: {e}"),
                     })
-            })
-            .collect();
-        let mut done: Vec<Option<Result<PartOut, Error>>> =
-            (0..parts.len()).map(|_| None).collect();
-        for w in workers {
-            // A worker that could not start or panicked leaves its parts missing: an internal
-            // error below.
-            if let Ok(results) = w.map_err(|_| ()).and_then(|h| h.join().map_err(|_| ())) {
-                for (i, r) in results {
-                    done[i] = Some(r);
                 }
+                Err(_) => break,
             }
         }
-        let (mut packets, mut pcm) = (Vec::new(), Vec::new());
-        for d in done {
-            let (p, a) = d.ok_or_else(|| Error::Internal {
-                what: "a queue chunk's worker stopped before finishing its part".into(),
-            })??;
-            packets.extend(p);
-            pcm.extend(a);
-        }
-        Ok((packets, pcm))
+        Ok(PartsInFlight {
+            results,
+            workers,
+            count,
+        })
     }
 
     /// One part `[s, e)` of a boundary chunk: its packets, which cover it to the next 20 ms
@@ -1077,38 +1175,120 @@ impl Queue {
         }
     }
 
-    /// `packets` as chunk `chunk`'s media segment on the queue's timeline.
+    /// `packets` as chunk `chunk`'s media segment on the queue's timeline: its units
+    /// ([`Queue::mux_group`]) one after the other.
     fn mux(&self, chunk: &QueueChunk, packets: &[Vec<u8>]) -> Vec<u8> {
+        let groups = packets.len().div_ceil(CLUSTER_PACKETS);
+        packets
+            .chunks(CLUSTER_PACKETS)
+            .enumerate()
+            .flat_map(|(c, group)| self.mux_group(chunk, c, group, c + 1 == groups))
+            .collect()
+    }
+
+    /// Unit `c` of chunk `chunk` (a WebM Cluster or an MP4 fragment of at most
+    /// [`CLUSTER_PACKETS`] packets), `last` when it ends the chunk.
+    fn mux_group(&self, chunk: &QueueChunk, c: usize, group: &[Vec<u8>], last: bool) -> Vec<u8> {
+        let offset = (c * CLUSTER_PACKETS) as u64;
         if self.inner.layout == QueueLayout::Continuous {
             // The queue's packet grid runs from its first frame, like a track's.
-            let is_last = chunk.index + 1 == self.total_chunks();
-            let encoded = opus::EncodedChunk {
-                packets: packets.to_vec(),
-                start_frame: chunk.start_frame,
-                frames: chunk.frames,
-                padding_frames: opus::padding_frames(chunk.frames),
+            let padding = if last && chunk.index + 1 == self.total_chunks() {
+                opus::padding_frames(chunk.frames)
+            } else {
+                0
             };
-            return self
-                .inner
-                .settings
-                .container
-                .media_segment(&encoded, is_last);
+            let first = chunk.start_frame + offset * PACKET_FRAMES as u64;
+            return self.inner.settings.container.group(group, first, padding);
         }
-        let last = self.last_block(chunk);
         let item = &self.inner.items[chunk.item];
         let first_packet = (chunk.start_frame - item.place.start_frame) / PACKET_FRAMES as u64;
-        let groups = packets.len().div_ceil(CLUSTER_PACKETS);
-        let mut out = Vec::new();
-        for (c, group) in packets.chunks(CLUSTER_PACKETS).enumerate() {
-            let packet = first_packet + (c * CLUSTER_PACKETS) as u64;
-            let end = if c + 1 == groups {
-                last
-            } else {
-                LastBlock::Plain
+        let end = if last {
+            self.last_block(chunk)
+        } else {
+            LastBlock::Plain
+        };
+        webm::cluster_at(group, item.ms + 20 * (first_packet + offset), end)
+    }
+}
+
+/// A rendered chunk's parts on their threads.
+struct PartsInFlight {
+    /// Each part's index and result, as it is done.
+    results: std::sync::mpsc::Receiver<(usize, Result<PartOut, Error>)>,
+    /// The threads: joined when all is received (a reader that stops early leaves them to
+    /// finish their part and stop).
+    workers: Vec<std::thread::JoinHandle<()>>,
+    /// The number of parts.
+    count: usize,
+}
+
+/// A rendered chunk given unit by unit as its parts are done (see [`Queue::chunk_clusters`]).
+struct Progressive {
+    queue: Queue,
+    from: Option<Queue>,
+    chunk: QueueChunk,
+    flight: PartsInFlight,
+    /// Parts done out of order, waiting for those before them.
+    ready: Vec<Option<Result<PartOut, Error>>>,
+    next_part: usize,
+    /// Packets received and not yet in a unit.
+    pending: Vec<Vec<u8>>,
+    emitted: usize,
+    groups: usize,
+    /// The units made, for the cache.
+    bytes: Vec<u8>,
+    guard: Option<FlightGuard>,
+    _foreground: crate::prefetch::ForegroundGuard,
+}
+
+impl Iterator for Progressive {
+    type Item = Result<Vec<u8>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.emitted == self.groups {
+                let guard = self.guard.take()?;
+                // Cache only what was made from the files as they were opened.
+                if let Err(e) = self.queue.check_unchanged(self.from.as_ref()) {
+                    return Some(Err(e));
+                }
+                guard.complete(CacheEntry::new(std::mem::take(&mut self.bytes)));
+                for w in self.flight.workers.drain(..) {
+                    let _ = w.join();
+                }
+                return None;
+            }
+            let last = self.emitted + 1 == self.groups;
+            let all_in = self.next_part == self.flight.count;
+            if self.pending.len() >= CLUSTER_PACKETS || (last && all_in && !self.pending.is_empty())
+            {
+                let n = CLUSTER_PACKETS.min(self.pending.len());
+                let group: Vec<Vec<u8>> = self.pending.drain(..n).collect();
+                let unit = self
+                    .queue
+                    .mux_group(&self.chunk, self.emitted, &group, last);
+                self.bytes.extend_from_slice(&unit);
+                self.emitted += 1;
+                return Some(Ok(unit));
+            }
+            let missing = || Error::Internal {
+                what: "a queue chunk's worker stopped before finishing its part".into(),
             };
-            out.extend(webm::cluster_at(group, item.ms + 20 * packet, end));
+            if all_in {
+                return Some(Err(missing()));
+            }
+            while self.ready[self.next_part].is_none() {
+                match self.flight.results.recv() {
+                    Ok((i, r)) => self.ready[i] = Some(r),
+                    Err(_) => return Some(Err(missing())),
+                }
+            }
+            match self.ready[self.next_part].take()? {
+                Ok((packets, _)) => self.pending.extend(packets),
+                Err(e) => return Some(Err(e)),
+            }
+            self.next_part += 1;
         }
-        out
     }
 }
 
