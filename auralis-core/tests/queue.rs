@@ -1043,12 +1043,12 @@ fn queue_chunks_unit_by_unit_join_to_their_media_segments_in_every_layout() {
             drop(first);
             let clusters = queue.chunk_clusters(k, None).unwrap();
             assert_eq!(clusters.origin(), Origin::Computed, "{label} {k}");
-            let joined: Vec<u8> = clusters.map(Result::unwrap).flatten().collect();
+            let joined: Vec<u8> = clusters.flat_map(Result::unwrap).collect();
             assert_eq!(joined, expected, "{label} chunk {k}");
             // Now cached (or the track's own chunk is): the same units again.
             let again = queue.chunk_clusters(k, None).unwrap();
             assert_ne!(again.origin(), Origin::Computed, "{label} {k}");
-            let joined: Vec<u8> = again.map(Result::unwrap).flatten().collect();
+            let joined: Vec<u8> = again.flat_map(Result::unwrap).collect();
             assert_eq!(joined, expected, "{label} chunk {k}");
         }
         // A transition, unit by unit.
@@ -1063,8 +1063,7 @@ fn queue_chunks_unit_by_unit_join_to_their_media_segments_in_every_layout() {
         let units: Vec<u8> = open(&plain, &other)
             .chunk_clusters(k, Some(&open(&items(&paths), &other)))
             .unwrap()
-            .map(Result::unwrap)
-            .flatten()
+            .flat_map(Result::unwrap)
             .collect();
         assert_eq!(units, whole, "{label}: transition");
         println!(
