@@ -718,7 +718,7 @@ impl Queue {
             )),
             Claim::Miss(guard) => {
                 self.check_unchanged(from.as_ref())?;
-                let flight = self.spawn_parts(&chunk, from.as_ref())?;
+                let flight = self.spawn_parts(&chunk, from.as_ref(), true)?;
                 let ready = (0..flight.count).map(|_| None).collect();
                 Ok(ChunkClusters::other(
                     Origin::Computed,
@@ -981,15 +981,18 @@ impl Queue {
         chunk: &QueueChunk,
         from: Option<&Queue>,
     ) -> Result<(Vec<Vec<u8>>, Vec<f32>), Error> {
-        let flight = self.spawn_parts(chunk, from)?;
+        // The results come back with the joined threads, not through the channel: receiving
+        // on a channel makes std keep a handle of the calling thread, which it never frees when
+        // that thread is foreign (a C caller's).
+        let flight = self.spawn_parts(chunk, from, false)?;
         let mut done: Vec<Option<Result<PartOut, Error>>> =
             (0..flight.count).map(|_| None).collect();
-        // Ends when every worker has stopped (each holds a sender).
-        for (i, r) in flight.results.iter() {
-            done[i] = Some(r);
-        }
         for w in flight.workers {
-            let _ = w.join();
+            if let Ok(results) = w.join() {
+                for (i, r) in results {
+                    done[i] = Some(r);
+                }
+            }
         }
         let (mut packets, mut pcm) = (Vec::new(), Vec::new());
         for d in done {
@@ -1004,11 +1007,13 @@ impl Queue {
     }
 
     /// Starts rendering a chunk's parts (the grid of [`crate::chunk::parts`]) on the render
-    /// threads; each part's result is sent as it is done.
+    /// threads; with `send`, each part's result is sent on the channel as it is done, else
+    /// each thread returns its results when joined.
     fn spawn_parts(
         &self,
         chunk: &QueueChunk,
         from: Option<&Queue>,
+        send: bool,
     ) -> Result<PartsInFlight, Error> {
         let parts = crate::chunk::parts(&ChunkRange {
             index: chunk.index,
@@ -1047,14 +1052,20 @@ impl Queue {
             let from = from.map(|q| (q.clone(), chunk.start_frame));
             let spawned = std::thread::Builder::new()
                 .name("auralis-queue-part".into())
-                .spawn(move || loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(s, e)) = parts.get(i) else {
-                        return;
-                    };
-                    let from = from.as_ref().map(|(q, at)| (q, *at));
-                    if tx.send((i, queue.render_part(s, e, cut_at, from))).is_err() {
-                        return;
+                .spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&(s, e)) = parts.get(i) else {
+                            return mine;
+                        };
+                        let from = from.as_ref().map(|(q, at)| (q, *at));
+                        let result = queue.render_part(s, e, cut_at, from);
+                        if !send {
+                            mine.push((i, result));
+                        } else if tx.send((i, result)).is_err() {
+                            return mine;
+                        }
                     }
                 });
             match spawned {
@@ -1214,10 +1225,10 @@ impl Queue {
 /// A rendered chunk's parts on their threads.
 struct PartsInFlight {
     /// Each part's index and result, as it is done.
-    results: std::sync::mpsc::Receiver<(usize, Result<PartOut, Error>)>,
-    /// The threads: joined when all is received (a reader that stops early leaves them to
-    /// finish their part and stop).
-    workers: Vec<std::thread::JoinHandle<()>>,
+    results: std::sync::mpsc::Receiver<PartResult>,
+    /// The threads, which return the results they did not send: joined when all is received
+    /// (a reader that stops early leaves them to finish their part and stop).
+    workers: Vec<std::thread::JoinHandle<Vec<PartResult>>>,
     /// The number of parts.
     count: usize,
 }
@@ -1294,6 +1305,9 @@ impl Iterator for Progressive {
 
 /// A part's packets and its mastered audio.
 type PartOut = (Vec<Vec<u8>>, Vec<f32>);
+
+/// A part's index and its outcome.
+type PartResult = (usize, Result<PartOut, Error>);
 
 /// The encoder input past a cut (`at`, in frames from the input's start), for the packet that
 /// runs `padding` frames past it: those frames are discarded by the player, and what the decoder
