@@ -90,6 +90,14 @@ fn continuous_encode(reference: &[f32]) -> Vec<f32> {
     decoded
 }
 
+/// The default settings (adaptive, 5 s chunks) in MP4.
+fn mp4_settings() -> auralis_core::StreamSettings {
+    auralis_core::StreamSettings {
+        container: auralis_core::Container::Mp4,
+        ..settings(Preset::Adaptive)
+    }
+}
+
 fn joins_of(queue: &Queue) -> Vec<usize> {
     queue
         .chunks()
@@ -454,10 +462,7 @@ fn bad_queues_are_refused_before_any_work() {
             ErrorKind::InvalidArgument
         );
     }
-    let mp4 = auralis_core::StreamSettings {
-        container: auralis_core::Container::Mp4,
-        ..s
-    };
+    let mp4 = mp4_settings();
     // An MP4 queue is continuous: asking it to share the tracks' chunks is refused.
     assert_eq!(
         kind(Queue::open_with_layout(
@@ -625,16 +630,12 @@ fn an_edited_queue_keeps_the_chunks_before_the_edit_and_renders_only_those_after
 /// over the whole queue, so a player that trims nothing but the stream's end plays it gapless.
 #[test]
 fn a_continuous_queue_is_one_grid_any_player_decodes_without_trimming_in_both_containers() {
-    use auralis_core::container::Container;
     use auralis_core::mp4::reader::{contiguous_packets, parse_init};
     use auralis_core::QueueLayout;
     let dir = tempfile::tempdir().unwrap();
     let paths = three_tracks(dir.path());
     let joins = [Join::Gapless, Join::Crossfade { seconds: 2.5 }];
-    let mp4 = auralis_core::StreamSettings {
-        container: Container::Mp4,
-        ..settings(Preset::Adaptive)
-    };
+    let mp4 = mp4_settings();
     let engine = memory_engine();
     let queue = Queue::open(&engine, &items(&paths), &joins, mp4, GainMode::Track).unwrap();
     assert_eq!(queue.layout(), QueueLayout::Continuous);
@@ -1009,10 +1010,7 @@ fn queue_chunks_unit_by_unit_join_to_their_media_segments_in_every_layout() {
     let dir = tempfile::tempdir().unwrap();
     let paths = three_tracks(dir.path());
     let joins = [Join::Gapless, Join::Crossfade { seconds: 2.5 }];
-    let mp4 = auralis_core::StreamSettings {
-        container: auralis_core::Container::Mp4,
-        ..settings(Preset::Adaptive)
-    };
+    let mp4 = mp4_settings();
     let webm = settings(Preset::Adaptive);
     let plain: Vec<QueueItem> = paths
         .iter()

@@ -218,6 +218,15 @@ def create_app(
     async def streams_on(fn, *args):
         return await asyncio.get_running_loop().run_in_executor(streaming_pool, functools.partial(fn, *args))
 
+    async def units(clusters):
+        """A chunk's Clusters (or MP4 fragments) as a response body, each encoded on the
+        streaming pool and sent as soon as it is made."""
+        while True:
+            cluster = await streams_on(next, clusters, None)
+            if cluster is None:
+                return
+            yield cluster
+
     def error(status: int, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=status, content={"error": type(exc).__name__, "detail": str(exc)})
 
@@ -409,15 +418,8 @@ def create_app(
             return ranged(body, rng, {**headers, "X-Cache": origin}, media_type)
         # On a miss, renders the audio before the first byte, then streams cluster by cluster.
         clusters = await may_wait(stream.iter_chunk_webm, index, transition)
-
-        async def body():
-            while True:
-                cluster = await streams_on(next, clusters, None)
-                if cluster is None:
-                    return
-                yield cluster
-
-        return StreamingResponse(body(), media_type=media_type, headers={**headers, "X-Cache": clusters.origin})
+        return StreamingResponse(units(clusters), media_type=media_type,
+                                 headers={**headers, "X-Cache": clusters.origin})
 
     app.state.streams = streams
 
@@ -605,15 +607,7 @@ def create_app(
         source = await get_queue(transition_from) if transition_from else None
         # As for a track's chunk: sent unit by unit, the first as soon as it is encoded.
         clusters = await may_wait(queue.iter_chunk, index, source)
-
-        async def body():
-            while True:
-                cluster = await streams_on(next, clusters, None)
-                if cluster is None:
-                    return
-                yield cluster
-
-        return StreamingResponse(body(), media_type=queue_media_type(queue),
+        return StreamingResponse(units(clusters), media_type=queue_media_type(queue),
                                  headers={"X-Cache": clusters.origin, "Cache-Control": REVALIDATE})
 
     @app.get("/api/queue/{queue_id}/item/{index}/after")

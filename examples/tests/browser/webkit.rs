@@ -360,17 +360,9 @@ fn webkitgtk_plays_a_gapless_mp4_queue_of_three_tracks_without_drift() {
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    for mse in ["", "&mms=1"] {
-        let label = if mse.is_empty() {
-            "MP4 queue, MediaSource"
-        } else {
-            "MP4 queue, ManagedMediaSource"
-        };
-        let kind = if mse.is_empty() {
-            "MediaSource"
-        } else {
-            "ManagedMediaSource"
-        };
+    for (mse, kind) in [("", "MediaSource"), ("&mms=1", "ManagedMediaSource")] {
+        let label = format!("MP4 queue, {kind}");
+        let label = label.as_str();
         let query = format!("check.html?dir=../queue-mp4&order={order}&normal=1{mse}");
         let (result, samples) = webkit.play(&f, label, &query);
         assert_page(label, &result, kind, queue.duration_s());
