@@ -1,13 +1,14 @@
 //! Track analysis: the measurements the mastering decisions are made from, once per track.
 //!
-//! Loudness (BS.1770 integrated loudness, loudness range and true peak) comes from the `ebur128`
-//! crate, which passes EBU Tech 3341 and 3342. Spectral balance comes from `realfft`.
+//! Loudness (BS.1770 integrated loudness, loudness range and true peak) comes from
+//! [`crate::loudness`] (the gating and block grid of libebur128, checked against the `ebur128`
+//! crate). Spectral balance comes from `realfft`.
 //!
 //! To be cheap enough to come before the first chunk, a long track is measured on a sparse,
 //! deterministic sample: by default ([`Sampling`]) 8 excerpts of 3 s spread evenly over the
 //! track (a track up to 30 s is measured whole). The excerpts are measured at
 //! the source rate, with one loudness meter each; the gating of integrated loudness and loudness
-//! range then runs over the blocks of all excerpts together (ebur128's `*_multiple`), which is
+//! range then runs over the blocks of all excerpts together, which is
 //! what a full measurement does with the blocks it has. Measured on the corpus, the sampled
 //! integrated loudness stays within 1 LU of the full measurement (a test checks every file).
 //! The true peak is the largest peak of the sampled audio, so it can miss a peak between
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decode::Source;
 use crate::error::DecodeError;
+use crate::loudness::{self, Measurement};
 use crate::resample::{output_frames, Resampling};
 
 /// How much of a track the analysis measures.
@@ -58,7 +60,7 @@ pub struct TrackAnalysis {
     pub integrated_lufs: f64,
     /// EBU Tech 3342 loudness range.
     pub loudness_range_lu: f64,
-    /// Largest true peak (4× oversampled, ebur128) of the measured audio, in dBTP.
+    /// Largest true peak (4× oversampled, see [`crate::loudness`]) of the measured audio, in dBTP.
     pub true_peak_dbtp: f64,
     /// Largest sample peak, in dBFS.
     pub sample_peak_dbfs: f64,
@@ -130,7 +132,7 @@ pub fn analyze_with(
 ///
 /// Hi-res sources are resampled to the rate the engine plays and masters at: what lies above
 /// 24 kHz is not in the output, the mastering chain runs at 48 kHz, and measuring at 96 or
-/// 192 kHz cost 2 to 4 times the time and memory for nothing (ebur128's loudness-range meter
+/// 192 kHz cost 2 to 4 times the time and memory for nothing (the `ebur128` loudness-range meter this once used
 /// alone holds 3 s of f64 audio per excerpt: 9.2 MB at 192 kHz stereo, for each of 8 excerpts).
 pub fn analysis_rate(source_rate: u32) -> u32 {
     source_rate.min(crate::OUTPUT_RATE_HZ)
@@ -207,14 +209,13 @@ pub fn integrated_loudness(
     channels: usize,
     threads: usize,
 ) -> f64 {
-    let meters = crate::parallel::map_indexed(
+    let measurements = crate::parallel::map_indexed(
         excerpts.len(),
         crate::parallel::resolve(threads),
         || (),
-        |(), i| meter(&excerpts[i], sample_rate, channels, ebur128::Mode::I),
+        |(), i| Measurement::of(&excerpts[i], sample_rate, channels, false),
     );
-    ebur128::EbuR128::loudness_global_multiple(meters.iter())
-        .ok()
+    loudness::integrated(&measurements)
         .filter(|l| l.is_finite())
         .unwrap_or(SILENCE_LUFS)
         .max(SILENCE_LUFS)
@@ -243,19 +244,6 @@ pub fn true_peak_oversampled_dbtp(samples: &[f32], channels: usize, rate: u32, f
         .take_data();
     let peak = out.iter().fold(0.0f32, |m, x| m.max(x.abs()));
     20.0 * f64::from(peak).max(1e-12).log10()
-}
-
-/// A loudness meter fed with `samples`; mono counts as dual mono (it plays on both speakers).
-fn meter(samples: &[f32], rate: u32, channels: usize, mode: ebur128::Mode) -> ebur128::EbuR128 {
-    let mut meter = ebur128::EbuR128::new(channels as u32, rate, mode)
-        .expect("rate and channels validated on open");
-    if channels == 1 {
-        meter
-            .set_channel(0, ebur128::Channel::DualMono)
-            .expect("channel 0 exists");
-    }
-    meter.add_frames_f32(samples).expect("whole frames");
-    meter
 }
 
 /// Measures interleaved samples already in memory (one excerpt).
@@ -342,13 +330,12 @@ impl Sums {
 
 /// What one excerpt contributes: measured on its own, combined in excerpt order.
 struct ExcerptMeasure {
-    meter: ebur128::EbuR128,
+    loudness: Measurement,
     sums: Sums,
 }
 
 impl ExcerptMeasure {
     fn of(samples: &[f32], rate: u32, ch: usize, spectrum: &Spectrum) -> Self {
-        let mode = ebur128::Mode::I | ebur128::Mode::LRA | ebur128::Mode::TRUE_PEAK;
         let mut m = Sums::new(samples.len() as u64);
         for frame in samples.chunks_exact(ch) {
             let (l, r) = (f64::from(frame[0]), f64::from(frame[ch - 1]));
@@ -391,7 +378,7 @@ impl ExcerptMeasure {
             }
         }
         ExcerptMeasure {
-            meter: meter(samples, rate, ch, mode),
+            loudness: Measurement::of(samples, rate, ch, true),
             sums: m,
         }
     }
@@ -401,7 +388,7 @@ impl ExcerptMeasure {
 struct Accumulator {
     rate: u32,
     channels: usize,
-    meters: Vec<ebur128::EbuR128>,
+    loudness: Vec<Measurement>,
     sums: Sums,
 }
 
@@ -410,31 +397,29 @@ impl Accumulator {
         Accumulator {
             rate,
             channels,
-            meters: Vec::new(),
+            loudness: Vec::new(),
             sums: Sums::new(0),
         }
     }
 
     fn add(&mut self, m: ExcerptMeasure) {
-        self.meters.push(m.meter);
+        self.loudness.push(m.loudness);
         self.sums.add(m.sums);
     }
 
     fn finish(self) -> TrackAnalysis {
         let ch = self.channels;
-        let integrated = ebur128::EbuR128::loudness_global_multiple(self.meters.iter())
-            .ok()
+        let integrated = loudness::integrated(&self.loudness)
             .filter(|l| l.is_finite())
             .unwrap_or(SILENCE_LUFS)
             .max(SILENCE_LUFS);
-        let lra = ebur128::EbuR128::loudness_range_multiple(self.meters.iter())
-            .ok()
+        let lra = Some(loudness::range(&self.loudness))
             .filter(|l| l.is_finite())
             .unwrap_or(0.0);
         let true_peak = self
-            .meters
+            .loudness
             .iter()
-            .flat_map(|m| (0..ch as u32).map(move |c| m.true_peak(c).unwrap_or(0.0)))
+            .map(|m| f64::from(m.true_peak()))
             .fold(0.0f64, f64::max);
         let rms = db(self.sums.sum_sq / self.sums.samples.max(1) as f64);
         let peak = 20.0 * f64::from(self.sums.sample_peak).max(1e-6).log10();

@@ -26,6 +26,7 @@ mod error;
 pub mod hls;
 #[cfg(feature = "testing")]
 pub mod joins;
+pub mod loudness;
 pub mod mastering;
 pub mod mp4;
 pub mod opus;

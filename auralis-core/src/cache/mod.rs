@@ -44,8 +44,9 @@ use xxhash_rust::xxh3::xxh3_128;
 use disk::{Disk, KeyLock, KeyLockWait};
 
 /// Version of the cache's key scheme, file format and chunk layout; part of every key (2: chunks
-/// in parts; 3: no level stored with entries).
-pub const CACHE_FORMAT: u32 = 3;
+/// in parts; 3: no level stored with entries; 4: the library's own loudness meter, whose
+/// analyses and calibrated gains differ from the previous meter's in the last digits).
+pub const CACHE_FORMAT: u32 = 4;
 /// The library and format every key is made under.
 pub const LIBRARY_ID: &str = concat!("auralis-core ", env!("CARGO_PKG_VERSION"));
 /// Largest entry payload stored: 256 MiB. The largest entry the library makes, a 600 s chunk

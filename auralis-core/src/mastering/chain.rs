@@ -56,14 +56,14 @@ fn tone_filters(params: &MasteringParams, rate: u32) -> Vec<Coefficients<f64>> {
 /// side by side in SIMD lanes, where `Vec`s of the crate's filters went through memory on
 /// every sample (the tone stage took half its time less this way, measured).
 #[derive(Clone, Copy)]
-struct Biquads<const C: usize> {
+pub(crate) struct Biquads<const C: usize> {
     c: Coefficients<f64>,
     s1: [f64; C],
     s2: [f64; C],
 }
 
 impl<const C: usize> Biquads<C> {
-    fn new(c: Coefficients<f64>) -> Self {
+    pub(crate) fn new(c: Coefficients<f64>) -> Self {
         Biquads {
             c,
             s1: [0.0; C],
@@ -72,7 +72,7 @@ impl<const C: usize> Biquads<C> {
     }
 
     #[inline(always)]
-    fn run(&mut self, x: [f64; C]) -> [f64; C] {
+    pub(crate) fn run(&mut self, x: [f64; C]) -> [f64; C] {
         let c = &self.c;
         let mut y = [0.0; C];
         for ch in 0..C {
@@ -210,7 +210,12 @@ fn compress_fixed<const C: usize>(buf: &mut [f32], rate: u32, params: &Mastering
         } else {
             slope * over
         };
-        let target = 10f64.powf(reduction_db / 20.0) as f32;
+        // 10^0 is exactly 1: most blocks of most music are under the knee.
+        let target = if reduction_db == 0.0 {
+            1.0
+        } else {
+            10f64.powf(reduction_db / 20.0) as f32
+        };
         let n = frames.len() / C;
         let step = (target - gain) / n as f32;
         for (i, frame) in frames.chunks_exact_mut(C).enumerate() {

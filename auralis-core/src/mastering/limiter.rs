@@ -61,12 +61,13 @@ const TILE: usize = 4096;
 /// Outputs computed together in [`detect`]: eight accumulators held in registers (two SSE
 /// vectors on the baseline x86-64 target), instead of an accumulator array in memory that every
 /// tap read and wrote back (which made the detector two thirds of the limiter's time, measured).
-const LANES: usize = 8;
+const LANES: usize = 16;
 
 /// Per-frame peak estimate of channel `c` of interleaved `buf`, written as the max into
 /// `peak`: the sample and the three interpolated points after it. Each phase is a 12-tap filter
 /// whose sums run tap by tap from 0 in the same order for every frame, so the result does not
 /// depend on how frames are grouped.
+#[inline(always)]
 fn detect(
     buf: &[f32],
     channels: usize,
@@ -88,23 +89,26 @@ fn detect(
     let x = &scratch[..];
     let mut i = 0;
     while i + LANES <= n {
-        let mut p = [0.0f32; LANES];
-        for (l, p) in p.iter_mut().enumerate() {
-            *p = peak[i + l].max(x[HALF + i + l].abs());
-        }
-        for filter in filters {
-            let mut acc = [0.0f32; LANES];
-            for (j, &h) in filter.iter().enumerate() {
-                let window = &x[i + j..i + j + LANES];
-                for (a, &v) in acc.iter_mut().zip(window) {
-                    *a += h * v;
+        // The three phases side by side: each window of the input is loaded once for all.
+        let xs: &[f32; LANES + TAPS] = x[i..i + LANES + TAPS].try_into().expect("padded");
+        let mut acc = [[0.0f32; LANES]; 3];
+        for j in 0..TAPS {
+            let window: &[f32; LANES] = xs[j..j + LANES].try_into().expect("in the tile");
+            for (acc, filter) in acc.iter_mut().zip(filters) {
+                let h = filter[j];
+                for l in 0..LANES {
+                    acc[l] += h * window[l];
                 }
             }
-            for (p, a) in p.iter_mut().zip(acc) {
-                *p = p.max(a.abs());
-            }
         }
-        peak[i..i + LANES].copy_from_slice(&p);
+        let out: &mut [f32; LANES] = (&mut peak[i..i + LANES]).try_into().expect("in range");
+        for l in 0..LANES {
+            let mut p = out[l].max(xs[HALF + l].abs());
+            for acc in &acc {
+                p = p.max(acc[l].abs());
+            }
+            out[l] = p;
+        }
         i += LANES;
     }
     for i in i..n {
@@ -122,6 +126,7 @@ fn detect(
 
 /// Sliding minimum over `[i - half, i + half]` (clamped to the buffer): van Herk / Gil-Werman,
 /// prefix and suffix minima over blocks of the window's width, tile by tile.
+#[inline(always)]
 fn sliding_min(values: &[f32], half: usize) -> Vec<f32> {
     let n = values.len();
     let width = 2 * half + 1;
@@ -162,7 +167,67 @@ fn sliding_min(values: &[f32], half: usize) -> Vec<f32> {
 }
 
 /// Limits interleaved `buf` (1 or 2 channels) in place to `ceiling_dbtp`.
+///
+/// The work runs in the widest vector instructions the processor has (AVX2 where present,
+/// chosen at run time by `pulp`). The loops are the same scalar code whatever the width: only
+/// multiplications, additions, minima and comparisons, none fused, each sum in the same order,
+/// so the output is the same bit for bit on every x86-64 processor.
 pub fn limit(buf: &mut [f32], channels: usize, rate: u32, ceiling_dbtp: f64) {
+    struct Limit<'a> {
+        buf: &'a mut [f32],
+        channels: usize,
+        rate: u32,
+        ceiling_dbtp: f64,
+    }
+    impl pulp::WithSimd for Limit<'_> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, _simd: S) {
+            limit_scalar(self.buf, self.channels, self.rate, self.ceiling_dbtp);
+        }
+    }
+    pulp::Arch::new().dispatch(Limit {
+        buf,
+        channels,
+        rate,
+        ceiling_dbtp,
+    });
+}
+
+/// The largest of |x| over the samples of interleaved `buf` and the three points the
+/// limiter's 4× interpolator puts between neighbouring samples: the true peak (linear) as the
+/// limiter's detector sees it. Runs in the widest vector instructions present, like [`limit`].
+pub(crate) fn true_peak(buf: &[f32], channels: usize) -> f32 {
+    struct Peak<'a> {
+        buf: &'a [f32],
+        channels: usize,
+    }
+    impl pulp::WithSimd for Peak<'_> {
+        type Output = f32;
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, _simd: S) -> f32 {
+            let n = self.buf.len() / self.channels;
+            let filters = phases();
+            let mut peak = vec![0.0f32; n];
+            let mut scratch = Vec::new();
+            for c in 0..self.channels {
+                detect(
+                    self.buf,
+                    self.channels,
+                    c,
+                    &filters,
+                    &mut peak,
+                    &mut scratch,
+                );
+            }
+            peak.iter().copied().fold(0.0, f32::max)
+        }
+    }
+    pulp::Arch::new().dispatch(Peak { buf, channels })
+}
+
+#[inline(always)]
+fn limit_scalar(buf: &mut [f32], channels: usize, rate: u32, ceiling_dbtp: f64) {
     let n = buf.len() / channels;
     if n == 0 {
         return;

@@ -23,7 +23,9 @@ mod chain;
 mod limiter;
 pub mod presets;
 
+pub(crate) use chain::Biquads;
 pub use chain::{process, Stages, COMPRESSOR_BLOCK};
+pub(crate) use limiter::true_peak;
 pub use presets::{design, MasteringParams, Preset, PresetValues};
 
 use serde::{Deserialize, Serialize};
