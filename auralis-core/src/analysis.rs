@@ -215,7 +215,13 @@ pub fn integrated_loudness(
         || (),
         |(), i| Measurement::of(&excerpts[i], sample_rate, channels, false),
     );
-    loudness::integrated(&measurements)
+    integrated_lufs(&measurements)
+}
+
+/// The integrated loudness of measurements taken together, [`SILENCE_LUFS`] at the least (for
+/// silence too).
+pub fn integrated_lufs(measurements: &[Measurement]) -> f64 {
+    loudness::integrated(measurements)
         .filter(|l| l.is_finite())
         .unwrap_or(SILENCE_LUFS)
         .max(SILENCE_LUFS)
@@ -409,10 +415,7 @@ impl Accumulator {
 
     fn finish(self) -> TrackAnalysis {
         let ch = self.channels;
-        let integrated = loudness::integrated(&self.loudness)
-            .filter(|l| l.is_finite())
-            .unwrap_or(SILENCE_LUFS)
-            .max(SILENCE_LUFS);
+        let integrated = integrated_lufs(&self.loudness);
         let lra = Some(loudness::range(&self.loudness))
             .filter(|l| l.is_finite())
             .unwrap_or(0.0);

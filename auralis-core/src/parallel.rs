@@ -76,6 +76,20 @@ where
     T: Send,
     F: Fn(&mut T) + Sync,
 {
+    map_owned_with(items, threads, f)
+        .into_iter()
+        .map(|(item, ())| item)
+        .collect()
+}
+
+/// [`map_owned`] where `f` also returns something about the item (a measurement of the buffer
+/// it just transformed, while the buffer is still in cache): `(item, result)` in order.
+pub(crate) fn map_owned_with<T, R, F>(items: Vec<T>, threads: usize, f: F) -> Vec<(T, R)>
+where
+    T: Send,
+    R: Send,
+    F: Fn(&mut T) -> R + Sync,
+{
     let cells: Vec<Mutex<Option<T>>> = items.into_iter().map(|x| Mutex::new(Some(x))).collect();
     map_indexed(
         cells.len(),
@@ -87,8 +101,8 @@ where
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take()
                 .expect("each index is taken once");
-            f(&mut item);
-            item
+            let r = f(&mut item);
+            (item, r)
         },
     )
 }

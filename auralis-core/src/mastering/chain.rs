@@ -104,8 +104,7 @@ pub fn process(
     stages: Stages,
 ) {
     debug_assert_eq!(start_frame % COMPRESSOR_BLOCK, 0);
-    tone(buf, channels, rate, params);
-    compress(buf, channels, rate, params);
+    tone_and_compress(buf, channels, rate, params);
     if channels == 2 && params.width != 1.0 {
         let w = params.width as f32;
         for frame in buf.chunks_exact_mut(2) {
@@ -129,93 +128,94 @@ pub fn apply_gain(buf: &mut [f32], gain_db: f64) {
     }
 }
 
-fn tone(buf: &mut [f32], channels: usize, rate: u32, params: &MasteringParams) {
+/// The tone filters, then the compressor, in one pass over the frames: each frame goes through
+/// the cascade and straight on into the compressor's side chain, so the two recursions (each
+/// bound by the latency of its own arithmetic) run side by side instead of one pass after the
+/// other (measured: the chain before the gain in about 0.6 of the time). The operations on
+/// each sample are those of the two stages run one after the other, so are the results.
+fn tone_and_compress(buf: &mut [f32], channels: usize, rate: u32, params: &MasteringParams) {
     // Frame by frame through the whole cascade in f64: stages stay in registers and the signal
     // is rounded to f32 once (filter-major passes were slower, measured, and rounded per stage).
     // The cascade's length is a constant of the compiled loop (1 to 6 filters).
     let filters = tone_filters(params, rate);
-    match channels {
-        1 => tone_cascade::<1>(buf, &filters),
-        _ => tone_cascade::<2>(buf, &filters),
+    let compressor = Compressor::new(rate, params);
+    struct Run<'a> {
+        buf: &'a mut [f32],
+        channels: usize,
+        filters: &'a [Coefficients<f64>],
+        compressor: Option<&'a Compressor>,
     }
+    impl pulp::WithSimd for Run<'_> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, _simd: S) {
+            match self.channels {
+                1 => tone_cascade::<1>(self.buf, self.filters, self.compressor),
+                _ => tone_cascade::<2>(self.buf, self.filters, self.compressor),
+            }
+        }
+    }
+    pulp::Arch::new().dispatch(Run {
+        buf,
+        channels,
+        filters: &filters,
+        compressor: compressor.as_ref(),
+    });
 }
 
-fn tone_cascade<const C: usize>(buf: &mut [f32], filters: &[Coefficients<f64>]) {
+#[inline(always)]
+fn tone_cascade<const C: usize>(
+    buf: &mut [f32],
+    filters: &[Coefficients<f64>],
+    compressor: Option<&Compressor>,
+) {
     match filters.len() {
-        1 => tone_fixed::<C, 1>(buf, filters),
-        2 => tone_fixed::<C, 2>(buf, filters),
-        3 => tone_fixed::<C, 3>(buf, filters),
-        4 => tone_fixed::<C, 4>(buf, filters),
-        5 => tone_fixed::<C, 5>(buf, filters),
-        _ => tone_fixed::<C, 6>(buf, filters),
+        1 => tone_fixed::<C, 1>(buf, filters, compressor),
+        2 => tone_fixed::<C, 2>(buf, filters, compressor),
+        3 => tone_fixed::<C, 3>(buf, filters, compressor),
+        4 => tone_fixed::<C, 4>(buf, filters, compressor),
+        5 => tone_fixed::<C, 5>(buf, filters, compressor),
+        _ => tone_fixed::<C, 6>(buf, filters, compressor),
     }
 }
 
-fn tone_fixed<const C: usize, const N: usize>(buf: &mut [f32], filters: &[Coefficients<f64>]) {
+#[inline(always)]
+fn filter_frame<const C: usize, const N: usize>(frame: &mut [f32], cascade: &mut [Biquads<C>; N]) {
+    let mut y: [f64; C] = std::array::from_fn(|ch| f64::from(frame[ch]));
+    for f in cascade.iter_mut() {
+        y = f.run(y);
+    }
+    for (x, y) in frame.iter_mut().zip(y) {
+        *x = y as f32;
+    }
+}
+
+#[inline(always)]
+fn tone_fixed<const C: usize, const N: usize>(
+    buf: &mut [f32],
+    filters: &[Coefficients<f64>],
+    compressor: Option<&Compressor>,
+) {
     let mut cascade: [Biquads<C>; N] = std::array::from_fn(|i| Biquads::new(filters[i]));
-    for frame in buf.chunks_exact_mut(C) {
-        let mut y: [f64; C] = std::array::from_fn(|ch| f64::from(frame[ch]));
-        for f in cascade.iter_mut() {
-            y = f.run(y);
+    let Some(comp) = compressor else {
+        for frame in buf.chunks_exact_mut(C) {
+            filter_frame(frame, &mut cascade);
         }
-        for (x, y) in frame.iter_mut().zip(y) {
-            *x = y as f32;
-        }
-    }
-}
-
-/// Feed-forward, stereo-linked compressor: block peak of the high-passed side chain → level in
-/// dB (offset so thresholds read as for a -14 LUFS track) → attack/release smoothing → soft-knee
-/// gain computer → gain ramped linearly across each block.
-fn compress(buf: &mut [f32], channels: usize, rate: u32, params: &MasteringParams) {
-    match channels {
-        1 => compress_fixed::<1>(buf, rate, params),
-        _ => compress_fixed::<2>(buf, rate, params),
-    }
-}
-
-fn compress_fixed<const C: usize>(buf: &mut [f32], rate: u32, params: &MasteringParams) {
-    if params.ratio <= 1.0 + 1e-9 {
         return;
-    }
-    let block = COMPRESSOR_BLOCK as usize;
-    let step_s = block as f64 / f64::from(rate);
-    let attack = 1.0 - (-step_s / (params.attack_ms * 1e-3)).exp();
-    let release = 1.0 - (-step_s / (params.release_ms * 1e-3)).exp();
-    let slope = 1.0 / params.ratio - 1.0;
-    let mut sidechain = Biquads::<C>::new(coefficients(
-        Type::HighPass,
-        rate,
-        SIDECHAIN_HPF_HZ,
-        std::f64::consts::FRAC_1_SQRT_2,
-    ));
+    };
+    let mut sidechain = Biquads::<C>::new(comp.sidechain);
     let mut envelope_db = -120.0f64;
     let mut gain = 1.0f32;
-    for frames in buf.chunks_mut(block * C) {
+    for frames in buf.chunks_mut(COMPRESSOR_BLOCK as usize * C) {
         let mut peak = 0.0f64;
-        for frame in frames.chunks_exact(C) {
+        for frame in frames.chunks_exact_mut(C) {
+            filter_frame(frame, &mut cascade);
             let y = sidechain.run(std::array::from_fn(|ch| f64::from(frame[ch])));
             for y in y {
                 peak = peak.max(y.abs());
             }
         }
-        let level = 20.0 * peak.max(1e-6).log10() + params.detector_offset_db;
-        let coef = if level > envelope_db { attack } else { release };
-        envelope_db += coef * (level - envelope_db);
-        let over = envelope_db - params.threshold_db;
-        let reduction_db = if 2.0 * over < -KNEE_DB {
-            0.0
-        } else if 2.0 * over <= KNEE_DB {
-            slope * (over + KNEE_DB / 2.0).powi(2) / (2.0 * KNEE_DB)
-        } else {
-            slope * over
-        };
-        // 10^0 is exactly 1: most blocks of most music are under the knee.
-        let target = if reduction_db == 0.0 {
-            1.0
-        } else {
-            10f64.powf(reduction_db / 20.0) as f32
-        };
+        let target = comp.gain(peak, &mut envelope_db);
         let n = frames.len() / C;
         let step = (target - gain) / n as f32;
         for (i, frame) in frames.chunks_exact_mut(C).enumerate() {
@@ -223,5 +223,66 @@ fn compress_fixed<const C: usize>(buf: &mut [f32], rate: u32, params: &Mastering
             frame.iter_mut().for_each(|x| *x *= g);
         }
         gain = target;
+    }
+}
+
+/// Feed-forward, stereo-linked compressor: block peak of the high-passed side chain → level in
+/// dB (offset so thresholds read as for a -14 LUFS track) → attack/release smoothing → soft-knee
+/// gain computer → gain ramped linearly across each block.
+struct Compressor {
+    sidechain: Coefficients<f64>,
+    attack: f64,
+    release: f64,
+    slope: f64,
+    threshold_db: f64,
+    detector_offset_db: f64,
+}
+
+impl Compressor {
+    /// `None` when the ratio is 1 (nothing to compress).
+    fn new(rate: u32, params: &MasteringParams) -> Option<Self> {
+        if params.ratio <= 1.0 + 1e-9 {
+            return None;
+        }
+        let step_s = COMPRESSOR_BLOCK as f64 / f64::from(rate);
+        Some(Compressor {
+            sidechain: coefficients(
+                Type::HighPass,
+                rate,
+                SIDECHAIN_HPF_HZ,
+                std::f64::consts::FRAC_1_SQRT_2,
+            ),
+            attack: 1.0 - (-step_s / (params.attack_ms * 1e-3)).exp(),
+            release: 1.0 - (-step_s / (params.release_ms * 1e-3)).exp(),
+            slope: 1.0 / params.ratio - 1.0,
+            threshold_db: params.threshold_db,
+            detector_offset_db: params.detector_offset_db,
+        })
+    }
+
+    /// The gain at the end of a block whose side-chain peak is `peak`, moving the envelope.
+    #[inline(always)]
+    fn gain(&self, peak: f64, envelope_db: &mut f64) -> f32 {
+        let level = 20.0 * peak.max(1e-6).log10() + self.detector_offset_db;
+        let coef = if level > *envelope_db {
+            self.attack
+        } else {
+            self.release
+        };
+        *envelope_db += coef * (level - *envelope_db);
+        let over = *envelope_db - self.threshold_db;
+        let reduction_db = if 2.0 * over < -KNEE_DB {
+            0.0
+        } else if 2.0 * over <= KNEE_DB {
+            self.slope * (over + KNEE_DB / 2.0).powi(2) / (2.0 * KNEE_DB)
+        } else {
+            self.slope * over
+        };
+        // 10^0 is exactly 1: most blocks of most music are under the knee.
+        if reduction_db == 0.0 {
+            1.0
+        } else {
+            10f64.powf(reduction_db / 20.0) as f32
+        }
     }
 }

@@ -67,15 +67,27 @@ const LANES: usize = 16;
 /// `peak`: the sample and the three interpolated points after it. Each phase is a 12-tap filter
 /// whose sums run tap by tap from 0 in the same order for every frame, so the result does not
 /// depend on how frames are grouped.
+///
+/// Frames whose estimate cannot exceed `floor` are left as they are: a group of [`LANES`]
+/// frames is skipped when the largest |x| its taps reach, times the largest sum of |tap| of a
+/// phase (with a margin far above the rounding of a 12-term f32 sum), is at most `floor`. The
+/// limiter passes its target (what it does with a frame only depends on whether the peak is
+/// above it), the true-peak meter 0 (nothing skipped but silence).
 #[inline(always)]
 fn detect(
     buf: &[f32],
     channels: usize,
     c: usize,
     filters: &[[f32; TAPS]; 3],
+    floor: f32,
     peak: &mut [f32],
     scratch: &mut Vec<f32>,
 ) {
+    let gain = filters
+        .iter()
+        .map(|f| f.iter().map(|h| h.abs()).sum::<f32>())
+        .fold(1.0f32, f32::max)
+        * (1.0 + 1e-4);
     let n = buf.len() / channels;
     // Zero-padded planar copy so every frame has its taps.
     scratch.clear();
@@ -91,6 +103,10 @@ fn detect(
     while i + LANES <= n {
         // The three phases side by side: each window of the input is loaded once for all.
         let xs: &[f32; LANES + TAPS] = x[i..i + LANES + TAPS].try_into().expect("padded");
+        if xs.iter().fold(0.0f32, |m, v| m.max(v.abs())) * gain <= floor {
+            i += LANES;
+            continue;
+        }
         let mut acc = [[0.0f32; LANES]; 3];
         for j in 0..TAPS {
             let window: &[f32; LANES] = xs[j..j + LANES].try_into().expect("in the tile");
@@ -216,6 +232,7 @@ pub(crate) fn true_peak(buf: &[f32], channels: usize) -> f32 {
                     self.channels,
                     c,
                     &filters,
+                    0.0,
                     &mut peak,
                     &mut scratch,
                 );
@@ -237,7 +254,7 @@ fn limit_scalar(buf: &mut [f32], channels: usize, rate: u32, ceiling_dbtp: f64) 
     let mut peak = vec![0.0f32; n];
     let mut scratch = Vec::new();
     for c in 0..channels {
-        detect(buf, channels, c, &filters, &mut peak, &mut scratch);
+        detect(buf, channels, c, &filters, target, &mut peak, &mut scratch);
     }
     let required: Vec<f32> = peak
         .iter()
@@ -319,7 +336,7 @@ mod tests {
             })
             .collect();
         let mut peak = vec![0.0f32; x.len()];
-        detect(&x, 1, 0, &phases(), &mut peak, &mut Vec::new());
+        detect(&x, 1, 0, &phases(), 0.0, &mut peak, &mut Vec::new());
         let max = peak[100..4700].iter().copied().fold(0.0, f32::max);
         assert!(max > 0.98 && max < 1.02, "{max}");
     }

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::{self, TrackAnalysis};
 use crate::decode::Source;
 use crate::error::Error;
+use crate::loudness::Measurement;
 
 /// Frames of warm-up mastered (and discarded) before a chunk: 3 s at 48 kHz.
 pub const WARMUP_FRAMES: u64 = 3 * 48_000;
@@ -196,16 +197,25 @@ fn calibrate_gain(
     params: &MasteringParams,
     threads: usize,
 ) -> f64 {
-    let shaped = crate::parallel::map_owned(excerpts, threads, |buf| {
-        process(buf, channels, rate, 0, params, Stages::BeforeGain);
-    });
-    let before = analysis::integrated_loudness(&shaped, rate, channels, threads);
+    // Each excerpt is shaped and measured by one task, while it is still in cache.
+    let (shaped, before): (Vec<_>, Vec<_>) =
+        crate::parallel::map_owned_with(excerpts, threads, |buf| {
+            process(buf, channels, rate, 0, params, Stages::BeforeGain);
+            Measurement::of(buf, rate, channels, false)
+        })
+        .into_iter()
+        .unzip();
+    let before = analysis::integrated_lufs(&before);
     let gain = (params.target_lufs - before).min(presets::MAX_GAIN_DB);
-    let limited = crate::parallel::map_owned(shaped, threads, |buf| {
+    let after: Vec<_> = crate::parallel::map_owned_with(shaped, threads, |buf| {
         chain::apply_gain(buf, gain);
         limiter::limit(buf, channels, rate, params.ceiling_dbtp);
-    });
-    let after = analysis::integrated_loudness(&limited, rate, channels, threads);
+        Measurement::of(buf, rate, channels, false)
+    })
+    .into_iter()
+    .map(|(_, m)| m)
+    .collect();
+    let after = analysis::integrated_lufs(&after);
     (gain + (params.target_lufs - after).clamp(0.0, MAX_LIMITER_MAKEUP_DB))
         .min(presets::MAX_GAIN_DB)
 }
