@@ -189,7 +189,10 @@ impl PartWork {
 
     /// Renders part `i`: mastered audio with the encoder's pre-roll and look-ahead around it
     /// (when encoding), the transition mixed in by absolute position, then encoded.
-    fn run(&self, i: usize) -> Result<PartOut, Error> {
+    ///
+    /// The first part hands its first cluster's packets to `early` as soon as they are
+    /// encoded (see [`ChunkRender::next_group`]).
+    fn run(&self, i: usize, early: impl FnOnce(&[Vec<u8>])) -> Result<PartOut, Error> {
         let _guard = HandoverGuard(&self.handover[i]);
         let (s, e) = self.parts[i];
         let r = &self.renderer;
@@ -267,6 +270,18 @@ impl PartWork {
         let frames = (e - s) as usize;
         let pcm = input[pre * ch..(pre + frames) * ch].to_vec();
         let packets = match &self.settings {
+            Some(st) if i == 0 => {
+                opus::encode_chunk_early(
+                    input,
+                    ch,
+                    s,
+                    e - s,
+                    st,
+                    crate::webm::CLUSTER_PACKETS,
+                    early,
+                )?
+                .packets
+            }
             Some(st) => opus::encode_chunk(&input, ch, s, e - s, st)?.packets,
             None => Vec::new(),
         };
@@ -317,6 +332,8 @@ struct Results {
 #[derive(Default)]
 struct ResultsState {
     done: BTreeMap<usize, Result<PartOut, Error>>,
+    /// The first part's first cluster's packets, before the part is done.
+    early: Option<Vec<Vec<u8>>>,
     workers_alive: usize,
 }
 
@@ -345,6 +362,8 @@ pub struct ChunkRender {
     total_packets: usize,
     padding_frames: u64,
     produced: usize,
+    /// Leading packets of the first part already given out early.
+    early_taken: usize,
     is_last: bool,
     pcm: Vec<f32>,
     failed: bool,
@@ -464,7 +483,13 @@ impl ChunkRender {
                         if i >= work.parts.len() || cancel.load(Ordering::Relaxed) {
                             return;
                         }
-                        let out = work.run(i);
+                        let out = work.run(i, |packets| {
+                            let mut state =
+                                results.state.lock().unwrap_or_else(PoisonError::into_inner);
+                            state.early = Some(packets.to_vec());
+                            drop(state);
+                            results.changed.notify_all();
+                        });
                         let mut state =
                             results.state.lock().unwrap_or_else(PoisonError::into_inner);
                         state.done.insert(i, out);
@@ -484,6 +509,7 @@ impl ChunkRender {
             total_packets,
             padding_frames: opus::padding_frames(chunk.frames),
             produced: 0,
+            early_taken: 0,
             is_last,
             pcm: Vec::with_capacity(chunk.frames as usize * renderer.channels() as usize),
             failed: false,
@@ -503,6 +529,29 @@ impl ChunkRender {
     pub fn next_group(&mut self) -> Option<Result<PacketGroup, Error>> {
         if self.failed {
             return None;
+        }
+        if self.next_part == 0 && self.produced == 0 {
+            match self.take_early() {
+                Ok(Some(packets)) => {
+                    self.early_taken = packets.len();
+                    self.produced = packets.len();
+                    let padding_frames = if self.is_last && self.produced == self.total_packets {
+                        self.padding_frames
+                    } else {
+                        0
+                    };
+                    return Some(Ok(PacketGroup {
+                        packets,
+                        first_frame: self.start_frame,
+                        padding_frames,
+                    }));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
         }
         while self.pending.len() < crate::webm::CLUSTER_PACKETS {
             match self.take_part() {
@@ -533,6 +582,33 @@ impl ChunkRender {
         }))
     }
 
+    /// Waits for the first part's first cluster of packets or for the whole first part,
+    /// whichever comes first: `Some` packets in the first case (a first part too short for a
+    /// whole cluster never hands any over early).
+    fn take_early(&mut self) -> Result<Option<Vec<Vec<u8>>>, Error> {
+        let mut state = self
+            .results
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if state.done.contains_key(&0) {
+                return Ok(None);
+            }
+            if let Some(packets) = state.early.take() {
+                return Ok(Some(packets));
+            }
+            if state.workers_alive == 0 {
+                return Err(worker_stopped());
+            }
+            state = self
+                .results
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
     /// Takes the next part in order into `pending` and `pcm`; `Ok(false)` when all are in.
     fn take_part(&mut self) -> Result<bool, Error> {
         if self.next_part == self.part_count {
@@ -560,7 +636,8 @@ impl ChunkRender {
         };
         self.next_part += 1;
         self.pcm.extend_from_slice(&out.pcm);
-        self.pending.extend(out.packets);
+        let skip = std::mem::take(&mut self.early_taken);
+        self.pending.extend(out.packets.into_iter().skip(skip));
         Ok(true)
     }
 

@@ -154,6 +154,48 @@ pub fn encode_chunk(
     })
 }
 
+/// [`encode_chunk`], handing the first `first` packets to `on_first` as soon as they exist (a
+/// chunk's first WebM cluster can be sent while the rest of its first part is encoding). The
+/// packets are the same as [`encode_chunk`]'s.
+pub(crate) fn encode_chunk_early(
+    input: Vec<f32>,
+    channels: usize,
+    start_frame: u64,
+    frames: u64,
+    settings: &OpusSettings,
+    first: usize,
+    on_first: impl FnOnce(&[Vec<u8>]),
+) -> Result<EncodedChunk, EncodeError> {
+    let expected = (PRE_ROLL_FRAMES + frames as usize + LOOKAHEAD_FRAMES) * channels;
+    if input.len() != expected || frames == 0 {
+        return Err(EncodeError::InputLength {
+            expected,
+            got: input.len(),
+        });
+    }
+    let count = packet_count(frames);
+    let mut encoder = PacketEncoder::new(input, channels, PRE_ROLL_PACKETS + count, settings)?;
+    for packet in encoder.by_ref().take(PRE_ROLL_PACKETS) {
+        packet?;
+    }
+    let mut packets = Vec::with_capacity(count);
+    let mut on_first = Some(on_first);
+    for packet in encoder {
+        packets.push(packet?);
+        if packets.len() == first {
+            if let Some(f) = on_first.take() {
+                f(&packets);
+            }
+        }
+    }
+    Ok(EncodedChunk {
+        packets,
+        start_frame,
+        frames,
+        padding_frames: padding_frames(frames),
+    })
+}
+
 /// Encodes a whole track continuously (for the whole-track file): the first packet starts at the
 /// track's first frame; decoders must skip [`LOOKAHEAD_FRAMES`] (the pre-skip) and drop the
 /// returned padding at the end.
