@@ -147,6 +147,41 @@ pub fn read_excerpts(
     sampling: &Sampling,
     threads: usize,
 ) -> Result<Vec<Vec<f32>>, DecodeError> {
+    read_each(source, sampling, threads, |samples| samples)
+}
+
+/// [`read_excerpts`] and [`analyze_excerpts`] in one pass: each excerpt is measured by the task
+/// that read it, while its samples are still in cache, with no wait for the other excerpts in
+/// between (what a track's first open does). The same excerpts and the same analysis.
+pub fn read_and_analyze(
+    source: &Source,
+    sampling: &Sampling,
+    threads: usize,
+) -> Result<(Vec<Vec<f32>>, TrackAnalysis), DecodeError> {
+    let info = source.info();
+    let (rate, channels) = (analysis_rate(info.sample_rate), info.channels as usize);
+    let spectrum = Spectrum::new();
+    let measured = read_each(source, sampling, threads, |samples| {
+        let measure = ExcerptMeasure::of(&samples, rate, channels, &spectrum);
+        (samples, measure)
+    })?;
+    let mut accumulator = Accumulator::new(rate, channels);
+    let mut excerpts = Vec::with_capacity(measured.len());
+    for (samples, measure) in measured {
+        accumulator.add(measure);
+        excerpts.push(samples);
+    }
+    Ok((excerpts, accumulator.finish()))
+}
+
+/// Reads each excerpt (see [`read_excerpts`]) and hands it to `then` in the same task; the
+/// results in excerpt order.
+fn read_each<R: Send>(
+    source: &Source,
+    sampling: &Sampling,
+    threads: usize,
+    then: impl Fn(Vec<f32>) -> R + Sync,
+) -> Result<Vec<R>, DecodeError> {
     let info = source.info();
     let ranges = excerpts(info.frames, info.sample_rate, sampling);
     let resampling = (analysis_rate(info.sample_rate) != info.sample_rate)
@@ -163,14 +198,17 @@ pub fn read_excerpts(
             }
             let reader = reader.as_mut().expect("opened above");
             let (start, end) = ranges[i];
-            if let Some(resampling) = &resampling {
+            let samples = if let Some(resampling) = &resampling {
                 let rate = info.sample_rate;
                 let (start, end) = (output_frames(start, rate), output_frames(end, rate));
-                return crate::render::read_resampled(reader, resampling, info.frames, start, end);
-            }
-            let mut samples = Vec::with_capacity((end - start) as usize * info.channels as usize);
-            reader.read(start, end, |block| samples.extend_from_slice(block))?;
-            Ok(samples)
+                crate::render::read_resampled(reader, resampling, info.frames, start, end)?
+            } else {
+                let mut samples =
+                    Vec::with_capacity((end - start) as usize * info.channels as usize);
+                reader.read(start, end, |block| samples.extend_from_slice(block))?;
+                samples
+            };
+            Ok(then(samples))
         },
     )
     .into_iter()

@@ -127,17 +127,28 @@ impl Mastering {
         // Validate the settings before reading anything.
         presets::check_intensity(intensity)?;
         let threads = crate::parallel::resolve(threads);
-        let excerpts = analysis::read_excerpts(source, &analysis::Sampling::default(), threads)?;
-        Self::prepare_from_excerpts(source, excerpts, preset, intensity, analysis, threads)
+        let sampling = analysis::Sampling::default();
+        let (excerpts, analysis) = match analysis {
+            Some(a) => (analysis::read_excerpts(source, &sampling, threads)?, a),
+            None => analysis::read_and_analyze(source, &sampling, threads)?,
+        };
+        Self::prepare_from_excerpts(
+            source,
+            &excerpts,
+            preset,
+            intensity,
+            Some(analysis),
+            threads,
+        )
     }
 
     /// [`Self::prepare`] with the analysis excerpts already read
     /// ([`analysis::read_excerpts`] with the default sampling): what the stream engine does
-    /// when it keeps a track's excerpts for another preset's calibration. Consumes them (the
-    /// calibration shapes them in place).
+    /// when it keeps a track's excerpts for another preset's calibration. The calibration
+    /// shapes copies of them.
     pub fn prepare_from_excerpts(
         source: &Source,
-        excerpts: Vec<Vec<f32>>,
+        excerpts: &[Vec<f32>],
         preset: Preset,
         intensity: f64,
         analysis: Option<TrackAnalysis>,
@@ -151,7 +162,7 @@ impl Mastering {
             info.channels as usize,
         );
         let analysis = analysis
-            .unwrap_or_else(|| analysis::analyze_excerpts(&excerpts, rate, channels, threads));
+            .unwrap_or_else(|| analysis::analyze_excerpts(excerpts, rate, channels, threads));
         let mut params = design(&analysis, preset, intensity)?;
         if !params.is_bypass() && !analysis.is_silent() {
             params.gain_db = calibrate_gain(excerpts, rate, channels, &params, threads);
@@ -187,24 +198,29 @@ pub fn measure_output(
     ))
 }
 
-/// The loudness gain that brings the chain's output on `excerpts` to the target. The excerpts
-/// are shaped in place (they are not needed afterwards): copies of them would triple an open's
-/// peak memory (8 × 3 s at the source rate, 18 MB at 96 kHz stereo).
+/// The loudness gain that brings the chain's output on `excerpts` to the target. Each task
+/// copies its excerpt, shapes and measures it while it is in cache (the copies, not the
+/// excerpts, which the engine keeps for the next preset).
 fn calibrate_gain(
-    excerpts: Vec<Vec<f32>>,
+    excerpts: &[Vec<f32>],
     rate: u32,
     channels: usize,
     params: &MasteringParams,
     threads: usize,
 ) -> f64 {
-    // Each excerpt is shaped and measured by one task, while it is still in cache.
-    let (shaped, before): (Vec<_>, Vec<_>) =
-        crate::parallel::map_owned_with(excerpts, threads, |buf| {
-            process(buf, channels, rate, 0, params, Stages::BeforeGain);
-            Measurement::of(buf, rate, channels, false)
-        })
-        .into_iter()
-        .unzip();
+    let (shaped, before): (Vec<_>, Vec<_>) = crate::parallel::map_indexed(
+        excerpts.len(),
+        threads,
+        || (),
+        |(), i| {
+            let mut buf = excerpts[i].clone();
+            process(&mut buf, channels, rate, 0, params, Stages::BeforeGain);
+            let measured = Measurement::of(&buf, rate, channels, false);
+            (buf, measured)
+        },
+    )
+    .into_iter()
+    .unzip();
     let before = analysis::integrated_lufs(&before);
     let gain = (params.target_lufs - before).min(presets::MAX_GAIN_DB);
     let after: Vec<_> = crate::parallel::map_owned_with(shaped, threads, |buf| {

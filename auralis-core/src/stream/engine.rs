@@ -239,42 +239,38 @@ impl Track {
         let key = self.key(&format!("mastering/{}", choice.key_part()));
         let (entry, _) = cache.get_or_compute(key, || -> Result<CacheEntry, Error> {
             let analysis_key = self.key("analysis");
-            // The excerpts: kept from an earlier calibration of this file, or read now (and
-            // kept for the next preset).
-            let kept = lock(&engine.excerpts).get(self.signature);
-            let excerpts = match kept {
-                Some(kept) => (*kept).clone(),
-                None => {
-                    let read = crate::analysis::read_excerpts(
-                        source,
-                        &crate::analysis::Sampling::default(),
-                        threads,
-                    )?;
-                    lock(&engine.excerpts).put(self.signature, Arc::new(read.clone()));
-                    read
-                }
-            };
-            let mastering = match cache.claim(analysis_key) {
+            let sampling = crate::analysis::Sampling::default();
+            // The analysis: stored, or measured now (and stored). The excerpts: kept from an
+            // earlier calibration of this file, or read now (and kept for the next preset);
+            // read and measured in one pass when both are new.
+            let (analysis, fresh) = match cache.claim(analysis_key) {
                 Claim::Hit(entry, _) => {
                     let analysis: TrackAnalysis =
                         serde_json::from_slice(&entry.bytes).map_err(|e| corrupt_json(&e))?;
-                    Mastering::prepare_from_excerpts(
-                        source,
-                        excerpts,
-                        preset,
-                        intensity,
-                        Some(analysis),
-                        threads,
-                    )?
+                    (Some(analysis), None)
                 }
-                Claim::Miss(guard) => {
-                    let m = Mastering::prepare_from_excerpts(
-                        source, excerpts, preset, intensity, None, threads,
-                    )?;
-                    guard.complete(json_entry(&m.analysis));
-                    m
+                Claim::Miss(guard) => (None, Some(guard)),
+            };
+            let kept = lock(&engine.excerpts).get(self.signature);
+            let (excerpts, analysis) = match (kept, analysis) {
+                (Some(kept), analysis) => (kept, analysis),
+                (None, Some(analysis)) => (
+                    Arc::new(crate::analysis::read_excerpts(source, &sampling, threads)?),
+                    Some(analysis),
+                ),
+                (None, None) => {
+                    let (read, analysis) =
+                        crate::analysis::read_and_analyze(source, &sampling, threads)?;
+                    (Arc::new(read), Some(analysis))
                 }
             };
+            lock(&engine.excerpts).put(self.signature, excerpts.clone());
+            let mastering = Mastering::prepare_from_excerpts(
+                source, &excerpts, preset, intensity, analysis, threads,
+            )?;
+            if let Some(guard) = fresh {
+                guard.complete(json_entry(&mastering.analysis));
+            }
             Ok(json_entry(&mastering))
         })?;
         let mastering: Mastering =
