@@ -601,3 +601,36 @@ fn prefetch_ahead_queues_at_most_the_rest_of_the_track() {
     stream.prefetch_ahead(1, 2);
     assert_eq!(count() - before, total - 1 + 2);
 }
+
+#[test]
+fn an_open_track_is_analyzed_once_even_after_the_cache_lets_the_analysis_go() {
+    let engine = memory_engine();
+    let stream = engine
+        .open_bytes(
+            auralis_core::demo::demo_wav(),
+            Some("wav"),
+            StreamSettings::default(),
+        )
+        .unwrap();
+    let analysis = stream.analysis().clone();
+    // Opening computed two entries: the analysis and the default mastering.
+    assert_eq!(engine.stats().cache.computed, 2);
+    engine.cache().clear_memory();
+    let warm = stream.with_mastering((Preset::Warm, 0.7)).unwrap();
+    // Only the new mastering was computed: the track knew its analysis.
+    assert_eq!(engine.stats().cache.computed, 3);
+    assert_eq!(warm.analysis(), &analysis);
+    // And that mastering is the one a fresh engine calibrates from scratch.
+    let fresh = memory_engine()
+        .open_bytes(
+            auralis_core::demo::demo_wav(),
+            Some("wav"),
+            StreamSettings {
+                preset: Preset::Warm,
+                intensity: 0.7,
+                ..StreamSettings::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(warm.mastering(), fresh.mastering());
+}

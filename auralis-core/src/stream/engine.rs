@@ -119,6 +119,7 @@ impl Engine {
             signature,
             path: Some(path.to_path_buf()),
             masterings: Mutex::new(HashMap::new()),
+            analysis: Mutex::new(None),
         });
         track.check_unchanged()?;
         Stream::new(self.clone(), track, settings)
@@ -141,6 +142,7 @@ impl Engine {
             signature,
             path: None,
             masterings: Mutex::new(HashMap::new()),
+            analysis: Mutex::new(None),
         });
         Stream::new(self.clone(), track, settings)
     }
@@ -206,6 +208,9 @@ pub(super) struct Track {
     pub(super) signature: FileSignature,
     pub(super) path: Option<PathBuf>,
     pub(super) masterings: Mutex<HashMap<MasteringSettings, Arc<Mastering>>>,
+    /// The track's analysis once known: an open track never measures itself twice, even when
+    /// the cache has let the stored analysis go.
+    pub(super) analysis: Mutex<Option<TrackAnalysis>>,
 }
 
 impl Track {
@@ -243,13 +248,17 @@ impl Track {
             // The analysis: stored, or measured now (and stored). The excerpts: kept from an
             // earlier calibration of this file, or read now (and kept for the next preset);
             // read and measured in one pass when both are new.
-            let (analysis, fresh) = match cache.claim(analysis_key) {
-                Claim::Hit(entry, _) => {
-                    let analysis: TrackAnalysis =
-                        serde_json::from_slice(&entry.bytes).map_err(|e| corrupt_json(&e))?;
-                    (Some(analysis), None)
-                }
-                Claim::Miss(guard) => (None, Some(guard)),
+            let known = lock(&self.analysis).clone();
+            let (analysis, fresh) = match known {
+                Some(analysis) => (Some(analysis), None),
+                None => match cache.claim(analysis_key) {
+                    Claim::Hit(entry, _) => {
+                        let analysis: TrackAnalysis =
+                            serde_json::from_slice(&entry.bytes).map_err(|e| corrupt_json(&e))?;
+                        (Some(analysis), None)
+                    }
+                    Claim::Miss(guard) => (None, Some(guard)),
+                },
             };
             let kept = lock(&engine.excerpts).get(self.signature);
             let (excerpts, analysis) = match (kept, analysis) {
@@ -271,10 +280,12 @@ impl Track {
             if let Some(guard) = fresh {
                 guard.complete(json_entry(&mastering.analysis));
             }
+            *lock(&self.analysis) = Some(mastering.analysis.clone());
             Ok(json_entry(&mastering))
         })?;
         let mastering: Mastering =
             serde_json::from_slice(&entry.bytes).map_err(|e| corrupt_json(&e))?;
+        lock(&self.analysis).get_or_insert_with(|| mastering.analysis.clone());
         let mastering = Arc::new(mastering);
         lock(&self.masterings).insert(choice, mastering.clone());
         Ok(mastering)
