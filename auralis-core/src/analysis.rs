@@ -132,8 +132,9 @@ pub fn analyze_with(
 ///
 /// Hi-res sources are resampled to the rate the engine plays and masters at: what lies above
 /// 24 kHz is not in the output, the mastering chain runs at 48 kHz, and measuring at 96 or
-/// 192 kHz cost 2 to 4 times the time and memory for nothing (the `ebur128` loudness-range meter this once used
-/// alone holds 3 s of f64 audio per excerpt: 9.2 MB at 192 kHz stereo, for each of 8 excerpts).
+/// 192 kHz cost 2 to 4 times the time and memory for nothing (the `ebur128` loudness-range
+/// meter this once used held 3 s of f64 audio per excerpt: 9.2 MB at 192 kHz stereo, for each
+/// of 8 excerpts).
 pub fn analysis_rate(source_rate: u32) -> u32 {
     source_rate.min(crate::OUTPUT_RATE_HZ)
 }
