@@ -350,7 +350,8 @@ impl Drop for WorkerAlive {
 }
 
 /// One chunk being rendered in parts by worker threads: an iterator of its WebM clusters in
-/// order (when encoding; the first as soon as the 2 s first part is done), and its PCM once
+/// order (when encoding; the first as soon as the first part's first 50 packets are encoded),
+/// and its PCM once
 /// every part has arrived.
 pub struct ChunkRender {
     results: Arc<Results>,
@@ -524,7 +525,8 @@ impl ChunkRender {
         self
     }
 
-    /// The next group of packets in order (1 s; the first as soon as the first part is done),
+    /// The next group of packets in order (1 s; the first as soon as its packets are encoded,
+    /// before the rest of the first part),
     /// before muxing; `None` after the last.
     pub fn next_group(&mut self) -> Option<Result<PacketGroup, Error>> {
         if self.failed {
