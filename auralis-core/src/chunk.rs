@@ -270,19 +270,15 @@ impl PartWork {
         let frames = (e - s) as usize;
         let pcm = input[pre * ch..(pre + frames) * ch].to_vec();
         let packets = match &self.settings {
-            Some(st) if i == 0 => {
-                opus::encode_chunk_early(
-                    input,
-                    ch,
-                    s,
-                    e - s,
-                    st,
-                    crate::webm::CLUSTER_PACKETS,
-                    early,
-                )?
-                .packets
+            Some(st) => {
+                // Only the first part's first cluster is waited for by a listener.
+                let first = if i == 0 {
+                    crate::webm::CLUSTER_PACKETS
+                } else {
+                    usize::MAX
+                };
+                opus::encode_chunk_early(input, ch, s, e - s, st, first, early)?.packets
             }
-            Some(st) => opus::encode_chunk(&input, ch, s, e - s, st)?.packets,
             None => Vec::new(),
         };
         Ok(PartOut { pcm, packets })
@@ -588,17 +584,29 @@ impl ChunkRender {
     /// whichever comes first: `Some` packets in the first case (a first part too short for a
     /// whole cluster never hands any over early).
     fn take_early(&mut self) -> Result<Option<Vec<Vec<u8>>>, Error> {
+        self.wait(|state| {
+            if state.done.contains_key(&0) {
+                Some(Ok(None))
+            } else {
+                state.early.take().map(|packets| Ok(Some(packets)))
+            }
+        })
+    }
+
+    /// Waits until `ready` finds what it looks for in the workers' results (an error once no
+    /// worker is left to give it).
+    fn wait<T>(
+        &self,
+        mut ready: impl FnMut(&mut ResultsState) -> Option<Result<T, Error>>,
+    ) -> Result<T, Error> {
         let mut state = self
             .results
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         loop {
-            if state.done.contains_key(&0) {
-                return Ok(None);
-            }
-            if let Some(packets) = state.early.take() {
-                return Ok(Some(packets));
+            if let Some(found) = ready(&mut state) {
+                return found;
             }
             if state.workers_alive == 0 {
                 return Err(worker_stopped());
@@ -616,26 +624,8 @@ impl ChunkRender {
         if self.next_part == self.part_count {
             return Ok(false);
         }
-        let out = {
-            let mut state = self
-                .results
-                .state
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            loop {
-                if let Some(out) = state.done.remove(&self.next_part) {
-                    break out?;
-                }
-                if state.workers_alive == 0 {
-                    return Err(worker_stopped());
-                }
-                state = self
-                    .results
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-        };
+        let next = self.next_part;
+        let out = self.wait(|state| state.done.remove(&next))?;
         self.next_part += 1;
         self.pcm.extend_from_slice(&out.pcm);
         let skip = std::mem::take(&mut self.early_taken);

@@ -132,26 +132,15 @@ pub fn encode_chunk(
     frames: u64,
     settings: &OpusSettings,
 ) -> Result<EncodedChunk, EncodeError> {
-    let expected = (PRE_ROLL_FRAMES + frames as usize + LOOKAHEAD_FRAMES) * channels;
-    if input.len() != expected || frames == 0 {
-        return Err(EncodeError::InputLength {
-            expected,
-            got: input.len(),
-        });
-    }
-    let mut packets = encode_packets(
-        input,
+    encode_chunk_early(
+        input.to_vec(),
         channels,
-        PRE_ROLL_PACKETS + packet_count(frames),
-        settings,
-    )?;
-    packets.drain(..PRE_ROLL_PACKETS);
-    Ok(EncodedChunk {
-        packets,
         start_frame,
         frames,
-        padding_frames: padding_frames(frames),
-    })
+        settings,
+        usize::MAX,
+        |_| {},
+    )
 }
 
 /// [`encode_chunk`], handing the first `first` packets to `on_first` as soon as they exist (a
