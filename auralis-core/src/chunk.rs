@@ -72,6 +72,78 @@ pub struct Transition {
     pub curve: Curve,
 }
 
+/// A mastering's loudness gain that is still being calibrated (a preset switch, see
+/// [`ChunkRender::start_with_pending_gain`]): the chunk's first part reads its input and runs
+/// the stages before the gain meanwhile, the other parts wait for it before they start (so
+/// they take no core from the calibration).
+#[derive(Debug, Default)]
+pub struct PendingGain {
+    slot: Mutex<GainState>,
+    ready: Condvar,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+enum GainState {
+    #[default]
+    Pending,
+    Known(f64),
+    /// The calibration failed: the render stops (its caller reports the calibration's error).
+    Failed,
+}
+
+impl PendingGain {
+    /// The gain, calibrated: the render goes on with it.
+    pub fn set(&self, gain_db: f64) {
+        self.finish(GainState::Known(gain_db));
+    }
+
+    /// No gain will come: every part of the render fails.
+    pub fn fail(&self) {
+        self.finish(GainState::Failed);
+    }
+
+    fn finish(&self, state: GainState) {
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if matches!(*slot, GainState::Pending) {
+            *slot = state;
+        }
+        drop(slot);
+        self.ready.notify_all();
+    }
+
+    /// Waits for the gain.
+    fn wait(&self) -> Result<f64, Error> {
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            match *slot {
+                GainState::Known(g) => return Ok(g),
+                GainState::Failed => {
+                    return Err(Error::Internal {
+                        what: "the mastering's gain was not calibrated".into(),
+                    })
+                }
+                GainState::Pending => {
+                    slot = self
+                        .ready
+                        .wait(slot)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+        }
+    }
+}
+
+/// Fails a pending gain that its owner drops unset (an error or a panic between starting the
+/// render and calibrating), so no worker waits forever.
+impl Drop for GainGuard {
+    fn drop(&mut self) {
+        self.0.fail();
+    }
+}
+
+/// Owned by a [`ChunkRender`] started with a pending gain: see its `Drop`.
+struct GainGuard(Arc<PendingGain>);
+
 /// What one part gives: its mastered PCM and, when encoding, its Opus packets.
 struct PartOut {
     pcm: Vec<f32>,
@@ -83,7 +155,10 @@ struct PartWork {
     renderer: Renderer,
     chunk: ChunkRange,
     parts: Vec<(u64, u64)>,
+    /// The mastering; with `gain`, its loudness gain is the one `gain` gives.
     params: MasteringParams,
+    /// The loudness gain, when it is still being calibrated.
+    gain: Option<Arc<PendingGain>>,
     transition: Option<Transition>,
     settings: Option<OpusSettings>,
     /// Part `i`'s 48 kHz input, left for part `i + 1` (see [`Handover`]).
@@ -194,6 +269,13 @@ impl PartWork {
     /// encoded (see [`ChunkRender::next_group`]).
     fn run(&self, i: usize, early: impl FnOnce(&[Vec<u8>])) -> Result<PartOut, Error> {
         let _guard = HandoverGuard(&self.handover[i]);
+        // With the gain still being calibrated, only the first part starts (see
+        // `PendingGain`); the others wait for it first.
+        let known_gain = match &self.gain {
+            Some(pending) if i > 0 => Some(pending.wait()?),
+            Some(_) => None,
+            None => Some(self.params.gain_db),
+        };
         let (s, e) = self.parts[i];
         let r = &self.renderer;
         let ch = r.channels() as usize;
@@ -242,7 +324,7 @@ impl PartWork {
             }
             _ => None,
         };
-        let mut input = r.render_mastered_span_from(
+        let mut input = r.render_mastered_span_gain_from(
             move |a, b| {
                 let (a, b) = slice(a, b);
                 let mut input = input;
@@ -255,6 +337,11 @@ impl PartWork {
             pre,
             post,
             &self.params,
+            || match (known_gain, &self.gain) {
+                (Some(g), _) => Ok(g),
+                (None, Some(pending)) => pending.wait(),
+                (None, None) => Ok(self.params.gain_db),
+            },
         )?;
         let pre = pre as usize;
         if let (Some(old), Some(t)) = (old, &self.transition) {
@@ -365,6 +452,8 @@ pub struct ChunkRender {
     pcm: Vec<f32>,
     failed: bool,
     container: Container,
+    /// Fails a pending gain when the render is dropped before it is set.
+    _gain: Option<GainGuard>,
 }
 
 /// A unit of progressive output before it is muxed: at most [`crate::webm::CLUSTER_PACKETS`]
@@ -435,7 +524,38 @@ impl ChunkRender {
         let chunk = checked_chunk(renderer, plan, index)?;
         let is_last = index + 1 == plan.total_chunks();
         Ok(Self::spawn(
-            renderer, chunk, is_last, params, transition, opus,
+            renderer, chunk, is_last, params, None, transition, opus,
+        ))
+    }
+
+    /// [`Self::start`] for a mastering whose loudness gain is still being calibrated: `params`
+    /// are its parameters but the gain (`params.gain_db` is not used), `gain` gives the gain
+    /// when it is known. The first part reads, resamples and shapes its audio (every stage
+    /// before the gain, and a transition's old mastering) meanwhile; the rest waits for the
+    /// gain. With the gain set to `g`, the bytes are those of [`Self::start`] with
+    /// `params.gain_db = g`. Dropping the render, or failing the gain, stops it.
+    pub fn start_with_pending_gain(
+        renderer: &Renderer,
+        plan: &ChunkPlan,
+        index: u64,
+        params: &MasteringParams,
+        gain: Arc<PendingGain>,
+        transition: Option<&Transition>,
+        opus: Option<&OpusSettings>,
+    ) -> Result<Self, Error> {
+        if let Some(settings) = opus {
+            settings.validate()?;
+        }
+        let chunk = checked_chunk(renderer, plan, index)?;
+        let is_last = index + 1 == plan.total_chunks();
+        Ok(Self::spawn(
+            renderer,
+            chunk,
+            is_last,
+            params,
+            Some(gain),
+            transition,
+            opus,
         ))
     }
 
@@ -444,9 +564,11 @@ impl ChunkRender {
         chunk: ChunkRange,
         is_last: bool,
         params: &MasteringParams,
+        gain: Option<Arc<PendingGain>>,
         transition: Option<&Transition>,
         settings: Option<&OpusSettings>,
     ) -> Self {
+        let gain_guard = gain.clone().map(GainGuard);
         let parts = parts(&chunk);
         let part_count = parts.len();
         let total_packets = opus::packet_count(chunk.frames);
@@ -456,6 +578,7 @@ impl ChunkRender {
             handover: (0..parts.len()).map(|_| Handover::default()).collect(),
             parts,
             params: params.clone(),
+            gain,
             transition: transition.cloned(),
             settings: settings.copied(),
         });
@@ -511,6 +634,7 @@ impl ChunkRender {
             pcm: Vec::with_capacity(chunk.frames as usize * renderer.channels() as usize),
             failed: false,
             container: Container::Webm,
+            _gain: gain_guard,
         }
     }
 

@@ -222,6 +222,26 @@ impl Renderer {
         post: u64,
         params: &MasteringParams,
     ) -> Result<Vec<f32>, DecodeError> {
+        self.render_mastered_span_gain_from(input, start, end, pre, post, params, || {
+            Ok::<_, DecodeError>(params.gain_db)
+        })
+    }
+
+    /// [`Self::render_mastered_span_from`] with the loudness gain given late: the input is read
+    /// and shaped by the stages before the gain (which do not depend on it) first, then
+    /// `gain()` is asked for it (a preset switch calibrates it meanwhile). With
+    /// `gain() == params.gain_db` the samples are those of [`Self::render_mastered_span_from`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn render_mastered_span_gain_from<E: From<DecodeError>>(
+        &self,
+        input: impl FnOnce(u64, u64) -> Result<Vec<f32>, DecodeError>,
+        start: u64,
+        end: u64,
+        pre: u64,
+        post: u64,
+        params: &MasteringParams,
+        gain: impl FnOnce() -> Result<f64, E>,
+    ) -> Result<Vec<f32>, E> {
         assert!(
             post <= POST_ROLL_FRAMES,
             "post-roll beyond the mastering look-ahead"
@@ -231,14 +251,9 @@ impl Renderer {
         let (from, to) = self.mastered_input_span(start, end, pre, post, params);
         let mut buf = input(from, to)?;
         if !params.is_bypass() {
-            mastering::process(
-                &mut buf,
-                ch,
-                crate::OUTPUT_RATE_HZ,
-                from,
-                params,
-                Stages::All,
-            );
+            let rate = crate::OUTPUT_RATE_HZ;
+            mastering::process(&mut buf, ch, rate, from, params, Stages::BeforeGain);
+            mastering::after_gain(&mut buf, ch, rate, gain()?, params);
         }
         // Cut [start - pre, end + post) out of [from, to), with silence outside the track.
         let want_start = start as i64 - pre as i64;

@@ -634,3 +634,124 @@ fn an_open_track_is_analyzed_once_even_after_the_cache_lets_the_analysis_go() {
         .unwrap();
     assert_eq!(warm.mastering(), fresh.mastering());
 }
+
+#[test]
+fn a_switch_calibrating_while_it_renders_gives_the_two_step_bytes() {
+    // The oracle: a fresh engine doing the switch in two steps (calibrate, then the transition
+    // chunk). `switch_clusters` overlaps the two; its stream and bytes must be the same.
+    let engine_of = |threads: usize| {
+        auralis_core::stream::Engine::new(&auralis_core::stream::EngineConfig {
+            prefetch_workers: 0,
+            render_threads: threads,
+            ..Default::default()
+        })
+    };
+    let open = |engine: &auralis_core::stream::Engine| {
+        engine
+            .open_bytes(
+                auralis_core::demo::demo_wav(),
+                Some("wav"),
+                StreamSettings {
+                    chunk_seconds: 10.0,
+                    ..StreamSettings::default()
+                },
+            )
+            .unwrap()
+    };
+    let old = StreamSettings::default().mastering();
+    for (to, index, threads) in [
+        ((Preset::Warm, 0.8), 3, 2),
+        ((Preset::Bright, 1.0), 0, 1),
+        ((Preset::Punchy, 0.5), 11, 4),
+        ((Preset::None, 1.0), 5, 2),
+    ] {
+        // The oracle on one thread, the switch on `threads`.
+        let oracle_engine = engine_of(1);
+        let oracle = open(&oracle_engine).with_mastering(to).unwrap();
+        let expected = oracle.transition_media_segment(index, old).unwrap().bytes;
+
+        let engine = engine_of(threads);
+        let stream = open(&engine);
+        let before = engine.stats().cache.computed;
+        let (switched, clusters) = stream.switch_clusters(index, to).unwrap();
+        assert_eq!(clusters.origin(), Origin::Computed);
+        let units: Vec<Vec<u8>> = clusters.map(|c| c.unwrap()).collect();
+        assert!(units.len() > 1, "{to:?}: progressive");
+        assert_eq!(units.concat(), &expected[..], "{to:?} at chunk {index}");
+        assert_eq!(switched.mastering(), oracle.mastering(), "{to:?}");
+        assert_eq!(switched.settings().mastering(), to.into());
+        // The overlapped path was the one taken: only the gain differs from the design.
+        let mut designed = auralis_core::mastering::design(stream.analysis(), to.0, to.1).unwrap();
+        designed.gain_db = switched.mastering().gain_db;
+        assert_eq!(&designed, switched.mastering(), "{to:?}");
+        // The mastering and the transition chunk, each computed once and cached: the usual
+        // request for the same transition is a hit, and the same stream.
+        assert_eq!(engine.stats().cache.computed - before, 2, "{to:?}");
+        let again = stream
+            .with_mastering(to)
+            .unwrap()
+            .transition_media_segment(index, old)
+            .unwrap();
+        assert_eq!(again.origin, Origin::Memory);
+        assert_eq!(&again.bytes[..], &expected[..]);
+        // Known now: a second switch takes the plain path, same bytes.
+        let (_, clusters) = stream.switch_clusters(index, to).unwrap();
+        assert_eq!(clusters.origin(), Origin::Memory);
+    }
+}
+
+#[test]
+fn a_switch_that_is_stopped_or_bad_leaves_nothing_half_done() {
+    let engine = memory_engine();
+    let stream = engine
+        .open_bytes(
+            auralis_core::demo::demo_wav(),
+            Some("wav"),
+            StreamSettings {
+                chunk_seconds: 10.0,
+                ..StreamSettings::default()
+            },
+        )
+        .unwrap();
+    let computed = engine.stats().cache.computed;
+    assert!(matches!(
+        stream.switch_clusters(0, (Preset::Warm, 2.0)),
+        Err(Error::Mastering(_))
+    ));
+    assert!(matches!(
+        stream.switch_clusters(99, (Preset::Warm, 1.0)),
+        Err(Error::Plan(PlanError::ChunkIndexOutOfRange {
+            index: 99,
+            ..
+        }))
+    ));
+    assert_eq!(engine.stats().cache.computed, computed, "no work");
+    // A consumer that takes one cluster and stops caches no chunk (the mastering is kept).
+    let (switched, mut clusters) = stream.switch_clusters(4, (Preset::Live, 0.9)).unwrap();
+    assert!(!clusters.next().unwrap().unwrap().is_empty());
+    drop(clusters);
+    assert_eq!(
+        engine.stats().cache.computed,
+        computed + 1,
+        "the mastering only"
+    );
+    let served = switched
+        .transition_media_segment(4, StreamSettings::default().mastering())
+        .unwrap();
+    assert_eq!(served.origin, Origin::Computed);
+    let oracle = memory_engine()
+        .open_bytes(
+            auralis_core::demo::demo_wav(),
+            Some("wav"),
+            StreamSettings {
+                chunk_seconds: 10.0,
+                ..StreamSettings::default()
+            },
+        )
+        .unwrap()
+        .with_mastering((Preset::Live, 0.9))
+        .unwrap()
+        .transition_media_segment(4, StreamSettings::default().mastering())
+        .unwrap();
+    assert_eq!(served.bytes, oracle.bytes);
+}

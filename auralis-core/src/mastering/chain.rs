@@ -116,7 +116,20 @@ pub fn process(
     if stages == Stages::BeforeGain {
         return;
     }
-    apply_gain(buf, params.gain_db);
+    after_gain(buf, channels, rate, params.gain_db, params);
+}
+
+/// The stages from the loudness gain on (gain, then the limiter), with `gain_db` for the
+/// params' own: [`process`] with [`Stages::BeforeGain`] followed by this is [`Stages::All`]
+/// with that gain, bit for bit (a preset switch shapes a chunk while its gain is calibrated).
+pub fn after_gain(
+    buf: &mut [f32],
+    channels: usize,
+    rate: u32,
+    gain_db: f64,
+    params: &MasteringParams,
+) {
+    apply_gain(buf, gain_db);
     limiter::limit(buf, channels, rate, params.ceiling_dbtp);
 }
 

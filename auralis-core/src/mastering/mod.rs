@@ -24,7 +24,7 @@ mod limiter;
 pub mod presets;
 
 pub(crate) use chain::Biquads;
-pub use chain::{process, Stages, COMPRESSOR_BLOCK};
+pub use chain::{after_gain, process, Stages, COMPRESSOR_BLOCK};
 pub(crate) use limiter::true_peak;
 pub use presets::{design, MasteringParams, Preset, PresetValues};
 

@@ -414,6 +414,98 @@ impl Stream {
         }
     }
 
+    /// A preset or intensity switch at chunk `index`: the stream of `to` (as
+    /// [`Stream::with_mastering`] gives it) and its chunk `index` as a transition from this
+    /// stream's mastering, cluster by cluster (as `chunk_clusters(index, Some(this stream's
+    /// mastering))` on that stream gives it: the same bytes, the same cache entry).
+    ///
+    /// When `to` has never been calibrated for this track, the calibration and the transition
+    /// chunk's first part run at once: while the gain is calibrated over the kept analysis
+    /// excerpts, the first part's audio is decoded, resampled, shaped by every stage before
+    /// the gain and mastered the old way for the fade, so the first cluster waits only for the
+    /// gain, the limiter and the encoder after the calibration. Errors are those of the two
+    /// calls it stands for (a bad intensity, index or file).
+    pub fn switch_clusters(
+        &self,
+        index: u64,
+        to: impl Into<MasteringSettings>,
+    ) -> Result<(Stream, ChunkClusters), Error> {
+        let to = to.into();
+        to.validate()?;
+        self.inner.plan.check_index(index)?;
+        let from = self.inner.settings.mastering();
+        let settings = StreamSettings {
+            preset: to.preset,
+            intensity: to.intensity,
+            ..self.inner.settings
+        };
+        let track = &self.inner.track;
+        let known = lock(&track.masterings).contains_key(&to);
+        let analysis = lock(&track.analysis).clone();
+        let plain = || {
+            let target = self.with_settings(settings)?;
+            let clusters = target.chunk_clusters(index, Some(from))?;
+            Ok((target, clusters))
+        };
+        let Some(analysis) = analysis.filter(|_| !known && to != from) else {
+            return plain();
+        };
+        let mut params = crate::mastering::design(&analysis, to.preset, to.intensity)?;
+        if params.is_bypass() {
+            return plain();
+        }
+        track.check_unchanged()?;
+        let key = request_key(track, &settings, index, Some(from), Kind::Webm);
+        let foreground = self.inner.engine.inner.prefetch.foreground();
+        let guard = match self.inner.engine.cache().claim(key) {
+            Claim::Hit(..) => return plain(),
+            Claim::Miss(guard) => guard,
+        };
+        let pending = Arc::new(crate::chunk::PendingGain::default());
+        let transition = Transition {
+            from: self.inner.mastering.params.clone(),
+            fade_frames: settings.fade_frames(),
+            curve: settings.fade_curve,
+        };
+        let encoder = ChunkRender::start_with_pending_gain(
+            &track.renderer,
+            &self.inner.plan,
+            index,
+            &params,
+            pending.clone(),
+            Some(&transition),
+            Some(&settings.opus),
+        )?;
+        // The calibration, while the first part is read (an error drops the render, which
+        // stops it).
+        let target = self.with_settings(settings)?;
+        params.gain_db = target.mastering().gain_db;
+        if params != *target.mastering() {
+            // Not the parameters the design gave (it cannot happen: only the gain is
+            // calibrated): render it the plain way.
+            drop((encoder, guard));
+            return plain();
+        }
+        pending.set(params.gain_db);
+        let container = target.container();
+        Ok((
+            target.clone(),
+            ChunkClusters {
+                origin: Origin::Computed,
+                state: ClusterState::Live(Box::new(Live {
+                    encoder,
+                    guard: Some(guard),
+                    bytes: Vec::new(),
+                    stream: target,
+                    container,
+                    index,
+                    note_level: false,
+                    _foreground: foreground,
+                })),
+            },
+        ))
+    }
+
     /// The whole mastered track as one WebM file (a continuous encode with Duration and Cues,
     /// for download or `<audio src>`). Mastered and encoded one chunk at a time; the file's bytes
     /// are returned in memory (`chunk::write_whole_track_file` writes them to any `Write` with
@@ -606,20 +698,10 @@ impl Stream {
             m.validate()?;
         }
         self.inner.track.check_unchanged()?;
-        let mut what = match kind {
-            Kind::Webm => format!("webm/{}", s.key_part(true)),
-            Kind::Pcm => format!("pcm/{}", s.key_part(false)),
-        };
-        if let Some(m) = from {
-            what += &format!(
-                "/from {}/{}/{}",
-                m.key_part(),
-                s.fade_frames(),
-                s.fade_curve.name()
-            );
-        }
-        what += &format!("/chunk {index}");
-        Ok((self.clone(), self.inner.track.key(&what)))
+        Ok((
+            self.clone(),
+            request_key(&self.inner.track, s, index, from, kind),
+        ))
     }
 
     fn media_segment(
@@ -643,6 +725,31 @@ impl Stream {
             origin,
         })
     }
+}
+
+/// The cache key of chunk `index` of `track` with `settings` (a transition from `from`, which
+/// differs from the settings' own mastering, when given).
+fn request_key(
+    track: &Track,
+    s: &StreamSettings,
+    index: u64,
+    from: Option<MasteringSettings>,
+    kind: Kind,
+) -> CacheKey {
+    let mut what = match kind {
+        Kind::Webm => format!("webm/{}", s.key_part(true)),
+        Kind::Pcm => format!("pcm/{}", s.key_part(false)),
+    };
+    if let Some(m) = from {
+        what += &format!(
+            "/from {}/{}/{}",
+            m.key_part(),
+            s.fade_frames(),
+            s.fade_curve.name()
+        );
+    }
+    what += &format!("/chunk {index}");
+    track.key(&what)
 }
 
 /// `"<32 hex digits>"`: the XXH3-128 of `bytes` as an HTTP strong entity tag.
