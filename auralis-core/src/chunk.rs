@@ -518,14 +518,7 @@ impl ChunkRender {
         transition: Option<&Transition>,
         opus: Option<&OpusSettings>,
     ) -> Result<Self, Error> {
-        if let Some(settings) = opus {
-            settings.validate()?;
-        }
-        let chunk = checked_chunk(renderer, plan, index)?;
-        let is_last = index + 1 == plan.total_chunks();
-        Ok(Self::spawn(
-            renderer, chunk, is_last, params, None, transition, opus,
-        ))
+        Self::checked_spawn(renderer, plan, index, params, None, transition, opus)
     }
 
     /// [`Self::start`] for a mastering whose loudness gain is still being calibrated: `params`
@@ -543,19 +536,26 @@ impl ChunkRender {
         transition: Option<&Transition>,
         opus: Option<&OpusSettings>,
     ) -> Result<Self, Error> {
+        Self::checked_spawn(renderer, plan, index, params, Some(gain), transition, opus)
+    }
+
+    /// Checks the settings and the index before any work, then spawns the workers.
+    fn checked_spawn(
+        renderer: &Renderer,
+        plan: &ChunkPlan,
+        index: u64,
+        params: &MasteringParams,
+        gain: Option<Arc<PendingGain>>,
+        transition: Option<&Transition>,
+        opus: Option<&OpusSettings>,
+    ) -> Result<Self, Error> {
         if let Some(settings) = opus {
             settings.validate()?;
         }
         let chunk = checked_chunk(renderer, plan, index)?;
         let is_last = index + 1 == plan.total_chunks();
         Ok(Self::spawn(
-            renderer,
-            chunk,
-            is_last,
-            params,
-            Some(gain),
-            transition,
-            opus,
+            renderer, chunk, is_last, params, gain, transition, opus,
         ))
     }
 

@@ -635,6 +635,20 @@ fn an_open_track_is_analyzed_once_even_after_the_cache_lets_the_analysis_go() {
     assert_eq!(warm.mastering(), fresh.mastering());
 }
 
+/// The built-in demo in 10 s chunks, default settings.
+fn demo_stream(engine: &auralis_core::stream::Engine) -> auralis_core::stream::Stream {
+    engine
+        .open_bytes(
+            auralis_core::demo::demo_wav(),
+            Some("wav"),
+            StreamSettings {
+                chunk_seconds: 10.0,
+                ..StreamSettings::default()
+            },
+        )
+        .unwrap()
+}
+
 #[test]
 fn a_switch_calibrating_while_it_renders_gives_the_two_step_bytes() {
     // The oracle: a fresh engine doing the switch in two steps (calibrate, then the transition
@@ -646,18 +660,6 @@ fn a_switch_calibrating_while_it_renders_gives_the_two_step_bytes() {
             ..Default::default()
         })
     };
-    let open = |engine: &auralis_core::stream::Engine| {
-        engine
-            .open_bytes(
-                auralis_core::demo::demo_wav(),
-                Some("wav"),
-                StreamSettings {
-                    chunk_seconds: 10.0,
-                    ..StreamSettings::default()
-                },
-            )
-            .unwrap()
-    };
     let old = StreamSettings::default().mastering();
     for (to, index, threads) in [
         ((Preset::Warm, 0.8), 3, 2),
@@ -667,11 +669,11 @@ fn a_switch_calibrating_while_it_renders_gives_the_two_step_bytes() {
     ] {
         // The oracle on one thread, the switch on `threads`.
         let oracle_engine = engine_of(1);
-        let oracle = open(&oracle_engine).with_mastering(to).unwrap();
+        let oracle = demo_stream(&oracle_engine).with_mastering(to).unwrap();
         let expected = oracle.transition_media_segment(index, old).unwrap().bytes;
 
         let engine = engine_of(threads);
-        let stream = open(&engine);
+        let stream = demo_stream(&engine);
         let before = engine.stats().cache.computed;
         let (switched, clusters) = stream.switch_clusters(index, to).unwrap();
         assert_eq!(clusters.origin(), Origin::Computed);
@@ -703,16 +705,7 @@ fn a_switch_calibrating_while_it_renders_gives_the_two_step_bytes() {
 #[test]
 fn a_switch_that_is_stopped_or_bad_leaves_nothing_half_done() {
     let engine = memory_engine();
-    let stream = engine
-        .open_bytes(
-            auralis_core::demo::demo_wav(),
-            Some("wav"),
-            StreamSettings {
-                chunk_seconds: 10.0,
-                ..StreamSettings::default()
-            },
-        )
-        .unwrap();
+    let stream = demo_stream(&engine);
     let computed = engine.stats().cache.computed;
     assert!(matches!(
         stream.switch_clusters(0, (Preset::Warm, 2.0)),
@@ -739,16 +732,7 @@ fn a_switch_that_is_stopped_or_bad_leaves_nothing_half_done() {
         .transition_media_segment(4, StreamSettings::default().mastering())
         .unwrap();
     assert_eq!(served.origin, Origin::Computed);
-    let oracle = memory_engine()
-        .open_bytes(
-            auralis_core::demo::demo_wav(),
-            Some("wav"),
-            StreamSettings {
-                chunk_seconds: 10.0,
-                ..StreamSettings::default()
-            },
-        )
-        .unwrap()
+    let oracle = demo_stream(&memory_engine())
         .with_mastering((Preset::Live, 0.9))
         .unwrap()
         .transition_media_segment(4, StreamSettings::default().mastering())
