@@ -18,7 +18,14 @@
 //! - (f) libopus alone, the limit (c) is held to: the same track's mastered 48 kHz audio (the
 //!   engine's own chunk PCM, made once before the runs), cut into the same 30 s chunks and
 //!   encoded with the engine's settings (complexity, bitrate, VBR, 20 ms packets) on as many
-//!   threads as the engine uses, each thread taking the next chunk; nothing else is timed.
+//!   threads as the engine uses, each thread taking the next chunk; nothing else is timed;
+//! - (g) time to first cluster from a fresh engine whose disk cache holds the file's analysis
+//!   and mastering (primed by an open alone);
+//! - (h) an uncached preset switch at a pseudo-random chunk of the open stream: the new
+//!   preset's calibration and the transition chunk's first Cluster, through
+//!   `Stream::switch_clusters` (calibration overlapped with the chunk's first part); (h') the
+//!   same preset at another intensity switched in two steps (`with_mastering`, then
+//!   `chunk_clusters`), for comparison.
 //!
 //! Then, in a child process (so its peak RSS is its own), the whole-track render of a long file
 //! (`--long-minutes`, default 60) with the default engine configuration but a 32 MiB memory
@@ -108,7 +115,8 @@ fn main() {
         "(c) ffmpeg: whole track",
         "(f) libopus alone: the whole track's mastered audio, same threads and settings",
         "(g) ours: first cluster of chunk 0, analysis and mastering stored",
-        "(h) ours: uncached preset switch (calibration + transition chunk's first cluster)",
+        "(h) ours: uncached preset switch, switch_clusters (calibration overlapped)",
+        "(h') ours: uncached preset switch, two steps (with_mastering, then chunk_clusters)",
     ]
     .into_iter()
     .map(|name| (name, Vec::new()))
@@ -235,12 +243,22 @@ fn main() {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
         let k = 1 + (seed >> 33) % (info.total_chunks - 1);
         let t = Instant::now();
+        let (_switched, mut clusters) = warm.switch_clusters(k, to).expect("switch");
+        std::hint::black_box(clusters.next().expect("a cluster").expect("first cluster"));
+        rows[10].1.push(t.elapsed());
+        for cluster in clusters {
+            cluster.expect("cluster");
+        }
+        // (h'): the same preset at another intensity (so nothing of it is cached either),
+        // switched the way a caller without `switch_clusters` does it.
+        let to = MasteringSettings::new(presets[rep % presets.len()], 0.45 - 0.01 * rep as f64);
+        let t = Instant::now();
         let switched = warm.with_mastering(to).expect("switch");
         let mut clusters = switched
             .chunk_clusters(k, Some(warm.settings().mastering()))
             .expect("transition clusters");
         std::hint::black_box(clusters.next().expect("a cluster").expect("first cluster"));
-        rows[10].1.push(t.elapsed());
+        rows[11].1.push(t.elapsed());
         for cluster in clusters {
             cluster.expect("cluster");
         }
