@@ -389,6 +389,31 @@ impl Stream {
         })
     }
 
+    /// A preset switch at chunk `index` in one call: `(stream, clusters)`, the stream of the
+    /// new preset and intensity and its transition chunk from this stream's settings, cluster
+    /// by cluster. The same bytes as `with_mastering(preset, intensity)` then
+    /// `iter_chunk_webm(index, transition_from=(this preset, this intensity))`, sooner when the
+    /// new setting was never used on this track: its gain is calibrated while the transition's
+    /// first part is read.
+    #[pyo3(signature = (index, preset, intensity=1.0))]
+    fn switch_clusters(
+        &self,
+        py: Python<'_>,
+        index: u64,
+        preset: Option<String>,
+        intensity: f64,
+    ) -> PyResult<(Self, Clusters)> {
+        let p = self::preset(preset.as_deref())?;
+        let (inner, clusters) = heavy(py, || self.inner.switch_clusters(index, (p, intensity)))?;
+        Ok((
+            Stream { inner },
+            Clusters {
+                origin: origin_name(clusters.origin()),
+                inner: Mutex::new(clusters),
+            },
+        ))
+    }
+
     /// Chunk `index`'s mastered audio, float32 of shape (frames, channels) at 48 kHz.
     fn chunk_pcm<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let pcm = heavy(py, || self.inner.chunk_pcm(index))?;

@@ -76,6 +76,36 @@ def test_transition_chunks_differ_from_plain_ones_and_are_cached(make_wav):
     assert s.media_segment(1, transition_from=("bright", 1.0))[0] == plain
 
 
+def test_switch_clusters_serves_the_transition_of_the_two_step_switch(make_wav):
+    path = make_wav(11.0)
+    s = ac.Stream(str(path), preset="warm", intensity=0.6, chunk_seconds=5.0, cache_dir=None)
+    s.media_segment(0)
+    new, clusters = s.switch_clusters(1, "bright", 0.8)
+    assert clusters.origin == "MISS"
+    parts = list(clusters)
+    assert parts and all(c[:4] == b"\x1f\x43\xb6\x75" for c in parts)  # Cluster IDs
+    assert new.info["preset"] == "bright" and new.info["intensity"] == 0.8
+    assert s.info["preset"] == "warm"
+    # Oracle: the two-step switch on an engine of its own (another thread count, so nothing
+    # is shared with the first), whose bytes are the same for any thread count.
+    ref = ac.Stream(str(path), preset="warm", intensity=0.6, chunk_seconds=5.0, cache_dir=None,
+                    render_threads=1)
+    expected, origin = ref.with_mastering("bright", 0.8).media_segment(
+        1, transition_from=("warm", 0.6))
+    assert origin == "MISS" and b"".join(parts) == expected
+    # The switched stream keeps the transition: served again, it is a cache hit.
+    assert new.media_segment(1, transition_from=("warm", 0.6)) == (expected, "HIT-MEMORY")
+    # A switch to the stream's own settings is its plain chunk.
+    same, plain = s.switch_clusters(2, "warm", 0.6)
+    assert b"".join(plain) == s.media_segment(2)[0] and same.info["preset"] == "warm"
+    with pytest.raises(ac.InvalidArgumentError):
+        s.switch_clusters(1, "no-such-preset")
+    with pytest.raises(ac.InvalidArgumentError):
+        s.switch_clusters(1, "bright", -1.0)
+    with pytest.raises(ac.IndexOutOfRangeError):
+        s.switch_clusters(3, "bright")
+
+
 def test_errors_form_one_hierarchy_and_missing_files_are_file_not_found(make_wav, tmp_path):
     good = str(make_wav(3.0))
     with pytest.raises(FileNotFoundError):
