@@ -13,7 +13,8 @@ use crate::render::Renderer;
 
 /// The whole mastered track as one file in `container`: a continuous encode, as WebM with
 /// pre-skip, CodecDelay, Duration and Cues, or as MP4 with PreSkip and an edit list. The PCM is
-/// made and encoded one chunk at a time; the file's bytes are held in memory (see
+/// made and encoded one chunk at a time, the next chunk mastered while one is encoded (at most
+/// two chunks' PCM at once); the file's bytes are held in memory (see
 /// [`write_whole_track_file`] for a bounded-memory version).
 pub fn whole_track_file(
     renderer: &Renderer,
@@ -100,8 +101,8 @@ impl EncodedTrack {
     }
 }
 
-/// Masters the track chunk by chunk (the chunks' own samples, see [`mastered_pcm`]) and
-/// encodes it continuously ([`opus::TrackEncoder`]: the packets of [`opus::encode_track`]),
+/// Masters the track chunk by chunk (the chunks' own samples, see [`mastered_pcm`]) on a
+/// second thread, one chunk ahead, and encodes it continuously on this one ([`opus::TrackEncoder`]: the packets of [`opus::encode_track`]),
 /// appending the packets to `packets`.
 fn encode_whole_track(
     renderer: &Renderer,
@@ -121,9 +122,31 @@ fn encode_whole_track(
             source,
         })
     };
-    for c in plan.chunks() {
-        encoder.push(&mastered_pcm(renderer, &plan, c.index, params)?, &mut sink)?;
-    }
+    // Chunk k + 1 is mastered (on the renderer's threads) while chunk k is encoded here: the
+    // encoder is one continuous state and so one thread, and without the overlap the cores that
+    // master wait for it. The rendezvous channel holds no chunk: at most two chunks' PCM exist
+    // at once (the one being encoded and the next), so memory stays bounded by the chunk
+    // length. The PCM is each chunk's own (`mastered_pcm`), so the bytes do not change.
+    std::thread::scope(|scope| -> Result<(), Error> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<f32>, Error>>(0);
+        let plan = &plan;
+        scope.spawn(move || {
+            for c in plan.chunks() {
+                let pcm = mastered_pcm(renderer, plan, c.index, params);
+                let failed = pcm.is_err();
+                // A send fails when the encoder stopped (its own error): nothing more is wanted.
+                if tx.send(pcm).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        // A mastering thread that panicked ends the channel early; the scope then panics in
+        // turn, so no short file is ever returned.
+        for pcm in rx.iter().take(plan.total_chunks() as usize) {
+            encoder.push(&pcm?, &mut sink)?;
+        }
+        Ok(())
+    })?;
     let padding_frames = encoder.padding_frames();
     encoder.finish(&mut sink)?;
     Ok(EncodedTrack {

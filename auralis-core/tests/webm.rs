@@ -476,3 +476,43 @@ fn the_streamed_whole_track_file_is_the_in_memory_one_and_write_errors_are_io_er
         assert_eq!(err.kind(), auralis_core::ErrorKind::Io, "{err}");
     }
 }
+
+#[test]
+fn a_whole_track_file_whose_source_fails_mid_track_is_an_error_not_a_short_file() {
+    // 95 s of 48 kHz WAV: four chunks. Opened whole, then cut on disk to 40 s, so chunk 0 is
+    // mastered (and encoded, beside the mastering of chunk 1) before a later chunk's read fails.
+    let dir = tempfile::tempdir().unwrap();
+    let samples = quantize(&music_like(48_000, 2, 95 * 48_000, 7), 16);
+    let bytes = wav_int(48_000, 2, 16, &samples);
+    let path = write_temp(&dir, "cut.wav", &bytes);
+    let renderer = Renderer::new(Source::open(&path).unwrap());
+    assert_eq!(renderer.plan(30.0).unwrap().total_chunks(), 4);
+    let mastering = Mastering::prepare(renderer.source(), Preset::Warm, 1.0, None, 0).unwrap();
+    std::fs::write(&path, &bytes[..44 + 40 * 48_000 * 4]).unwrap();
+    // The failure is mid-track: chunk 0 still renders from the cut file, chunk 2 does not.
+    let plan = renderer.plan(30.0).unwrap();
+    assert!(chunk::mastered_pcm(&renderer, &plan, 0, &mastering.params).is_ok());
+    assert!(chunk::mastered_pcm(&renderer, &plan, 2, &mastering.params).is_err());
+    for container in [Container::Webm, Container::Mp4] {
+        let mut out = Vec::new();
+        let result = chunk::write_whole_track_file(
+            &renderer,
+            &mastering.params,
+            &OpusSettings::default(),
+            container,
+            &mut out,
+        );
+        assert!(
+            matches!(result, Err(auralis_core::Error::Decode(_))),
+            "{container}: {result:?}"
+        );
+        assert!(out.is_empty(), "{container}: {} bytes written", out.len());
+        let whole = chunk::whole_track_file(
+            &renderer,
+            &mastering.params,
+            &OpusSettings::default(),
+            container,
+        );
+        assert!(matches!(whole, Err(auralis_core::Error::Decode(_))));
+    }
+}
