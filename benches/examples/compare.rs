@@ -25,7 +25,16 @@
 //!   preset's calibration and the transition chunk's first Cluster, through
 //!   `Stream::switch_clusters` (calibration overlapped with the chunk's first part); (h') the
 //!   same preset at another intensity switched in two steps (`with_mastering`, then
-//!   `chunk_clusters`), for comparison.
+//!   `chunk_clusters`), for comparison;
+//! - (i) decoding and resampling alone: every chunk of the track read to 48 kHz by a fresh
+//!   reader, no mastering warm-up, on the same threads taking the next chunk;
+//! - (j) the mastering chain alone, once over each chunk's 48 kHz audio (made before the runs),
+//!   no warm-up, on the same threads.
+//!
+//! (f) + (i) + (j) is the floor of the work a whole-track render cannot avoid for this source
+//! and chain on these threads; (f) over that floor is the share of the libopus-alone limit an
+//! engine with no restart points (warm-ups, encoder pre-roll), no muxing and no idle core
+//! would reach.
 //!
 //! Then, in a child process (so its peak RSS is its own), the whole-track render of a long file
 //! (`--long-minutes`, default 60) with the default engine configuration but a 32 MiB memory
@@ -117,6 +126,8 @@ fn main() {
         "(g) ours: first cluster of chunk 0, analysis and mastering stored",
         "(h) ours: uncached preset switch, switch_clusters (calibration overlapped)",
         "(h') ours: uncached preset switch, two steps (with_mastering, then chunk_clusters)",
+        "(i) decoding and resampling alone: the whole track to 48 kHz, same chunks and threads",
+        "(j) the mastering chain alone: the whole track's 48 kHz audio once, same chunks and threads",
     ]
     .into_iter()
     .map(|name| (name, Vec::new()))
@@ -127,6 +138,20 @@ fn main() {
         .map(|k| warm.chunk_pcm(k).expect("chunk PCM"))
         .collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // (j)'s input: every chunk's unmastered 48 kHz audio, made once, untimed.
+    let renderer = auralis_core::Renderer::new(Source::open(&input).expect("open"));
+    let ranges: Vec<(u64, u64)> = (0..info.total_chunks)
+        .map(|k| {
+            let c = warm.plan().chunk(k).expect("chunk");
+            (c.start_frame, c.start_frame + c.frames)
+        })
+        .collect();
+    let chunk_input: Vec<Vec<f32>> = on_threads(ranges.len(), threads, |k| {
+        let mut reader = renderer.source().reader().expect("reader");
+        renderer
+            .render_range(&mut reader, ranges[k].0, ranges[k].1)
+            .expect("48 kHz audio")
+    });
 
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for rep in 0..reps {
@@ -262,6 +287,34 @@ fn main() {
         for cluster in clusters {
             cluster.expect("cluster");
         }
+
+        // (i): what any engine does before mastering, each chunk read by a fresh reader as
+        // the engine reads it (no warm-up, no roll beyond the resampler's own).
+        let t = Instant::now();
+        std::hint::black_box(on_threads(ranges.len(), threads, |k| {
+            let mut reader = renderer.source().reader().expect("reader");
+            renderer
+                .render_range(&mut reader, ranges[k].0, ranges[k].1)
+                .expect("48 kHz audio")
+                .len()
+        }));
+        rows[12].1.push(t.elapsed());
+
+        // (j): the chain once over each chunk's audio (no 3 s warm-up, no post-roll).
+        let t = Instant::now();
+        std::hint::black_box(on_threads(ranges.len(), threads, |k| {
+            let mut buf = chunk_input[k].clone();
+            auralis_core::mastering::process(
+                &mut buf,
+                usize::from(info.channels),
+                auralis_core::OUTPUT_RATE_HZ,
+                ranges[k].0,
+                &params,
+                auralis_core::mastering::Stages::All,
+            );
+            buf.len()
+        }));
+        rows[13].1.push(t.elapsed());
         eprintln!("repetition {} of {reps} done", rep + 1);
     }
 
@@ -293,6 +346,12 @@ fn main() {
         100.0 * m[8] / m[6],
         m[8],
         m[6]
+    );
+    let floor = m[8] + m[12] + m[13];
+    println!(
+        "whole track: the floor of the work itself, (f) + (i) + (j) = {floor:.1} ms: an engine \
+         with no warm-up, roll, muxing or idle core would run at {:.1} % of the limit",
+        100.0 * m[8] / floor
     );
     println!(
         "whole track: ours {:.0}x real time, ffmpeg {:.0}x real time",
@@ -356,6 +415,35 @@ fn libopus_alone(
             .collect();
         workers.into_iter().map(|w| w.join().expect("worker")).sum()
     })
+}
+
+/// Runs `work(k)` for `k` in `0..n` on `threads` threads, each taking the next `k` (as the
+/// libopus-alone figure does); the results in `k` order.
+fn on_threads<R: Send>(n: usize, threads: usize, work: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let mut out: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        if k >= n {
+                            break mine;
+                        }
+                        mine.push((k, work(k)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("worker"))
+            .collect()
+    });
+    out.sort_by_key(|(k, _)| *k);
+    out.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Engine with a disk cache in `dir` and no prefetching.
