@@ -146,12 +146,14 @@ fn main() {
             (c.start_frame, c.start_frame + c.frames)
         })
         .collect();
-    let chunk_input: Vec<Vec<f32>> = on_threads(ranges.len(), threads, |k| {
+    // Chunk `k` read to 48 kHz by a fresh reader, as the engine reads it: (i)'s work.
+    let read_chunk = |k: usize| {
         let mut reader = renderer.source().reader().expect("reader");
         renderer
             .render_range(&mut reader, ranges[k].0, ranges[k].1)
             .expect("48 kHz audio")
-    });
+    };
+    let chunk_input: Vec<Vec<f32>> = on_threads(ranges.len(), threads, read_chunk);
 
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for rep in 0..reps {
@@ -291,21 +293,20 @@ fn main() {
         // (i): what any engine does before mastering, each chunk read by a fresh reader as
         // the engine reads it (no warm-up, no roll beyond the resampler's own).
         let t = Instant::now();
-        std::hint::black_box(on_threads(ranges.len(), threads, |k| {
-            let mut reader = renderer.source().reader().expect("reader");
-            renderer
-                .render_range(&mut reader, ranges[k].0, ranges[k].1)
-                .expect("48 kHz audio")
-                .len()
-        }));
+        std::hint::black_box(on_threads(ranges.len(), threads, |k| read_chunk(k).len()));
         rows[12].1.push(t.elapsed());
 
-        // (j): the chain once over each chunk's audio (no 3 s warm-up, no post-roll).
+        // (j): the chain once over each chunk's audio (no 3 s warm-up, no post-roll), in place
+        // on copies made before the clock starts.
+        let copies: Vec<std::sync::Mutex<Vec<f32>>> = chunk_input
+            .iter()
+            .map(|c| std::sync::Mutex::new(c.clone()))
+            .collect();
         let t = Instant::now();
         std::hint::black_box(on_threads(ranges.len(), threads, |k| {
-            let mut buf = chunk_input[k].clone();
+            let mut buf = copies[k].lock().expect("one worker per chunk");
             auralis_core::mastering::process(
-                &mut buf,
+                &mut buf[..],
                 usize::from(info.channels),
                 auralis_core::OUTPUT_RATE_HZ,
                 ranges[k].0,
@@ -377,44 +378,31 @@ fn libopus_alone(
     settings: &StreamSettings,
     threads: usize,
 ) -> usize {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let next = AtomicUsize::new(0);
     let layout = if channels == 1 {
         ::opus::Channels::Mono
     } else {
         ::opus::Channels::Stereo
     };
     let packet = auralis_core::opus::PACKET_FRAMES * channels as usize;
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut bytes = 0;
-                    let mut out = vec![0u8; 4000];
-                    loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(pcm) = chunks.get(k) else {
-                            break bytes;
-                        };
-                        let mut enc =
-                            ::opus::Encoder::new(48_000, layout, ::opus::Application::Audio)
-                                .expect("encoder");
-                        enc.set_bitrate(::opus::Bitrate::Bits(settings.opus.bitrate_bps as i32))
-                            .expect("bitrate");
-                        enc.set_vbr(true).expect("vbr");
-                        enc.set_complexity(i32::from(settings.opus.complexity))
-                            .expect("complexity");
-                        let mut padded = pcm.clone();
-                        padded.resize(pcm.len().div_ceil(packet) * packet, 0.0);
-                        for frame in padded.chunks_exact(packet) {
-                            bytes += enc.encode_float(frame, &mut out).expect("encode");
-                        }
-                    }
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().expect("worker")).sum()
+    on_threads(chunks.len(), threads, |k| {
+        let pcm = &chunks[k];
+        let mut enc =
+            ::opus::Encoder::new(48_000, layout, ::opus::Application::Audio).expect("encoder");
+        enc.set_bitrate(::opus::Bitrate::Bits(settings.opus.bitrate_bps as i32))
+            .expect("bitrate");
+        enc.set_vbr(true).expect("vbr");
+        enc.set_complexity(i32::from(settings.opus.complexity))
+            .expect("complexity");
+        let mut out = vec![0u8; 4000];
+        let mut padded = pcm.clone();
+        padded.resize(pcm.len().div_ceil(packet) * packet, 0.0);
+        padded
+            .chunks_exact(packet)
+            .map(|frame| enc.encode_float(frame, &mut out).expect("encode"))
+            .sum::<usize>()
     })
+    .into_iter()
+    .sum()
 }
 
 /// Runs `work(k)` for `k` in `0..n` on `threads` threads, each taking the next `k` (as the
