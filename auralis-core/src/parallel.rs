@@ -25,7 +25,7 @@ pub fn resolve(threads: usize) -> usize {
 /// `f(&mut state, i)` for `i` in `0..n`, on up to `threads` threads, each with its own `state`
 /// from `init` (a decoder, a buffer). Results in index order. With one thread (or one item)
 /// everything runs on the caller's thread.
-pub(crate) fn map_indexed<S, R, I, F>(n: usize, threads: usize, init: I, f: F) -> Vec<R>
+pub fn map_indexed<S, R, I, F>(n: usize, threads: usize, init: I, f: F) -> Vec<R>
 where
     R: Send,
     I: Fn() -> S + Sync,
@@ -71,7 +71,7 @@ where
 
 /// `f(&mut item)` for every item, on up to `threads` threads, in place: the items are moved
 /// in and come back in order, so large buffers are transformed without a copy.
-pub(crate) fn map_owned<T, F>(items: Vec<T>, threads: usize, f: F) -> Vec<T>
+pub fn map_owned<T, F>(items: Vec<T>, threads: usize, f: F) -> Vec<T>
 where
     T: Send,
     F: Fn(&mut T) + Sync,

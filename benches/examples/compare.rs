@@ -47,6 +47,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use auralis_core::parallel::{map_indexed, map_owned};
 use auralis_core::stream::{Engine, EngineConfig, Stream, StreamSettings};
 use auralis_core::{analysis, CacheConfig, MasteringSettings, Preset, Source};
 
@@ -153,7 +154,8 @@ fn main() {
             .render_range(&mut reader, ranges[k].0, ranges[k].1)
             .expect("48 kHz audio")
     };
-    let chunk_input: Vec<Vec<f32>> = on_threads(ranges.len(), threads, read_chunk);
+    let chunk_input: Vec<Vec<f32>> =
+        map_indexed(ranges.len(), threads, || (), |(), k| read_chunk(k));
 
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for rep in 0..reps {
@@ -293,27 +295,31 @@ fn main() {
         // (i): what any engine does before mastering, each chunk read by a fresh reader as
         // the engine reads it (no warm-up, no roll beyond the resampler's own).
         let t = Instant::now();
-        std::hint::black_box(on_threads(ranges.len(), threads, |k| read_chunk(k).len()));
+        std::hint::black_box(map_indexed(
+            ranges.len(),
+            threads,
+            || (),
+            |(), k| read_chunk(k).len(),
+        ));
         rows[12].1.push(t.elapsed());
 
         // (j): the chain once over each chunk's audio (no 3 s warm-up, no post-roll), in place
         // on copies made before the clock starts.
-        let copies: Vec<std::sync::Mutex<Vec<f32>>> = chunk_input
+        let copies: Vec<(u64, Vec<f32>)> = ranges
             .iter()
-            .map(|c| std::sync::Mutex::new(c.clone()))
+            .zip(&chunk_input)
+            .map(|(&(start, _), audio)| (start, audio.clone()))
             .collect();
         let t = Instant::now();
-        std::hint::black_box(on_threads(ranges.len(), threads, |k| {
-            let mut buf = copies[k].lock().expect("one worker per chunk");
+        std::hint::black_box(map_owned(copies, threads, |(start, buf)| {
             auralis_core::mastering::process(
                 &mut buf[..],
                 usize::from(info.channels),
                 auralis_core::OUTPUT_RATE_HZ,
-                ranges[k].0,
+                *start,
                 &params,
                 auralis_core::mastering::Stages::All,
             );
-            buf.len()
         }));
         rows[13].1.push(t.elapsed());
         eprintln!("repetition {} of {reps} done", rep + 1);
@@ -384,54 +390,35 @@ fn libopus_alone(
         ::opus::Channels::Stereo
     };
     let packet = auralis_core::opus::PACKET_FRAMES * channels as usize;
-    on_threads(chunks.len(), threads, |k| {
-        let pcm = &chunks[k];
-        let mut enc =
-            ::opus::Encoder::new(48_000, layout, ::opus::Application::Audio).expect("encoder");
-        enc.set_bitrate(::opus::Bitrate::Bits(settings.opus.bitrate_bps as i32))
-            .expect("bitrate");
-        enc.set_vbr(true).expect("vbr");
-        enc.set_complexity(i32::from(settings.opus.complexity))
-            .expect("complexity");
-        let mut out = vec![0u8; 4000];
-        let mut padded = pcm.clone();
-        padded.resize(pcm.len().div_ceil(packet) * packet, 0.0);
-        padded
-            .chunks_exact(packet)
-            .map(|frame| enc.encode_float(frame, &mut out).expect("encode"))
-            .sum::<usize>()
-    })
+    map_indexed(
+        chunks.len(),
+        threads,
+        || (vec![0u8; 4000], vec![0f32; packet]),
+        |(out, tail), k| {
+            let pcm = &chunks[k];
+            let mut enc =
+                ::opus::Encoder::new(48_000, layout, ::opus::Application::Audio).expect("encoder");
+            enc.set_bitrate(::opus::Bitrate::Bits(settings.opus.bitrate_bps as i32))
+                .expect("bitrate");
+            enc.set_vbr(true).expect("vbr");
+            enc.set_complexity(i32::from(settings.opus.complexity))
+                .expect("complexity");
+            let whole = pcm.chunks_exact(packet);
+            // libopus takes whole 20 ms packets: the last one is padded with silence.
+            let rest = whole.remainder();
+            let mut bytes: usize = whole
+                .map(|frame| enc.encode_float(frame, out).expect("encode"))
+                .sum();
+            if !rest.is_empty() {
+                tail.fill(0.0);
+                tail[..rest.len()].copy_from_slice(rest);
+                bytes += enc.encode_float(tail, out).expect("encode");
+            }
+            bytes
+        },
+    )
     .into_iter()
     .sum()
-}
-
-/// Runs `work(k)` for `k` in `0..n` on `threads` threads, each taking the next `k` (as the
-/// libopus-alone figure does); the results in `k` order.
-fn on_threads<R: Send>(n: usize, threads: usize, work: impl Fn(usize) -> R + Sync) -> Vec<R> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let next = AtomicUsize::new(0);
-    let mut out: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads.max(1))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        if k >= n {
-                            break mine;
-                        }
-                        mine.push((k, work(k)));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("worker"))
-            .collect()
-    });
-    out.sort_by_key(|(k, _)| *k);
-    out.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Engine with a disk cache in `dir` and no prefetching.
