@@ -33,6 +33,7 @@ pub mod opus;
 pub mod parallel;
 pub mod plan;
 pub mod prefetch;
+pub mod rate;
 pub mod render;
 pub mod resample;
 pub mod signature;
@@ -51,6 +52,7 @@ pub use error::{DecodeError, EncodeError, Error, ErrorKind, MasteringError, Plan
 pub use mastering::{Mastering, MasteringParams, MasteringSettings, Preset};
 pub use plan::ChunkPlan;
 pub use prefetch::Priority;
+pub use rate::OutputRate;
 pub use render::Renderer;
 pub use stream::{
     Engine, EngineConfig, GainMode, Join, Queue, QueueItem, QueueLayout, Stream, StreamInfo,

@@ -15,6 +15,7 @@ use crate::mastering::{
     self, MasteringParams, Stages, COMPRESSOR_BLOCK, POST_ROLL_FRAMES, WARMUP_FRAMES,
 };
 use crate::plan::ChunkPlan;
+use crate::rate::OutputRate;
 use crate::resample::{output_frames, Resampling};
 
 /// Renders 48 kHz PCM ranges of one source.
@@ -265,6 +266,70 @@ impl Renderer {
         out.extend_from_slice(&buf[take_from * ch..take_to * ch]);
         out.resize((want_end as i64 - want_start) as usize * ch, 0.0);
         Ok(out)
+    }
+}
+
+impl Renderer {
+    /// Frames of the track on `rate`'s timeline.
+    pub fn frames_at(&self, rate: OutputRate) -> u64 {
+        let info = self.source.info();
+        rate.frames_of(info.frames, info.sample_rate)
+    }
+
+    /// The rate of `rate`'s outputs for this track, in Hz.
+    pub fn rate_hz(&self, rate: OutputRate) -> u32 {
+        rate.hz(self.source.info().sample_rate)
+    }
+
+    /// Frames `[start, end)` of `rate`'s timeline as interleaved samples at that rate, mastered
+    /// with `params` (`None`: the unmastered audio), read through `reader` (which must come from
+    /// this renderer's source). At [`OutputRate::Opus`] this is [`Self::render_mastered`] (or
+    /// [`Self::render_range`]); at [`OutputRate::Source`] the source's own samples, mastered at
+    /// their rate from [`crate::rate::WARMUP_SECONDS`] before `start` (on the compressor's block
+    /// grid) to 100 ms after `end`: a pure function of the file, the settings and the range.
+    pub fn render_at(
+        &self,
+        reader: &mut RangeReader,
+        rate: OutputRate,
+        start: u64,
+        end: u64,
+        params: Option<&MasteringParams>,
+    ) -> Result<Vec<f32>, DecodeError> {
+        if rate == OutputRate::Opus {
+            return match params {
+                Some(p) => self.render_mastered(reader, start, end, p),
+                None => self.render_range(reader, start, end),
+            };
+        }
+        let info = self.source.info();
+        let (hz, frames, ch) = (info.sample_rate, info.frames, info.channels as usize);
+        if start > end || end > frames {
+            return Err(DecodeError::RangeOutOfBounds {
+                path: self
+                    .source
+                    .path()
+                    .map_or_else(|| "<memory>".into(), Into::into),
+                start,
+                end,
+                frames,
+            });
+        }
+        let mut read = |from: u64, to: u64| {
+            let mut buf = Vec::with_capacity((to - from) as usize * ch);
+            reader.read(from, to, |block| buf.extend_from_slice(block))?;
+            Ok::<_, DecodeError>(buf)
+        };
+        let Some(params) = params.filter(|p| !p.is_bypass()) else {
+            return read(start, end);
+        };
+        let warmup = crate::rate::WARMUP_SECONDS * u64::from(hz);
+        let from = start.saturating_sub(warmup) / COMPRESSOR_BLOCK * COMPRESSOR_BLOCK;
+        let to = (end + u64::from(hz).div_ceil(10)).min(frames);
+        let mut buf = read(from, to)?;
+        mastering::process(&mut buf, ch, hz, from, params, Stages::All);
+        buf.truncate((end - from) as usize * ch);
+        buf.drain(..(start - from) as usize * ch);
+        Ok(buf)
     }
 }
 

@@ -1,4 +1,4 @@
-//! WAV output at 48 kHz: 32-bit float (lossless, the engine's own samples) or 16-bit PCM with
+//! WAV output at 48 kHz (or a source's own rate): 32-bit float (lossless, the engine's own samples) or 16-bit PCM with
 //! TPDF dither ([`WavFormat`]).
 //!
 //! The dither noise of a sample is a pure function of its place on the track's 48 kHz timeline
@@ -75,9 +75,21 @@ pub fn write_wav<W: Write + Seek>(
     format: WavFormat,
     blocks: impl Iterator<Item = Result<(u64, Vec<f32>), Error>>,
 ) -> Result<(), Error> {
+    write_wav_at(out, crate::OUTPUT_RATE_HZ, channels, format, blocks)
+}
+
+/// [`write_wav`] at `rate_hz` (an output at the source's rate, [`crate::OutputRate::Source`]):
+/// the blocks' start frames and the dither's positions are on that rate's timeline.
+pub fn write_wav_at<W: Write + Seek>(
+    out: W,
+    rate_hz: u32,
+    channels: u16,
+    format: WavFormat,
+    blocks: impl Iterator<Item = Result<(u64, Vec<f32>), Error>>,
+) -> Result<(), Error> {
     let spec = hound::WavSpec {
         channels,
-        sample_rate: crate::OUTPUT_RATE_HZ,
+        sample_rate: rate_hz,
         bits_per_sample: 8 * format.bytes_per_sample(),
         sample_format: match format {
             WavFormat::Float32 => hound::SampleFormat::Float,

@@ -314,3 +314,82 @@ pub unsafe extern "C" fn auralis_stream_full_wav(
         unsafe { give_bytes_of(stream, out, |s| Ok(s.full_wav(WavFormat::Float32)?)) }
     })
 }
+
+/// The rate of PCM outputs (see `auralis_stream_pcm_range`). Passed as a `uint32_t`; any other
+/// value is `AURALIS_STATUS_INVALID_ARGUMENT`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuralisOutputRate {
+    /// 48 kHz, resampled where the source has another rate (the rate of every Opus output).
+    Opus = 0,
+    /// The source file's own rate: the decoded samples, mastered, never resampled.
+    Source = 1,
+}
+
+fn output_rate(value: u32) -> Result<auralis_core::OutputRate, Failure> {
+    match value {
+        v if v == AuralisOutputRate::Opus as u32 => Ok(auralis_core::OutputRate::Opus),
+        v if v == AuralisOutputRate::Source as u32 => Ok(auralis_core::OutputRate::Source),
+        v => Err(Error::InvalidArgument {
+            name: "output_rate",
+            value: v.to_string(),
+            valid: "AURALIS_OUTPUT_RATE_OPUS (0) or AURALIS_OUTPUT_RATE_SOURCE (1)",
+        }
+        .into()),
+    }
+}
+
+/// The rate in Hz and the length in frames of the track at `output_rate` (an
+/// `AuralisOutputRate`). Either out-pointer may be NULL.
+///
+/// # Safety
+/// `stream` must be a live handle; `out_hz` and `out_frames` NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn auralis_stream_rate(
+    stream: *const AuralisStream,
+    output_rate: u32,
+    out_hz: *mut u32,
+    out_frames: *mut u64,
+) -> AuralisStatus {
+    ffi_call!({
+        // SAFETY: forwarded caller's promise.
+        let stream = unsafe { handle(stream) }?;
+        let rate = self::output_rate(output_rate)?;
+        // SAFETY: NULL or valid for a write (caller's promise).
+        unsafe {
+            if let Some(hz) = out_hz.as_mut() {
+                *hz = stream.rate_hz(rate);
+            }
+            if let Some(frames) = out_frames.as_mut() {
+                *frames = stream.frames_at(rate);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Frames `[start, end)` of the track at `output_rate` (an `AuralisOutputRate`), mastered with
+/// the stream's settings, as interleaved floats at that rate (`auralis_stream_rate` gives it).
+/// A pure function of the file, the settings, the rate and the range; cached. A range past the
+/// track is `AURALIS_STATUS_INDEX_OUT_OF_RANGE`, before any work.
+///
+/// # Safety
+/// `stream` must be a live handle; `out` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn auralis_stream_pcm_range(
+    stream: *const AuralisStream,
+    output_rate: u32,
+    start: u64,
+    end: u64,
+    out: *mut AuralisPcm,
+) -> AuralisStatus {
+    ffi_call!({
+        // SAFETY: forwarded caller's promise.
+        let out = unsafe { pcm_out(out) }?;
+        // SAFETY: forwarded caller's promise.
+        let stream = unsafe { handle(stream) }?;
+        let pcm = stream.pcm_range(self::output_rate(output_rate)?, start, end)?;
+        out.give(pcm, u32::from(stream.info().channels));
+        Ok(())
+    })
+}

@@ -159,6 +159,7 @@ fn info_dict<'py>(py: Python<'py>, i: &StreamInfo) -> PyResult<Bound<'py, PyDict
     d.set_item("chunk_duration", i.chunk_seconds)?;
     d.set_item("total_chunks", i.total_chunks)?;
     d.set_item("source_sample_rate", i.source_sample_rate)?;
+    d.set_item("source_frames", i.source_frames)?;
     d.set_item("mime", i.mime)?;
     Ok(d)
 }
@@ -430,6 +431,65 @@ impl Stream {
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let pcm = heavy(py, || self.inner.original_pcm(start_s, end_s))?;
         Ok(to_array(py, pcm, self.inner.info().channels))
+    }
+
+    /// Frames of the track at `output_rate`: `"48000"` (Opus's rate) or `"source"` (the
+    /// file's own rate, never resampled).
+    #[pyo3(signature = (output_rate="48000"))]
+    fn frames_at(&self, output_rate: &str) -> PyResult<u64> {
+        Ok(self.inner.frames_at(output_rate.parse().map_err(to_py)?))
+    }
+
+    /// The rate in Hz of outputs at `output_rate` (see `frames_at`).
+    #[pyo3(signature = (output_rate="48000"))]
+    fn rate_hz(&self, output_rate: &str) -> PyResult<u32> {
+        Ok(self.inner.rate_hz(output_rate.parse().map_err(to_py)?))
+    }
+
+    /// Frames `[start, end)` at `output_rate`, mastered with the stream's settings: float32
+    /// (frames, channels) at `rate_hz(output_rate)`. A pure function of the file, the settings,
+    /// the rate and the range; cached.
+    #[pyo3(signature = (start, end, output_rate="source"))]
+    fn pcm_range<'py>(
+        &self,
+        py: Python<'py>,
+        start: u64,
+        end: u64,
+        output_rate: &str,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let rate = output_rate.parse().map_err(to_py)?;
+        let pcm = heavy(py, || self.inner.pcm_range(rate, start, end))?;
+        Ok(to_array(py, pcm, self.inner.info().channels))
+    }
+
+    /// Frames `[start, end)` at `output_rate`, unmastered (at `"source"`, the decoded samples).
+    #[pyo3(signature = (start, end, output_rate="source"))]
+    fn original_range<'py>(
+        &self,
+        py: Python<'py>,
+        start: u64,
+        end: u64,
+        output_rate: &str,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let rate = output_rate.parse().map_err(to_py)?;
+        let pcm = heavy(py, || self.inner.original_range(rate, start, end))?;
+        Ok(to_array(py, pcm, self.inner.info().channels))
+    }
+
+    /// `pcm_range(start, end, output_rate)` as WAV bytes in `format` ("float32" or "pcm16").
+    #[pyo3(signature = (start, end, output_rate="source", format="float32"))]
+    fn wav_range<'py>(
+        &self,
+        py: Python<'py>,
+        start: u64,
+        end: u64,
+        output_rate: &str,
+        format: &str,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let rate = output_rate.parse().map_err(to_py)?;
+        let format = wav_format(format)?;
+        let wav = heavy(py, || self.inner.wav_range(rate, start, end, format))?;
+        Ok(PyBytes::new(py, &wav))
     }
 
     /// Chunk `index` as WAV bytes (exactly its frames): `format="float32"` (the engine's

@@ -75,6 +75,8 @@ pub struct StreamInfo {
     pub total_chunks: u64,
     /// The source file's sample rate.
     pub source_sample_rate: u32,
+    /// Frames of the source at its own rate (the length at [`crate::OutputRate::Source`]).
+    pub source_frames: u64,
     /// The container's MIME type: `audio/webm; codecs="opus"` or `audio/mp4; codecs="opus"`
     /// (Safari wants `codecs="Opus"` for MP4: see [`crate::mp4::MIME_SAFARI`]).
     pub mime: &'static str,
@@ -106,6 +108,7 @@ pub fn probe(
         chunk_seconds: plan.chunk_seconds(),
         total_chunks: plan.total_chunks(),
         source_sample_rate: renderer.source().info().sample_rate,
+        source_frames: renderer.source().info().frames,
         mime: webm::MIME,
     };
     Ok((info, signature))
@@ -279,6 +282,7 @@ impl Stream {
             chunk_seconds: plan.chunk_seconds(),
             total_chunks: plan.total_chunks(),
             source_sample_rate: source.sample_rate,
+            source_frames: source.frames,
             mime: self.inner.settings.container.mime(),
         }
     }

@@ -8,6 +8,7 @@ use std::io::{Seek, Write};
 use super::{Kind, Stream, SILENCE_DB};
 use crate::cache::CacheEntry;
 use crate::error::Error;
+use crate::rate::OutputRate;
 use crate::wav::{write_wav, WavFormat};
 
 impl Stream {
@@ -92,6 +93,110 @@ impl Stream {
         let mut out = std::io::Cursor::new(Vec::new());
         self.write_full_wav(&mut out, format)?;
         Ok(out.into_inner())
+    }
+}
+
+impl Stream {
+    /// Frames of the track on `rate`'s timeline (at [`OutputRate::Opus`], `info().frames`).
+    pub fn frames_at(&self, rate: OutputRate) -> u64 {
+        self.inner.track.renderer.frames_at(rate)
+    }
+
+    /// The rate in Hz of `rate`'s outputs for this track.
+    pub fn rate_hz(&self, rate: OutputRate) -> u32 {
+        self.inner.track.renderer.rate_hz(rate)
+    }
+
+    /// Frames `[start, end)` of `rate`'s timeline, mastered with the stream's settings:
+    /// interleaved `f32` at [`Self::rate_hz`]. A pure function of the file, the settings, the
+    /// rate and the range (see [`crate::rate`]), cached under all four, so a range asked for
+    /// again (a seek back, a switch back to a preset) is served from the cache. The range is
+    /// checked before any work: [`crate::DecodeError::RangeOutOfBounds`] past the track.
+    pub fn pcm_range(&self, rate: OutputRate, start: u64, end: u64) -> Result<Vec<f32>, Error> {
+        self.check_range_at(rate, start, end)?;
+        let settings = &self.inner.settings;
+        let key = self.inner.track.key(&format!(
+            "pcm@{}/{}/range {start}-{end}",
+            rate.name(),
+            settings.mastering().key_part()
+        ));
+        let _foreground = self.inner.engine.inner.prefetch.foreground();
+        let (entry, _) = self.inner.engine.cache().get_or_compute(key, || {
+            let pcm = self.run(|| {
+                let renderer = &self.inner.track.renderer;
+                let mut reader = renderer.source().reader()?;
+                let params = &self.inner.mastering.params;
+                Ok(renderer.render_at(&mut reader, rate, start, end, Some(params))?)
+            })?;
+            Ok::<_, Error>(CacheEntry::new(
+                pcm.iter()
+                    .flat_map(|x| x.to_le_bytes())
+                    .collect::<Vec<u8>>(),
+            ))
+        })?;
+        Ok(entry
+            .bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect())
+    }
+
+    /// Frames `[start, end)` of `rate`'s timeline unmastered (at the source rate: the decoded
+    /// samples as they are). Not cached.
+    pub fn original_range(
+        &self,
+        rate: OutputRate,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<f32>, Error> {
+        self.check_range_at(rate, start, end)?;
+        let renderer = &self.inner.track.renderer;
+        self.run(|| {
+            let mut reader = renderer.source().reader()?;
+            Ok(renderer.render_at(&mut reader, rate, start, end, None)?)
+        })
+    }
+
+    /// Frames `[start, end)` of [`Self::pcm_range`] as a WAV file at [`Self::rate_hz`] in
+    /// `format` (16-bit TPDF dither addressed by the position `start`, so a range's bytes do not
+    /// depend on what was written before).
+    pub fn wav_range(
+        &self,
+        rate: OutputRate,
+        start: u64,
+        end: u64,
+        format: WavFormat,
+    ) -> Result<Vec<u8>, Error> {
+        let pcm = self.pcm_range(rate, start, end)?;
+        let mut out = std::io::Cursor::new(Vec::new());
+        crate::wav::write_wav_at(
+            &mut out,
+            self.rate_hz(rate),
+            self.info().channels,
+            format,
+            std::iter::once(Ok((start, pcm))),
+        )?;
+        Ok(out.into_inner())
+    }
+
+    fn check_range_at(&self, rate: OutputRate, start: u64, end: u64) -> Result<(), Error> {
+        let frames = self.frames_at(rate);
+        if start > end || end > frames {
+            let path = self
+                .inner
+                .track
+                .path
+                .clone()
+                .unwrap_or_else(|| "<memory>".into());
+            return Err(crate::DecodeError::RangeOutOfBounds {
+                path,
+                start,
+                end,
+                frames,
+            }
+            .into());
+        }
+        Ok(())
     }
 }
 
