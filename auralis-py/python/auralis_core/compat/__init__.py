@@ -66,7 +66,7 @@ from typing import Any, Callable, Dict, List, MutableMapping, Optional, Tuple, U
 
 import numpy as np
 
-from ._native import (
+from .._native import (
     MIME,
     MIME_MP4,
     InvalidArgumentError,
