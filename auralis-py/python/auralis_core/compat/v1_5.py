@@ -257,7 +257,7 @@ def _pcm16_wav(audio: np.ndarray, rate: int) -> bytes:
     a = np.asarray(audio, dtype=np.float64)
     if a.ndim == 1:
         a = a[:, None]
-    ints = np.clip(np.round(a * 32767.0), -32768, 32767).astype("<i2")
+    ints = np.clip(np.round(a * 32768.0), -32768, 32767).astype("<i2")
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(int(a.shape[1]))
