@@ -102,6 +102,7 @@ _operations = _host("core.chunk_operations")
 _pipeline = _host("core.audio_processing_pipeline")
 _signature_service = _host("core.file_signature")
 _executors = _host("core.executors")
+_targets = _host("core.mastering_target_service")
 
 # -- chunk geometry (core.chunk_boundaries) ------------------------------------------------------
 
@@ -279,6 +280,22 @@ def _read_wav(path: Path) -> np.ndarray:
     return (np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0).reshape(-1, ch)
 
 
+class _PathCache:
+    """The in-memory tier of chunk paths, over the processor's ``chunk_cache`` dict (the
+    original's ``_cache_manager`` surface)."""
+
+    def __init__(self, chunk_cache: MutableMapping[str, Any], cache_dir: Path) -> None:
+        self.chunk_cache = chunk_cache
+        self.cache_dir = cache_dir
+
+    def get_cached_chunk_path(self, key: str) -> Optional[Path]:
+        value = self.chunk_cache.get(key)
+        return Path(value) if value is not None else None
+
+    def cache_chunk_path(self, key: str, path: Path) -> None:
+        self.chunk_cache[key] = path
+
+
 # -- the processor -----------------------------------------------------------------------------
 
 
@@ -340,6 +357,16 @@ class ChunkedAudioProcessor:
         self.chunk_gain_history: List[float] = []
         self.previous_chunk_tail: Optional[np.ndarray] = None
         self.content_profile: Optional[Dict[str, Any]] = None
+        # The host's collaborators where its callers reach for them: its level history (levels
+        # are recorded there, never adjusted), its shared mastering-target service.
+        self._level_manager: Any = (
+            _level_manager.LevelManager() if hasattr(_level_manager, "LevelManager") else None
+        )
+        self._mastering_target_service: Any = (
+            _targets.get_mastering_target_service()
+            if hasattr(_targets, "get_mastering_target_service") else None
+        )
+        self._cache_manager = _PathCache(self.chunk_cache, self.chunk_dir)
 
         logger.info(
             f"ChunkedAudioProcessor initialized: track_id={track_id}, "
@@ -387,15 +414,24 @@ class ChunkedAudioProcessor:
         to the nearest frame, the last chunk ending at the track's last frame, so the chunks
         tile the track."""
         self._validate_chunk_index(chunk_index)
-        assert self.sample_rate is not None and self.total_frames is not None
+        assert self.sample_rate is not None
+        total = self._frames()
         start_s, end_s = emitted_chunk_bounds(int(chunk_index), float(self.total_duration or 0))
-        start = min(int(round(start_s * self.sample_rate)), self.total_frames)
+        start = min(int(round(start_s * self.sample_rate)), total)
         end = (
-            self.total_frames
+            total
             if chunk_index == (self.total_chunks or 1) - 1
-            else min(int(round(end_s * self.sample_rate)), self.total_frames)
+            else min(int(round(end_s * self.sample_rate)), total)
         )
         return start, end
+
+    def _frames(self) -> int:
+        """The track's frames at the source rate (from the duration when the metadata came from
+        somewhere else than ``_load_metadata``)."""
+        frames = getattr(self, "total_frames", None)
+        if frames is None:
+            frames = int(round(float(self.total_duration or 0.0) * int(self.sample_rate or 0)))
+        return int(frames)
 
     # -- the engine ----------------------------------------------------------------------------
 
@@ -403,8 +439,8 @@ class ChunkedAudioProcessor:
     def stream(self) -> Stream:
         """The engine's stream of this track and settings, opened on first use (the analysis
         runs then, or is read from the cache in ``chunk_dir``)."""
-        with self._stream_lock:
-            if self._stream is None:
+        with self.__dict__.setdefault("_stream_lock", threading.Lock()):
+            if getattr(self, "_stream", None) is None:
                 self._stream = Stream(
                     os.fspath(self.filepath),
                     preset=self.preset,
@@ -469,7 +505,13 @@ class ChunkedAudioProcessor:
         return path
 
     def _save_chunk(self, chunk_index: int, audio: np.ndarray) -> Path:
-        """Writes ``audio`` as the chunk's 16-bit WAV, atomically, then its stamp."""
+        """Writes ``audio`` as the chunk's 16-bit WAV, atomically, then its stamp. Empty or
+        non-finite audio is a ``ValueError`` and nothing is written."""
+        a = np.asarray(audio)
+        if a.size == 0:
+            raise ValueError(f"chunk {chunk_index} is empty: nothing to write")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"chunk {chunk_index} has non-finite samples: not written")
         path = self._get_chunk_path(chunk_index)
         _replace_atomic(path, _pcm16_wav(audio, int(self.sample_rate or 0)))
         rms = self._calculate_rms(audio)
@@ -495,7 +537,7 @@ class ChunkedAudioProcessor:
         if with_context:
             load_start = max(0.0, chunk_start - CONTEXT_DURATION)
             load_end = min(total, chunk_end + CONTEXT_DURATION)
-        frames = int(self.total_frames or 0)
+        frames = self._frames()
         a = min(int(round(load_start * (self.sample_rate or 0))), frames)
         b = min(int(round(load_end * (self.sample_rate or 0))), frames)
         audio = self.stream.original_range(a, max(a, b), "source")
@@ -507,16 +549,24 @@ class ChunkedAudioProcessor:
         rms = float(np.sqrt(np.mean(a**2))) if a.size else 0.0
         return float(20 * np.log10(rms + 1e-10))
 
-    def _record_level(self, rms_db: float, gain_db: float) -> None:
+    def _record_level(
+        self, chunk: np.ndarray, chunk_index: int, rms_db: float, gain_db: float
+    ) -> None:
         with self._processor_lock:
-            self.chunk_rms_history.append(float(rms_db))
-            self.chunk_gain_history.append(float(gain_db))
+            manager = getattr(self, "_level_manager", None)
+            if manager is not None:
+                manager.record_cached_level(chunk=chunk, chunk_index=chunk_index, gain_db=gain_db)
+                self.chunk_rms_history = list(manager.history)
+                self.chunk_gain_history = list(manager.gain_adjustments)
+            else:
+                self.chunk_rms_history.append(float(rms_db))
+                self.chunk_gain_history.append(float(gain_db))
 
     def _smooth_level_transition(self, chunk: np.ndarray, chunk_index: int) -> np.ndarray:
         """Records the chunk's RMS and a 0 dB adjustment and returns it unchanged: the levels
         are the track's mastering, with no step between chunks to clamp."""
         rms = self._calculate_rms(chunk)
-        self._record_level(rms, 0.0)
+        self._record_level(chunk, chunk_index, rms, 0.0)
         logger.info(f"Chunk {chunk_index}: Level transition OK (RMS: {rms:.1f} dB)")
         return chunk
 
@@ -525,7 +575,7 @@ class ChunkedAudioProcessor:
     ) -> None:
         """Records the level of a chunk the caller served from its own cache (and the gain it
         was stored with), without touching the audio."""
-        self._record_level(self._calculate_rms(chunk), gain_db)
+        self._record_level(chunk, chunk_index, self._calculate_rms(chunk), gain_db)
 
     def _process_chunk_core(self, chunk_index: int, fast_start: bool = False) -> np.ndarray:
         """Chunk ``chunk_index`` mastered by the engine: exactly the frames it emits, float32
@@ -603,30 +653,34 @@ class ChunkedAudioProcessor:
         joined (exactly the track's frames), 16-bit, written atomically; served as it is when its
         stamp matches the source and settings."""
         path = self.chunk_dir / f"{self._stem()}_full.wav"
-        what = f"full|{self._what(0)}|{self.total_frames}"
+        what: Optional[str] = None
         try:
+            what = "|".join([
+                "full", "v1_5", file_signature(os.fspath(self.filepath)), str(self.preset),
+                repr(float(self.intensity)), str(self.sample_rate), str(self.total_chunks),
+            ])
             if _stamp_path(path).read_text() == f"{what}|{_file_state(path)}":
                 return str(path)
         except OSError:
-            pass
+            pass  # no stamp (or no source to sign): made below
         parts = []
         for index in range(int(self.total_chunks or 0)):
             _, audio = await self.process_chunk_safe(index, fast_start=(index == 0))
-            parts.append(audio)
+            parts.append(np.asarray(audio))
         full = np.concatenate(parts, axis=0)
+        path.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(
             _replace_atomic, path, _pcm16_wav(full, int(self.sample_rate or 0))
         )
-        _replace_atomic(_stamp_path(path), f"{what}|{_file_state(path)}".encode())
+        if what is not None:
+            _replace_atomic(_stamp_path(path), f"{what}|{_file_state(path)}".encode())
         logger.info(f"Full audio saved to {path.name}")
         return str(path)
 
     def close(self) -> None:
-        """Lets the engine's stream go (the engine's cache stays for the next processor).
-        Idempotent."""
-        with self._stream_lock:
-            self._stream = None
-            self.processor = None
+        """Lets this processor's handle on the engine's stream go (the stream and its cache
+        stay for whoever shares them, ``processor`` included). Idempotent."""
+        self._stream = None
 
     # -- analysis for the UI -------------------------------------------------------------------
 
