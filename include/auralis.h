@@ -90,6 +90,32 @@ typedef enum AuralisStatus {
 } AuralisStatus;
 
 /**
+ * The rate of PCM outputs (see `auralis_stream_pcm_range`). Passed as a `uint32_t`; any other
+ * value is `AURALIS_STATUS_INVALID_ARGUMENT`.
+ */
+enum AuralisOutputRate
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * 48 kHz, resampled where the source has another rate (the rate of every Opus output).
+   */
+  AURALIS_OUTPUT_RATE_OPUS = 0,
+  /**
+   * The source file's own rate: the decoded samples, mastered, never resampled.
+   */
+  AURALIS_OUTPUT_RATE_SOURCE = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum AuralisOutputRate AuralisOutputRate;
+#else
+typedef uint32_t AuralisOutputRate;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An open queue. Opaque.
  */
 typedef struct AuralisQueue AuralisQueue;
@@ -519,6 +545,33 @@ enum AuralisStatus auralis_stream_chunk_pcm(const struct AuralisStream *stream,
  */
 enum AuralisStatus auralis_stream_full_wav(const struct AuralisStream *stream,
                                            struct AuralisBytes *out);
+
+/**
+ * The rate in Hz and the length in frames of the track at `output_rate` (an
+ * `AuralisOutputRate`). Either out-pointer may be NULL.
+ *
+ * # Safety
+ * `stream` must be a live handle; `out_hz` and `out_frames` NULL or valid for a write.
+ */
+enum AuralisStatus auralis_stream_rate(const struct AuralisStream *stream,
+                                       uint32_t output_rate,
+                                       uint32_t *out_hz,
+                                       uint64_t *out_frames);
+
+/**
+ * Frames `[start, end)` of the track at `output_rate` (an `AuralisOutputRate`), mastered with
+ * the stream's settings, as interleaved floats at that rate (`auralis_stream_rate` gives it).
+ * A pure function of the file, the settings, the rate and the range; cached. A range past the
+ * track is `AURALIS_STATUS_INDEX_OUT_OF_RANGE`, before any work.
+ *
+ * # Safety
+ * `stream` must be a live handle; `out` must be valid for a write.
+ */
+enum AuralisStatus auralis_stream_pcm_range(const struct AuralisStream *stream,
+                                            uint32_t output_rate,
+                                            uint64_t start,
+                                            uint64_t end,
+                                            struct AuralisPcm *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -46,7 +46,8 @@ pub use status::{auralis_last_error_message, auralis_status_str, AuralisStatus};
 pub use stream::{
     auralis_shutdown, auralis_stream_chunk_pcm, auralis_stream_chunk_range,
     auralis_stream_chunk_webm, auralis_stream_free, auralis_stream_full_wav, auralis_stream_info,
-    auralis_stream_init_segment, auralis_stream_media_segment, auralis_stream_open, AuralisStream,
+    auralis_stream_init_segment, auralis_stream_media_segment, auralis_stream_open,
+    auralis_stream_pcm_range, auralis_stream_rate, AuralisOutputRate, AuralisStream,
     AuralisStreamInfo,
 };
 

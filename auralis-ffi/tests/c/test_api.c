@@ -200,6 +200,23 @@ int main(int argc, char **argv) {
     CHECK_STATUS(auralis_stream_chunk_pcm(stream, 9, &pcm), AURALIS_STATUS_INDEX_OUT_OF_RANGE);
     CHECK_STATUS(auralis_stream_chunk_pcm(stream, 0, NULL), AURALIS_STATUS_NULL_ARGUMENT);
 
+    /* The output rate: the source's own rate, any range, mastered; a bad rate or range is
+     * refused and leaves the buffer empty. */
+    uint32_t hz = 0;
+    uint64_t source_frames = 0;
+    CHECK_STATUS(auralis_stream_rate(stream, AURALIS_OUTPUT_RATE_SOURCE, &hz, &source_frames),
+                 AURALIS_STATUS_OK);
+    CHECK(hz == 44100 && source_frames > 44100);
+    CHECK_STATUS(auralis_stream_pcm_range(stream, AURALIS_OUTPUT_RATE_SOURCE, 441, 44100 + 441, &pcm),
+                 AURALIS_STATUS_OK);
+    CHECK(pcm.frames == 44100 && pcm.channels == 2 && pcm.data != NULL);
+    auralis_pcm_free(&pcm);
+    CHECK_STATUS(auralis_stream_pcm_range(stream, 7, 0, 10, &pcm), AURALIS_STATUS_INVALID_ARGUMENT);
+    CHECK(pcm.data == NULL && pcm.frames == 0);
+    CHECK_STATUS(auralis_stream_pcm_range(stream, AURALIS_OUTPUT_RATE_SOURCE, 0, source_frames + 1, &pcm),
+                 AURALIS_STATUS_INDEX_OUT_OF_RANGE);
+    CHECK_STATUS(auralis_stream_rate(stream, 2, NULL, NULL), AURALIS_STATUS_INVALID_ARGUMENT);
+
     AuralisBytes wav = {0};
     CHECK_STATUS(auralis_stream_full_wav(stream, &wav), AURALIS_STATUS_OK);
     CHECK(wav.len > 44 + 144000 * 8 && memcmp(wav.data, "RIFF", 4) == 0);
