@@ -10,7 +10,8 @@ mock socket, then
   3. a preset switch as the player does it: a restart at 20 s with another preset, uncached
      (first audio again);
   4. the backend's proactive buffering: files present of 3 chunks x 5 presets.
-Prints one JSON object. Nothing is downloaded; the files go to a temporary directory.
+Prints one JSON object. Nothing is downloaded; the track goes to a temporary directory, given to
+the backend as its music directory (XDG_MUSIC_DIR).
 """
 
 from __future__ import annotations
@@ -103,8 +104,15 @@ def seek_offset_s(whole: np.ndarray, sought: np.ndarray, near_s: float) -> float
 async def main() -> None:
     from core.audio_stream_controller import AudioStreamController
     import core.chunked_processor as cp
+    # What a running server has imported at start-up, before any stream: the stream loop's
+    # first `from routers.system import ...` otherwise adds its one-time import (about 0.15 s
+    # here) to the first stream's time, whatever the processor.
+    import routers.system  # noqa: F401
 
-    work = Path(tempfile.mkdtemp(prefix="auralis-probe-"))
+    # The backend streams only files under its allowed directories (XDG_MUSIC_DIR, ~/Music).
+    music = Path(tempfile.mkdtemp(prefix="auralis-probe-"))
+    os.environ["XDG_MUSIC_DIR"] = str(music)
+    work = music
     track = work / "probe.wav"
     write_track(track)
     factory = Mock(spec=["tracks", "fingerprints"])

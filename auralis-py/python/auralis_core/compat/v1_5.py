@@ -255,10 +255,10 @@ def _pcm16_wav(audio: np.ndarray, rate: int) -> bytes:
     import io
     import wave
 
-    a = np.asarray(audio, dtype=np.float64)
+    a = np.asarray(audio, dtype=np.float32)
     if a.ndim == 1:
         a = a[:, None]
-    ints = np.clip(np.round(a * 32768.0), -32768, 32767).astype("<i2")
+    ints = np.rint(np.clip(a * np.float32(32768.0), -32768.0, 32767.0)).astype("<i2")
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(int(a.shape[1]))
@@ -367,6 +367,10 @@ class ChunkedAudioProcessor:
             if hasattr(_targets, "get_mastering_target_service") else None
         )
         self._cache_manager = _PathCache(self.chunk_cache, self.chunk_dir)
+        # The engine's stream opens (its analysis and calibration, or their cached copies) on a
+        # thread of its own from here, while the caller gets on with its own set-up: the first
+        # chunk waits only for what is left of it. A failure is left for the first real call.
+        threading.Thread(target=self._open_ahead, name="auralis-open", daemon=True).start()
 
         logger.info(
             f"ChunkedAudioProcessor initialized: track_id={track_id}, "
@@ -434,6 +438,12 @@ class ChunkedAudioProcessor:
         return int(frames)
 
     # -- the engine ----------------------------------------------------------------------------
+
+    def _open_ahead(self) -> None:
+        try:
+            self.stream
+        except Exception:  # noqa: BLE001 - the first call that needs the stream raises it
+            pass
 
     @property
     def stream(self) -> Stream:
