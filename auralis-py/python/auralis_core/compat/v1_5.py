@@ -240,6 +240,10 @@ def _replace_atomic(path: Path, data: bytes) -> None:
             tmp.unlink()
 
 
+_alternatives_lock = threading.Lock()
+_alternatives_prepared: set = set()
+
+
 def _stamp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.key")
 
@@ -439,6 +443,31 @@ class ChunkedAudioProcessor:
 
     # -- the engine ----------------------------------------------------------------------------
 
+    def _prepare_alternatives(self) -> None:
+        """Once per track and intensity, after its first chunk is out: the mastering decisions
+        of the other presets (their calibration, a few tens of milliseconds each) are made on a
+        background thread and kept in the engine's cache, so a switch to any preset computes
+        only its chunk. Decisions, not audio: no chunk of another preset is made here."""
+        stream = getattr(self, "_stream", None)
+        if stream is None or self.preset is None:
+            return
+        key = (os.fspath(self.filepath), self.file_signature, repr(float(self.intensity)))
+        with _alternatives_lock:
+            if key in _alternatives_prepared:
+                return
+            _alternatives_prepared.add(key)
+        others = [p for p in presets() if p not in ("none", str(self.preset).lower())]
+
+        def prepare() -> None:
+            for preset in others:
+                try:
+                    stream.with_mastering(preset, float(self.intensity))
+                except Exception as e:  # noqa: BLE001 - a switch computes it then, and says why
+                    logger.debug(f"preset {preset} not prepared: {e}")
+                    return
+
+        threading.Thread(target=prepare, name="auralis-presets", daemon=True).start()
+
     def _open_ahead(self) -> None:
         try:
             self.stream
@@ -617,6 +646,7 @@ class ChunkedAudioProcessor:
         audio = self._process_chunk_core(chunk_index, fast_start)
         path = self._save_chunk(chunk_index, audio)
         logger.info(f"Chunk {chunk_index} processed and saved to {path.name}")
+        self._prepare_alternatives()
         return str(path), audio
 
     async def process_chunk_safe(
