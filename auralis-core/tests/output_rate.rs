@@ -196,3 +196,35 @@ fn a_range_past_the_track_is_refused_before_any_work() {
     assert_eq!(reader.spec().sample_rate, 44_100);
     assert_eq!(u64::from(reader.duration()), frames);
 }
+
+#[test]
+fn a_range_is_kept_in_memory_and_not_written_to_the_disk_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(&auralis_core::EngineConfig {
+        cache: auralis_core::CacheConfig {
+            disk_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let (wav, _) = music_wav(44_100, 12.0);
+    let stream = engine
+        .open_bytes(wav, Some("wav"), StreamSettings::default())
+        .unwrap();
+    let files = || std::fs::read_dir(dir.path()).unwrap().count();
+    let before = files();
+    let first = stream
+        .pcm_range(OutputRate::Source, 44_100, 9 * 44_100)
+        .unwrap();
+    assert_eq!(files(), before, "a PCM range was written to the disk cache");
+    let hits = engine.stats().cache.memory_hits;
+    let again = stream
+        .pcm_range(OutputRate::Source, 44_100, 9 * 44_100)
+        .unwrap();
+    assert!(first == again);
+    assert_eq!(
+        engine.stats().cache.memory_hits,
+        hits + 1,
+        "not served from memory"
+    );
+}

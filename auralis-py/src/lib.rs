@@ -188,6 +188,21 @@ fn origin_name(origin: Origin) -> &'static str {
     }
 }
 
+impl Stream {
+    /// A range of samples at the rate named `output_rate`, made by `make` off the GIL, as a
+    /// (frames, channels) array.
+    fn range_array<'py>(
+        &self,
+        py: Python<'py>,
+        output_rate: &str,
+        make: impl FnOnce(&CoreStream, auralis_core::OutputRate) -> Result<Vec<f32>, Error> + Send,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let rate = output_rate.parse().map_err(to_py)?;
+        let pcm = heavy(py, || make(&self.inner, rate))?;
+        Ok(to_array(py, pcm, self.inner.info().channels))
+    }
+}
+
 /// One track with one set of settings (preset, intensity, chunk length, bitrate, complexity).
 /// `render_threads`: threads rendering one chunk's segments (0: the available cores; the bytes do
 /// not depend on it).
@@ -457,9 +472,7 @@ impl Stream {
         end: u64,
         output_rate: &str,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let rate = output_rate.parse().map_err(to_py)?;
-        let pcm = heavy(py, || self.inner.pcm_range(rate, start, end))?;
-        Ok(to_array(py, pcm, self.inner.info().channels))
+        self.range_array(py, output_rate, |s, rate| s.pcm_range(rate, start, end))
     }
 
     /// Frames `[start, end)` at `output_rate`, unmastered (at `"source"`, the decoded samples).
@@ -471,9 +484,9 @@ impl Stream {
         end: u64,
         output_rate: &str,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let rate = output_rate.parse().map_err(to_py)?;
-        let pcm = heavy(py, || self.inner.original_range(rate, start, end))?;
-        Ok(to_array(py, pcm, self.inner.info().channels))
+        self.range_array(py, output_rate, |s, rate| {
+            s.original_range(rate, start, end)
+        })
     }
 
     /// `pcm_range(start, end, output_rate)` as WAV bytes in `format` ("float32" or "pcm16").

@@ -283,7 +283,12 @@ impl std::fmt::Debug for FlightGuard {
 
 impl FlightGuard {
     /// Stores the computed entry (memory, then disk) and hands it to the waiting requests.
-    pub(crate) fn complete(mut self, entry: CacheEntry) -> CacheEntry {
+    pub(crate) fn complete(self, entry: CacheEntry) -> CacheEntry {
+        self.complete_to(entry, true)
+    }
+
+    /// [`Self::complete`], to the disk too only when `to_disk`.
+    fn complete_to(mut self, entry: CacheEntry, to_disk: bool) -> CacheEntry {
         bump(&self.inner.counters.computed);
         if entry.bytes.len() as u64 > MAX_ENTRY_BYTES {
             self.finish(FlightState::Done(entry.clone()));
@@ -294,7 +299,7 @@ impl FlightGuard {
         }
         self.inner.memory_insert(self.key, entry.clone());
         self.finish(FlightState::Done(entry.clone()));
-        if let Some(disk) = &self.inner.disk {
+        if let Some(disk) = self.inner.disk.as_ref().filter(|_| to_disk) {
             if let Err(event) = disk.write(self.key, &entry, &self.inner.counters) {
                 self.inner.report(event);
             }
@@ -442,6 +447,22 @@ impl ChunkCache {
         match self.claim(key) {
             Claim::Hit(entry, origin) => Ok((entry, origin)),
             Claim::Miss(guard) => Ok((guard.complete(compute()?), Origin::Computed)),
+        }
+    }
+
+    /// [`Self::get_or_compute`] for an entry kept in memory only (found on disk too when
+    /// something else wrote it there): for results that are large for what they cost to make
+    /// again and whose durable copy is the caller's (a source-rate PCM range, which the caller
+    /// writes as its own WAV), so that the request that computes one does not wait for a disk
+    /// write.
+    pub fn get_or_compute_in_memory<E>(
+        &self,
+        key: CacheKey,
+        compute: impl FnOnce() -> Result<CacheEntry, E>,
+    ) -> Result<(CacheEntry, Origin), E> {
+        match self.claim(key) {
+            Claim::Hit(entry, origin) => Ok((entry, origin)),
+            Claim::Miss(guard) => Ok((guard.complete_to(compute()?, false), Origin::Computed)),
         }
     }
 

@@ -45,17 +45,9 @@ impl Stream {
                     &target.inner.mastering.params,
                 )
             })?;
-            Ok::<_, Error>(CacheEntry::new(
-                pcm.iter()
-                    .flat_map(|x| x.to_le_bytes())
-                    .collect::<Vec<u8>>(),
-            ))
+            Ok::<_, Error>(pcm_entry(&pcm))
         })?;
-        let pcm: Vec<f32> = entry
-            .bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .collect();
+        let pcm = entry_pcm(&entry);
         self.note_level(index, rms_db(&pcm));
         Ok(pcm)
     }
@@ -109,8 +101,11 @@ impl Stream {
 
     /// Frames `[start, end)` of `rate`'s timeline, mastered with the stream's settings:
     /// interleaved `f32` at [`Self::rate_hz`]. A pure function of the file, the settings, the
-    /// rate and the range (see [`crate::rate`]), cached under all four, so a range asked for
-    /// again (a seek back, a switch back to a preset) is served from the cache. The range is
+    /// rate and the range (see [`crate::rate`]), kept in the engine's memory cache under all
+    /// four, so a range asked for again (a seek back, a switch back to a preset) is served from
+    /// memory (not written to the disk cache: a range costs less to make again than its size
+    /// on disk, and its consumer keeps its own copy, see
+    /// [`crate::cache::ChunkCache::get_or_compute_in_memory`]). The range is
     /// checked before any work: [`crate::DecodeError::RangeOutOfBounds`] past the track.
     pub fn pcm_range(&self, rate: OutputRate, start: u64, end: u64) -> Result<Vec<f32>, Error> {
         self.check_range_at(rate, start, end)?;
@@ -121,42 +116,39 @@ impl Stream {
             settings.mastering().key_part()
         ));
         let _foreground = self.inner.engine.inner.prefetch.foreground();
-        let (entry, _) = self.inner.engine.cache().get_or_compute(key, || {
-            let pcm = self.run(|| {
-                let renderer = &self.inner.track.renderer;
-                let params = &self.inner.mastering.params;
-                let parts = range_parts(start, end, renderer.rate_hz(rate));
-                let pieces = crate::parallel::map_indexed(
-                    parts.len(),
-                    renderer.threads(),
-                    || None,
-                    |reader: &mut Option<crate::RangeReader>, i| {
-                        let reader = match reader {
-                            Some(r) => r,
-                            None => reader.insert(renderer.source().reader()?),
-                        };
-                        let (a, b) = parts[i];
-                        renderer.render_at(reader, rate, a, b, Some(params))
-                    },
-                );
-                let mut pcm =
-                    Vec::with_capacity((end - start) as usize * usize::from(renderer.channels()));
-                for piece in pieces {
-                    pcm.extend_from_slice(&piece?);
-                }
-                Ok(pcm)
+        let (entry, _) = self
+            .inner
+            .engine
+            .cache()
+            .get_or_compute_in_memory(key, || {
+                let pcm = self.run(|| {
+                    let renderer = &self.inner.track.renderer;
+                    let params = &self.inner.mastering.params;
+                    let parts = range_parts(start, end, renderer.rate_hz(rate));
+                    let pieces = crate::parallel::map_indexed(
+                        parts.len(),
+                        renderer.threads(),
+                        || None,
+                        |reader: &mut Option<crate::RangeReader>, i| {
+                            let reader = match reader {
+                                Some(r) => r,
+                                None => reader.insert(renderer.source().reader()?),
+                            };
+                            let (a, b) = parts[i];
+                            renderer.render_at(reader, rate, a, b, Some(params))
+                        },
+                    );
+                    let mut pcm = Vec::with_capacity(
+                        (end - start) as usize * usize::from(renderer.channels()),
+                    );
+                    for piece in pieces {
+                        pcm.extend_from_slice(&piece?);
+                    }
+                    Ok(pcm)
+                })?;
+                Ok::<_, Error>(pcm_entry(&pcm))
             })?;
-            Ok::<_, Error>(CacheEntry::new(
-                pcm.iter()
-                    .flat_map(|x| x.to_le_bytes())
-                    .collect::<Vec<u8>>(),
-            ))
-        })?;
-        Ok(entry
-            .bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .collect())
+        Ok(entry_pcm(&entry))
     }
 
     /// Frames `[start, end)` of `rate`'s timeline unmastered (at the source rate: the decoded
@@ -239,6 +231,24 @@ fn range_parts(start: u64, end: u64, rate_hz: u32) -> Vec<(u64, u64)> {
         }
         a = b;
     }
+}
+
+/// Samples as a cache entry (little-endian `f32`s).
+fn pcm_entry(pcm: &[f32]) -> CacheEntry {
+    CacheEntry::new(
+        pcm.iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
+}
+
+/// The samples of an entry made by [`pcm_entry`].
+fn entry_pcm(entry: &CacheEntry) -> Vec<f32> {
+    entry
+        .bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+        .collect()
 }
 
 /// RMS over all samples in dBFS, [`SILENCE_DB`] at least.

@@ -584,8 +584,8 @@ class ChunkedAudioProcessor:
 
     def _calculate_rms(self, audio: np.ndarray) -> float:
         """RMS of ``audio`` in dB (1e-10 added before the log, as the original)."""
-        a = np.asarray(audio, dtype=np.float64)
-        rms = float(np.sqrt(np.mean(a**2))) if a.size else 0.0
+        a = np.asarray(audio)
+        rms = float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))) if a.size else 0.0
         return float(20 * np.log10(rms + 1e-10))
 
     def _record_level(
@@ -731,13 +731,15 @@ class ChunkedAudioProcessor:
         if self.preset is None:
             return
         try:
-            analysis = json.loads(self.stream.analysis_json)
-            params = json.loads(self.stream.mastering_json)
+            analysis, params = self.__dict__.get("_decisions") or self.__dict__.setdefault(
+                "_decisions",
+                (json.loads(self.stream.analysis_json), json.loads(self.stream.mastering_json)),
+            )
         except Exception as e:  # noqa: BLE001 - the UI's profile never fails a chunk
             logger.debug(f"no content profile: {e}")
             return
-        a = np.asarray(audio, dtype=np.float64)
-        rms = float(np.sqrt(np.mean(a**2))) if a.size else 0.0
+        a = np.asarray(audio, dtype=np.float32)
+        rms = float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))) if a.size else 0.0
         peak = float(np.max(np.abs(a))) if a.size else 0.0
         crest = 20 * np.log10((peak + 1e-10) / (rms + 1e-10))
         eq = params.get("eq_db", [0.0] * 5)
