@@ -13,7 +13,8 @@
 #      with the original and not with the swap;
 #   4. the live probe (scripts/backend_v1_5_probe.py: the backend's own AudioStreamController,
 #      a mock socket, a 47 s 44.1 kHz file; whole track, seek to 31 s, preset switch, proactive
-#      buffering) runs in both trees.
+#      buffering) runs in both trees, interleaved, PROBE_REPS times (default 5); the medians of
+#      first audio and of the preset switch are printed with their ratio.
 #
 # Usage: scripts/backend_v1_5.sh GIT_DIR
 #   PYTHON313=/path/to/python3.13 (default: python3.13 on PATH, else pyenv's 3.13.0)
@@ -102,7 +103,34 @@ for k in lost:
     print("  " + k)
 EOF
 
-echo "== the live probe, original then swap"
-for tree in original swap; do
-    (cd "$work/$tree" && "$venv/bin/python" "$repo/scripts/backend_v1_5_probe.py")
+reps=${PROBE_REPS:-5}
+echo "== the live probe, original and swap interleaved, $reps runs each"
+rm -f "$work"/probe-*.jsonl
+for _ in $(seq "$reps"); do
+    for tree in original swap; do
+        (cd "$work/$tree" && "$venv/bin/python" "$repo/scripts/backend_v1_5_probe.py" \
+            2>/dev/null) | tee -a "$work/probe-$tree.jsonl"
+    done
 done
+"$venv/bin/python" - "$work/probe-original.jsonl" "$work/probe-swap.jsonl" <<'EOF'
+import json, statistics, sys
+
+runs = [[json.loads(line) for line in open(p)] for p in sys.argv[1:]]
+def med(rows, *path):
+    values = []
+    for r in rows:
+        for key in path:
+            r = r[key]
+        values.append(r)
+    return statistics.median(values)
+for label, path in [("first audio (s)", ("whole", "first_audio_s")),
+                    ("preset switch (s)", ("switch_at_20_to_punchy", "first_audio_s"))]:
+    o, s = med(runs[0], *path), med(runs[1], *path)
+    print(f"{label}: original {o:.3f}, swap {s:.3f}, ratio {s / o:.2f} (medians of {len(runs[1])})")
+for name, rows in zip(("original", "swap"), runs):
+    ok = all(r["whole"]["delivered_s"] == r["whole"]["track_s"] and not r["whole"]["errors"]
+             and abs(r["seek_31"]["lands_at_s"] - 31.0) <= 0.001
+             and r["proactive_buffering"]["present"] == r["proactive_buffering"]["expected"]
+             for r in rows)
+    print(f"{name}: whole track, no error, seek within 1 ms, buffering complete in every run: {ok}")
+EOF

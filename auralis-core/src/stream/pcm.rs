@@ -116,6 +116,9 @@ impl Stream {
             settings.mastering().key_part()
         ));
         let _foreground = self.inner.engine.inner.prefetch.foreground();
+        // The request that computes the range hands its samples back as they are (no copy back
+        // out of the entry).
+        let mut computed = None;
         let (entry, _) = self
             .inner
             .engine
@@ -146,9 +149,11 @@ impl Stream {
                     }
                     Ok(pcm)
                 })?;
-                Ok::<_, Error>(pcm_entry(&pcm))
+                let entry = pcm_entry(&pcm);
+                computed = Some(pcm);
+                Ok::<_, Error>(entry)
             })?;
-        Ok(entry_pcm(&entry))
+        Ok(computed.unwrap_or_else(|| entry_pcm(&entry)))
     }
 
     /// Frames `[start, end)` of `rate`'s timeline unmastered (at the source rate: the decoded
