@@ -124,7 +124,9 @@ def med(rows, *path):
         values.append(r)
     return statistics.median(values)
 for label, path in [("first audio (s)", ("whole", "first_audio_s")),
-                    ("preset switch (s)", ("switch_at_20_to_punchy", "first_audio_s"))]:
+                    ("preset switch (s)", ("switch_at_20_to_punchy", "first_audio_s")),
+                    ("switch to unprepared settings (s)",
+                     ("switch_at_20_to_warm_0_7", "first_audio_s"))]:
     o, s = med(runs[0], *path), med(runs[1], *path)
     print(f"{label}: original {o:.3f}, swap {s:.3f}, ratio {s / o:.2f} (medians of {len(runs[1])})")
 for name, rows in zip(("original", "swap"), runs):

@@ -8,7 +8,8 @@ mock socket, then
   2. a seek to 31 s: where the delivered audio lands, found by correlating its first 0.5 s with
      the whole stream's audio (the seek's offset in seconds);
   3. a preset switch as the player does it: a restart at 20 s with another preset, uncached
-     (first audio again);
+     (first audio again), then the same with another preset at another intensity (settings no
+     earlier stream of the track can have prepared);
   4. the backend's proactive buffering: files present of 3 chunks x 5 presets.
 Prints one JSON object. Nothing is downloaded; the track goes to a temporary directory, given to
 the backend as its music directory (XDG_MUSIC_DIR).
@@ -139,6 +140,10 @@ async def main() -> None:
         "first_audio_s": round(ws.first_audio_s(), 4),
     }
 
+    # A listener seeks or switches while the track plays; the mock socket takes the whole track
+    # in a fraction of a second, so each later step waits a second first (far less than the
+    # playback it stands for), the same for both modules.
+    await asyncio.sleep(1.0)
     ws_seek = Socket()
     await controller().stream_enhanced_audio_from_position(TRACK_ID, "adaptive", 1.0, ws_seek, 31.0)
     sought = ws_seek.audio(2)
@@ -149,12 +154,23 @@ async def main() -> None:
         "first_audio_s": round(ws_seek.first_audio_s(), 4),
     }
 
+    await asyncio.sleep(1.0)
     ws_switch = Socket()
     await controller().stream_enhanced_audio_from_position(TRACK_ID, "punchy", 1.0, ws_switch, 20.0)
     out["switch_at_20_to_punchy"] = {
         "delivered_s": round(len(ws_switch.audio(2)) / RATE, 4),
         "errors": ws_switch.errors(),
         "first_audio_s": round(ws_switch.first_audio_s(), 4),
+    }
+
+    # The same switch to settings nothing has prepared: another preset at another intensity.
+    await asyncio.sleep(1.0)
+    ws_cold = Socket()
+    await controller().stream_enhanced_audio_from_position(TRACK_ID, "warm", 0.7, ws_cold, 20.0)
+    out["switch_at_20_to_warm_0_7"] = {
+        "delivered_s": round(len(ws_cold.audio(2)) / RATE, 4),
+        "errors": ws_cold.errors(),
+        "first_audio_s": round(ws_cold.first_audio_s(), 4),
     }
 
     from core.proactive_buffer import AVAILABLE_PRESETS, PRELOAD_CHUNKS, buffer_presets_for_track
