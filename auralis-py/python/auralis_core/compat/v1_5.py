@@ -15,7 +15,11 @@ are rounded to the nearest frame). Each chunk is the engine's mastering of the f
 at their rate (no resampling anywhere, see ``Stream.pcm_range``), computed from rest 3 s before the
 chunk, so a chunk is the same samples whichever chunks came before, in which order, in which
 process: any chunk can be asked for first, a seek costs one chunk, and a preset switch one
-calibration and one chunk.
+chunk. What a first chunk and a switch wait for is kept short: the constructor starts opening
+the engine's stream (the track's analysis and calibration) on a thread of its own while the
+caller sets up, and once a track's first chunk is out the other presets' mastering decisions
+(a calibration each, no audio) are made in the background, so a switch to any of them computes
+only its chunk.
 
 Where the original's contract is identity with one of the host backend's own modules (the chunk
 geometry constants of ``core.chunk_boundaries``, ``MAX_LEVEL_CHANGE_DB`` of
