@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs Auralis 1.5.1's own code against the drop-in `auralis_core.compat.v1_5`, outside this
-# repository, and prints the counts. The backend (matiaszanolli/Auralis at commit f33a22e5,
+# Runs both Auralis backends' own code against this package's drop-ins, outside this repository,
+# and prints the counts: 1.5.1 against `auralis_core.compat.v1_5` (steps 1-4), 1.0.0-beta.7
+# against `auralis_core.compat` (step 5). The backend (matiaszanolli/Auralis at commit f33a22e5,
 # 1.5.1, 2026-08-22) is read from a git directory you give; nothing of it is copied into this
 # repository. In a temporary folder (or WORK=DIR, kept):
 #   1. the backend's Python tree is taken from the git directory twice: as it is, and with
@@ -14,7 +15,9 @@
 #   4. the live probe (scripts/backend_v1_5_probe.py: the backend's own AudioStreamController,
 #      a mock socket, a 47 s 44.1 kHz file; whole track, seek to 31 s, preset switch, proactive
 #      buffering) runs in both trees, interleaved, PROBE_REPS times (default 5); the medians of
-#      first audio and of the preset switch are printed with their ratio.
+#      first audio and of the preset switch are printed with their ratio;
+#   5. the 1.0.0-beta.7 backend's processor tests and proactive buffering run against
+#      `auralis_core.compat` (scripts/backend_dropin.sh), so both drop-ins are checked at once.
 #
 # Usage: scripts/backend_v1_5.sh GIT_DIR
 #   PYTHON313=/path/to/python3.13 (default: python3.13 on PATH, else pyenv's 3.13.0)
@@ -136,3 +139,8 @@ for name, rows in zip(("original", "swap"), runs):
              for r in rows)
     print(f"{name}: whole track, no error, seek within 1 ms, buffering complete in every run: {ok}")
 EOF
+
+echo "== the 1.0.0-beta.7 backend (f2cdb558) against auralis_core.compat, the other drop-in"
+VIRTUAL_ENV="$repo/.venv" "$repo/.venv/bin/maturin" develop --release --quiet \
+    -m "$repo/auralis-py/Cargo.toml" >/dev/null
+bash "$repo/scripts/backend_dropin.sh" "$git_dir"
