@@ -57,6 +57,7 @@ import math
 import os
 import tempfile
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Dict, List, MutableMapping, Optional, Tuple, Union
 
@@ -245,7 +246,10 @@ def _replace_atomic(path: Path, data: bytes) -> None:
 
 
 _alternatives_lock = threading.Lock()
-_alternatives_prepared: set = set()
+# Tracks whose other presets were prepared (most recent last, at most _ALTERNATIVES_KEPT): a
+# track seen again after it fell out is prepared again, which costs a cache look-up per preset.
+_alternatives_prepared: "OrderedDict[Tuple[str, str, str], None]" = OrderedDict()
+_ALTERNATIVES_KEPT = 4096
 
 
 def _stamp_path(path: Path) -> Path:
@@ -469,8 +473,11 @@ class ChunkedAudioProcessor:
         key = (os.fspath(self.filepath), self.file_signature, repr(float(self.intensity)))
         with _alternatives_lock:
             if key in _alternatives_prepared:
+                _alternatives_prepared.move_to_end(key)
                 return
-            _alternatives_prepared.add(key)
+            _alternatives_prepared[key] = None
+            while len(_alternatives_prepared) > _ALTERNATIVES_KEPT:
+                _alternatives_prepared.popitem(last=False)
         others = [p for p in presets() if p not in ("none", str(self.preset).lower())]
 
         def prepare() -> None:
