@@ -27,8 +27,18 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 git_dir=${1:?usage: scripts/backend_v1_5.sh GIT_DIR}
 commit=f33a22e5
-py313=${PYTHON313:-$(command -v python3.13 || echo /root/.pyenv/versions/3.13.0/bin/python3)}
-[ -x "$py313" ] || { echo "no Python 3.13 at $py313 (set PYTHON313)" >&2; exit 2; }
+# The first Python 3.13 that runs (a pyenv shim on PATH may not, without a pyenv version set).
+py313=${PYTHON313:-}
+if [ -z "$py313" ]; then
+    for cand in "$(command -v python3.13 || true)" "$HOME/.pyenv/versions/3.13.0/bin/python3"; do
+        if [ -n "$cand" ] && "$cand" -c 'import sys; assert sys.version_info[:2] == (3, 13)' \
+            2>/dev/null; then
+            py313=$cand
+            break
+        fi
+    done
+fi
+[ -n "$py313" ] || { echo "no Python 3.13 found (set PYTHON313)" >&2; exit 2; }
 work=${WORK:-$(mktemp -d)}
 [ -n "${WORK:-}" ] || trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"
@@ -36,7 +46,9 @@ mkdir -p "$work"
 take_tree() {  # the backend's Python side at $commit into $1 (the frontend is not needed)
     mkdir -p "$1"
     for p in auralis auralis-web/backend tests vendor requirements.txt pytest.ini pyproject.toml; do
-        git --git-dir="$git_dir" archive "$commit" "$p" | tar -x -C "$1"
+        # A partial mirror reports objects outside the paths taken (the frontend) on stderr:
+        # kept in a log, not on the screen.
+        git --git-dir="$git_dir" archive "$commit" "$p" 2>>"$work/archive.log" | tar -x -C "$1"
     done
 }
 [ -d "$work/original" ] || take_tree "$work/original"
