@@ -28,7 +28,20 @@ fn build_library() -> PathBuf {
         .map_or_else(|| workspace().join("target"), PathBuf::from);
     let dir = target.join("release");
     assert!(dir.join("libauralis.so").is_file() && dir.join("libauralis.a").is_file());
+    // The library's soname (build.rs) is what a program linked against it looks for at run
+    // time: `make install` makes that link in a prefix, this makes it beside the build.
+    let soname = dir.join(soname());
+    let _ = std::fs::remove_file(&soname);
+    std::os::unix::fs::symlink("libauralis.so", &soname).expect("linking the soname");
     dir
+}
+
+/// `libauralis.so.MAJOR`, or `libauralis.so.0.MINOR` while the major version is 0.
+fn soname() -> String {
+    match env!("CARGO_PKG_VERSION_MAJOR") {
+        "0" => format!("libauralis.so.0.{}", env!("CARGO_PKG_VERSION_MINOR")),
+        major => format!("libauralis.so.{major}"),
+    }
 }
 
 /// Compiles one C file against the header and the shared library.
