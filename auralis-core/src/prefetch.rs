@@ -5,7 +5,7 @@
 //! first out within a priority. The queue knows nothing of what a job does: the stream engine
 //! queues closures that hold their stream weakly and report [`Outcome::Cancelled`] when it is
 //! gone or its prefetch was cancelled. Requests a caller waits for never enter this queue: they
-//! run on the caller's thread and, while any runs ([`Prefetcher::foreground`]), workers start
+//! run on the caller's thread and, while any runs (`Prefetcher::foreground`), workers start
 //! no new job, so a waited-for request shares the CPU only with jobs already running (at most
 //! one job per worker).
 

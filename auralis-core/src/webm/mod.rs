@@ -17,7 +17,8 @@
 //! * [`write_whole_track_file`]: one continuous encode with a real pre-skip and CodecDelay, Duration,
 //!   a SeekHead and Cues.
 //!
-//! [`reader`] parses what this writes (and refuses what it does not understand).
+//! `reader` (test support, behind the `testing` feature) parses what this writes (and refuses
+//! what it does not understand).
 
 #[cfg(feature = "testing")]
 pub mod reader;
