@@ -21,6 +21,10 @@ trap 'rm -f "$log" "$pylog" "$skips"' EXIT
 export AURALIS_SKIP_LOG="$skips"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --release -- -D warnings
+# The crate as a Rust user gets it: its docs (and the C library's) without warnings, and the
+# crate packaged and built from the package alone (a dry run: nothing is uploaded).
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p auralis-core -p auralis-ffi
+cargo publish --dry-run --allow-dirty -p auralis-core
 # The benches must keep compiling (they are run by hand: see README).
 cargo bench -p auralis-benches --no-run
 cargo_status=0

@@ -1,5 +1,5 @@
 //! Statuses, the last error message of a thread, and the boundary every export runs its body
-//! behind ([`ffi_call!`]).
+//! behind (`ffi_call!`).
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CString};
