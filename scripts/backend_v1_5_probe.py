@@ -154,24 +154,22 @@ async def main() -> None:
         "first_audio_s": round(ws_seek.first_audio_s(), 4),
     }
 
-    await asyncio.sleep(1.0)
-    ws_switch = Socket()
-    await controller().stream_enhanced_audio_from_position(TRACK_ID, "punchy", 1.0, ws_switch, 20.0)
-    out["switch_at_20_to_punchy"] = {
-        "delivered_s": round(len(ws_switch.audio(2)) / RATE, 4),
-        "errors": ws_switch.errors(),
-        "first_audio_s": round(ws_switch.first_audio_s(), 4),
-    }
+    async def switch(preset: str, intensity: float) -> dict:
+        """A restart at 20 s with other settings, as the player does a preset switch."""
+        await asyncio.sleep(1.0)
+        ws = Socket()
+        await controller().stream_enhanced_audio_from_position(
+            TRACK_ID, preset, intensity, ws, 20.0
+        )
+        return {
+            "delivered_s": round(len(ws.audio(2)) / RATE, 4),
+            "errors": ws.errors(),
+            "first_audio_s": round(ws.first_audio_s(), 4),
+        }
 
+    out["switch_at_20_to_punchy"] = await switch("punchy", 1.0)
     # The same switch to settings nothing has prepared: another preset at another intensity.
-    await asyncio.sleep(1.0)
-    ws_cold = Socket()
-    await controller().stream_enhanced_audio_from_position(TRACK_ID, "warm", 0.7, ws_cold, 20.0)
-    out["switch_at_20_to_warm_0_7"] = {
-        "delivered_s": round(len(ws_cold.audio(2)) / RATE, 4),
-        "errors": ws_cold.errors(),
-        "first_audio_s": round(ws_cold.first_audio_s(), 4),
-    }
+    out["switch_at_20_to_warm_0_7"] = await switch("warm", 0.7)
 
     from core.proactive_buffer import AVAILABLE_PRESETS, PRELOAD_CHUNKS, buffer_presets_for_track
 

@@ -55,8 +55,8 @@ impl OutputRate {
         }
     }
 
-    /// Frames of `duration_frames` at `from_hz` on this rate's timeline (`ceil`, as
-    /// [`crate::resample::output_frames`]).
+    /// The length on this rate's timeline of a source of `source_frames` at `source_rate_hz`
+    /// (at 48 kHz `ceil`, as [`crate::resample::output_frames`]).
     pub(crate) fn frames_of(self, source_frames: u64, source_rate_hz: u32) -> u64 {
         match self {
             OutputRate::Opus => crate::resample::output_frames(source_frames, source_rate_hz),

@@ -76,9 +76,20 @@ impl Renderer {
         self.source.info().channels
     }
 
-    /// Checks an output range against the track.
+    /// Checks an output range against the track (at 48 kHz).
     fn check_range(&self, start: u64, end: u64) -> Result<(), DecodeError> {
-        if start > end || end > self.frames {
+        self.check_range_at(OutputRate::Opus, start, end)
+    }
+
+    /// Checks a range of `rate`'s timeline against the track.
+    pub(crate) fn check_range_at(
+        &self,
+        rate: OutputRate,
+        start: u64,
+        end: u64,
+    ) -> Result<(), DecodeError> {
+        let frames = self.frames_at(rate);
+        if start > end || end > frames {
             let path = self
                 .source
                 .path()
@@ -87,7 +98,7 @@ impl Renderer {
                 path,
                 start,
                 end,
-                frames: self.frames,
+                frames,
             });
         }
         Ok(())
@@ -301,19 +312,9 @@ impl Renderer {
                 None => self.render_range(reader, start, end),
             };
         }
+        self.check_range_at(rate, start, end)?;
         let info = self.source.info();
         let (hz, frames, ch) = (info.sample_rate, info.frames, info.channels as usize);
-        if start > end || end > frames {
-            return Err(DecodeError::RangeOutOfBounds {
-                path: self
-                    .source
-                    .path()
-                    .map_or_else(|| "<memory>".into(), Into::into),
-                start,
-                end,
-                frames,
-            });
-        }
         let mut read = |from: u64, to: u64| {
             let mut buf = Vec::with_capacity((to - from) as usize * ch);
             reader.read(from, to, |block| buf.extend_from_slice(block))?;

@@ -175,7 +175,7 @@ fn the_bypass_at_the_source_rate_is_the_files_own_samples() {
 }
 
 #[test]
-fn a_range_past_the_track_is_refused_before_any_work() {
+fn a_range_past_the_track_is_refused_with_the_tracks_length() {
     let (wav, _) = music_wav(44_100, 3.0);
     let stream = open(wav, Preset::Warm);
     let frames = stream.frames_at(OutputRate::Source);
@@ -183,7 +183,10 @@ fn a_range_past_the_track_is_refused_before_any_work() {
         let e = stream.pcm_range(OutputRate::Source, a, b).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::IndexOutOfRange, "{a}..{b}: {e}");
         assert!(e.to_string().contains(&frames.to_string()), "{e}");
+        let e = stream.original_range(OutputRate::Source, a, b).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::IndexOutOfRange, "{a}..{b}: {e}");
     }
+
     let wav16 = stream
         .wav_range(
             OutputRate::Source,

@@ -4,44 +4,31 @@
 //! path and 8 threads sharing one handle. The test program also runs under valgrind
 //! (`--leak-check=full --error-exitcode=1`); in CI (`CI` set) valgrind and cc must be present.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use auralis_core::stream::{Engine, EngineConfig, StreamSettings};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 /// Builds libauralis (release) and returns the directory holding it.
 fn build_library() -> PathBuf {
     let status = Command::new(env!("CARGO"))
         .args(["build", "--release", "-p", "auralis-ffi", "--lib"])
-        .current_dir(workspace())
+        .current_dir(common::workspace())
         .status()
         .expect("running cargo");
     assert!(status.success(), "building libauralis failed");
     let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace().join("target"), PathBuf::from);
+        .map_or_else(|| common::workspace().join("target"), PathBuf::from);
     let dir = target.join("release");
     assert!(dir.join("libauralis.so").is_file() && dir.join("libauralis.a").is_file());
     // The library's soname (build.rs) is what a program linked against it looks for at run
     // time: `make install` makes that link in a prefix, this makes it beside the build.
-    let soname = dir.join(soname());
+    let soname = dir.join(format!("libauralis.so.{}", common::soversion()));
     let _ = std::fs::remove_file(&soname);
     std::os::unix::fs::symlink("libauralis.so", &soname).expect("linking the soname");
     dir
-}
-
-/// `libauralis.so.MAJOR`, or `libauralis.so.0.MINOR` while the major version is 0.
-fn soname() -> String {
-    match env!("CARGO_PKG_VERSION_MAJOR") {
-        "0" => format!("libauralis.so.0.{}", env!("CARGO_PKG_VERSION_MINOR")),
-        major => format!("libauralis.so.{major}"),
-    }
 }
 
 /// Compiles one C file against the header and the shared library.
@@ -57,7 +44,7 @@ fn compile_with(source: &Path, lib_dir: &Path, out: &Path, extra: &[&str]) {
         ])
         .args(extra)
         .arg("-I")
-        .arg(workspace().join("include"))
+        .arg(common::workspace().join("include"))
         .arg(source)
         .arg("-L")
         .arg(lib_dir)
@@ -85,26 +72,6 @@ fn have(tool: &str, arg: &str) -> bool {
     present
 }
 
-/// 3 s of a stereo chord at 44.1 kHz, 16-bit WAV.
-fn wav(path: &Path) {
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 44_100,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..3 * 44_100 {
-        let t = f64::from(i) / 44_100.0;
-        for f in [220.0, 330.0] {
-            let x = 0.3 * (std::f64::consts::TAU * f * t).sin()
-                + 0.1 * (std::f64::consts::TAU * 2_500.0 * t).sin();
-            w.write_sample((x * 32_000.0) as i16).unwrap();
-        }
-    }
-    w.finalize().unwrap();
-}
-
 #[test]
 fn the_c_example_and_the_c_test_program_run_against_the_header_and_library() {
     if !have("cc", "--version") {
@@ -113,14 +80,18 @@ fn the_c_example_and_the_c_test_program_run_against_the_header_and_library() {
     let lib_dir = build_library();
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.wav");
-    wav(&good);
+    common::wav(&good, 3);
     let garbage = dir.path().join("garbage.mp3");
     std::fs::write(&garbage, vec![0x55u8; 4096]).unwrap();
     let missing = dir.path().join("missing.wav");
 
     // The example: info printed, init + every chunk file written, equal to the Rust API's.
     let example = dir.path().join("stream");
-    compile(&workspace().join("examples/c/stream.c"), &lib_dir, &example);
+    compile(
+        &common::workspace().join("examples/c/stream.c"),
+        &lib_dir,
+        &example,
+    );
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let run = Command::new(&example)

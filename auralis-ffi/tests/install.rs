@@ -5,24 +5,12 @@
 //! soname, the programs' own output, and the chunk file they write against the library's own
 //! bytes for the same file.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-fn soversion() -> String {
-    match env!("CARGO_PKG_VERSION_MAJOR") {
-        "0" => format!("0.{}", env!("CARGO_PKG_VERSION_MINOR")),
-        major => major.to_string(),
-    }
-}
 
 /// Runs `cmd`, asserting success; returns stdout.
 fn run(cmd: &mut Command) -> String {
@@ -49,30 +37,11 @@ fn have(tool: &str) -> bool {
 
 /// The CMake the project's set-up installs (.venv, from PyPI), else one on PATH.
 fn cmake() -> Option<PathBuf> {
-    let venv = workspace().join(".venv/bin/cmake");
+    let venv = common::workspace().join(".venv/bin/cmake");
     if venv.is_file() {
         return Some(venv);
     }
     have("cmake").then(|| PathBuf::from("cmake"))
-}
-
-/// 2 s of a stereo chord at 44.1 kHz, 16-bit WAV.
-fn wav(path: &Path) {
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 44_100,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..2 * 44_100 {
-        let t = f64::from(i) / 44_100.0;
-        for f in [220.0, 277.2] {
-            w.write_sample((0.3 * (std::f64::consts::TAU * f * t).sin() * 32_000.0) as i16)
-                .unwrap();
-        }
-    }
-    w.finalize().unwrap();
 }
 
 /// The installed programs' checks: the C example writes the stream's chunk files (its chunk 0 is
@@ -123,12 +92,12 @@ fn the_installed_library_builds_and_runs_c_and_cpp_programs_by_pkg_config_and_cm
     run(Command::new("make")
         .arg("install")
         .arg(format!("PREFIX={}", prefix.display()))
-        .current_dir(workspace()));
+        .current_dir(common::workspace()));
 
     // The layout: the library under its full version, its soname and development links, the
     // static library, both headers, the pkg-config file and the CMake package.
     let lib = prefix.join("lib");
-    let so = format!("libauralis.so.{}", soversion());
+    let so = format!("libauralis.so.{}", common::soversion());
     assert!(lib.join(format!("libauralis.so.{VERSION}")).is_file());
     assert_eq!(
         std::fs::read_link(lib.join(&so)).unwrap(),
@@ -158,8 +127,8 @@ fn the_installed_library_builds_and_runs_c_and_cpp_programs_by_pkg_config_and_cm
     assert!(header.contains(&format!("#define AURALIS_VERSION \"{VERSION}\"")));
 
     let track = dir.path().join("track.wav");
-    wav(&track);
-    let examples = workspace().join("examples");
+    common::wav(&track, 2);
+    let examples = common::workspace().join("examples");
 
     // pkg-config: cc and c++ with the flags it gives, nothing from this checkout.
     if have("pkg-config") && have("c++") {

@@ -444,10 +444,7 @@ impl ChunkCache {
         key: CacheKey,
         compute: impl FnOnce() -> Result<CacheEntry, E>,
     ) -> Result<(CacheEntry, Origin), E> {
-        match self.claim(key) {
-            Claim::Hit(entry, origin) => Ok((entry, origin)),
-            Claim::Miss(guard) => Ok((guard.complete(compute()?), Origin::Computed)),
-        }
+        self.get_or_compute_to(key, compute, true)
     }
 
     /// [`Self::get_or_compute`] for an entry kept in memory only (found on disk too when
@@ -460,9 +457,18 @@ impl ChunkCache {
         key: CacheKey,
         compute: impl FnOnce() -> Result<CacheEntry, E>,
     ) -> Result<(CacheEntry, Origin), E> {
+        self.get_or_compute_to(key, compute, false)
+    }
+
+    fn get_or_compute_to<E>(
+        &self,
+        key: CacheKey,
+        compute: impl FnOnce() -> Result<CacheEntry, E>,
+        to_disk: bool,
+    ) -> Result<(CacheEntry, Origin), E> {
         match self.claim(key) {
             Claim::Hit(entry, origin) => Ok((entry, origin)),
-            Claim::Miss(guard) => Ok((guard.complete_to(compute()?, false), Origin::Computed)),
+            Claim::Miss(guard) => Ok((guard.complete_to(compute()?, to_disk), Origin::Computed)),
         }
     }
 

@@ -195,23 +195,7 @@ impl Stream {
     }
 
     fn check_range_at(&self, rate: OutputRate, start: u64, end: u64) -> Result<(), Error> {
-        let frames = self.frames_at(rate);
-        if start > end || end > frames {
-            let path = self
-                .inner
-                .track
-                .path
-                .clone()
-                .unwrap_or_else(|| "<memory>".into());
-            return Err(crate::DecodeError::RangeOutOfBounds {
-                path,
-                start,
-                end,
-                frames,
-            }
-            .into());
-        }
-        Ok(())
+        Ok(self.inner.track.renderer.check_range_at(rate, start, end)?)
     }
 }
 
