@@ -25,6 +25,9 @@ cargo clippy --workspace --all-targets --release -- -D warnings
 # crate packaged and built from the package alone (a dry run: nothing is uploaded).
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p auralis-core -p auralis-ffi
 cargo publish --dry-run --allow-dirty -p auralis-core
+# The declared rust-version: clippy above checks the code's use of std against it
+# (incompatible_msrv); this checks the dependencies' own declared versions.
+python3 scripts/check_rust_version.py
 # The benches must keep compiling (they are run by hand: see README).
 cargo bench -p auralis-benches --no-run
 cargo_status=0

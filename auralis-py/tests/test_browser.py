@@ -23,7 +23,7 @@ import uvicorn
 from fastapi import Request
 
 import auralis_core as ac
-from test_server import load_server
+from auralis_core.server import create_app
 
 CORPUS_TRACK = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "sad_44s.mp3"
 CHUNK = 5.0
@@ -100,8 +100,7 @@ def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path
             pytest.fail(f"the corpus is required in CI ({CORPUS_TRACK} not found)")
         print(f"corpus absent ({CORPUS_TRACK}): playing the built-in demo")
         track = demo_path
-    server = load_server()
-    app = server.create_app({"song": track}, cache_dir=None, chunk_seconds=CHUNK)
+    app = create_app({"song": track}, cache_dir=None, chunk_seconds=CHUNK)
     reports, captures = queue.Queue(), queue.Queue()
 
     @app.post("/report")
@@ -175,7 +174,7 @@ def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path
 
 @pytest.mark.parametrize("prefer", ["webm", "mp4"])
 def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_a_chunk_boundary(tmp_path, make_wav, prefer):
-    """examples/web/queue.html in Chromium against the server: three tracks posted as a gapless
+    """The web player's queue.html (auralis_core/web/) in Chromium against the server: three tracks posted as a gapless
     queue, played (4x, muted) to the end through one SourceBuffer; A/B to ``none`` once the
     second track plays takes effect at the next chunk (the chunks after it come from the
     ``none`` queue, those before stay; the first of them crossfades from the preset's). In WebM (the shared layout) and in MP4 (Safari's
@@ -183,8 +182,7 @@ def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_a_chunk_b
     browser = chromium()
     library = {name: make_wav(seconds, name=f"{name}.wav", seed=i)
                for i, (name, seconds) in enumerate([("a", 5.3), ("b", 4.7), ("c", 5.1)])}
-    server = load_server()
-    app = server.create_app(library, cache_dir=None, chunk_seconds=2.0)
+    app = create_app(library, cache_dir=None, chunk_seconds=2.0)
     reports = queue.Queue()
 
     @app.post("/report")

@@ -29,7 +29,6 @@ except ImportError:  # the cluster extra; `make test` installs it, and CI requir
     pytest.skip("dask[distributed] (the cluster extra) is not installed", allow_module_level=True)
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-SERVER = Path(__file__).resolve().parents[2] / "examples" / "python" / "server.py"
 CHUNK_S = 10.0
 
 
@@ -142,7 +141,7 @@ def test_prerender_workers_and_two_servers_on_one_directory_compute_each_key_onc
 
     import httpx
 
-    lib = tmp_path / "flat"  # the example server lists one folder, not subfolders
+    lib = tmp_path / "flat"  # the server lists one folder, not subfolders
     lib.mkdir()
     tracks = [write_wav(lib / "one.wav", 30.0, seed=1), write_wav(lib / "two.wav", 20.0, seed=2)]
     cache = tmp_path / "cache"
@@ -150,7 +149,7 @@ def test_prerender_workers_and_two_servers_on_one_directory_compute_each_key_onc
     for _ in range(2):
         ports.append(free_port())
         servers.append(subprocess.Popen(
-            [sys.executable, str(SERVER), "--port", str(ports[-1]), "--library", str(lib),
+            [sys.executable, "-m", "auralis_core", "serve", "--port", str(ports[-1]), "--library", str(lib),
              "--cache-dir", str(cache), "--chunk-seconds", "5"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         ))

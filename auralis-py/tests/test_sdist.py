@@ -2,7 +2,9 @@
 auralis_core-*.tar.gz`` into a fresh virtualenv (pip's isolated build: maturin and cmake come
 from the package's own build requirements, nothing from this checkout's .venv), then the
 installed package used from that venv alone: the version, a stream's chunk, both drop-ins, a
-queue. The build compiles the whole library (minutes): it is one test."""
+queue, and the server started by its console script (``auralis-core serve``, with the
+``[server]`` extra pulling FastAPI and uvicorn) answering its health check and serving a chunk.
+The build compiles the whole library (minutes): it is one test."""
 
 import json
 import os
@@ -56,7 +58,7 @@ def test_the_sdist_builds_and_installs_into_a_fresh_venv_and_works(tmp_path):
     python = fresh / "bin" / "python"
     build = subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         str(sdist)],
+         f"{sdist}[server]"],
         capture_output=True, text=True, env=env, cwd=tmp_path,
     )
     assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
@@ -77,3 +79,26 @@ def test_the_sdist_builds_and_installs_into_a_fresh_venv_and_works(tmp_path):
     assert got["v1_0_wav"] > 44 + 30 * 48_000 * 2 * 2 - 1
     assert got["v1_5_rate"] == 44_100 and got["v1_5_frames"] == 10 * 44_100
     assert got["queue_chunks"] >= 2
+    # The server, as its console script starts it from the fresh venv.
+    import httpx
+
+    from conftest import free_port, stop_process_group, wait_for_server
+
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "song.wav").write_bytes((work / "demo.wav").read_bytes())
+    port = free_port()
+    server = subprocess.Popen(
+        [str(fresh / "bin" / "auralis-core"), "serve", "--library", str(library), "--port",
+         str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tmp_path,
+        start_new_session=True,
+    )
+    try:
+        wait_for_server(f"http://127.0.0.1:{port}/api/health", server)
+        health = httpx.get(f"http://127.0.0.1:{port}/api/health").json()
+        assert health == {"status": "ok", "version": version, "tracks": 2}  # the demo and song
+        chunk = httpx.get(f"http://127.0.0.1:{port}/api/stream/song/chunk/0", timeout=120)
+        assert chunk.status_code == 200 and chunk.content[:4] == bytes.fromhex("1f43b675")
+    finally:
+        stop_process_group(server)

@@ -1,7 +1,7 @@
-"""The FastAPI example under TestClient: endpoints, bytes equal the native stream's, errors map
-to 404 / 416 / 422 with JSON bodies."""
+"""The packaged server (``auralis_core.server``) under TestClient: endpoints, bytes equal the
+native stream's, errors map to 404 / 416 / 422 with JSON bodies; and ``auralis-core serve`` as a
+process."""
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -11,24 +11,19 @@ from fastapi.testclient import TestClient
 
 import auralis_core as ac
 
-SERVER = Path(__file__).resolve().parents[2] / "examples" / "python" / "server.py"
+from auralis_core.server import app as server_app
+from auralis_core.server import cli as server_cli
 
-
-def load_server():
-    spec = importlib.util.spec_from_file_location("auralis_example_server", SERVER)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+# The server as a process, as a user starts it (``auralis-core serve``).
+SERVE = [sys.executable, "-m", "auralis_core", "serve"]
 
 
 @pytest.fixture
 def client(make_wav, tmp_path):
-    server = load_server()
     garbage = tmp_path / "garbage.mp3"
     garbage.write_bytes(b"\x55" * 4096)
     library = {"song": make_wav(65.0), "garbage": garbage, "gone": tmp_path / "gone.wav"}
-    with TestClient(server.create_app(library, cache_dir=str(tmp_path / "cache"))) as c:
+    with TestClient(server_app.create_app(library, cache_dir=str(tmp_path / "cache"))) as c:
         yield c, library
 
 
@@ -141,10 +136,9 @@ def test_stats_report_the_shared_engine_counters(client):
 
 
 def test_open_streams_are_bounded_least_recently_used_first(make_wav, tmp_path, monkeypatch):
-    server = load_server()
-    monkeypatch.setattr(server, "MAX_OPEN_STREAMS", 3)
+    monkeypatch.setattr(server_app, "MAX_OPEN_STREAMS", 3)
     library = {"song": make_wav(5.0)}
-    app = server.create_app(library, cache_dir=str(tmp_path / "cache"))
+    app = server_app.create_app(library, cache_dir=str(tmp_path / "cache"))
     with TestClient(app) as c:
         for intensity in (0.1, 0.2, 0.3, 0.1, 0.4, 0.5):
             r = c.get("/api/stream/song/metadata", params={"intensity": intensity})
@@ -156,12 +150,11 @@ def test_open_streams_are_bounded_least_recently_used_first(make_wav, tmp_path, 
 def test_malloc_arenas_are_capped_unless_the_environment_says_otherwise(monkeypatch):
     import platform
 
-    server = load_server()
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     # mallopt returns 1 on success: glibc takes the cap; elsewhere there is nothing to cap.
-    assert server.limit_malloc_arenas() is (platform.libc_ver()[0] == "glibc")
+    assert server_cli.limit_malloc_arenas() is (platform.libc_ver()[0] == "glibc")
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
-    assert server.limit_malloc_arenas() is False
+    assert server_cli.limit_malloc_arenas() is False
 
 
 def test_chunks_and_init_are_cacheable_by_content_with_etags_304_and_ranges(client):
@@ -233,7 +226,7 @@ def test_chunks_and_init_are_cacheable_by_content_with_etags_304_and_ranges(clie
 
 
 def test_four_worker_processes_on_one_cache_render_each_chunk_once_and_serve_equal_bytes(make_wav, tmp_path):
-    """``server.py --workers 4`` (uvicorn's worker processes) on one cache directory: concurrent
+    """``auralis-core serve --workers 4`` (uvicorn's worker processes) on one cache directory: concurrent
     requests for the same chunks (60 at once) land on different workers; each chunk is rendered by exactly
     one of them (one ``MISS`` per chunk, the others wait and read it) and every response has
     the bytes of the native stream."""
@@ -250,7 +243,7 @@ def test_four_worker_processes_on_one_cache_render_each_chunk_once_and_serve_equ
     (library / "song.wav").write_bytes(song.read_bytes())
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, str(SERVER), "--workers", "4", "--port", str(port),
+        [*SERVE, "--workers", "4", "--port", str(port),
          "--library", str(library), "--cache-dir", str(tmp_path / "cache")],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
@@ -303,7 +296,7 @@ def test_two_server_processes_on_one_cache_render_each_chunk_once(make_wav, tmp_
         for _ in range(2):
             port = free_port()
             servers.append(subprocess.Popen(
-                [sys.executable, str(SERVER), "--port", str(port),
+                [*SERVE, "--port", str(port),
                  "--library", str(library), "--cache-dir", str(tmp_path / "cache")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
             ))
@@ -339,9 +332,8 @@ def test_a_queue_is_created_by_post_and_served_on_its_timeline(make_wav, tmp_pat
     """``POST /api/queue`` gives a self-describing id, the timeline, the items (titles from the
     tags or the file names, what the mastering did) and the chunks; the init and chunk endpoints
     serve the bytes of the native ``Queue``, from any server that knows the library."""
-    server = load_server()
     library = {"a": make_wav(7.3, name="a.wav", seed=1), "b": make_wav(6.1, name="b.wav", seed=2)}
-    app = server.create_app(library, cache_dir=str(tmp_path / "cache"), chunk_seconds=2.0)
+    app = server_app.create_app(library, cache_dir=str(tmp_path / "cache"), chunk_seconds=2.0)
     with TestClient(app) as c:
         tracks = c.get("/api/tracks").json()
         assert [t["title"] for t in tracks] == ["a", "b"]
@@ -387,7 +379,7 @@ def test_a_queue_is_created_by_post_and_served_on_its_timeline(make_wav, tmp_pat
         edited = ac.Queue([str(library["a"])] * 2, joins=1.5, presets="gentle", chunk_seconds=2.0)
         assert edit["unchanged_chunks"] == native.unchanged_chunks(edited) > 0
         # Another server (another worker) serves the id without having seen the POST.
-    with TestClient(server.create_app(library, chunk_seconds=2.0)) as other:
+    with TestClient(server_app.create_app(library, chunk_seconds=2.0)) as other:
         assert other.get(f"/api/queue/{qid}/chunk/0").content == native.media_segment(0)[0]
         # Bad requests: JSON errors, nothing served.
         assert other.get(f"/api/queue/{qid}/chunk/{q['total_chunks']}").status_code == 416
@@ -403,9 +395,8 @@ def test_an_mp4_queue_for_safari_is_served_as_fmp4_and_as_an_hls_playlist(make_w
     """``"container": "mp4"`` gives Safari's queue: the continuous layout, the native MP4
     ``Queue``'s bytes as audio/mp4, and an HLS playlist over its chunks (iPhones without MSE);
     a WebM queue has no playlist, a shared MP4 queue and an unknown container are refused."""
-    server = load_server()
     library = {"a": make_wav(4.3, name="a.wav", seed=1), "b": make_wav(3.1, name="b.wav", seed=2)}
-    app = server.create_app(library, cache_dir=str(tmp_path / "cache"), chunk_seconds=2.0)
+    app = server_app.create_app(library, cache_dir=str(tmp_path / "cache"), chunk_seconds=2.0)
     with TestClient(app) as c:
         r = c.post("/api/queue", json={"tracks": ["a", "b"], "container": "mp4"})
         assert r.status_code == 200, r.text
@@ -434,3 +425,47 @@ def test_an_mp4_queue_for_safari_is_served_as_fmp4_and_as_an_hls_playlist(make_w
         assert c.post("/api/queue", json={"tracks": ["a"], "container": "ogg"}).status_code == 422
         assert c.post("/api/queue", json={"tracks": ["a"], "container": "mp4", "layout": "shared"}).status_code == 422
         assert c.post("/api/queue", json={"tracks": ["a"], "layout": 3}).status_code == 422
+
+
+def test_serve_starts_the_packaged_server_with_its_player_and_refuses_bad_arguments(make_wav, tmp_path):
+    """``python -m auralis_core serve`` as a user runs it: the library folder's files are the
+    tracks beside the demo, the health check answers with the package's version, ``/`` leads to
+    the player shipped in the package, whose files are served; a missing folder or a bad worker
+    count is refused with a line and exit status 2, before any port is taken."""
+    import subprocess
+
+    import httpx
+
+    from conftest import free_port, stop_process_group, wait_for_server
+
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "song.wav").write_bytes(make_wav(3.0, name="song.wav").read_bytes())
+    (library / "notes.txt").write_text("not audio")
+    port = free_port()
+    server = subprocess.Popen(
+        [*SERVE, "--port", str(port), "--library", str(library)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_server(f"{base}/api/health", server)
+        health = httpx.get(f"{base}/api/health").json()
+        assert health == {"status": "ok", "version": ac.__version__, "tracks": 2}
+        assert sorted(t["id"] for t in httpx.get(f"{base}/api/tracks").json()) == ["demo", "song"]
+        root = httpx.get(f"{base}/", follow_redirects=True)
+        assert root.status_code == 200 and "<audio" in root.text
+        web = Path(ac.__file__).parent / "web"
+        assert httpx.get(f"{base}/web/player.js").content == (web / "player.js").read_bytes()
+        assert httpx.get(f"{base}/api/stream/song/chunk/0").status_code == 200
+    finally:
+        stop_process_group(server)
+    for bad, says in (
+        (["--library", str(tmp_path / "nowhere")], "not a folder"),
+        (["--workers", "0"], "at least 1"),
+    ):
+        run = subprocess.run([*SERVE, *bad], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2 and says in run.stderr, (bad, run.stderr)
+    version = subprocess.run([sys.executable, "-m", "auralis_core", "--version"],
+                             capture_output=True, text=True, check=True)
+    assert version.stdout.strip() == f"auralis-core {ac.__version__}"

@@ -1,4 +1,4 @@
-"""Soak test: the FastAPI server (server.py) on 127.0.0.1 under a bounded load from this process.
+"""Soak test: the packaged FastAPI server (``auralis-core serve``) on 127.0.0.1 under a bounded load from this process.
 
     .venv/bin/python examples/python/soak.py [--minutes 10] [--clients 32] [--out soak.json]
 
@@ -7,7 +7,7 @@ What it does:
   present, two synthesized tracks, and bad files (random bytes named .mp3, an empty .wav, text
   named .ogg, a FLAC cut in half, a WAV whose header claims 9 channels), plus one track that is
   rewritten halfway through (its open streams must answer 409 from then on);
-- starts server.py in a child process with a disk cache directory and 10 s chunks;
+- starts ``python -m auralis_core serve`` in a child process with a disk cache directory and 10 s chunks;
 - runs ``--clients`` concurrent clients for ``--minutes``: each loops over random requests
   (chunks of random tracks, presets, intensities and indices = seeks, transitions = preset
   switches, metadata, init segments, unknown tracks, bad presets, indices past the end);
@@ -252,7 +252,7 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, str(HERE / "server.py"), "--library", str(lib), "--cache-dir", str(cache),
+        [sys.executable, "-m", "auralis_core", "serve", "--library", str(lib), "--cache-dir", str(cache),
          "--chunk-seconds", str(CHUNK_SECONDS), "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "wb"),
     )

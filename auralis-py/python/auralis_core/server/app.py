@@ -1,82 +1,15 @@
-"""A FastAPI streaming server over auralis_core: the backend's unified streaming endpoints.
-
-    GET /api/tracks                                   the library: [{"id", "name", "title", "artist",
-                                                      "album", "track", "disc"}] (from the tags),
-                                                      albums first, by disc and track
-    POST /api/queue  {"tracks": [ids], "joins": "gapless" | seconds | [...], "preset", "intensity",
-                      "album_gain", "container",      a queue: its id, timeline, items (titles,
-                      "layout", "replaces"}
-                                                      durations, what the mastering did), chunks;
-                                                      with "replaces" (the id of the queue it
-                                                      edits), "unchanged_chunks": how many leading
-                                                      chunks are the same bytes in both
-    GET /api/queue/{queue_id}/init                    the queue's init segment
-    GET /api/queue/{queue_id}/chunk/{i}?transition_from={other_id}
-                                                      chunk i of the queue's timeline (X-Cache);
-                                                      with transition_from (the same queue under
-                                                      another preset: A/B), crossfading from it
-    GET /api/queue/{queue_id}/playlist.m3u8           an MP4 queue as an HLS media playlist
-    GET /api/queue/{queue_id}/item/{i}/after          what the mastering made of item i, measured
-                                                      (loudness, range, true peak of its output)
-    GET /api/stream/{track_id}/metadata               duration, total_chunks, chunk_duration, mime,
-                                                      mimes (each container's types), ...
-    GET /api/stream/{track_id}/init                   the init segment
-    GET /api/stream/{track_id}/chunk/{i}?preset=&intensity=&transition_from=&bitrate=
-                                                      chunk i's media segment, streamed cluster by
-                                                      cluster (X-Cache: MISS / HIT-MEMORY / ...)
-    GET /api/stream/{track_id}/playlist.m3u8          an HLS media playlist over the fMP4 init
-                                                      and chunk URLs (container=mp4 implied)
-    GET /                                             the web player (examples/web/)
-
-Every stream request takes ``container=webm|mp4`` (default webm): the init segment, the chunks
-and the metadata's ``mime`` follow it. A chunk is encoded once and served in either container
-(the cache keeps one form), so a Safari client asking MP4 after a Chrome client asked WebM costs
-no encode. ``bitrate`` (bit/s, default 128000) may change from one chunk to the next: the init
-segment does not depend on it, so a player switches bitrate at a chunk boundary without a gap.
-``transition_from`` is ``preset`` or ``preset:intensity``: the chunk starts as that setting's
-audio and crossfades into the requested one (a preset switch at a chunk boundary).
-
-HTTP caching (for browsers and CDNs): the init and chunk responses carry a strong ``ETag`` made
-from the chunk's cache key (the file's content signature, every setting, the index, the
-container; computed without rendering), answer ``If-None-Match`` with ``304`` before any work,
-and serve byte ranges (``Range``, ``206``; ``If-Range`` honoured; ``Accept-Ranges: bytes``). The
-metadata gives the file's content ``version``; URLs that carry it (``&v=VERSION``, as the web
-player sends them) name their content and are served ``Cache-Control: public,
-max-age=31536000, immutable``, so any cache may keep them for good (a ``v`` that is no longer
-the file's gets ``410``: fetch the metadata again); URLs without it get ``no-cache`` (revalidate
-with the ETag). Equal URLs give equal bytes from any worker process or machine with this
-library version.
-
-Errors are JSON: 404 unknown track (or file gone), 416 chunk index past the end (or a byte
-range past the end), 422 bad parameters or an unreadable file, 409 a file that changed while
-open, 410 a content version that is no longer the file's. DSP never runs on the
-event loop: every call into the engine runs on a thread (the engine releases the GIL). Calls
-that may wait for a computation elsewhere (opening a stream, claiming a chunk another request
-or another process is rendering) run on one pool, and the calls that advance a response being
-streamed on another, so that waiting requests can never take every thread from the request
-whose progress they wait for.
-
-Run: ``python examples/python/server.py [--library DIR] [--cache-dir DIR] [--chunk-seconds S]
-[--port 8000] [--workers N]``, then open http://127.0.0.1:8000/; the library is the built-in
-demo plus ``../shared/corpus`` when present, plus DIR. With ``--workers N`` uvicorn runs N
-processes; give them one ``--cache-dir`` and a chunk is rendered once whichever worker is asked
-(the engine's cross-process single flight), and every worker serves the same bytes.
-"""
+"""The server's endpoints (see the package docs): ``create_app`` builds the FastAPI app."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import base64
 import functools
 import json
-import os
-import tempfile
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple
 
 from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -84,114 +17,17 @@ from fastapi.staticfiles import StaticFiles
 
 import auralis_core as ac
 
+from .http import (
+    StaleVersion, etag_matches, parse_range, parse_transition, queue_id_of, queue_request_of,
+)
+from .library import default_library
+
 MAX_OPEN_STREAMS = 256
 MAX_OPEN_QUEUES = 64
 MAX_QUEUE_ITEMS = 500
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-AUDIO_EXTENSIONS = {
-    ".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aif", ".aiff", ".webm", ".mka",
-}
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-CORPUS_DIR = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-
-
-def demo_file() -> Path:
-    """The built-in demo as a WAV file in the temporary directory (written once, atomically)."""
-    path = Path(tempfile.gettempdir()) / f"auralis_demo_{ac.__version__}.wav"
-    if not path.exists():
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(ac.demo_wav())
-        os.replace(tmp, path)
-    return path
-
-
-def scan(directory: Path) -> Dict[str, Path]:
-    if not directory.is_dir():
-        return {}
-    return {
-        f.stem: f
-        for f in sorted(directory.iterdir())
-        if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file()
-    }
-
-
-def default_library(extra: Optional[Path] = None) -> Dict[str, Path]:
-    tracks = {"demo": demo_file()}
-    tracks.update(scan(CORPUS_DIR))
-    if extra is not None:
-        tracks.update(scan(extra))
-    return tracks
-
-
-def parse_transition(value: Optional[str]) -> Optional[Tuple[Optional[str], float]]:
-    if value is None or value == "":
-        return None
-    preset, _, intensity = value.partition(":")
-    try:
-        level = float(intensity) if intensity else 1.0
-    except ValueError:
-        raise ac.InvalidArgumentError(f"invalid transition_from {value!r}: use preset or preset:intensity")
-    return (preset, level)
-
-
-def queue_id_of(request: Dict[str, Any]) -> str:
-    """A queue's id: its request, canonical JSON in URL-safe base64. It names the queue fully,
-    so any worker process (or machine) serves a queue without having seen its POST."""
-    text = json.dumps(request, sort_keys=True, separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def queue_request_of(queue_id: str) -> Dict[str, Any]:
-    try:
-        padded = queue_id + "=" * (-len(queue_id) % 4)
-        request = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError):
-        raise HTTPException(status_code=404, detail="unknown queue id")
-    if not isinstance(request, dict):
-        raise HTTPException(status_code=404, detail="unknown queue id")
-    return request
-
-
-class StaleVersion(Exception):
-    """A URL's content version (``v``) is no longer the file's."""
-
-
-def etag_matches(header: str, etag: str) -> bool:
-    """Whether an ``If-None-Match`` list names ``etag`` (weak comparison, as RFC 9110 says for
-    this header; ``*`` matches anything)."""
-    for tag in header.split(","):
-        tag = tag.strip()
-        if tag == "*" or tag.removeprefix("W/") == etag:
-            return True
-    return False
-
-
-def parse_range(header: str, length: int):
-    """A ``Range: bytes=...`` header against ``length`` bytes: ``(start, end)`` inclusive, None
-    to serve the whole body (no single byte range: other units, several ranges or a malformed
-    value, which RFC 9110 lets a server ignore), or ``"unsatisfiable"``."""
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
-        return None
-    first, dash, last = spec.strip().partition("-")
-    if not dash:
-        return None
-    try:
-        if first == "":
-            suffix = int(last)
-            if suffix <= 0:
-                return "unsatisfiable"
-            return (max(0, length - suffix), length - 1) if length else "unsatisfiable"
-        start = int(first)
-        end = int(last) if last else length - 1
-    except ValueError:
-        return None
-    if start < 0 or (last and end < start):
-        return None
-    if start >= length:
-        return "unsatisfiable"
-    return (start, min(end, length - 1))
 
 
 def create_app(
@@ -640,68 +476,14 @@ def create_app(
         counters = any_stream.stats() if any_stream is not None else {}
         return {"open_streams": open_streams, **counters}
 
+    @app.get("/api/health")
+    async def health() -> dict:
+        """Up, with the library's version and size: for load balancers and install checks."""
+        return {"status": "ok", "version": ac.__version__, "tracks": len(tracks)}
+
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse("/web/index.html?api=/api")
 
     app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")
     return app
-
-
-def limit_malloc_arenas(arenas: int = 2) -> bool:
-    """Caps glibc's malloc arenas (``mallopt(M_ARENA_MAX)``), before the worker threads exist.
-
-    glibc gives each thread that allocates under contention an arena of its own and keeps what
-    is freed there; chunk renders on several threads then leave hundreds of MB resident. Two
-    3-minute soak runs at the same request rate measured the server's RSS at 538-655 MB with
-    the default and 360-430 MB with two arenas (RELIABILITY.md). The same as ``MALLOC_ARENA_MAX=2`` in
-    the environment; an explicit ``MALLOC_ARENA_MAX`` wins. Returns whether the cap was set.
-    """
-    if "MALLOC_ARENA_MAX" in os.environ:
-        return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        return libc.mallopt(-8, arenas) == 1  # -8 is M_ARENA_MAX in glibc's malloc.h
-    except (OSError, AttributeError):
-        return False  # not glibc
-
-
-def main() -> None:
-    import uvicorn
-
-    limit_malloc_arenas()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--library", type=Path, help="a folder of audio files to add")
-    parser.add_argument("--cache-dir", help="the engine's disk cache directory")
-    parser.add_argument("--chunk-seconds", type=float, default=30.0)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1,
-                        help="worker processes (give them a --cache-dir to share)")
-    args = parser.parse_args()
-    if args.workers > 1:
-        # Each worker process imports this module and builds its app from the environment.
-        os.environ["AURALIS_SERVER_CONFIG"] = json.dumps({
-            "library": str(args.library) if args.library else None,
-            "cache_dir": args.cache_dir,
-            "chunk_seconds": args.chunk_seconds,
-        })
-        uvicorn.run("server:app_from_environment", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, app_dir=str(Path(__file__).resolve().parent))
-        return
-    app = create_app(default_library(args.library), args.cache_dir, args.chunk_seconds)
-    uvicorn.run(app, host=args.host, port=args.port)
-
-
-def app_from_environment() -> FastAPI:
-    """The app of one worker of ``--workers N`` (configured through ``AURALIS_SERVER_CONFIG``)."""
-    limit_malloc_arenas()
-    config = json.loads(os.environ["AURALIS_SERVER_CONFIG"])
-    library = Path(config["library"]) if config["library"] else None
-    return create_app(default_library(library), config["cache_dir"], config["chunk_seconds"])
-
-
-if __name__ == "__main__":
-    main()
