@@ -55,6 +55,21 @@ impl ChunkRange {
 }
 
 /// A track's chunk geometry.
+///
+/// ```
+/// use auralis_core::ChunkPlan;
+///
+/// // 65 s at 48 kHz in 30 s chunks: 30 s, 30 s and the last 5 s.
+/// let plan = ChunkPlan::new(65 * 48_000, 30.0)?;
+/// assert_eq!(plan.total_chunks(), 3);
+/// assert_eq!((plan.chunk(2)?.start_frame, plan.chunk(2)?.frames), (60 * 48_000, 5 * 48_000));
+/// assert_eq!(plan.chunk_at_time(61.5)?, 2);
+/// assert_eq!(
+///     plan.chunk(3).unwrap_err().to_string(),
+///     "invalid chunk index 3 (track has 3 chunks: 0..=2)"
+/// );
+/// # Ok::<(), auralis_core::PlanError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChunkPlan {
     frames: u64,

@@ -26,6 +26,15 @@ use crate::OUTPUT_RATE_HZ;
 pub const WARMUP_SECONDS: u64 = 3;
 
 /// Which rate PCM and WAV outputs have.
+///
+/// ```
+/// use auralis_core::OutputRate;
+///
+/// let rate: OutputRate = "source".parse()?;
+/// assert_eq!((rate.hz(44_100), OutputRate::Opus.hz(44_100)), (44_100, 48_000));
+/// assert!("44100".parse::<OutputRate>().is_err()); // "48000" or "source"
+/// # Ok::<(), auralis_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum OutputRate {
     /// 48 kHz, resampled where the source has another rate (the rate of every Opus output).

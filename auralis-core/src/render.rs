@@ -21,6 +21,20 @@ use crate::resample::{output_frames, Resampling};
 /// Renders 48 kHz PCM ranges of one source.
 ///
 /// `Send + Sync` and cheap to clone; each call opens its own reader unless given one.
+///
+/// ```
+/// use auralis_core::{Renderer, Source};
+///
+/// let renderer = Renderer::new(Source::from_bytes(auralis_core::demo::demo_wav(), Some("wav"))?);
+/// let plan = renderer.plan(10.0)?;
+/// // Chunk 3 alone equals the same frames of a render of chunks 0 to 3 in one pass.
+/// let alone = renderer.render_chunk(&plan, 3)?;
+/// let chunk = plan.chunk(3)?;
+/// let mut reader = renderer.source().reader()?;
+/// let continuous = renderer.render_range(&mut reader, 0, chunk.end_frame())?;
+/// assert_eq!(alone, continuous[(chunk.start_frame * 2) as usize..]);
+/// # Ok::<(), auralis_core::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Renderer {
     source: Source,

@@ -137,6 +137,20 @@ struct Layout {
 ///
 /// Cheap to clone; `Send + Sync`. Each [`RangeReader`] made from it has its own file handle
 /// and decoder, so threads read independently.
+///
+/// ```
+/// use auralis_core::Source;
+///
+/// // Source::open("track.flac") for a file.
+/// let source = Source::from_bytes(auralis_core::demo::demo_wav(), Some("wav"))?;
+/// let info = source.info();
+/// assert_eq!((info.sample_rate, info.channels, info.container.as_str()), (44_100, 2, "wave"));
+/// // Any range, exactly: frames [44100, 44110) at the source rate, interleaved.
+/// let samples = source.read_range(44_100, 44_110)?;
+/// assert_eq!(samples.len(), 10 * 2);
+/// assert!(source.read_range(0, info.frames + 1).is_err());
+/// # Ok::<(), auralis_core::DecodeError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Source {
     data: SourceData,

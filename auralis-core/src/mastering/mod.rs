@@ -104,6 +104,19 @@ impl From<(Preset, f64)> for MasteringSettings {
 }
 
 /// A track's mastering, ready to apply: its analysis and the calibrated parameters.
+///
+/// ```
+/// use auralis_core::{Mastering, Preset, Source};
+///
+/// let source = Source::from_bytes(auralis_core::demo::demo_wav(), Some("wav"))?;
+/// // The analysis and the calibrated chain, once per track and settings (0: every core).
+/// let warm = Mastering::prepare(&source, Preset::Warm, 0.8, None, 0)?;
+/// // Another preset reuses the analysis: only the calibration runs again.
+/// let bright = Mastering::prepare(&source, Preset::Bright, 1.0, Some(warm.analysis.clone()), 0)?;
+/// assert_eq!(warm.analysis, bright.analysis);
+/// assert!(Mastering::prepare(&source, Preset::Warm, 1.5, None, 0).is_err()); // intensity 0..=1
+/// # Ok::<(), auralis_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mastering {
     /// What the decisions were made from.

@@ -6,6 +6,18 @@ use crate::analysis::TrackAnalysis;
 use crate::error::MasteringError;
 
 /// A mastering preset.
+///
+/// ```
+/// use auralis_core::Preset;
+///
+/// assert_eq!(Preset::from_name("warm")?, Preset::Warm);
+/// assert_eq!(Preset::Warm.name(), "warm");
+/// assert_eq!(
+///     Preset::from_name("loud").unwrap_err().to_string(),
+///     r#"unknown preset "loud" (valid: adaptive, gentle, warm, bright, punchy, live, none)"#
+/// );
+/// # Ok::<(), auralis_core::MasteringError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {

@@ -63,6 +63,22 @@ impl Drop for EngineInner {
 
 /// The shared context of every stream of a process: the chunk cache and the prefetch workers.
 /// Cheap to clone; `Send + Sync`. Dropping the last clone (and every stream) stops the workers.
+///
+/// ```
+/// use auralis_core::{CacheConfig, Engine, EngineConfig, Preset, StreamSettings};
+///
+/// // One engine per process; a disk cache makes chunks survive restarts and be shared by
+/// // processes on one directory.
+/// let engine = Engine::new(&EngineConfig {
+///     cache: CacheConfig { disk_dir: Some(std::env::temp_dir().join("auralis-doc-engine")), ..Default::default() },
+///     ..Default::default()
+/// });
+/// let settings = StreamSettings { preset: Preset::Warm, chunk_seconds: 10.0, ..Default::default() };
+/// // engine.open("track.flac", settings) for a file; bytes in memory here.
+/// let stream = engine.open_bytes(auralis_core::demo::demo_wav(), Some("wav"), settings)?;
+/// assert_eq!(stream.info().total_chunks, 13); // the demo lasts 122 s
+/// # Ok::<(), auralis_core::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Engine {
     pub(super) inner: Arc<EngineInner>,

@@ -146,6 +146,25 @@ pub(crate) struct StreamInner {
 
 /// One track with one set of settings. Cheap to clone (shared); `Send + Sync`: any number of
 /// threads may ask one stream for chunks at once.
+///
+/// ```
+/// use auralis_core::{Engine, Origin, OutputRate, StreamSettings};
+///
+/// let engine = Engine::new(&Default::default());
+/// let settings = StreamSettings { chunk_seconds: 10.0, ..Default::default() };
+/// let stream = engine.open_bytes(auralis_core::demo::demo_wav(), Some("wav"), settings)?;
+/// // For Media Source Extensions: the init segment once, then media segments in any order.
+/// let init = stream.init_segment();
+/// let first = stream.chunk_media_segment(2)?; // rendered, encoded and cached
+/// let again = stream.chunk_media_segment(2)?; // the same bytes, from the memory cache
+/// assert_eq!((first.bytes.clone(), again.origin), (again.bytes, Origin::Memory));
+/// assert_eq!(&init[..4], &[0x1A, 0x45, 0xDF, 0xA3]); // an EBML header: WebM
+/// // PCM for other consumers: at 48 kHz, or at the file's own 44.1 kHz.
+/// let pcm = stream.pcm_range(OutputRate::Source, 0, 4410)?;
+/// assert_eq!(pcm.len(), 4410 * 2);
+/// assert!(stream.chunk_media_segment(13).is_err()); // chunks 0..=12
+/// # Ok::<(), auralis_core::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Stream {
     inner: Arc<StreamInner>,

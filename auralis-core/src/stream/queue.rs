@@ -258,6 +258,22 @@ struct QueueInner {
 }
 
 /// A queue of tracks on one timeline. Cheap to clone (shared); `Send + Sync`.
+///
+/// ```
+/// use auralis_core::{Engine, GainMode, Join, Queue, QueueItem, StreamSettings};
+///
+/// let path = std::env::temp_dir().join("auralis-doc-queue.wav");
+/// std::fs::write(&path, auralis_core::demo::demo_wav())?;
+/// let engine = Engine::new(&Default::default());
+/// let items = [QueueItem::new(&path), QueueItem::new(&path)];
+/// // The second item follows the first without a gap: one timeline of 2 x 122 s.
+/// let queue = Queue::open(&engine, &items, &[Join::Gapless], StreamSettings::default(), GainMode::Album)?;
+/// assert!((queue.duration_s() - 244.0).abs() < 0.01);
+/// assert_eq!(queue.chunk_at_time(130.0)?, 5); // 30 s chunks, each track its own (5 + 5)
+/// // A join count that does not fit the items is refused before any audio work.
+/// assert!(Queue::open(&engine, &items, &[], StreamSettings::default(), GainMode::Track).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Queue {
     inner: Arc<QueueInner>,
