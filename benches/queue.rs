@@ -91,7 +91,7 @@ fn queue(c: &mut Criterion) {
         &items,
         &[Join::Gapless],
         StreamSettings {
-            container: auralis_core::container::Container::Mp4,
+            container: auralis_core::Container::Mp4,
             ..StreamSettings::default()
         },
         GainMode::Track,

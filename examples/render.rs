@@ -251,8 +251,9 @@ fn run(args: &Args) -> Result<(), String> {
         std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     let playlist = (container == Container::Mp4).then(|| {
-        let text =
-            auralis_core::hls::media_playlist(&plan, &init_name, |i| format!("chunk_{i:05}.m4s"));
+        let text = auralis_core::format::hls::media_playlist(&plan, &init_name, |i| {
+            format!("chunk_{i:05}.m4s")
+        });
         ("playlist.m3u8", text)
     });
     if let Some((name, text)) = &playlist {
@@ -555,7 +556,7 @@ fn run_queue(args: &Args) -> Result<(), String> {
         (Container::Mp4, QueueLayout::Continuous) => {
             let plan = auralis_core::ChunkPlan::new(queue.frames(), args.chunk_seconds)
                 .map_err(|e| e.to_string())?;
-            let text = auralis_core::hls::media_playlist(&plan, &init_name, |i| {
+            let text = auralis_core::format::hls::media_playlist(&plan, &init_name, |i| {
                 format!("chunk_{i:05}.m4s")
             });
             write_atomically(&args.out.join("playlist.m3u8"), text.as_bytes())?;

@@ -31,9 +31,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use crate::container::Container;
 use crate::crossfade::Curve;
 use crate::error::Error;
+use crate::format::Container;
 use crate::mastering::MasteringParams;
 use crate::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES};
 use crate::plan::{ChunkPlan, ChunkRange};
@@ -360,7 +360,7 @@ impl PartWork {
             Some(st) => {
                 // Only the first part's first cluster is waited for by a listener.
                 let first = if i == 0 {
-                    crate::webm::CLUSTER_PACKETS
+                    crate::format::webm::CLUSTER_PACKETS
                 } else {
                     usize::MAX
                 };
@@ -443,6 +443,7 @@ pub struct ChunkRender {
     next_part: usize,
     pending: std::collections::VecDeque<Vec<u8>>,
     start_frame: u64,
+    frames: u64,
     total_packets: usize,
     padding_frames: u64,
     produced: usize,
@@ -456,7 +457,7 @@ pub struct ChunkRender {
     _gain: Option<GainGuard>,
 }
 
-/// A unit of progressive output before it is muxed: at most [`crate::webm::CLUSTER_PACKETS`]
+/// A unit of progressive output before it is muxed: at most [`crate::format::webm::CLUSTER_PACKETS`]
 /// consecutive packets of a chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PacketGroup {
@@ -626,6 +627,7 @@ impl ChunkRender {
             next_part: 0,
             pending: std::collections::VecDeque::new(),
             start_frame: chunk.start_frame,
+            frames: chunk.frames,
             total_packets,
             padding_frames: opus::padding_frames(chunk.frames),
             produced: 0,
@@ -675,7 +677,7 @@ impl ChunkRender {
                 }
             }
         }
-        while self.pending.len() < crate::webm::CLUSTER_PACKETS {
+        while self.pending.len() < crate::format::webm::CLUSTER_PACKETS {
             match self.take_part() {
                 Ok(true) => {}
                 Ok(false) => break,
@@ -688,7 +690,7 @@ impl ChunkRender {
         if self.pending.is_empty() {
             return None;
         }
-        let n = self.pending.len().min(crate::webm::CLUSTER_PACKETS);
+        let n = self.pending.len().min(crate::format::webm::CLUSTER_PACKETS);
         let packets: Vec<Vec<u8>> = self.pending.drain(..n).collect();
         let first_frame = self.start_frame + (self.produced * PACKET_FRAMES) as u64;
         self.produced += n;
@@ -777,6 +779,36 @@ impl ChunkRender {
         }
         let pcm = std::mem::take(&mut self.pcm);
         Ok((segment, pcm))
+    }
+}
+
+impl ChunkRender {
+    /// Whether this chunk ends the track (its last packet's padding is signalled).
+    pub fn is_last(&self) -> bool {
+        self.is_last
+    }
+
+    /// The chunk's encoded form (its packets, place and padding) from `packets`, every packet
+    /// of the chunk in order (as the groups gave them).
+    pub(crate) fn encoded(&self, packets: Vec<Vec<u8>>) -> opus::EncodedChunk {
+        debug_assert_eq!(packets.len(), self.total_packets);
+        opus::EncodedChunk {
+            packets,
+            start_frame: self.start_frame,
+            frames: self.frames,
+            padding_frames: self.padding_frames,
+        }
+    }
+
+    /// Every packet (the chunk encoded, neutral to the container), whether it ends the track,
+    /// and the chunk's PCM, from this one render.
+    pub fn finish_encoded(mut self) -> Result<(opus::EncodedChunk, bool, Vec<f32>), Error> {
+        let mut packets = Vec::with_capacity(self.total_packets);
+        while let Some(group) = self.next_group() {
+            packets.extend(group?.packets);
+        }
+        let chunk = self.encoded(packets);
+        Ok((chunk, self.is_last, std::mem::take(&mut self.pcm)))
     }
 }
 

@@ -9,7 +9,7 @@
 //! [`render::Renderer`] ties these together: chunk `k` of the 48 kHz timeline, computed from
 //! the file alone, so that it is the same bytes whichever chunks were rendered before, in
 //! which order, by which thread or process. [`mastering`] designs and applies the adaptive
-//! chain, [`opus`] and [`webm`] encode and mux chunks for Media Source Extensions, and
+//! chain, [`opus`] encodes and [`format`](mod@format) muxes chunks for Media Source Extensions, and
 //! [`stream`] puts it all behind one object per (track, settings) with a shared
 //! [`cache`] and [`prefetch`] workers: the API the C and Python faces wrap.
 #![forbid(unsafe_code)]
@@ -18,17 +18,15 @@
 pub mod analysis;
 pub mod cache;
 pub mod chunk;
-pub mod container;
 pub mod crossfade;
 pub mod decode;
 pub mod demo;
 mod error;
-pub mod hls;
+pub mod format;
 #[cfg(feature = "testing")]
 pub mod joins;
 pub mod loudness;
 pub mod mastering;
-pub mod mp4;
 pub mod opus;
 pub mod parallel;
 pub mod plan;
@@ -41,14 +39,13 @@ pub mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod wav;
-pub mod webm;
 mod whole_track;
 
 pub use cache::{CacheConfig, CacheStats, Origin};
-pub use container::Container;
 pub use crossfade::Curve;
 pub use decode::{RangeReader, Source, SourceInfo, Tags};
 pub use error::{DecodeError, EncodeError, Error, ErrorKind, MasteringError, PlanError};
+pub use format::Container;
 pub use mastering::{Mastering, MasteringParams, MasteringSettings, Preset};
 pub use plan::ChunkPlan;
 pub use prefetch::Priority;

@@ -5,8 +5,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::chunk::mastered_pcm;
-use crate::container::Container;
 use crate::error::Error;
+use crate::format::Container;
 use crate::mastering::MasteringParams;
 use crate::opus::{self, OpusSettings};
 use crate::render::Renderer;

@@ -3,8 +3,8 @@
 
 mod common;
 
-use auralis_core::container::{remux_webm_segment, webm_segment_packets};
-use auralis_core::mp4::reader;
+use auralis_core::format::mp4::{self, reader};
+use auralis_core::format::webm::reader::media_segment_packets;
 use auralis_core::opus::{OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES};
 use auralis_core::{chunk, Container, Mastering, Preset, Renderer, Source};
 use common::*;
@@ -66,14 +66,15 @@ fn mp4_chunks_hold_the_webm_chunks_packets_with_exact_timing() {
         );
         assert_eq!(
             packets,
-            webm_segment_packets(&webm).unwrap().packets,
+            media_segment_packets(&webm).unwrap().packets,
             "chunk {}: one encode, two containers",
             c.index
         );
+        let is_last = c.index + 1 == plan.total_chunks();
         assert_eq!(
-            remux_webm_segment(&webm, Container::Mp4).unwrap(),
+            mp4::media_segment(&media_segment_packets(&webm).unwrap(), is_last),
             mp4,
-            "chunk {}",
+            "chunk {}: the WebM chunk's packets muxed to MP4",
             c.index
         );
         let fragments = reader::parse_fragments(&mp4).unwrap();
@@ -202,7 +203,7 @@ fn the_strict_reader_refuses_what_is_not_exactly_this_layout() {
         frames: 60 * 960,
         padding_frames: 0,
     };
-    let good = auralis_core::mp4::media_segment(&chunk, false);
+    let good = auralis_core::format::mp4::media_segment(&chunk, false);
     assert!(reader::parse_fragments(&good).is_ok());
     // Truncated, a size that runs past the end, a data offset that misses the mdat, a
     // fragment alone in the wrong order.
@@ -210,7 +211,7 @@ fn the_strict_reader_refuses_what_is_not_exactly_this_layout() {
     let mut bad = good.clone();
     bad[3] = bad[3].wrapping_add(1);
     assert!(reader::parse_fragments(&bad).is_err());
-    let fragments = auralis_core::mp4::split_fragments(&good);
+    let fragments = auralis_core::format::mp4::split_fragments(&good);
     assert_eq!(fragments.len(), 2);
     let swapped = [fragments[1], fragments[0]].concat();
     assert!(

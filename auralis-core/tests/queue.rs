@@ -42,7 +42,7 @@ fn decode_segments(segments: &[Vec<u8>], ch: usize) -> Vec<f32> {
     let mut out = Vec::new();
     let mut buf = vec![0.0f32; 5760 * ch];
     for segment in segments {
-        for b in auralis_core::webm::reader::parse_clusters(segment).unwrap() {
+        for b in auralis_core::format::webm::reader::parse_clusters(segment).unwrap() {
             let n = decoder.decode_float(&b.data, &mut buf, false).unwrap();
             out.extend_from_slice(&buf[..b.kept_frames(n) * ch]);
         }
@@ -236,12 +236,13 @@ fn chunks_inside_tracks_are_the_tracks_own_packets_and_cost_no_work() {
     let mut boundary = 0;
     for c in queue.chunks() {
         let served = queue.chunk_media_segment(c.index).unwrap();
-        let packets = auralis_core::container::webm_segment_packets(&served.bytes)
+        let packets = auralis_core::format::webm::reader::media_segment_packets(&served.bytes)
             .unwrap()
             .packets;
-        let track =
-            auralis_core::container::webm_segment_packets(&own[c.item][c.item_chunk as usize])
-                .unwrap();
+        let track = auralis_core::format::webm::reader::media_segment_packets(
+            &own[c.item][c.item_chunk as usize],
+        )
+        .unwrap();
         if c.boundary {
             boundary += 1;
         } else {
@@ -630,7 +631,7 @@ fn an_edited_queue_keeps_the_chunks_before_the_edit_and_renders_only_those_after
 /// over the whole queue, so a player that trims nothing but the stream's end plays it gapless.
 #[test]
 fn a_continuous_queue_is_one_grid_any_player_decodes_without_trimming_in_both_containers() {
-    use auralis_core::mp4::reader::{contiguous_packets, parse_init};
+    use auralis_core::format::mp4::reader::{contiguous_packets, parse_init};
     use auralis_core::QueueLayout;
     let dir = tempfile::tempdir().unwrap();
     let paths = three_tracks(dir.path());
@@ -714,7 +715,7 @@ fn a_continuous_queue_is_one_grid_any_player_decodes_without_trimming_in_both_co
     let mut paddings = 0;
     for k in 0..w.total_chunks() {
         let segment = w.chunk_media_segment(k).unwrap().bytes;
-        for b in auralis_core::webm::reader::parse_clusters(&segment).unwrap() {
+        for b in auralis_core::format::webm::reader::parse_clusters(&segment).unwrap() {
             assert_eq!(
                 b.timestamp_ms * 48,
                 webm_packets.len() as i64 * 960,

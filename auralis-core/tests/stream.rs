@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use auralis_core::cache::Origin;
 use auralis_core::chunk;
+use auralis_core::format::webm::reader;
 use auralis_core::opus::PACKET_FRAMES;
 use auralis_core::stream::{StreamSettings, WavFormat};
-use auralis_core::webm::reader;
 use auralis_core::{DecodeError, Error, Mastering, PlanError, Preset, Renderer, Source};
 use common::streams::*;
 use common::*;
@@ -156,7 +156,7 @@ fn a_chunk_is_encoded_once_for_both_containers_whichever_is_asked_first() {
     assert_eq!(mp4.info().mime, "audio/mp4; codecs=\"opus\"");
     assert_eq!(mp4.container(), Container::Mp4);
     let last = webm.info().total_chunks - 1;
-    let movie = auralis_core::mp4::reader::parse_init(&mp4.init_segment()).unwrap();
+    let movie = auralis_core::format::mp4::reader::parse_init(&mp4.init_segment()).unwrap();
     assert_eq!(movie.edit.0, webm.info().frames);
     for (first, second) in [(&mp4, &webm), (&webm, &mp4)] {
         engine.cache().clear_memory();
@@ -177,12 +177,12 @@ fn a_chunk_is_encoded_once_for_both_containers_whichever_is_asked_first() {
             };
             assert_eq!(webm_bytes, reference[i as usize], "chunk {i}");
             let (start, frames, packets) =
-                auralis_core::mp4::reader::contiguous_packets(&mp4_bytes).unwrap();
+                auralis_core::format::mp4::reader::contiguous_packets(&mp4_bytes).unwrap();
             let c = webm.chunk(i).unwrap();
             assert_eq!((start, frames), (c.start_frame, c.frames), "chunk {i}");
             assert_eq!(
                 packets,
-                auralis_core::container::webm_segment_packets(&webm_bytes)
+                auralis_core::format::webm::reader::media_segment_packets(&webm_bytes)
                     .unwrap()
                     .packets
             );

@@ -4,8 +4,8 @@
 mod common;
 
 use auralis_core::chunk;
+use auralis_core::format::webm::{self, reader};
 use auralis_core::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES};
-use auralis_core::webm::{self, reader};
 use auralis_core::Container;
 use auralis_core::{Mastering, Preset, Renderer, Source};
 use common::*;

@@ -551,7 +551,7 @@ impl Stream {
     /// `#EXT-X-MAP`, and for chunk i `segment_uri` with `{index}` replaced by i, each with its
     /// exact duration. Meant for a stream in the "mp4" container.
     fn hls_playlist(&self, init_uri: &str, segment_uri: &str) -> String {
-        auralis_core::hls::media_playlist(self.inner.plan(), init_uri, |i| {
+        auralis_core::format::hls::media_playlist(self.inner.plan(), init_uri, |i| {
             segment_uri.replace("{index}", &i.to_string())
         })
     }
@@ -1080,9 +1080,9 @@ fn read_tags<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("MIME", auralis_core::webm::MIME)?;
-    m.add("MIME_MP4", auralis_core::mp4::MIME)?;
-    m.add("MIME_MP4_SAFARI", auralis_core::mp4::MIME_SAFARI)?;
+    m.add("MIME", auralis_core::format::webm::MIME)?;
+    m.add("MIME_MP4", auralis_core::format::mp4::MIME)?;
+    m.add("MIME_MP4_SAFARI", auralis_core::format::mp4::MIME_SAFARI)?;
     m.add("AuralisError", py.get_type::<AuralisError>())?;
     m.add("InternalError", py.get_type::<InternalError>())?;
     m.add("DecodeError", py.get_type::<DecodeFailedError>())?;

@@ -538,12 +538,12 @@ fn decode_played(f: &Fixture, dirs: &[&str]) -> Vec<f32> {
         let entry = &manifest["chunks"][index];
         let bytes = std::fs::read(dir.join(entry["file"].as_str().unwrap())).unwrap();
         let chunk = if manifest["container"] == "mp4" {
-            auralis_core::mp4::reader::contiguous_packets(&bytes)
+            auralis_core::format::mp4::reader::contiguous_packets(&bytes)
                 .unwrap()
                 .2
         } else {
             let init = manifest["init"]["bytes"].as_u64().unwrap() as usize;
-            auralis_core::container::webm_segment_packets(&bytes[init..])
+            auralis_core::format::webm::reader::media_segment_packets(&bytes[init..])
                 .unwrap()
                 .packets
         };
@@ -852,7 +852,7 @@ fn chromium_plays_a_gapless_queue_of_three_tracks_without_drift() {
     let init = manifest["init"]["bytes"].as_u64().unwrap() as usize;
     for c in manifest["chunks"].as_array().unwrap() {
         let bytes = std::fs::read(out.join(c["file"].as_str().unwrap())).unwrap();
-        for b in auralis_core::webm::reader::parse_clusters(&bytes[init..]).unwrap() {
+        for b in auralis_core::format::webm::reader::parse_clusters(&bytes[init..]).unwrap() {
             let n = decoder.decode_float(&b.data, &mut buf, false).unwrap();
             decoded.extend_from_slice(&buf[..b.kept_frames(n) * 2]);
         }

@@ -11,12 +11,10 @@
 
 use std::io::{Read, Seek};
 
-const SEGMENT: u32 = 0x1853_8067;
-const CLUSTER: u32 = 0x1F43_B675;
-const BLOCK_GROUP: u32 = 0xA0;
-const BLOCK: u32 = 0xA1;
-const SIMPLE_BLOCK: u32 = 0xA3;
-const DISCARD_PADDING: u32 = 0x75A2;
+use crate::format::ebml::ids::{
+    BLOCK, BLOCK_GROUP, CLUSTER, DISCARD_PADDING, SEGMENT, SIMPLE_BLOCK,
+};
+use crate::format::ebml::{read_header as element_header, read_vint as vint};
 
 /// Nanoseconds of `DiscardPadding` on the last block of track `track` (0 when it has none),
 /// or `None` when the file holds no block of that track that could be read.
@@ -79,40 +77,6 @@ pub(crate) fn last_block_discard_padding_ns(mut r: impl Read + Seek, track: u64)
     }
     commit(&mut group, &mut last);
     last
-}
-
-/// An element's ID and data size (`None` for "unknown size"), or `None` at the end.
-fn element_header(r: &mut impl Read) -> Option<(u32, Option<u64>)> {
-    let mut first = [0u8; 1];
-    r.read_exact(&mut first).ok()?;
-    let len = first[0].leading_zeros() as usize + 1;
-    if len > 4 {
-        return None;
-    }
-    let mut id = u32::from(first[0]);
-    for _ in 1..len {
-        r.read_exact(&mut first).ok()?;
-        id = id << 8 | u32::from(first[0]);
-    }
-    let (size, used) = vint(r)?;
-    let unknown = size == (1u64 << (7 * used)) - 1;
-    Some((id, (!unknown).then_some(size)))
-}
-
-/// An EBML variable-size integer (marker bit removed) and its length in bytes.
-fn vint(r: &mut impl Read) -> Option<(u64, u64)> {
-    let mut b = [0u8; 1];
-    r.read_exact(&mut b).ok()?;
-    let len = b[0].leading_zeros() as usize + 1;
-    if len > 8 {
-        return None;
-    }
-    let mut value = u64::from(b[0]) & (0xFF >> len);
-    for _ in 1..len {
-        r.read_exact(&mut b).ok()?;
-        value = value << 8 | u64::from(b[0]);
-    }
-    Some((value, len as u64))
 }
 
 #[cfg(test)]

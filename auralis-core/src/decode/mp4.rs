@@ -9,6 +9,8 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
+use crate::format::bmff::{boxes, child};
+
 /// The playable part of the sound track, in the track's sample-rate units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Mp4Edit {
@@ -61,36 +63,6 @@ fn find_top_level_moov<R: Read + Seek>(reader: &mut R) -> Option<Vec<u8>> {
         pos += size;
     }
     None
-}
-
-/// Iterates over the boxes in `data`: (type, body).
-fn boxes(data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    let mut rest = data;
-    std::iter::from_fn(move || {
-        if rest.len() < 8 {
-            return None;
-        }
-        let size32 = u32::from_be_bytes(rest[0..4].try_into().ok()?) as usize;
-        let (size, header_len) = match size32 {
-            0 => (rest.len(), 8),
-            1 => {
-                let size = u64::from_be_bytes(rest.get(8..16)?.try_into().ok()?);
-                (usize::try_from(size).ok()?, 16)
-            }
-            n => (n, 8),
-        };
-        if size < header_len || size > rest.len() {
-            return None;
-        }
-        let kind = &rest[4..8];
-        let body = &rest[header_len..size];
-        rest = &rest[size..];
-        Some((kind, body))
-    })
-}
-
-fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
-    boxes(data).find(|(k, _)| *k == kind).map(|(_, body)| body)
 }
 
 fn be_u32(data: &[u8], at: usize) -> Option<u64> {

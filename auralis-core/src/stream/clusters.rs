@@ -1,13 +1,15 @@
-//! Progressive output: one chunk's clusters, from the cache or as they are encoded.
+//! Progressive output: one chunk's units (WebM Clusters or MP4 fragments), from the cache or as
+//! they are encoded. Both come as packet groups, muxed into the stream's container as each is
+//! taken; a render being encoded keeps its packets and caches them, neutral to the container,
+//! once the last group is made.
 
 use std::path::Path;
 
-use std::sync::Arc;
-
 use crate::cache::{CacheEntry, FlightGuard, Origin};
-use crate::chunk::ChunkRender;
-use crate::container::Container;
+use crate::chunk::{ChunkRender, PacketGroup};
 use crate::error::{DecodeError, Error};
+use crate::format::{packets, webm::CLUSTER_PACKETS, Container};
+use crate::opus::EncodedChunk;
 
 use super::{rms_db, Stream};
 
@@ -27,26 +29,116 @@ impl std::fmt::Debug for ChunkClusters {
 }
 
 pub(super) enum ClusterState {
-    Cached {
-        bytes: Arc<[u8]>,
-        at: usize,
-        container: Container,
-    },
-    Live(Box<Live>),
+    /// A track's chunk: its packet groups, each muxed into the container when taken.
+    Groups(ChunkGroups, Container),
     /// Another producer of units (a queue's chunk, see [`crate::Queue::chunk_clusters`]).
     Other(Box<dyn Iterator<Item = Result<Vec<u8>, Error>> + Send>),
     Done,
 }
 
-pub(super) struct Live {
+/// One chunk of a track as packet groups of 1 s, in order: from a cached entry, or from a
+/// render being encoded (which caches the chunk after its last group).
+pub(crate) enum ChunkGroups {
+    Cached {
+        chunk: EncodedChunk,
+        is_last: bool,
+        next: usize,
+    },
+    Live(Box<Live>),
+    Done,
+}
+
+pub(crate) struct Live {
     pub(super) encoder: ChunkRender,
     pub(super) guard: Option<FlightGuard>,
-    pub(super) bytes: Vec<u8>,
+    pub(super) packets: Vec<Vec<u8>>,
     pub(super) stream: Stream,
-    pub(super) container: Container,
     pub(super) index: u64,
     pub(super) note_level: bool,
     pub(super) _foreground: crate::prefetch::ForegroundGuard,
+}
+
+impl ChunkGroups {
+    /// The groups of a cached entry.
+    pub(crate) fn cached(entry: &[u8]) -> Result<Self, Error> {
+        let (chunk, is_last) = packets::decode(entry)?;
+        Ok(ChunkGroups::Cached {
+            chunk,
+            is_last,
+            next: 0,
+        })
+    }
+
+    /// The next group; `None` after the last (or after an error).
+    pub(crate) fn next_group(&mut self) -> Option<Result<PacketGroup, Error>> {
+        match self {
+            ChunkGroups::Done => None,
+            ChunkGroups::Cached {
+                chunk,
+                is_last,
+                next,
+            } => {
+                let start = *next * CLUSTER_PACKETS;
+                if start >= chunk.packets.len() {
+                    return None;
+                }
+                let end = (start + CLUSTER_PACKETS).min(chunk.packets.len());
+                *next += 1;
+                let last_group = end == chunk.packets.len();
+                Some(Ok(PacketGroup {
+                    packets: chunk.packets[start..end].to_vec(),
+                    first_frame: chunk.start_frame + (start * crate::opus::PACKET_FRAMES) as u64,
+                    padding_frames: if *is_last && last_group {
+                        chunk.padding_frames
+                    } else {
+                        0
+                    },
+                }))
+            }
+            ChunkGroups::Live(live) => match live.encoder.next_group() {
+                Some(Ok(group)) => {
+                    live.packets.extend(group.packets.iter().cloned());
+                    Some(Ok(group))
+                }
+                Some(Err(e)) => {
+                    *self = ChunkGroups::Done;
+                    Some(Err(e))
+                }
+                None => {
+                    let outcome = live.complete();
+                    *self = ChunkGroups::Done;
+                    outcome.err().map(Err)
+                }
+            },
+        }
+    }
+}
+
+impl Live {
+    /// After the last group: caches the chunk (only if it was made from the file as it was
+    /// opened) and notes its level.
+    fn complete(&mut self) -> Result<(), Error> {
+        if self.stream.inner.track.check_unchanged().is_err() {
+            let path = self
+                .stream
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            return Err(DecodeError::Changed { path }.into());
+        }
+        let chunk = self.encoder.encoded(std::mem::take(&mut self.packets));
+        if let Some(guard) = self.guard.take() {
+            guard.complete(CacheEntry::new(packets::encode(
+                &chunk,
+                self.encoder.is_last(),
+            )));
+        }
+        if self.note_level {
+            self.stream
+                .note_level(self.index, rms_db(self.encoder.pcm()));
+        }
+        Ok(())
+    }
 }
 
 impl ChunkClusters {
@@ -56,16 +148,27 @@ impl ChunkClusters {
         self.origin
     }
 
-    /// A chunk's units from the bytes of its whole media segment in `container`.
-    pub(crate) fn cached(origin: Origin, bytes: Arc<[u8]>, container: Container) -> Self {
+    /// A chunk's units from its packet groups, muxed into `container`.
+    pub(crate) fn groups(origin: Origin, groups: ChunkGroups, container: Container) -> Self {
         ChunkClusters {
             origin,
-            state: ClusterState::Cached {
-                bytes,
-                at: 0,
-                container,
-            },
+            state: ClusterState::Groups(groups, container),
         }
+    }
+
+    /// A chunk's units from the bytes of its whole media segment in `container`.
+    pub(crate) fn cached(
+        origin: Origin,
+        bytes: std::sync::Arc<[u8]>,
+        container: Container,
+    ) -> Self {
+        let mut at = 0;
+        let units = std::iter::from_fn(move || {
+            let unit = container.split(&bytes[at..]).into_iter().next()?.to_vec();
+            at += unit.len();
+            Some(Ok(unit))
+        });
+        Self::other(origin, units)
     }
 
     /// A chunk's units from another producer; it ends at its first error.
@@ -84,66 +187,24 @@ impl Iterator for ChunkClusters {
     type Item = Result<Vec<u8>, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match &mut self.state {
-            ClusterState::Done => None,
-            ClusterState::Cached {
-                bytes,
-                at,
-                container,
-            } => {
-                let rest = &bytes[*at..];
-                let unit = container.split(rest).into_iter().next()?.to_vec();
-                *at += unit.len();
-                Some(Ok(unit))
+        let next = match &mut self.state {
+            ClusterState::Done => return None,
+            ClusterState::Groups(groups, container) => {
+                let container = *container;
+                groups.next_group().map(|g| g.map(|g| g.mux(container)))
             }
-            ClusterState::Other(units) => match units.next() {
-                Some(Err(e)) => {
-                    self.state = ClusterState::Done;
-                    Some(Err(e))
-                }
-                Some(unit) => Some(unit),
-                None => {
-                    self.state = ClusterState::Done;
-                    None
-                }
-            },
-            ClusterState::Live(live) => match live.encoder.next_group() {
-                Some(Ok(group)) => {
-                    // The cache keeps the WebM form; the caller gets its container's.
-                    let cluster = group.mux(Container::Webm);
-                    live.bytes.extend_from_slice(&cluster);
-                    match live.container {
-                        Container::Webm => Some(Ok(cluster)),
-                        other => Some(Ok(group.mux(other))),
-                    }
-                }
-                Some(Err(e)) => {
-                    self.state = ClusterState::Done;
-                    Some(Err(e))
-                }
-                None => {
-                    // Cache only what was made from the file as it was opened.
-                    if live.stream.inner.track.check_unchanged().is_ok() {
-                        if let Some(guard) = live.guard.take() {
-                            guard.complete(CacheEntry::new(std::mem::take(&mut live.bytes)));
-                        }
-                        if live.note_level {
-                            live.stream
-                                .note_level(live.index, rms_db(live.encoder.pcm()));
-                        }
-                        self.state = ClusterState::Done;
-                        None
-                    } else {
-                        let path = live
-                            .stream
-                            .path()
-                            .map(Path::to_path_buf)
-                            .unwrap_or_default();
-                        self.state = ClusterState::Done;
-                        Some(Err(DecodeError::Changed { path }.into()))
-                    }
-                }
-            },
+            ClusterState::Other(units) => units.next(),
+        };
+        match next {
+            Some(Ok(unit)) => Some(Ok(unit)),
+            Some(Err(e)) => {
+                self.state = ClusterState::Done;
+                Some(Err(e))
+            }
+            None => {
+                self.state = ClusterState::Done;
+                None
+            }
         }
     }
 }

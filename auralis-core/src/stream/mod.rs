@@ -45,14 +45,15 @@ use std::sync::{Arc, Mutex, Weak};
 use crate::analysis::TrackAnalysis;
 use crate::cache::{CacheEntry, CacheKey, Claim, Origin};
 use crate::chunk::{ChunkRender, Transition};
-use crate::container::{remux_webm_segment, Container};
 use crate::error::Error;
+use crate::format::webm;
+use crate::format::{packets, Container};
 use crate::mastering::{Mastering, MasteringParams, MasteringSettings};
+use crate::opus::EncodedChunk;
 use crate::plan::{ChunkPlan, ChunkRange};
 use crate::prefetch::{Outcome, Priority};
 use crate::signature::FileSignature;
-use crate::webm;
-use clusters::{ClusterState, Live};
+use clusters::{ChunkGroups, Live};
 use engine::{lock, Track};
 
 /// Level reported for digital silence, in dB.
@@ -78,7 +79,7 @@ pub struct StreamInfo {
     /// Frames of the source at its own rate (the length at [`crate::OutputRate::Source`]).
     pub source_frames: u64,
     /// The container's MIME type: `audio/webm; codecs="opus"` or `audio/mp4; codecs="opus"`
-    /// (Safari wants `codecs="Opus"` for MP4: see [`crate::mp4::MIME_SAFARI`]).
+    /// (Safari wants `codecs="Opus"` for MP4: see [`crate::format::mp4::MIME_SAFARI`]).
     pub mime: &'static str,
 }
 
@@ -181,7 +182,8 @@ impl std::fmt::Debug for Stream {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Webm,
+    /// A chunk's Opus packets (see `format::packets`), served in either container.
+    Packets,
     Pcm,
 }
 
@@ -341,7 +343,7 @@ impl Stream {
     /// or on disk, so that serving it renders nothing: what a pre-render job skips. Checks the
     /// request like [`Self::chunk_etag`].
     pub fn is_cached(&self, index: u64, from: Option<MasteringSettings>) -> Result<bool, Error> {
-        let (_, key) = self.prepare_request(index, from, Kind::Webm)?;
+        let (_, key) = self.prepare_request(index, from, Kind::Packets)?;
         Ok(self.inner.engine.cache().contains(key))
     }
 
@@ -354,7 +356,7 @@ impl Stream {
     /// any work and a CDN may keep the bytes for good. Checks the index, the transition and
     /// that the file is unchanged like a request does.
     pub fn chunk_etag(&self, index: u64, from: Option<MasteringSettings>) -> Result<String, Error> {
-        let (_, key) = self.prepare_request(index, from, Kind::Webm)?;
+        let (_, key) = self.prepare_request(index, from, Kind::Packets)?;
         Ok(entity_tag(
             format!("{:032x} {}", key.0, self.container().name()).as_bytes(),
         ))
@@ -405,34 +407,35 @@ impl Stream {
         index: u64,
         from: Option<MasteringSettings>,
     ) -> Result<ChunkClusters, Error> {
-        let (target, key) = self.prepare_request(index, from, Kind::Webm)?;
+        let (origin, groups) = self.chunk_groups(index, from)?;
+        Ok(ChunkClusters::groups(origin, groups, self.container()))
+    }
+
+    /// Chunk `index`'s packet groups (a transition from `from` when given): from the cache if
+    /// there, else from a render started now, which caches the chunk after its last group.
+    pub(crate) fn chunk_groups(
+        &self,
+        index: u64,
+        from: Option<MasteringSettings>,
+    ) -> Result<(Origin, ChunkGroups), Error> {
+        let (target, key) = self.prepare_request(index, from, Kind::Packets)?;
         let foreground = self.inner.engine.inner.prefetch.foreground();
         match self.inner.engine.cache().claim(key) {
-            Claim::Hit(entry, origin) => Ok(ChunkClusters {
-                origin,
-                state: ClusterState::Cached {
-                    bytes: self.in_container(entry.bytes)?,
-                    at: 0,
-                    container: self.container(),
-                },
-            }),
+            Claim::Hit(entry, origin) => Ok((origin, ChunkGroups::cached(&entry.bytes)?)),
             Claim::Miss(guard) => {
                 // Parts render in the background from here; the file is checked again
                 // before the result is cached.
                 let encoder = target.start_chunk(index, from)?;
-                Ok(ChunkClusters {
-                    origin: Origin::Computed,
-                    state: ClusterState::Live(Box::new(Live {
-                        encoder,
-                        guard: Some(guard),
-                        bytes: Vec::new(),
-                        stream: target.clone(),
-                        container: self.container(),
-                        index,
-                        note_level: from.is_none(),
-                        _foreground: foreground,
-                    })),
-                })
+                let live = Live {
+                    encoder,
+                    guard: Some(guard),
+                    packets: Vec::new(),
+                    stream: target.clone(),
+                    index,
+                    note_level: from.is_none(),
+                    _foreground: foreground,
+                };
+                Ok((Origin::Computed, ChunkGroups::Live(Box::new(live))))
             }
         }
     }
@@ -478,7 +481,7 @@ impl Stream {
             return plain();
         }
         track.check_unchanged()?;
-        let key = request_key(track, &settings, index, Some(from), Kind::Webm);
+        let key = request_key(track, &settings, index, Some(from), Kind::Packets);
         let foreground = self.inner.engine.inner.prefetch.foreground();
         let guard = match self.inner.engine.cache().claim(key) {
             Claim::Hit(..) => return plain(),
@@ -511,21 +514,22 @@ impl Stream {
         }
         pending.set(params.gain_db);
         let container = target.container();
+        let live = Live {
+            encoder,
+            guard: Some(guard),
+            packets: Vec::new(),
+            stream: target.clone(),
+            index,
+            note_level: false,
+            _foreground: foreground,
+        };
         Ok((
-            target.clone(),
-            ChunkClusters {
-                origin: Origin::Computed,
-                state: ClusterState::Live(Box::new(Live {
-                    encoder,
-                    guard: Some(guard),
-                    bytes: Vec::new(),
-                    stream: target,
-                    container,
-                    index,
-                    note_level: false,
-                    _foreground: foreground,
-                })),
-            },
+            target,
+            ChunkClusters::groups(
+                Origin::Computed,
+                ChunkGroups::Live(Box::new(live)),
+                container,
+            ),
         ))
     }
 
@@ -552,14 +556,6 @@ impl Stream {
                 container,
             )
         })
-    }
-
-    /// Cached bytes (a WebM media segment) in the stream's container.
-    fn in_container(&self, webm: Arc<[u8]>) -> Result<Arc<[u8]>, Error> {
-        match self.container() {
-            Container::Webm => Ok(webm),
-            other => Ok(remux_webm_segment(&webm, other)?.into()),
-        }
     }
 
     /// Chunk `index`'s level (computed from its audio if it has not been served yet).
@@ -733,20 +729,40 @@ impl Stream {
         from: Option<MasteringSettings>,
         foreground: bool,
     ) -> Result<Served, Error> {
-        let (_, key) = self.prepare_request(index, from, Kind::Webm)?;
+        let (chunk, is_last, origin) = self.encoded_chunk(index, from, foreground)?;
+        Ok(Served {
+            bytes: self.container().media_segment(&chunk, is_last).into(),
+            origin,
+        })
+    }
+
+    /// Chunk `index` encoded (a transition from `from` when given), neutral to the container,
+    /// whether it ends the track, and where it came from: cached, or rendered, encoded and
+    /// cached now.
+    pub(crate) fn encoded_chunk(
+        &self,
+        index: u64,
+        from: Option<MasteringSettings>,
+        foreground: bool,
+    ) -> Result<(EncodedChunk, bool, Origin), Error> {
+        let (_, key) = self.prepare_request(index, from, Kind::Packets)?;
         let _foreground = foreground.then(|| self.inner.engine.inner.prefetch.foreground());
+        let mut made = None;
         let (entry, origin) = self.inner.engine.cache().get_or_compute(key, || {
-            let (bytes, pcm) = self.start_chunk(index, from)?.finish()?;
+            let (chunk, is_last, pcm) = self.start_chunk(index, from)?.finish_encoded()?;
             self.inner.track.check_unchanged()?;
             if from.is_none() {
                 self.note_level(index, rms_db(&pcm));
             }
-            Ok::<_, Error>(CacheEntry::new(bytes))
+            let entry = CacheEntry::new(packets::encode(&chunk, is_last));
+            made = Some((chunk, is_last));
+            Ok::<_, Error>(entry)
         })?;
-        Ok(Served {
-            bytes: self.in_container(entry.bytes)?,
-            origin,
-        })
+        let (chunk, is_last) = match made {
+            Some(made) => made,
+            None => packets::decode(&entry.bytes)?,
+        };
+        Ok((chunk, is_last, origin))
     }
 }
 
@@ -760,7 +776,7 @@ fn request_key(
     kind: Kind,
 ) -> CacheKey {
     let mut what = match kind {
-        Kind::Webm => format!("webm/{}", s.key_part(true)),
+        Kind::Packets => format!("opus/{}", s.key_part(true)),
         Kind::Pcm => format!("pcm/{}", s.key_part(false)),
     };
     if let Some(m) = from {

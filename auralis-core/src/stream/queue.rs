@@ -64,13 +64,13 @@ use std::sync::Arc;
 
 use super::{ChunkClusters, Engine, Served, Stream, StreamSettings};
 use crate::cache::{CacheEntry, CacheKey, Claim, FlightGuard, Origin};
-use crate::container::{webm_segment_packets, Container};
 use crate::crossfade::Curve;
 use crate::error::Error;
+use crate::format::webm::{self, LastBlock, CLUSTER_PACKETS};
+use crate::format::Container;
 use crate::mastering::{MasteringParams, MasteringSettings};
 use crate::opus::{self, LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES};
 use crate::plan::ChunkRange;
-use crate::webm::{self, LastBlock, CLUSTER_PACKETS};
 
 /// Longest crossfade between two items, seconds.
 pub const MAX_CROSSFADE_S: f64 = 12.0;
@@ -638,7 +638,7 @@ impl Queue {
     }
 
     /// The MIME type of the init and media segments (for MP4 the lower-case codec name, see
-    /// [`crate::mp4::MIME_SAFARI`]).
+    /// [`crate::format::mp4::MIME_SAFARI`]).
     pub fn mime(&self) -> &'static str {
         self.inner.settings.container.mime()
     }
@@ -651,12 +651,10 @@ impl Queue {
         let chunk = self.chunk(index)?;
         let item = &self.inner.items[chunk.item];
         if !chunk.boundary {
-            let served = item.stream.chunk_media_segment(chunk.item_chunk)?;
-            let packets = webm_segment_packets(&served.bytes)?.packets;
-            let bytes = self.mux(&chunk, &packets);
+            let (own, _, origin) = item.stream.encoded_chunk(chunk.item_chunk, None, true)?;
             return Ok(Served {
-                bytes: bytes.into(),
-                origin: served.origin,
+                bytes: self.mux(&chunk, &own.packets).into(),
+                origin,
             });
         }
         let key = self.boundary_key(&chunk);
@@ -714,13 +712,15 @@ impl Queue {
         let item = &self.inner.items[chunk.item];
         let groups = opus::packet_count(chunk.frames).div_ceil(CLUSTER_PACKETS);
         if from.is_none() && !chunk.boundary {
-            // The track's own clusters, moved to the queue's timeline.
-            let own = item.stream.chunk_clusters(chunk.item_chunk, None)?;
-            let origin = own.origin();
+            // The track's own packet groups, moved to the queue's timeline.
+            let (origin, mut own) = item.stream.chunk_groups(chunk.item_chunk, None)?;
             let queue = self.clone();
-            let units = own.enumerate().map(move |(c, cluster)| {
-                let packets = webm_segment_packets(&cluster?)?.packets;
-                Ok(queue.mux_group(&chunk, c, &packets, c + 1 == groups))
+            let mut c = 0;
+            let units = std::iter::from_fn(move || {
+                let group = own.next_group()?;
+                let unit = group.map(|g| queue.mux_group(&chunk, c, &g.packets, c + 1 == groups));
+                c += 1;
+                Some(unit)
             });
             return Ok(ChunkClusters::other(origin, units));
         }
@@ -823,7 +823,7 @@ impl Queue {
     }
 
     /// An HLS media playlist (version 7, fMP4) over the queue's chunks, as
-    /// [`crate::hls::media_playlist`] writes one for a track: `init_uri` in `#EXT-X-MAP`,
+    /// [`crate::format::hls::media_playlist`] writes one for a track: `init_uri` in `#EXT-X-MAP`,
     /// `segment_uri(i)` for chunk `i`. Only an MP4 queue in the continuous layout is one HLS
     /// stream; for any other, [`Error::InvalidArgument`].
     pub fn hls_playlist(
@@ -842,7 +842,11 @@ impl Queue {
         // The continuous layout's chunks are the plan of a track as long as the queue.
         let plan = crate::plan::ChunkPlan::new(q.frames, q.settings.chunk_seconds)?;
         debug_assert_eq!(plan.total_chunks(), q.chunks.len() as u64);
-        Ok(crate::hls::media_playlist(&plan, init_uri, segment_uri))
+        Ok(crate::format::hls::media_playlist(
+            &plan,
+            init_uri,
+            segment_uri,
+        ))
     }
 
     /// Chunk `index` as a chunk file: the init segment, then its media segment.

@@ -1,9 +1,9 @@
 //! [`StreamSettings`]: everything besides the file that changes a stream's bytes, checked
 //! before any work, and the part of a cache key they make.
 
-use crate::container::Container;
 use crate::crossfade::Curve;
 use crate::error::Error;
+use crate::format::Container;
 use crate::mastering::{MasteringSettings, Preset};
 use crate::opus::OpusSettings;
 use crate::plan::{ChunkPlan, DEFAULT_CHUNK_SECONDS};

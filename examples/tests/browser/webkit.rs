@@ -343,7 +343,7 @@ fn webkitgtk_plays_a_gapless_mp4_queue_of_three_tracks_without_drift() {
     let f = fixture(&[]);
     let paths = queue_tracks(&f);
     let settings = auralis_core::StreamSettings {
-        container: auralis_core::container::Container::Mp4,
+        container: auralis_core::Container::Mp4,
         ..Default::default()
     };
     let queue = render_queue(&f, &paths, "queue-mp4", &["--container", "mp4"], settings);

@@ -2,7 +2,7 @@
 //! Safari and iOS, which take Opus in MP4 and not in WebM before Safari 17.4; and a plain MP4
 //! for whole-track downloads.
 //!
-//! Written here for the same reason as [`crate::webm`]: what MSE needs is a small, exact subset
+//! Written here for the same reason as [`crate::format::webm`]: what MSE needs is a small, exact subset
 //! (timestamps on the 48 kHz grid, an init segment shared by every chunk, fragments that can be
 //! appended in any order), and the muxer crates write whole files with their own timing. The
 //! layout follows "Encapsulation of Opus in ISO Base Media File Format" (opus-codec.org):
@@ -33,6 +33,7 @@
 #[cfg(feature = "testing")]
 pub mod reader;
 
+use super::bmff::{bx, full, u16be, u32be, u64be};
 use crate::opus::{EncodedChunk, LOOKAHEAD_FRAMES, PACKET_FRAMES};
 
 /// The MIME type of this container as Chromium, Firefox and WebKitGTK accept it.
@@ -40,47 +41,12 @@ pub const MIME: &str = "audio/mp4; codecs=\"opus\"";
 /// The same type as Safari accepts it (capital O: Safari answers false for `opus`).
 pub const MIME_SAFARI: &str = "audio/mp4; codecs=\"Opus\"";
 /// Packets per fragment: 1 s, as WebM's clusters.
-pub const FRAGMENT_PACKETS: usize = crate::webm::CLUSTER_PACKETS;
+pub const FRAGMENT_PACKETS: usize = super::webm::CLUSTER_PACKETS;
 /// Roll distance of every sample, in packets: a decoder needs the 4 packets (80 ms) before a
 /// packet to decode it exactly.
 pub const ROLL_DISTANCE: i16 = -4;
 const TIMESCALE: u32 = 48_000;
 const TRACK_ID: u32 = 1;
-
-/// Writes a box: size, type, then what `body` writes.
-fn bx(out: &mut Vec<u8>, kind: &[u8; 4], body: impl FnOnce(&mut Vec<u8>)) {
-    let at = out.len();
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(kind);
-    body(out);
-    let size = u32::try_from(out.len() - at).expect("boxes here are below 4 GiB");
-    out[at..at + 4].copy_from_slice(&size.to_be_bytes());
-}
-
-/// Writes a full box (version and flags after the type).
-fn full(
-    out: &mut Vec<u8>,
-    kind: &[u8; 4],
-    version: u8,
-    flags: u32,
-    body: impl FnOnce(&mut Vec<u8>),
-) {
-    bx(out, kind, |o| {
-        o.push(version);
-        o.extend_from_slice(&flags.to_be_bytes()[1..]);
-        body(o);
-    });
-}
-
-fn u16be(out: &mut Vec<u8>, v: u16) {
-    out.extend_from_slice(&v.to_be_bytes());
-}
-fn u32be(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_be_bytes());
-}
-fn u64be(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(&v.to_be_bytes());
-}
 
 /// The unity transformation matrix of `mvhd` and `tkhd`.
 fn matrix(out: &mut Vec<u8>) {
@@ -361,7 +327,7 @@ pub fn split_fragments(segment: &[u8]) -> Vec<&[u8]> {
         // A fragment is two boxes: moof then mdat.
         let mut end = at;
         for _ in 0..2 {
-            match box_len(&segment[end..]) {
+            match super::bmff::box_len(&segment[end..]) {
                 Some(len) if len <= segment.len() - end => end += len,
                 _ => {
                     // Not ours: hand the rest over whole rather than lose bytes.
@@ -374,17 +340,6 @@ pub fn split_fragments(segment: &[u8]) -> Vec<&[u8]> {
         at = end;
     }
     out
-}
-
-/// The whole length of the box at the start of `buf`, from its header.
-fn box_len(buf: &[u8]) -> Option<usize> {
-    let size = u32::from_be_bytes(buf.get(..4)?.try_into().ok()?);
-    match size {
-        0 => Some(buf.len()),
-        1 => usize::try_from(u64::from_be_bytes(buf.get(8..16)?.try_into().ok()?)).ok(),
-        n if n >= 8 => Some(n as usize),
-        _ => None,
-    }
 }
 
 /// A complete MP4 of a whole track from a continuous encode ([`crate::opus::encode_track`],

@@ -2,6 +2,8 @@
 //! sizes, the fields MSE and players depend on, `tfdt` against the durations before it, and
 //! returns the Opus packets with their timing. Anything outside that subset is an error.
 
+use crate::format::bmff;
+
 /// Why bytes are not the MP4 this crate writes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid MP4 at byte {offset}: {reason}")]
@@ -31,37 +33,26 @@ fn children(buf: &[u8], range: std::ops::Range<usize>) -> Result<Vec<Bx>, Mp4Err
     let mut out = Vec::new();
     let mut pos = range.start;
     while pos < range.end {
-        if range.end - pos < 8 {
-            return bad(pos, "truncated box header");
-        }
-        let size = u32::from_be_bytes(buf[pos..pos + 4].try_into().unwrap()) as u64;
-        let kind: [u8; 4] = buf[pos + 4..pos + 8].try_into().unwrap();
-        let (size, header) = match size {
-            1 => {
-                if range.end - pos < 16 {
-                    return bad(pos, "truncated 64-bit box size");
-                }
-                (
-                    u64::from_be_bytes(buf[pos + 8..pos + 16].try_into().unwrap()),
-                    16,
-                )
-            }
-            0 => return bad(pos, "box of size 0 (to the end) is not written here"),
-            n => (n, 8),
+        let within = &buf[pos..range.end];
+        let Some(h) = bmff::header(within) else {
+            return bad(pos, "truncated or undersized box header");
         };
-        let end = pos as u64 + size;
-        if size < header || end > range.end as u64 {
+        let Some(size) = h.size else {
+            return bad(pos, "box of size 0 (to the end) is not written here");
+        };
+        if size > within.len() as u64 {
             return bad(
                 pos,
-                format!("box {} of size {size} runs past its parent", name(&kind)),
+                format!("box {} of size {size} runs past its parent", name(&h.kind)),
             );
         }
+        let end = pos + size as usize;
         out.push(Bx {
-            kind,
+            kind: h.kind,
             start: pos,
-            body: pos + header as usize..end as usize,
+            body: pos + h.header_len..end,
         });
-        pos = end as usize;
+        pos = end;
     }
     Ok(out)
 }

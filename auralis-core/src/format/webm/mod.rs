@@ -26,6 +26,8 @@ pub mod reader;
 #[allow(dead_code)] // the rest of the strict reader is test support
 pub(crate) mod reader;
 
+pub use super::ebml::ids;
+use super::ebml::{element, float, master, put_id, put_size, sint, uint, UNKNOWN_SIZE};
 use crate::opus::{EncodedChunk, LOOKAHEAD_FRAMES, PACKET_FRAMES};
 
 /// The MIME type for `MediaSource.isTypeSupported` and `addSourceBuffer`.
@@ -34,109 +36,7 @@ pub const MIME: &str = "audio/webm; codecs=\"opus\"";
 /// soon as it is encoded, and a client can start playing on the first one).
 pub const CLUSTER_PACKETS: usize = 50;
 
-/// Element IDs used here (Matroska/WebM).
-pub mod ids {
-    #![allow(missing_docs)]
-    pub const EBML: u32 = 0x1A45_DFA3;
-    pub const EBML_VERSION: u32 = 0x4286;
-    pub const EBML_READ_VERSION: u32 = 0x42F7;
-    pub const EBML_MAX_ID_LENGTH: u32 = 0x42F2;
-    pub const EBML_MAX_SIZE_LENGTH: u32 = 0x42F3;
-    pub const DOC_TYPE: u32 = 0x4282;
-    pub const DOC_TYPE_VERSION: u32 = 0x4287;
-    pub const DOC_TYPE_READ_VERSION: u32 = 0x4285;
-    pub const SEGMENT: u32 = 0x1853_8067;
-    pub const SEEK_HEAD: u32 = 0x114D_9B74;
-    pub const SEEK: u32 = 0x4DBB;
-    pub const SEEK_ID: u32 = 0x53AB;
-    pub const SEEK_POSITION: u32 = 0x53AC;
-    pub const INFO: u32 = 0x1549_A966;
-    pub const TIMESTAMP_SCALE: u32 = 0x2A_D7B1;
-    pub const DURATION: u32 = 0x4489;
-    pub const MUXING_APP: u32 = 0x4D80;
-    pub const WRITING_APP: u32 = 0x5741;
-    pub const TRACKS: u32 = 0x1654_AE6B;
-    pub const TRACK_ENTRY: u32 = 0xAE;
-    pub const TRACK_NUMBER: u32 = 0xD7;
-    pub const TRACK_UID: u32 = 0x73C5;
-    pub const TRACK_TYPE: u32 = 0x83;
-    pub const CODEC_ID: u32 = 0x86;
-    pub const CODEC_PRIVATE: u32 = 0x63A2;
-    pub const CODEC_DELAY: u32 = 0x56AA;
-    pub const SEEK_PRE_ROLL: u32 = 0x56BB;
-    pub const AUDIO: u32 = 0xE1;
-    pub const SAMPLING_FREQUENCY: u32 = 0xB5;
-    pub const CHANNELS: u32 = 0x9F;
-    pub const CLUSTER: u32 = 0x1F43_B675;
-    pub const TIMESTAMP: u32 = 0xE7;
-    pub const SIMPLE_BLOCK: u32 = 0xA3;
-    pub const BLOCK_GROUP: u32 = 0xA0;
-    pub const BLOCK: u32 = 0xA1;
-    pub const BLOCK_DURATION: u32 = 0x9B;
-    pub const DISCARD_PADDING: u32 = 0x75A2;
-    pub const CUES: u32 = 0x1C53_BB6B;
-    pub const CUE_POINT: u32 = 0xBB;
-    pub const CUE_TIME: u32 = 0xB3;
-    pub const CUE_TRACK_POSITIONS: u32 = 0xB7;
-    pub const CUE_TRACK: u32 = 0xF7;
-    pub const CUE_CLUSTER_POSITION: u32 = 0xF1;
-}
-
-/// The size field of an element whose size is unknown (it runs to the end of its parent).
-const UNKNOWN_SIZE: [u8; 8] = [0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
 const APP: &str = concat!("auralis-core ", env!("CARGO_PKG_VERSION"));
-
-fn put_id(out: &mut Vec<u8>, id: u32) {
-    let bytes = id.to_be_bytes();
-    let skip = bytes.iter().position(|&b| b != 0).unwrap_or(3);
-    out.extend_from_slice(&bytes[skip..]);
-}
-
-/// A size as the shortest EBML variable-length integer (all-ones values are reserved).
-fn put_size(out: &mut Vec<u8>, size: u64) {
-    let len = (1..=8)
-        .find(|&l| size < (1u64 << (7 * l)) - 1)
-        .expect("sizes are below 2^56");
-    let marked = size | (1u64 << (7 * len));
-    out.extend_from_slice(&marked.to_be_bytes()[8 - len..]);
-}
-
-fn element(out: &mut Vec<u8>, id: u32, body: &[u8]) {
-    put_id(out, id);
-    put_size(out, body.len() as u64);
-    out.extend_from_slice(body);
-}
-
-fn uint(out: &mut Vec<u8>, id: u32, value: u64) {
-    let bytes = value.to_be_bytes();
-    let skip = bytes.iter().position(|&b| b != 0).unwrap_or(7);
-    element(out, id, &bytes[skip..]);
-}
-
-/// A signed integer element: the shortest two's-complement form whose top bit is the sign.
-fn sint(out: &mut Vec<u8>, id: u32, value: i64) {
-    let bytes = value.to_be_bytes();
-    let mut skip = 0;
-    while skip < 7 {
-        let (this, next) = (bytes[skip], bytes[skip + 1]);
-        let redundant = (this == 0x00 && next & 0x80 == 0) || (this == 0xFF && next & 0x80 != 0);
-        if !redundant {
-            break;
-        }
-        skip += 1;
-    }
-    element(out, id, &bytes[skip..]);
-}
-
-fn float(out: &mut Vec<u8>, id: u32, value: f64) {
-    element(out, id, &value.to_be_bytes());
-}
-
-fn master(out: &mut Vec<u8>, id: u32, build: impl FnOnce(&mut Vec<u8>)) {
-    let mut body = Vec::new();
-    build(&mut body);
-    element(out, id, &body);
-}
 
 fn ebml_header(out: &mut Vec<u8>) {
     master(out, ids::EBML, |h| {
@@ -316,7 +216,7 @@ pub fn split_clusters(segment: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
     let mut at = 0;
     while at < segment.len() {
-        let Some(len) = reader::element_len(&segment[at..]) else {
+        let Some(len) = super::ebml::element_len(&segment[at..]) else {
             // Not ours: hand the rest over whole rather than lose bytes.
             out.push(&segment[at..]);
             break;

@@ -2,7 +2,7 @@
 //! header fields MSE depends on, and returns the Opus packets with their timing. Anything
 //! outside that subset (another codec, lacing, several tracks) is an error, not a guess.
 
-use super::ids;
+use crate::format::ebml::{self, ids, VintError};
 
 /// Why bytes are not the WebM this crate writes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,56 +81,28 @@ pub struct Parsed {
     pub segment_data_offset: usize,
 }
 
-/// Reads an element ID (1 to 4 bytes, marker bit kept).
+/// An element ID at `pos` (marker kept) and its length.
 fn read_id(buf: &[u8], pos: usize) -> Result<(u32, usize), WebmError> {
-    let first = *buf.get(pos).ok_or(WebmError::Malformed {
+    ebml::id_at(buf, pos).map_err(|e| WebmError::Malformed {
         offset: pos,
-        reason: "truncated ID".into(),
-    })?;
-    let len = first.leading_zeros() as usize + 1;
-    if len > 4 {
-        return bad(pos, "ID longer than 4 bytes");
-    }
-    let bytes = buf.get(pos..pos + len).ok_or(WebmError::Malformed {
-        offset: pos,
-        reason: "truncated ID".into(),
-    })?;
-    Ok((
-        bytes.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)),
-        len,
-    ))
+        reason: match e {
+            VintError::Truncated => "truncated ID",
+            VintError::TooLong => "ID longer than 4 bytes",
+        }
+        .into(),
+    })
 }
 
-/// Reads a size vint; `None` is the reserved "unknown size".
+/// A size at `pos` (`None` is the reserved "unknown size") and its length.
 fn read_size(buf: &[u8], pos: usize) -> Result<(Option<u64>, usize), WebmError> {
-    let first = *buf.get(pos).ok_or(WebmError::Malformed {
+    ebml::size_at(buf, pos).map_err(|e| WebmError::Malformed {
         offset: pos,
-        reason: "truncated size".into(),
-    })?;
-    if first == 0 {
-        return bad(pos, "size longer than 8 bytes");
-    }
-    let len = first.leading_zeros() as usize + 1;
-    let bytes = buf.get(pos..pos + len).ok_or(WebmError::Malformed {
-        offset: pos,
-        reason: "truncated size".into(),
-    })?;
-    // The length marker is bit `8 - len`; for an 8-byte size the first byte holds no value bits.
-    let mut value = u64::from(first) & (0xFF_u64 >> len);
-    for &b in &bytes[1..] {
-        value = (value << 8) | u64::from(b);
-    }
-    let all_ones = (1u64 << (7 * len)) - 1;
-    Ok(((value != all_ones).then_some(value), len))
-}
-
-/// The whole length (ID, size and body) of the element at the start of `buf`, if it has a
-/// known size that fits in `buf`.
-pub(crate) fn element_len(buf: &[u8]) -> Option<usize> {
-    let (_, id_len) = read_id(buf, 0).ok()?;
-    let (size, size_len) = read_size(buf, id_len).ok()?;
-    let total = (id_len + size_len).checked_add(usize::try_from(size?).ok()?)?;
-    (total <= buf.len()).then_some(total)
+        reason: match e {
+            VintError::Truncated => "truncated size",
+            VintError::TooLong => "size longer than 8 bytes",
+        }
+        .into(),
+    })
 }
 
 /// An element's ID and the range of its body.
@@ -423,4 +395,42 @@ fn read_cluster(buf: &[u8], cluster: &Element, parsed: &mut Parsed) -> Result<()
         }
     }
     Ok(())
+}
+
+/// The packets of a media segment this crate wrote (Clusters only, as [`super::media_segment`]
+/// makes them), with its first frame and the last packet's padding: the chunk it was muxed
+/// from. Packets off the 20 ms grid, DiscardPadding before the last packet or of a whole packet
+/// are errors.
+pub fn media_segment_packets(segment: &[u8]) -> Result<crate::opus::EncodedChunk, WebmError> {
+    use crate::opus::PACKET_FRAMES;
+    let blocks = parse_clusters(segment)?;
+    let Some(first) = blocks.first() else {
+        return bad(0, "a media segment without packets");
+    };
+    let Ok(first_ms) = u64::try_from(first.timestamp_ms) else {
+        return bad(0, "a negative timestamp");
+    };
+    let first_frame = first_ms * 48;
+    let mut padding_frames = 0;
+    for (j, b) in blocks.iter().enumerate() {
+        if b.timestamp_ms * 48 != (first_frame + (j * PACKET_FRAMES) as u64) as i64 {
+            return bad(0, format!("packet {j} is off the 20 ms grid"));
+        }
+        if let Some(ns) = b.discard_padding_ns {
+            if j + 1 != blocks.len() || ns < 0 {
+                return bad(0, "DiscardPadding before the last packet");
+            }
+            padding_frames = super::ns_to_frames(ns as u64);
+        }
+    }
+    if padding_frames >= PACKET_FRAMES as u64 {
+        return bad(0, "padding of a whole packet or more");
+    }
+    let count = blocks.len() as u64;
+    Ok(crate::opus::EncodedChunk {
+        frames: count * PACKET_FRAMES as u64 - padding_frames,
+        start_frame: first_frame,
+        padding_frames,
+        packets: blocks.into_iter().map(|b| b.data).collect(),
+    })
 }

@@ -3,15 +3,16 @@
 //! the packets, their place on the track and the track's end padding are the same in both, so
 //! either container is a re-wrapping of the other.
 //!
-//! The cache keeps every chunk in one form, its WebM media segment (nothing is lost: each
-//! packet, its timestamp and the last packet's padding are in it), so a chunk rendered for one
-//! container is served in the other by [`remux_webm_segment`], without encoding again.
+//! The cache keeps every chunk in one form neutral to both (`packets`: the packets, their place
+//! and the padding), and each container is muxed from it when the chunk is served, so a chunk
+//! rendered for one container is served in the other without encoding again or parsing a
+//! container back.
 
 use std::str::FromStr;
 
+use super::{mp4, webm};
 use crate::error::Error;
-use crate::opus::{self, EncodedChunk, PACKET_FRAMES};
-use crate::{mp4, webm};
+use crate::opus::EncodedChunk;
 
 /// A container for a stream's chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -152,58 +153,6 @@ impl FromStr for Container {
     }
 }
 
-/// The packets of a WebM media segment this crate wrote (a chunk as the cache keeps it), with
-/// its first frame and the last packet's padding. A segment that is not one (a corrupt cache
-/// entry) is [`Error::CorruptCache`].
-pub fn webm_segment_packets(segment: &[u8]) -> Result<EncodedChunk, Error> {
-    let corrupt = |reason: String| Error::CorruptCache {
-        what: "a cached WebM media segment",
-        reason,
-    };
-    let blocks = webm::reader::parse_clusters(segment).map_err(|e| corrupt(e.to_string()))?;
-    let Some(first) = blocks.first() else {
-        return Err(corrupt("a media segment without packets".into()));
-    };
-    let first_frame =
-        u64::try_from(first.timestamp_ms).map_err(|_| corrupt("a negative timestamp".into()))? * 48;
-    let mut padding_frames = 0;
-    for (j, b) in blocks.iter().enumerate() {
-        if b.timestamp_ms * 48 != (first_frame + (j * PACKET_FRAMES) as u64) as i64 {
-            return Err(corrupt(format!("packet {j} is off the 20 ms grid")));
-        }
-        if let Some(ns) = b.discard_padding_ns {
-            if j + 1 != blocks.len() || ns < 0 {
-                return Err(corrupt("DiscardPadding before the last packet".into()));
-            }
-            padding_frames = webm::ns_to_frames(ns as u64);
-        }
-    }
-    let count = blocks.len() as u64;
-    if padding_frames >= PACKET_FRAMES as u64 {
-        return Err(corrupt("padding of a whole packet or more".into()));
-    }
-    Ok(EncodedChunk {
-        frames: count * PACKET_FRAMES as u64 - padding_frames,
-        start_frame: first_frame,
-        padding_frames,
-        packets: blocks.into_iter().map(|b| b.data).collect(),
-    })
-}
-
-/// A WebM media segment (as the cache keeps chunks) in `to`: the same bytes for WebM, the same
-/// packets re-wrapped for MP4. No decoding or encoding.
-pub fn remux_webm_segment(segment: &[u8], to: Container) -> Result<Vec<u8>, Error> {
-    match to {
-        Container::Webm => Ok(segment.to_vec()),
-        Container::Mp4 => {
-            let chunk = webm_segment_packets(segment)?;
-            let is_last = chunk.padding_frames > 0;
-            debug_assert_eq!(opus::packet_count(chunk.frames), chunk.packets.len());
-            Ok(mp4::media_segment(&chunk, is_last))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,25 +169,5 @@ mod tests {
         let e = "ogg".parse::<Container>().unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
         assert!(e.to_string().contains("container"), "{e}");
-    }
-
-    #[test]
-    fn a_webm_segment_remuxes_to_the_mp4_segment_of_the_same_packets() {
-        let chunk = EncodedChunk {
-            packets: (0..120u8).map(|i| vec![i; 3 + i as usize % 7]).collect(),
-            start_frame: 960 * 1000,
-            frames: 119 * 960 + 500,
-            padding_frames: 460,
-        };
-        for is_last in [false, true] {
-            let webm = webm::media_segment(&chunk, is_last);
-            assert_eq!(
-                remux_webm_segment(&webm, Container::Mp4).unwrap(),
-                mp4::media_segment(&chunk, is_last)
-            );
-            assert_eq!(remux_webm_segment(&webm, Container::Webm).unwrap(), webm);
-        }
-        let e = remux_webm_segment(b"\x1f\x43\xb6\x75\x81", Container::Mp4).unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::CorruptCache);
     }
 }
