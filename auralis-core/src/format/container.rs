@@ -69,7 +69,12 @@ impl Container {
 
     /// One unit of progressive output (a WebM Cluster, an MP4 fragment) of at most 50 packets,
     /// the first starting at `first_frame`; the last one `padding_frames` past the track's end.
-    pub fn group(self, packets: &[Vec<u8>], first_frame: u64, padding_frames: u64) -> Vec<u8> {
+    pub fn group<P: AsRef<[u8]>>(
+        self,
+        packets: &[P],
+        first_frame: u64,
+        padding_frames: u64,
+    ) -> Vec<u8> {
         match self {
             Container::Webm => webm::cluster(packets, first_frame, padding_frames),
             Container::Mp4 => mp4::fragment(packets, first_frame, padding_frames),
@@ -81,6 +86,21 @@ impl Container {
         match self {
             Container::Webm => webm::media_segment(chunk, is_last),
             Container::Mp4 => mp4::media_segment(chunk, is_last),
+        }
+    }
+
+    /// The media segment of `packets`, the first starting at `first_frame`, the last one
+    /// `padding_frames` short (0 but for the track's last chunk): what
+    /// [`Container::media_segment`] writes, from borrowed packets.
+    pub(crate) fn segment_of<P: AsRef<[u8]>>(
+        self,
+        packets: &[P],
+        first_frame: u64,
+        padding_frames: u64,
+    ) -> Vec<u8> {
+        match self {
+            Container::Webm => webm::segment_of(packets, first_frame, padding_frames),
+            Container::Mp4 => mp4::fragments(packets, first_frame, padding_frames),
         }
     }
 

@@ -13,6 +13,7 @@
 //! packet sizes, u16 each | the packets, back to back
 //! ```
 
+use super::Container;
 use crate::error::Error;
 use crate::opus::{self, EncodedChunk};
 
@@ -46,9 +47,40 @@ pub(crate) fn encode(chunk: &EncodedChunk, is_last: bool) -> Vec<u8> {
     out
 }
 
+/// An entry read in place: its packets borrowed from the entry's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChunkView<'a> {
+    pub(crate) packets: Vec<&'a [u8]>,
+    pub(crate) start_frame: u64,
+    pub(crate) frames: u64,
+    pub(crate) padding_frames: u64,
+    /// The chunk ends the track: its last packet's padding is signalled.
+    pub(crate) is_last: bool,
+}
+
+impl ChunkView<'_> {
+    /// The chunk's media segment in `container` (no packet copied but into the output).
+    pub(crate) fn media_segment(&self, container: Container) -> Vec<u8> {
+        let padding = if self.is_last { self.padding_frames } else { 0 };
+        container.segment_of(&self.packets, self.start_frame, padding)
+    }
+}
+
 /// An entry read back: the chunk and whether it ends the track. Anything that is not an entry
 /// this module wrote, or whose lengths disagree with its geometry, is [`Error::CorruptCache`].
 pub(crate) fn decode(bytes: &[u8]) -> Result<(EncodedChunk, bool), Error> {
+    let v = view(bytes)?;
+    let chunk = EncodedChunk {
+        packets: v.packets.iter().map(|p| p.to_vec()).collect(),
+        start_frame: v.start_frame,
+        frames: v.frames,
+        padding_frames: v.padding_frames,
+    };
+    Ok((chunk, v.is_last))
+}
+
+/// An entry read in place, checked as [`decode`] checks it.
+pub(crate) fn view(bytes: &[u8]) -> Result<ChunkView<'_>, Error> {
     let corrupt = |reason: &str| Error::CorruptCache {
         what: "a cached chunk",
         reason: reason.to_owned(),
@@ -80,25 +112,25 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(EncodedChunk, bool), Error> {
         let Some(packet) = bytes.get(at..at + size).filter(|p| !p.is_empty()) else {
             return Err(corrupt("an empty or cut packet"));
         };
-        packets.push(packet.to_vec());
+        packets.push(packet);
         at += size;
     }
     if at != bytes.len() {
         return Err(corrupt("bytes past its last packet"));
     }
-    let chunk = EncodedChunk {
+    Ok(ChunkView {
         packets,
         start_frame,
         frames,
         padding_frames,
-    };
-    Ok((chunk, bytes[5] & LAST != 0))
+        is_last: bytes[5] & LAST != 0,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{mp4, webm, Container};
+    use crate::format::{mp4, webm};
 
     fn chunk(count: usize, padding: u64) -> EncodedChunk {
         EncodedChunk {
@@ -115,6 +147,12 @@ mod tests {
             let bytes = encode(&c, is_last);
             let (back, last) = decode(&bytes).unwrap();
             assert_eq!((&back, last), (&c, is_last));
+            for container in Container::ALL {
+                assert_eq!(
+                    view(&bytes).unwrap().media_segment(container),
+                    container.media_segment(&c, is_last)
+                );
+            }
             assert_eq!(
                 Container::Webm.media_segment(&back, last),
                 webm::media_segment(&c, is_last)

@@ -3,13 +3,15 @@
 //! taken; a render being encoded keeps its packets and caches them, neutral to the container,
 //! once the last group is made.
 
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::cache::{CacheEntry, FlightGuard, Origin};
 use crate::chunk::{ChunkRender, PacketGroup};
 use crate::error::{DecodeError, Error};
 use crate::format::{packets, webm::CLUSTER_PACKETS, Container};
-use crate::opus::EncodedChunk;
+use crate::opus::PACKET_FRAMES;
 
 use super::{rms_db, Stream};
 
@@ -40,8 +42,12 @@ pub(super) enum ClusterState {
 /// render being encoded (which caches the chunk after its last group).
 pub(crate) enum ChunkGroups {
     Cached {
-        chunk: EncodedChunk,
-        is_last: bool,
+        entry: Arc<[u8]>,
+        /// Where each packet lies in `entry`.
+        packets: Vec<Range<usize>>,
+        start_frame: u64,
+        /// The last packet's padding when the chunk ends the track, else 0.
+        padding_frames: u64,
         next: usize,
     },
     Live(Box<Live>),
@@ -60,13 +66,48 @@ pub(crate) struct Live {
 
 impl ChunkGroups {
     /// The groups of a cached entry.
-    pub(crate) fn cached(entry: &[u8]) -> Result<Self, Error> {
-        let (chunk, is_last) = packets::decode(entry)?;
+    pub(crate) fn cached(entry: Arc<[u8]>) -> Result<Self, Error> {
+        let view = packets::view(&entry)?;
+        let base = entry.as_ptr() as usize;
+        let packets = view
+            .packets
+            .iter()
+            .map(|p| {
+                let at = p.as_ptr() as usize - base;
+                at..at + p.len()
+            })
+            .collect();
+        let (start_frame, padding_frames) = (
+            view.start_frame,
+            if view.is_last { view.padding_frames } else { 0 },
+        );
         Ok(ChunkGroups::Cached {
-            chunk,
-            is_last,
+            entry,
+            packets,
+            start_frame,
+            padding_frames,
             next: 0,
         })
+    }
+
+    /// The next group muxed into `container`: for a cached chunk, straight from the entry's
+    /// bytes (no packet copied but into the unit).
+    fn next_unit(&mut self, container: Container) -> Option<Result<Vec<u8>, Error>> {
+        if let ChunkGroups::Cached {
+            entry,
+            packets,
+            start_frame,
+            padding_frames,
+            next,
+        } = self
+        {
+            let (range, first_frame, padding) =
+                cached_group(packets, *start_frame, *padding_frames, *next)?;
+            *next += 1;
+            let slices: Vec<&[u8]> = packets[range].iter().map(|r| &entry[r.clone()]).collect();
+            return Some(Ok(container.group(&slices, first_frame, padding)));
+        }
+        self.next_group().map(|g| g.map(|g| g.mux(container)))
     }
 
     /// The next group; `None` after the last (or after an error).
@@ -74,25 +115,22 @@ impl ChunkGroups {
         match self {
             ChunkGroups::Done => None,
             ChunkGroups::Cached {
-                chunk,
-                is_last,
+                entry,
+                packets,
+                start_frame,
+                padding_frames,
                 next,
             } => {
-                let start = *next * CLUSTER_PACKETS;
-                if start >= chunk.packets.len() {
-                    return None;
-                }
-                let end = (start + CLUSTER_PACKETS).min(chunk.packets.len());
+                let (range, first_frame, padding) =
+                    cached_group(packets, *start_frame, *padding_frames, *next)?;
                 *next += 1;
-                let last_group = end == chunk.packets.len();
                 Some(Ok(PacketGroup {
-                    packets: chunk.packets[start..end].to_vec(),
-                    first_frame: chunk.start_frame + (start * crate::opus::PACKET_FRAMES) as u64,
-                    padding_frames: if *is_last && last_group {
-                        chunk.padding_frames
-                    } else {
-                        0
-                    },
+                    packets: packets[range]
+                        .iter()
+                        .map(|r| entry[r.clone()].to_vec())
+                        .collect(),
+                    first_frame,
+                    padding_frames: padding,
                 }))
             }
             ChunkGroups::Live(live) => match live.encoder.next_group() {
@@ -112,6 +150,31 @@ impl ChunkGroups {
             },
         }
     }
+}
+
+/// Group `g` of a cached chunk of `packets`: which packets, its first frame and its padding;
+/// `None` past the last.
+fn cached_group(
+    packets: &[Range<usize>],
+    start_frame: u64,
+    padding_frames: u64,
+    g: usize,
+) -> Option<(Range<usize>, u64, u64)> {
+    let start = g * CLUSTER_PACKETS;
+    if start >= packets.len() {
+        return None;
+    }
+    let end = (start + CLUSTER_PACKETS).min(packets.len());
+    let padding = if end == packets.len() {
+        padding_frames
+    } else {
+        0
+    };
+    Some((
+        start..end,
+        start_frame + (start * PACKET_FRAMES) as u64,
+        padding,
+    ))
 }
 
 impl Live {
@@ -189,10 +252,7 @@ impl Iterator for ChunkClusters {
     fn next(&mut self) -> Option<Self::Item> {
         let next = match &mut self.state {
             ClusterState::Done => return None,
-            ClusterState::Groups(groups, container) => {
-                let container = *container;
-                groups.next_group().map(|g| g.map(|g| g.mux(container)))
-            }
+            ClusterState::Groups(groups, container) => groups.next_unit(*container),
             ClusterState::Other(units) => units.next(),
         };
         match next {

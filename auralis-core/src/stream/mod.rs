@@ -421,7 +421,7 @@ impl Stream {
         let (target, key) = self.prepare_request(index, from, Kind::Packets)?;
         let foreground = self.inner.engine.inner.prefetch.foreground();
         match self.inner.engine.cache().claim(key) {
-            Claim::Hit(entry, origin) => Ok((origin, ChunkGroups::cached(&entry.bytes)?)),
+            Claim::Hit(entry, origin) => Ok((origin, ChunkGroups::cached(entry.bytes)?)),
             Claim::Miss(guard) => {
                 // Parts render in the background from here; the file is checked again
                 // before the result is cached.
@@ -729,40 +729,45 @@ impl Stream {
         from: Option<MasteringSettings>,
         foreground: bool,
     ) -> Result<Served, Error> {
-        let (chunk, is_last, origin) = self.encoded_chunk(index, from, foreground)?;
+        let (entry, origin) = self.chunk_entry(index, from, foreground)?;
+        let bytes = packets::view(&entry.bytes)?.media_segment(self.container());
         Ok(Served {
-            bytes: self.container().media_segment(&chunk, is_last).into(),
+            bytes: bytes.into(),
             origin,
         })
     }
 
     /// Chunk `index` encoded (a transition from `from` when given), neutral to the container,
-    /// whether it ends the track, and where it came from: cached, or rendered, encoded and
-    /// cached now.
+    /// whether it ends the track, and where it came from.
     pub(crate) fn encoded_chunk(
         &self,
         index: u64,
         from: Option<MasteringSettings>,
         foreground: bool,
     ) -> Result<(EncodedChunk, bool, Origin), Error> {
+        let (entry, origin) = self.chunk_entry(index, from, foreground)?;
+        let (chunk, is_last) = packets::decode(&entry.bytes)?;
+        Ok((chunk, is_last, origin))
+    }
+
+    /// Chunk `index`'s cache entry (see `format::packets`): cached, or rendered, encoded and
+    /// cached now.
+    fn chunk_entry(
+        &self,
+        index: u64,
+        from: Option<MasteringSettings>,
+        foreground: bool,
+    ) -> Result<(CacheEntry, Origin), Error> {
         let (_, key) = self.prepare_request(index, from, Kind::Packets)?;
         let _foreground = foreground.then(|| self.inner.engine.inner.prefetch.foreground());
-        let mut made = None;
-        let (entry, origin) = self.inner.engine.cache().get_or_compute(key, || {
+        self.inner.engine.cache().get_or_compute(key, || {
             let (chunk, is_last, pcm) = self.start_chunk(index, from)?.finish_encoded()?;
             self.inner.track.check_unchanged()?;
             if from.is_none() {
                 self.note_level(index, rms_db(&pcm));
             }
-            let entry = CacheEntry::new(packets::encode(&chunk, is_last));
-            made = Some((chunk, is_last));
-            Ok::<_, Error>(entry)
-        })?;
-        let (chunk, is_last) = match made {
-            Some(made) => made,
-            None => packets::decode(&entry.bytes)?,
-        };
-        Ok((chunk, is_last, origin))
+            Ok::<_, Error>(CacheEntry::new(packets::encode(&chunk, is_last)))
+        })
     }
 }
 

@@ -248,12 +248,25 @@ pub fn sequence_number(first_frame: u64) -> u32 {
 /// One fragment (`moof` + `mdat`) of `packets` (at least one), the first starting at
 /// `first_frame` on the track; the last one `padding_frames` (0: none) shorter than 960 frames
 /// (the track's end). A chunk's media segment is its fragments one after the other.
-pub fn fragment(packets: &[Vec<u8>], first_frame: u64, padding_frames: u64) -> Vec<u8> {
-    let payload: usize = packets.iter().map(Vec::len).sum();
+pub fn fragment<P: AsRef<[u8]>>(packets: &[P], first_frame: u64, padding_frames: u64) -> Vec<u8> {
+    let payload: usize = packets.iter().map(|p| p.as_ref().len()).sum();
     let mut out = Vec::with_capacity(payload + 64 + 8 * packets.len());
+    write_fragment(&mut out, packets, first_frame, padding_frames);
+    out
+}
+
+/// [`fragment`] appended to `out`.
+fn write_fragment<P: AsRef<[u8]>>(
+    out: &mut Vec<u8>,
+    packets: &[P],
+    first_frame: u64,
+    padding_frames: u64,
+) {
+    let payload: usize = packets.iter().map(|p| p.as_ref().len()).sum();
+    let base = out.len();
     let count = u32::try_from(packets.len()).expect("a fragment holds at most 50 packets");
     let mut data_offset_at = 0;
-    bx(&mut out, b"moof", |o| {
+    bx(out, b"moof", |o| {
         full(o, b"mfhd", 0, 0, |o| u32be(o, sequence_number(first_frame)));
         bx(o, b"traf", |o| {
             // Flags: default-base-is-moof (offsets count from this moof).
@@ -272,19 +285,18 @@ pub fn fragment(packets: &[Vec<u8>], first_frame: u64, padding_frames: u64) -> V
                         PACKET_FRAMES as u64
                     };
                     u32be(o, duration as u32);
-                    u32be(o, p.len() as u32);
+                    u32be(o, p.as_ref().len() as u32);
                 }
             });
             sbgp_roll(o, count);
         });
     });
-    let data_offset = (out.len() + 8) as u32;
+    let data_offset = (out.len() - base + 8) as u32;
     out[data_offset_at..data_offset_at + 4].copy_from_slice(&data_offset.to_be_bytes());
-    mdat_header(&mut out, payload as u64);
+    mdat_header(out, payload as u64);
     for p in packets {
-        out.extend_from_slice(p);
+        out.extend_from_slice(p.as_ref());
     }
-    out
 }
 
 fn mdat_header(out: &mut Vec<u8>, payload: u64) {
@@ -305,15 +317,22 @@ fn mdat_header(out: &mut Vec<u8>, payload: u64) {
 /// (its last packet's duration stops at the track's end).
 pub fn media_segment(chunk: &EncodedChunk, is_last: bool) -> Vec<u8> {
     let padding = if is_last { chunk.padding_frames } else { 0 };
-    let groups = chunk.packets.len().div_ceil(FRAGMENT_PACKETS);
-    let mut out = Vec::new();
-    for (g, group) in chunk.packets.chunks(FRAGMENT_PACKETS).enumerate() {
-        let first = chunk.start_frame + (g * FRAGMENT_PACKETS * PACKET_FRAMES) as u64;
-        out.extend(fragment(
-            group,
-            first,
-            if g + 1 == groups { padding } else { 0 },
-        ));
+    fragments(&chunk.packets, chunk.start_frame, padding)
+}
+
+/// The fragments of `packets` from `first_frame`, the last packet `padding_frames` short.
+pub(crate) fn fragments<P: AsRef<[u8]>>(
+    packets: &[P],
+    first_frame: u64,
+    padding_frames: u64,
+) -> Vec<u8> {
+    let groups = packets.len().div_ceil(FRAGMENT_PACKETS);
+    let payload: usize = packets.iter().map(|p| p.as_ref().len()).sum();
+    let mut out = Vec::with_capacity(payload + groups * 64 + 8 * packets.len());
+    for (g, group) in packets.chunks(FRAGMENT_PACKETS).enumerate() {
+        let first = first_frame + (g * FRAGMENT_PACKETS * PACKET_FRAMES) as u64;
+        let padding = if g + 1 == groups { padding_frames } else { 0 };
+        write_fragment(&mut out, group, first, padding);
     }
     out
 }

@@ -108,12 +108,13 @@ pub fn init_segment(channels: u8) -> Vec<u8> {
 /// Clusters for `packets` whose first packet starts at `first_frame` on the track; the last
 /// packet carries `discard_padding_frames` (0: none) in a BlockGroup. Returns the bytes and,
 /// per cluster, its offset in them and its timestamp in ms.
-fn clusters(
-    packets: &[Vec<u8>],
+fn clusters<P: AsRef<[u8]>>(
+    packets: &[P],
     first_frame: u64,
     discard_padding_frames: u64,
 ) -> (Vec<u8>, Vec<(usize, u64)>) {
-    let mut out = Vec::with_capacity(packets.iter().map(|p| p.len() + 8).sum::<usize>() + 64);
+    let mut out =
+        Vec::with_capacity(packets.iter().map(|p| p.as_ref().len() + 8).sum::<usize>() + 64);
     let mut index = Vec::new();
     let groups = packets.len().div_ceil(CLUSTER_PACKETS);
     for (c, group) in packets.chunks(CLUSTER_PACKETS).enumerate() {
@@ -124,7 +125,7 @@ fn clusters(
         } else {
             0
         };
-        out.extend(cluster(group, start, padding));
+        write_cluster(&mut out, group, start / 48, last_block(padding));
     }
     (out, index)
 }
@@ -134,16 +135,27 @@ fn clusters(
 /// the 20 ms grid). The last packet carries `discard_padding_frames` (0: none) in a BlockGroup.
 /// A media segment is its clusters one after the other, so a server can send each as soon as it
 /// is made.
-pub fn cluster(packets: &[Vec<u8>], first_frame: u64, discard_padding_frames: u64) -> Vec<u8> {
+pub fn cluster<P: AsRef<[u8]>>(
+    packets: &[P],
+    first_frame: u64,
+    discard_padding_frames: u64,
+) -> Vec<u8> {
     debug_assert!(packets.len() <= CLUSTER_PACKETS && first_frame.is_multiple_of(48));
-    let last = if discard_padding_frames > 0 {
-        LastBlock::TrackEnd {
-            padding_frames: discard_padding_frames,
-        }
+    cluster_at(
+        packets,
+        first_frame / 48,
+        last_block(discard_padding_frames),
+    )
+}
+
+/// The end of a Cluster that ends a chunk with `padding_frames` past the track's end (0: a
+/// plain end).
+fn last_block(padding_frames: u64) -> LastBlock {
+    if padding_frames > 0 {
+        LastBlock::TrackEnd { padding_frames }
     } else {
         LastBlock::Plain
-    };
-    cluster_at(packets, first_frame / 48, last)
+    }
 }
 
 /// How a Cluster's last block ends.
@@ -171,16 +183,30 @@ pub enum LastBlock {
 /// A Cluster at `timestamp_ms` (its first packet's time, rounded to the millisecond for a
 /// queue's tracks, which start anywhere on the 48 kHz grid), one block per 20 ms packet, the
 /// last one ending as `last` says.
-pub fn cluster_at(packets: &[Vec<u8>], timestamp_ms: u64, last: LastBlock) -> Vec<u8> {
+pub fn cluster_at<P: AsRef<[u8]>>(packets: &[P], timestamp_ms: u64, last: LastBlock) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(packets.iter().map(|p| p.as_ref().len() + 8).sum::<usize>() + 24);
+    write_cluster(&mut out, packets, timestamp_ms, last);
+    out
+}
+
+/// [`cluster_at`] appended to `out`. The Cluster's body is laid out in one buffer, each
+/// SimpleBlock written in place (no buffer per packet): muxing runs on every serve of a cached
+/// chunk.
+fn write_cluster<P: AsRef<[u8]>>(
+    out: &mut Vec<u8>,
+    packets: &[P],
+    timestamp_ms: u64,
+    last: LastBlock,
+) {
     debug_assert!(packets.len() <= CLUSTER_PACKETS);
-    let mut out = Vec::with_capacity(packets.iter().map(|p| p.len() + 8).sum::<usize>() + 24);
     let final_index = packets.len().saturating_sub(1);
-    master(&mut out, ids::CLUSTER, |cl| {
+    master(out, ids::CLUSTER, |cl| {
+        cl.reserve(packets.iter().map(|p| p.as_ref().len() + 8).sum::<usize>() + 8);
         uint(cl, ids::TIMESTAMP, timestamp_ms);
         for (j, packet) in packets.iter().enumerate() {
-            let relative = (j * PACKET_FRAMES / 48) as i16;
-            let mut block = vec![0x81]; // track 1
-            block.extend_from_slice(&relative.to_be_bytes());
+            let packet = packet.as_ref();
+            let relative = ((j * PACKET_FRAMES / 48) as i16).to_be_bytes();
             let (padding, duration) = match last {
                 _ if j != final_index => (0, None),
                 LastBlock::Plain => (0, None),
@@ -191,7 +217,8 @@ pub fn cluster_at(packets: &[Vec<u8>], timestamp_ms: u64, last: LastBlock) -> Ve
                 } => (padding_frames, Some(duration_ms)),
             };
             if padding > 0 {
-                block.push(0x00);
+                // Track 1, the relative timestamp, no flags (a Block has no keyframe flag).
+                let mut block = vec![0x81, relative[0], relative[1], 0x00];
                 block.extend_from_slice(packet);
                 master(cl, ids::BLOCK_GROUP, |g| {
                     element(g, ids::BLOCK, &block);
@@ -202,13 +229,14 @@ pub fn cluster_at(packets: &[Vec<u8>], timestamp_ms: u64, last: LastBlock) -> Ve
                     sint(g, ids::DISCARD_PADDING, frames_to_ns(padding) as i64);
                 });
             } else {
-                block.push(0x80); // keyframe
-                block.extend_from_slice(packet);
-                element(cl, ids::SIMPLE_BLOCK, &block);
+                // Track 1, the relative timestamp, the keyframe flag, the packet.
+                put_id(cl, ids::SIMPLE_BLOCK);
+                put_size(cl, 4 + packet.len() as u64);
+                cl.extend_from_slice(&[0x81, relative[0], relative[1], 0x80]);
+                cl.extend_from_slice(packet);
             }
         }
     });
-    out
 }
 
 /// Splits a media segment (as [`media_segment`] writes it) into its clusters.
@@ -232,6 +260,15 @@ pub fn split_clusters(segment: &[u8]) -> Vec<&[u8]> {
 pub fn media_segment(chunk: &EncodedChunk, is_last: bool) -> Vec<u8> {
     let padding = if is_last { chunk.padding_frames } else { 0 };
     clusters(&chunk.packets, chunk.start_frame, padding).0
+}
+
+/// The clusters of `packets` from `first_frame`, the last packet `padding_frames` short.
+pub(crate) fn segment_of<P: AsRef<[u8]>>(
+    packets: &[P],
+    first_frame: u64,
+    padding_frames: u64,
+) -> Vec<u8> {
+    clusters(packets, first_frame, padding_frames).0
 }
 
 /// A complete WebM of a whole track from a continuous encode ([`crate::opus::encode_track`],
