@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use auralis_core::loudness::{self, Measurement};
+use auralis_core::dsp::loudness::{self, Measurement};
 use auralis_core::mastering::{self, Stages, POST_ROLL_FRAMES, WARMUP_FRAMES};
 use auralis_core::{analysis, Mastering, Preset, Renderer, Source};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

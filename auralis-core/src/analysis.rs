@@ -1,7 +1,7 @@
 //! Track analysis: the measurements the mastering decisions are made from, once per track.
 //!
 //! Loudness (BS.1770 integrated loudness, loudness range and true peak) comes from
-//! [`crate::loudness`] (the gating and block grid of libebur128, checked against the `ebur128`
+//! [`crate::dsp::loudness`] (the gating and block grid of libebur128, checked against the `ebur128`
 //! crate). Spectral balance comes from `realfft`.
 //!
 //! To be cheap enough to come before the first chunk, a long track is measured on a sparse,
@@ -20,8 +20,8 @@ use realfft::RealFftPlanner;
 use serde::{Deserialize, Serialize};
 
 use crate::decode::Source;
+use crate::dsp::loudness::{self, Measurement};
 use crate::error::DecodeError;
-use crate::loudness::{self, Measurement};
 use crate::resample::{output_frames, Resampling};
 
 /// How much of a track the analysis measures.
@@ -60,7 +60,7 @@ pub struct TrackAnalysis {
     pub integrated_lufs: f64,
     /// EBU Tech 3342 loudness range.
     pub loudness_range_lu: f64,
-    /// Largest true peak (4× oversampled, see [`crate::loudness`]) of the measured audio, in dBTP.
+    /// Largest true peak (4× oversampled, see [`crate::dsp::loudness`]) of the measured audio, in dBTP.
     pub true_peak_dbtp: f64,
     /// Largest sample peak, in dBFS.
     pub sample_peak_dbfs: f64,
@@ -202,7 +202,7 @@ fn read_each<R: Send>(
             let samples = if let Some(resampling) = &resampling {
                 let rate = info.sample_rate;
                 let (start, end) = (output_frames(start, rate), output_frames(end, rate));
-                crate::render::read_resampled(reader, resampling, info.frames, start, end)?
+                crate::resample::read_resampled(reader, resampling, info.frames, start, end)?
             } else {
                 let mut samples =
                     Vec::with_capacity((end - start) as usize * info.channels as usize);

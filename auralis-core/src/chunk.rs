@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use crate::crossfade::Curve;
+use crate::dsp::crossfade::Curve;
 use crate::error::Error;
 use crate::format::Container;
 use crate::mastering::MasteringParams;

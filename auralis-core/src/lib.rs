@@ -18,14 +18,13 @@
 pub mod analysis;
 pub mod cache;
 pub mod chunk;
-pub mod crossfade;
 pub mod decode;
 pub mod demo;
+pub mod dsp;
 mod error;
 pub mod format;
 #[cfg(feature = "testing")]
 pub mod joins;
-pub mod loudness;
 pub mod mastering;
 pub mod opus;
 pub mod parallel;
@@ -42,8 +41,8 @@ pub mod wav;
 mod whole_track;
 
 pub use cache::{CacheConfig, CacheStats, Origin};
-pub use crossfade::Curve;
 pub use decode::{RangeReader, Source, SourceInfo, Tags};
+pub use dsp::crossfade::Curve;
 pub use error::{DecodeError, EncodeError, Error, ErrorKind, MasteringError, PlanError};
 pub use format::Container;
 pub use mastering::{Mastering, MasteringParams, MasteringSettings, Preset};

@@ -16,7 +16,7 @@ use crate::mastering::{
 };
 use crate::plan::ChunkPlan;
 use crate::rate::OutputRate;
-use crate::resample::{output_frames, Resampling};
+use crate::resample::{output_frames, stream_resampled, Resampling};
 
 /// Renders 48 kHz PCM ranges of one source.
 ///
@@ -346,58 +346,4 @@ impl Renderer {
         buf.drain(..(start - from) as usize * ch);
         Ok(buf)
     }
-}
-
-/// Output frames `[start, end)` of `reader`'s source (`source_frames` long) resampled with
-/// `resampling` (see [`stream_resampled`]).
-pub(crate) fn read_resampled(
-    reader: &mut RangeReader,
-    resampling: &crate::resample::Resampling,
-    source_frames: u64,
-    start: u64,
-    end: u64,
-) -> Result<Vec<f32>, DecodeError> {
-    let mut out = Vec::with_capacity((end - start) as usize * resampling.channels());
-    stream_resampled(reader, resampling, source_frames, start, end, |s| {
-        out.extend_from_slice(s)
-    })?;
-    Ok(out)
-}
-
-/// Output frames `[start, end)` of `reader`'s source (`source_frames` long) resampled with
-/// `resampling`, handed to `sink` in order as they are made: the span's input is decoded and
-/// streamed into the resampler block by block, so memory is one resampler block of the source,
-/// not the span (a 30 s span of a 192 kHz source is 46 MB of f32). Zeros stand for the time
-/// before the track and after its end.
-pub(crate) fn stream_resampled(
-    reader: &mut RangeReader,
-    resampling: &crate::resample::Resampling,
-    source_frames: u64,
-    start: u64,
-    end: u64,
-    mut sink: impl FnMut(&[f32]),
-) -> Result<(), DecodeError> {
-    let ch = resampling.channels();
-    let span = resampling.span(start, end);
-    let mut stream = resampling.stream(span, end - start);
-    const ZEROS: [f32; 4096] = [0.0; 4096];
-    let push_zeros = |stream: &mut crate::resample::Streaming, frames: i64| {
-        let mut samples = frames.max(0) as usize * ch;
-        while samples > 0 {
-            let n = samples.min(ZEROS.len() / ch * ch);
-            stream.push(&ZEROS[..n]);
-            samples -= n;
-        }
-    };
-    let read_start = span.start.clamp(0, source_frames as i64) as u64;
-    let read_end = span.end.clamp(0, source_frames as i64) as u64;
-    push_zeros(&mut stream, read_start as i64 - span.start);
-    stream.drain(&mut sink);
-    reader.read(read_start, read_end, |block| {
-        stream.push(block);
-        stream.drain(&mut sink);
-    })?;
-    push_zeros(&mut stream, span.end - read_end as i64);
-    sink(&stream.finish());
-    Ok(())
 }

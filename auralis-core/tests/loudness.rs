@@ -1,11 +1,11 @@
-//! The engine's loudness meter (`auralis_core::loudness`) against the `ebur128` crate (a port
+//! The engine's loudness meter (`auralis_core::dsp::loudness`) against the `ebur128` crate (a port
 //! of libebur128, which passes EBU Tech 3341 and 3342) on the same samples: integrated
 //! loudness, loudness range and true peak, for single stretches and for excerpts measured
 //! together, at several rates, mono and stereo, on music, noise and level steps.
 
 mod common;
 
-use auralis_core::loudness::{self, Measurement};
+use auralis_core::dsp::loudness::{self, Measurement};
 use ebur128::{EbuR128, Mode};
 
 fn crate_meter(samples: &[f32], rate: u32, channels: usize) -> EbuR128 {

@@ -332,7 +332,7 @@ fn packets_of(init: &[u8], segment: &[u8]) -> Vec<Vec<u8>> {
 #[test]
 fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
     use auralis_core::chunk::Transition;
-    use auralis_core::crossfade::{self, Curve};
+    use auralis_core::dsp::crossfade::{self, Curve};
     let dir = tempfile::tempdir().unwrap();
     // 20 s of the demo piece from its verse: real chords and drums.
     let pcm = auralis_core::demo::synthesize();

@@ -230,10 +230,19 @@ def test_prefetch_ahead_is_bounded_by_the_track_and_releases_the_gil(make_wav):
 
 def test_engines_are_released_with_their_last_stream(tmp_path, make_wav):
     import gc
+    import time
 
-    gc.collect()
     path = str(make_wav(1.0))
-    base = ac.shared_engine_count()
+    # Earlier tests' streams may still be held by prefetch jobs running on the workers (a job
+    # holds its stream until it ends, then lets it go): wait for them to end, so that the
+    # count below changes only by this test's streams.
+    deadline = time.monotonic() + 30
+    while True:
+        gc.collect()
+        base = ac.shared_engine_count()
+        if base == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert base <= 14, base
     streams = [ac.Stream(path, cache_dir=str(tmp_path / f"c{i}")) for i in range(2)]
     assert ac.shared_engine_count() == base + 2

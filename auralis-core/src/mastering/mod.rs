@@ -23,17 +23,15 @@ mod chain;
 mod limiter;
 pub mod presets;
 
-pub(crate) use chain::Biquads;
 pub use chain::{after_gain, process, Stages, COMPRESSOR_BLOCK};
-pub(crate) use limiter::true_peak;
 pub use presets::{design, MasteringParams, Preset, PresetValues};
 
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{self, TrackAnalysis};
 use crate::decode::Source;
+use crate::dsp::loudness::Measurement;
 use crate::error::Error;
-use crate::loudness::Measurement;
 
 /// Frames of warm-up mastered (and discarded) before a chunk: 3 s at 48 kHz.
 pub const WARMUP_FRAMES: u64 = 3 * 48_000;

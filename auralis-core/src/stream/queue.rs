@@ -64,7 +64,7 @@ use std::sync::Arc;
 
 use super::{ChunkClusters, Engine, Served, Stream, StreamSettings};
 use crate::cache::{CacheEntry, CacheKey, Claim, FlightGuard, Origin};
-use crate::crossfade::Curve;
+use crate::dsp::crossfade::Curve;
 use crate::error::Error;
 use crate::format::webm::{self, LastBlock, CLUSTER_PACKETS};
 use crate::format::Container;

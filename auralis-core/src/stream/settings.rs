@@ -1,7 +1,7 @@
 //! [`StreamSettings`]: everything besides the file that changes a stream's bytes, checked
 //! before any work, and the part of a cache key they make.
 
-use crate::crossfade::Curve;
+use crate::dsp::crossfade::Curve;
 use crate::error::Error;
 use crate::format::Container;
 use crate::mastering::{MasteringSettings, Preset};

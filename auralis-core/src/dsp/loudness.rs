@@ -22,7 +22,8 @@
 
 use biquad::Coefficients;
 
-use crate::mastering::{true_peak, Biquads};
+use super::biquads::Biquads;
+use super::true_peak::true_peak;
 
 /// Energy of the absolute gate, -70 LUFS.
 fn absolute_gate() -> f64 {
