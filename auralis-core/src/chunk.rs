@@ -145,9 +145,34 @@ impl Drop for GainGuard {
 struct GainGuard(Arc<PendingGain>);
 
 /// What one part gives: its mastered PCM and, when encoding, its Opus packets.
-struct PartOut {
-    pcm: Vec<f32>,
-    packets: Vec<Vec<u8>>,
+pub(crate) struct PartOut {
+    pub(crate) pcm: Vec<f32>,
+    pub(crate) packets: Vec<Vec<u8>>,
+}
+
+/// Where a chunk's parts come from: the audio of each part, mastered and encoded with the
+/// encoder's pre-roll and look-ahead. A track's chunk (its renderer, mastering and transition:
+/// [`PartWork`]) and a queue's chunk rendered from the queue's audio
+/// (`stream::queue::QueueParts`) are the two; [`ChunkRender`] is the one pipeline both run
+/// through (the worker threads, the parts in order, the first unit before the first part is
+/// done, the hand-out of groups, cancelling on drop).
+pub(crate) trait PartSource: Send + Sync + 'static {
+    /// How many parts the chunk has.
+    fn part_count(&self) -> usize;
+
+    /// Renders part `i`. The first part hands its first group's packets (at most
+    /// [`crate::format::webm::CLUSTER_PACKETS`]) to `early` as soon as they are encoded.
+    fn run(&self, i: usize, early: &mut dyn FnMut(&[Vec<u8>])) -> Result<PartOut, Error>;
+}
+
+impl PartSource for PartWork {
+    fn part_count(&self) -> usize {
+        self.parts.len()
+    }
+
+    fn run(&self, i: usize, early: &mut dyn FnMut(&[Vec<u8>])) -> Result<PartOut, Error> {
+        PartWork::run(self, i, early)
+    }
 }
 
 /// Everything a worker needs, owned.
@@ -267,7 +292,7 @@ impl PartWork {
     ///
     /// The first part hands its first cluster's packets to `early` as soon as they are
     /// encoded (see [`ChunkRender::next_group`]).
-    fn run(&self, i: usize, early: impl FnOnce(&[Vec<u8>])) -> Result<PartOut, Error> {
+    fn run(&self, i: usize, early: &mut dyn FnMut(&[Vec<u8>])) -> Result<PartOut, Error> {
         let _guard = HandoverGuard(&self.handover[i]);
         // With the gain still being calibrated, only the first part starts (see
         // `PendingGain`); the others wait for it first.
@@ -364,7 +389,7 @@ impl PartWork {
                 } else {
                     usize::MAX
                 };
-                opus::encode_chunk_early(input, ch, s, e - s, st, first, early)?.packets
+                opus::encode_chunk_early(input, ch, s, e - s, st, first, |p| early(p))?.packets
             }
             None => Vec::new(),
         };
@@ -571,8 +596,6 @@ impl ChunkRender {
     ) -> Self {
         let gain_guard = gain.clone().map(GainGuard);
         let parts = parts(&chunk);
-        let part_count = parts.len();
-        let total_packets = opus::packet_count(chunk.frames);
         let work = Arc::new(PartWork {
             renderer: renderer.clone(),
             chunk,
@@ -583,28 +606,50 @@ impl ChunkRender {
             transition: transition.cloned(),
             settings: settings.copied(),
         });
+        let mut render = Self::from_source(work, renderer.threads(), chunk, is_last);
+        render
+            .pcm
+            .reserve(chunk.frames as usize * renderer.channels() as usize);
+        render._gain = gain_guard;
+        render
+    }
+
+    /// Starts rendering the parts of `chunk` from `source` on up to `threads` worker threads
+    /// (`is_last`: the chunk ends its stream, so its last group carries the padding).
+    pub(crate) fn from_source(
+        source: Arc<dyn PartSource>,
+        threads: usize,
+        chunk: ChunkRange,
+        is_last: bool,
+    ) -> Self {
+        let part_count = source.part_count();
+        let total_packets = opus::packet_count(chunk.frames);
         let results = Arc::new(Results::default());
         let cancel = Arc::new(AtomicBool::new(false));
         let next = Arc::new(AtomicUsize::new(0));
-        let workers = renderer.threads().clamp(1, part_count.max(1));
+        let workers = threads.clamp(1, part_count.max(1));
         results
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .workers_alive = workers;
         for _ in 0..workers {
-            let (work, results, cancel, next) =
-                (work.clone(), results.clone(), cancel.clone(), next.clone());
+            let (source, results, cancel, next) = (
+                source.clone(),
+                results.clone(),
+                cancel.clone(),
+                next.clone(),
+            );
             std::thread::Builder::new()
                 .name("auralis-part".into())
                 .spawn(move || {
                     let _alive = WorkerAlive(results.clone());
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= work.parts.len() || cancel.load(Ordering::Relaxed) {
+                        if i >= part_count || cancel.load(Ordering::Relaxed) {
                             return;
                         }
-                        let out = work.run(i, |packets| {
+                        let out = source.run(i, &mut |packets| {
                             let mut state =
                                 results.state.lock().unwrap_or_else(PoisonError::into_inner);
                             state.early = Some(packets.to_vec());
@@ -633,10 +678,10 @@ impl ChunkRender {
             produced: 0,
             early_taken: 0,
             is_last,
-            pcm: Vec::with_capacity(chunk.frames as usize * renderer.channels() as usize),
+            pcm: Vec::new(),
             failed: false,
             container: Container::Webm,
-            _gain: gain_guard,
+            _gain: None,
         }
     }
 

@@ -59,11 +59,11 @@
 //!
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::{ChunkClusters, Engine, Served, Stream, StreamSettings};
 use crate::cache::{CacheEntry, CacheKey, Claim, FlightGuard, Origin};
+use crate::chunk::{ChunkRender, PartOut, PartSource};
 use crate::dsp::crossfade::Curve;
 use crate::error::Error;
 use crate::format::webm::{self, LastBlock, CLUSTER_PACKETS};
@@ -734,18 +734,14 @@ impl Queue {
             )),
             Claim::Miss(guard) => {
                 self.check_unchanged(from.as_ref())?;
-                let flight = self.spawn_parts(&chunk, from.as_ref(), true)?;
-                let ready = (0..flight.count).map(|_| None).collect();
+                let render = self.start_render(&chunk, from.as_ref());
                 Ok(ChunkClusters::other(
                     Origin::Computed,
                     Progressive {
                         queue: self.clone(),
                         from,
                         chunk,
-                        flight,
-                        ready,
-                        next_part: 0,
-                        pending: Vec::new(),
+                        render,
                         emitted: 0,
                         groups,
                         bytes: Vec::new(),
@@ -994,60 +990,27 @@ impl Queue {
     }
 
     /// A chunk's packets and audio, rendered from the queue's audio (a boundary chunk, or any
-    /// chunk as a transition from `from`): its parts (the grid of [`crate::chunk::parts`]) each
-    /// encoded with the encoder's pre-roll and look-ahead, on the render threads.
+    /// chunk as a transition from `from`) through the one chunk pipeline
+    /// ([`crate::chunk::ChunkRender`]).
     fn render_chunk(
         &self,
         chunk: &QueueChunk,
         from: Option<&Queue>,
     ) -> Result<(Vec<Vec<u8>>, Vec<f32>), Error> {
-        // The results come back with the joined threads, not through the channel: receiving
-        // on a channel makes std keep a handle of the calling thread, which it never frees when
-        // that thread is foreign (a C caller's).
-        let flight = self.spawn_parts(chunk, from, false)?;
-        let mut done: Vec<Option<Result<PartOut, Error>>> =
-            (0..flight.count).map(|_| None).collect();
-        for w in flight.workers {
-            if let Ok(results) = w.join() {
-                for (i, r) in results {
-                    done[i] = Some(r);
-                }
-            }
-        }
-        let (mut packets, mut pcm) = (Vec::new(), Vec::new());
-        for d in done {
-            // A worker that panicked leaves its part missing: an internal error.
-            let (p, a) = d.ok_or_else(|| Error::Internal {
-                what: "a queue chunk's worker stopped before finishing its part".into(),
-            })??;
-            packets.extend(p);
-            pcm.extend(a);
-        }
-        Ok((packets, pcm))
+        let (encoded, _, pcm) = self.start_render(chunk, from).finish_encoded()?;
+        Ok((encoded.packets, pcm))
     }
 
-    /// Starts rendering a chunk's parts (the grid of [`crate::chunk::parts`]) on the render
-    /// threads; with `send`, each part's result is sent on the channel as it is done, else
-    /// each thread returns its results when joined.
-    fn spawn_parts(
-        &self,
-        chunk: &QueueChunk,
-        from: Option<&Queue>,
-        send: bool,
-    ) -> Result<PartsInFlight, Error> {
-        let parts = crate::chunk::parts(&ChunkRange {
+    /// Starts rendering a chunk from the queue's audio: its parts (the grid of
+    /// [`crate::chunk::parts`]) on the render threads, each encoded with the encoder's
+    /// pre-roll and look-ahead (see [`QueueParts`]).
+    fn start_render(&self, chunk: &QueueChunk, from: Option<&Queue>) -> ChunkRender {
+        let range = ChunkRange {
             index: chunk.index,
             start_frame: chunk.start_frame,
             frames: chunk.frames,
-        });
-        let count = parts.len();
-        let threads = self.inner.items[chunk.item]
-            .stream
-            .inner
-            .track
-            .renderer
-            .threads()
-            .clamp(1, count);
+        };
+        let parts = crate::chunk::parts(&range);
         // The queue frame where the chunk's item stops and the next one plays (none for the
         // queue's last chunk).
         let item = &self.inner.items[chunk.item];
@@ -1061,49 +1024,15 @@ impl Queue {
             }
             _ => u64::MAX,
         };
-        // Detached threads joined by handle, not scoped ones: a scope keeps a handle of the
-        // calling thread, which std never frees when that thread is foreign (a C caller's).
-        let parts = Arc::new(parts);
-        let next = Arc::new(AtomicUsize::new(0));
-        let (tx, results) = std::sync::mpsc::channel();
-        let mut workers = Vec::with_capacity(threads);
-        for _ in 0..threads {
-            let (queue, parts, next, tx) = (self.clone(), parts.clone(), next.clone(), tx.clone());
-            let from = from.map(|q| (q.clone(), chunk.start_frame));
-            let spawned = std::thread::Builder::new()
-                .name("auralis-queue-part".into())
-                .spawn(move || {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&(s, e)) = parts.get(i) else {
-                            return mine;
-                        };
-                        let from = from.as_ref().map(|(q, at)| (q, *at));
-                        let result = queue.render_part(s, e, cut_at, from);
-                        if !send {
-                            mine.push((i, result));
-                        } else if tx.send((i, result)).is_err() {
-                            return mine;
-                        }
-                    }
-                });
-            match spawned {
-                Ok(handle) => workers.push(handle),
-                // Fewer threads than asked still render every part.
-                Err(e) if workers.is_empty() => {
-                    return Err(Error::Internal {
-                        what: format!("no thread for a queue chunk: {e}"),
-                    })
-                }
-                Err(_) => break,
-            }
-        }
-        Ok(PartsInFlight {
-            results,
-            workers,
-            count,
-        })
+        let threads = item.stream.inner.track.renderer.threads();
+        let source = QueueParts {
+            queue: self.clone(),
+            from: from.map(|q| (q.clone(), chunk.start_frame)),
+            parts,
+            cut_at,
+        };
+        let is_last = chunk.index + 1 == self.total_chunks();
+        ChunkRender::from_source(Arc::new(source), threads, range, is_last)
     }
 
     /// One part `[s, e)` of a boundary chunk: its packets, which cover it to the next 20 ms
@@ -1117,6 +1046,8 @@ impl Queue {
         e: u64,
         cut_at: u64,
         from: Option<(&Queue, u64)>,
+        first: usize,
+        early: &mut dyn FnMut(&[Vec<u8>]),
     ) -> Result<PartOut, Error> {
         let ch = self.inner.channels as usize;
         let full = opus::packet_count(e - s) as u64 * PACKET_FRAMES as u64;
@@ -1169,9 +1100,13 @@ impl Queue {
             let (p, ch_pre) = (p as usize * ch, PRE_ROLL_FRAMES * ch);
             input.copy_within(p..ch_pre, 0);
         }
-        let encoded = opus::encode_chunk(&input, ch, s, full, &self.inner.settings.opus)?;
         let pcm = input[PRE_ROLL_FRAMES * ch..(PRE_ROLL_FRAMES + (e - s) as usize) * ch].to_vec();
-        Ok((encoded.packets, pcm))
+        let settings = &self.inner.settings.opus;
+        let encoded = opus::encode_chunk_early(input, ch, s, full, settings, first, |p| early(p))?;
+        Ok(PartOut {
+            pcm,
+            packets: encoded.packets,
+        })
     }
 
     /// Frames the previous item's last packet ran past its end when queue frame `at` is where
@@ -1242,28 +1177,37 @@ impl Queue {
     }
 }
 
-/// A rendered chunk's parts on their threads.
-struct PartsInFlight {
-    /// Each part's index and result, as it is done.
-    results: std::sync::mpsc::Receiver<PartResult>,
-    /// The threads, which return the results they did not send: joined when all is received
-    /// (a reader that stops early leaves them to finish their part and stop).
-    workers: Vec<std::thread::JoinHandle<Vec<PartResult>>>,
-    /// The number of parts.
-    count: usize,
+/// A chunk rendered from the queue's audio, as the chunk pipeline's parts (see
+/// [`Queue::render_part`]); with `from`, the transition from that queue at the given frame.
+pub(crate) struct QueueParts {
+    queue: Queue,
+    from: Option<(Queue, u64)>,
+    parts: Vec<(u64, u64)>,
+    cut_at: u64,
 }
 
-/// A rendered chunk given unit by unit as its parts are done (see [`Queue::chunk_clusters`]).
+impl PartSource for QueueParts {
+    fn part_count(&self) -> usize {
+        self.parts.len()
+    }
+
+    fn run(&self, i: usize, early: &mut dyn FnMut(&[Vec<u8>])) -> Result<PartOut, Error> {
+        let (s, e) = self.parts[i];
+        let from = self.from.as_ref().map(|(q, at)| (q, *at));
+        // Only the first part's first unit is waited for by a listener.
+        let first = if i == 0 { CLUSTER_PACKETS } else { usize::MAX };
+        self.queue
+            .render_part(s, e, self.cut_at, from, first, early)
+    }
+}
+
+/// A chunk rendered from the queue's audio, given unit by unit as its groups come out of the
+/// pipeline (see [`Queue::chunk_clusters`]), and cached whole after the last.
 struct Progressive {
     queue: Queue,
     from: Option<Queue>,
     chunk: QueueChunk,
-    flight: PartsInFlight,
-    /// Parts done out of order, waiting for those before them.
-    ready: Vec<Option<Result<PartOut, Error>>>,
-    next_part: usize,
-    /// Packets received and not yet in a unit.
-    pending: Vec<Vec<u8>>,
+    render: ChunkRender,
     emitted: usize,
     groups: usize,
     /// The units made, for the cache.
@@ -1276,58 +1220,29 @@ impl Iterator for Progressive {
     type Item = Result<Vec<u8>, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if self.emitted == self.groups {
+        match self.render.next_group() {
+            Some(Ok(group)) => {
+                let last = self.emitted + 1 == self.groups;
+                let unit = self
+                    .queue
+                    .mux_group(&self.chunk, self.emitted, &group.packets, last);
+                self.bytes.extend_from_slice(&unit);
+                self.emitted += 1;
+                Some(Ok(unit))
+            }
+            Some(Err(e)) => Some(Err(e)),
+            None => {
                 let guard = self.guard.take()?;
                 // Cache only what was made from the files as they were opened.
                 if let Err(e) = self.queue.check_unchanged(self.from.as_ref()) {
                     return Some(Err(e));
                 }
                 guard.complete(CacheEntry::new(std::mem::take(&mut self.bytes)));
-                for w in self.flight.workers.drain(..) {
-                    let _ = w.join();
-                }
-                return None;
+                None
             }
-            let last = self.emitted + 1 == self.groups;
-            let all_in = self.next_part == self.flight.count;
-            if self.pending.len() >= CLUSTER_PACKETS || (last && all_in && !self.pending.is_empty())
-            {
-                let n = CLUSTER_PACKETS.min(self.pending.len());
-                let group: Vec<Vec<u8>> = self.pending.drain(..n).collect();
-                let unit = self
-                    .queue
-                    .mux_group(&self.chunk, self.emitted, &group, last);
-                self.bytes.extend_from_slice(&unit);
-                self.emitted += 1;
-                return Some(Ok(unit));
-            }
-            let missing = || Error::Internal {
-                what: "a queue chunk's worker stopped before finishing its part".into(),
-            };
-            if all_in {
-                return Some(Err(missing()));
-            }
-            while self.ready[self.next_part].is_none() {
-                match self.flight.results.recv() {
-                    Ok((i, r)) => self.ready[i] = Some(r),
-                    Err(_) => return Some(Err(missing())),
-                }
-            }
-            match self.ready[self.next_part].take()? {
-                Ok((packets, _)) => self.pending.extend(packets),
-                Err(e) => return Some(Err(e)),
-            }
-            self.next_part += 1;
         }
     }
 }
-
-/// A part's packets and its mastered audio.
-type PartOut = (Vec<Vec<u8>>, Vec<f32>);
-
-/// A part's index and its outcome.
-type PartResult = (usize, Result<PartOut, Error>);
 
 /// The encoder input past a cut (`at`, in frames from the input's start), for the packet that
 /// runs `padding` frames past it: those frames are discarded by the player, and what the decoder
