@@ -17,7 +17,7 @@
 //! (the media segment alone, CMAF-style: a player appends the init segment first), plus
 //! `DIR/playlist.m3u8`, an HLS media playlist over them. The manifest names them (`init.file`,
 //! each chunk's `file`) with the container's `mime`. Chunks come from
-//! [`auralis_core::chunk::ChunkRender`], the path the engine, C and Python use too, so a chunk
+//! [`auralis_core::pipeline::ChunkRender`], the path the engine, C and Python use too, so a chunk
 //! file is the bytes a server sends. With `--full`, also `DIR/full.webm` (or `DIR/full.m4a`),
 //! the whole track as one file.
 //! With `--queue`, the files play as one stream (see [`auralis_core::Queue`]): gapless joins
@@ -34,8 +34,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use auralis_core::chunk;
 use auralis_core::opus::OpusSettings;
+use auralis_core::pipeline;
 use auralis_core::plan::{ChunkPlan, DEFAULT_CHUNK_SECONDS};
 use auralis_core::wav::WavFormat;
 use auralis_core::{
@@ -163,7 +163,7 @@ fn run(args: &Args) -> Result<(), String> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} chunks  {elapsed_precise}  {msg}")
             .expect("valid template"),
     );
-    let init = chunk::init_segment(&renderer, container);
+    let init = pipeline::init_segment(&renderer, container);
     let init_name = format!("init.{}", container.extension());
     write_atomically(&args.out.join(&init_name), &init)?;
     let mut written = std::collections::BTreeMap::new();
@@ -172,7 +172,7 @@ fn run(args: &Args) -> Result<(), String> {
         progress.set_message(format!("chunk {index}"));
         // The one path to a chunk's bytes (the engine's, C's and Python's too): its clusters
         // and its PCM from one render.
-        let (media_segment, samples) = chunk::ChunkRender::start(
+        let (media_segment, samples) = pipeline::ChunkRender::start(
             &renderer,
             &plan,
             index,
@@ -181,7 +181,7 @@ fn run(args: &Args) -> Result<(), String> {
             Some(&opus),
         )
         .map(|r| r.in_container(container))
-        .and_then(chunk::ChunkRender::finish)
+        .and_then(pipeline::ChunkRender::finish)
         .map_err(|e| e.to_string())?;
         // WebM chunk files stand alone (init + media segment); MP4 ones are media segments.
         let (chunk_file, file_name) = match container {
@@ -233,7 +233,7 @@ fn run(args: &Args) -> Result<(), String> {
         let tmp = path.with_extension("partial");
         let file = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
         let mut writer = std::io::BufWriter::new(file);
-        let written = chunk::write_whole_track_file(
+        let written = pipeline::write_whole_track_file(
             &renderer,
             &mastering.params,
             &opus,

@@ -17,7 +17,6 @@
 
 pub mod analysis;
 pub mod cache;
-pub mod chunk;
 pub mod decode;
 pub mod demo;
 pub mod dsp;
@@ -28,6 +27,7 @@ pub mod joins;
 pub mod mastering;
 pub mod opus;
 pub mod parallel;
+pub mod pipeline;
 pub mod plan;
 pub mod prefetch;
 pub mod rate;
@@ -38,7 +38,6 @@ pub mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod wav;
-mod whole_track;
 
 pub use cache::{CacheConfig, CacheStats, Origin};
 pub use decode::{RangeReader, Source, SourceInfo, Tags};

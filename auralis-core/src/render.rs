@@ -1,6 +1,6 @@
 //! 48 kHz PCM for any range of the output timeline, from the file alone: unmastered
 //! ([`Renderer::render_range`]) or mastered ([`Renderer::render_mastered_span`]). Chunk-level
-//! outputs (threads, Opus, WebM) are [`crate::chunk`]'s, built on this.
+//! outputs (threads, Opus, WebM) are [`crate::pipeline`]'s, built on this.
 //!
 //! A range is computed from scratch every time: decode the source range it needs (with the
 //! decoder's warm-up), resample with a fresh resampler (with its pre- and post-roll). Nothing is

@@ -4,8 +4,8 @@
 mod common;
 
 use auralis_core::analysis::{self, analyze_samples, Sampling};
-use auralis_core::chunk;
 use auralis_core::mastering::{self, Stages};
+use auralis_core::pipeline;
 use auralis_core::{Mastering, Preset, Renderer, Source};
 use common::*;
 use rand::seq::SliceRandom;
@@ -62,7 +62,7 @@ fn momentary_at(samples: &[f32], channels: usize, frame: usize) -> f64 {
 fn mastered_chunks(renderer: &Renderer, mastering: &Mastering, chunk_seconds: f64) -> Vec<f32> {
     let plan = renderer.plan(chunk_seconds).unwrap();
     plan.chunks()
-        .flat_map(|c| chunk::mastered_pcm(renderer, &plan, c.index, &mastering.params).unwrap())
+        .flat_map(|c| pipeline::mastered_pcm(renderer, &plan, c.index, &mastering.params).unwrap())
         .collect()
 }
 
@@ -258,7 +258,7 @@ fn intensity_zero_is_an_exact_bypass_and_half_lies_between() {
     let at = |k: f64| Mastering::prepare(&source, Preset::Bright, k, None, 0).unwrap();
     let zero = at(0.0);
     for c in plan.chunks() {
-        let bypass = chunk::mastered_pcm(&renderer, &plan, c.index, &zero.params).unwrap();
+        let bypass = pipeline::mastered_pcm(&renderer, &plan, c.index, &zero.params).unwrap();
         assert!(
             bypass == renderer.render_chunk(&plan, c.index).unwrap(),
             "chunk {}",
@@ -304,7 +304,7 @@ fn mastered_chunks_are_independent_of_render_order_for_5_10_and_30_s_chunks() {
         let mut chunks = vec![Vec::new(); order.len()];
         for &k in &order {
             chunks[k as usize] =
-                chunk::mastered_pcm(&renderer, &plan, k, &mastering.params).unwrap();
+                pipeline::mastered_pcm(&renderer, &plan, k, &mastering.params).unwrap();
         }
         // Ranges through one reader in shuffled order equal ranges through fresh readers:
         // the reader's history must not matter either.

@@ -6,7 +6,7 @@ mod common;
 use auralis_core::format::mp4::{self, reader};
 use auralis_core::format::webm::reader::media_segment_packets;
 use auralis_core::opus::{OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES};
-use auralis_core::{chunk, Container, Mastering, Preset, Renderer, Source};
+use auralis_core::{pipeline, Container, Mastering, Preset, Renderer, Source};
 use common::*;
 
 /// 12 s and 1001 frames of the demo at 44.1 kHz: three 5 s chunks, the last one ending inside a
@@ -27,7 +27,7 @@ fn mp4_chunks_hold_the_webm_chunks_packets_with_exact_timing() {
     let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None, 0).unwrap();
     let plan = renderer.plan(5.0).unwrap();
     let settings = OpusSettings::default();
-    let init = chunk::init_segment(&renderer, Container::Mp4);
+    let init = pipeline::init_segment(&renderer, Container::Mp4);
     let movie = reader::parse_init(&init).unwrap();
     assert_eq!((movie.channels, movie.pre_skip), (2, 0));
     assert_eq!(
@@ -39,7 +39,7 @@ fn mp4_chunks_hold_the_webm_chunks_packets_with_exact_timing() {
     assert_eq!(movie.roll_distance, -4);
     let mut total = 0;
     for c in plan.chunks() {
-        let webm = chunk::media_segment(
+        let webm = pipeline::media_segment(
             &renderer,
             &plan,
             c.index,
@@ -48,7 +48,7 @@ fn mp4_chunks_hold_the_webm_chunks_packets_with_exact_timing() {
             Container::Webm,
         )
         .unwrap();
-        let mp4 = chunk::media_segment(
+        let mp4 = pipeline::media_segment(
             &renderer,
             &plan,
             c.index,
@@ -83,7 +83,7 @@ fn mp4_chunks_hold_the_webm_chunks_packets_with_exact_timing() {
             (c.frames as usize).div_ceil(PACKET_FRAMES * 50)
         );
         assert!(fragments.iter().all(|f| f.packets.len() <= 50));
-        let file = chunk::chunk_file(
+        let file = pipeline::chunk_file(
             &renderer,
             &plan,
             c.index,
@@ -109,11 +109,11 @@ fn ffmpeg_decodes_init_and_every_chunk_and_the_whole_file() {
     let mastering = Mastering::prepare(&source, Preset::Bright, 1.0, None, 0).unwrap();
     let plan = renderer.plan(5.0).unwrap();
     let settings = OpusSettings::default();
-    let mut stream = chunk::init_segment(&renderer, Container::Mp4);
-    let mut webm = chunk::init_segment(&renderer, Container::Webm);
+    let mut stream = pipeline::init_segment(&renderer, Container::Mp4);
+    let mut webm = pipeline::init_segment(&renderer, Container::Webm);
     for c in plan.chunks() {
         stream.extend(
-            chunk::media_segment(
+            pipeline::media_segment(
                 &renderer,
                 &plan,
                 c.index,
@@ -124,7 +124,7 @@ fn ffmpeg_decodes_init_and_every_chunk_and_the_whole_file() {
             .unwrap(),
         );
         webm.extend(
-            chunk::media_segment(
+            pipeline::media_segment(
                 &renderer,
                 &plan,
                 c.index,
@@ -135,8 +135,8 @@ fn ffmpeg_decodes_init_and_every_chunk_and_the_whole_file() {
             .unwrap(),
         );
     }
-    let whole =
-        chunk::whole_track_file(&renderer, &mastering.params, &settings, Container::Mp4).unwrap();
+    let whole = pipeline::whole_track_file(&renderer, &mastering.params, &settings, Container::Mp4)
+        .unwrap();
     let (movie, packets) = reader::parse_file(&whole).unwrap();
     assert_eq!(movie.edit, (renderer.frames(), LOOKAHEAD_FRAMES as u64));
     assert_eq!(movie.pre_skip as usize, LOOKAHEAD_FRAMES);
@@ -145,7 +145,8 @@ fn ffmpeg_decodes_init_and_every_chunk_and_the_whole_file() {
         (renderer.frames() as usize + LOOKAHEAD_FRAMES).div_ceil(PACKET_FRAMES)
     );
     let whole_webm =
-        chunk::whole_track_file(&renderer, &mastering.params, &settings, Container::Webm).unwrap();
+        pipeline::whole_track_file(&renderer, &mastering.params, &settings, Container::Webm)
+            .unwrap();
     let frames = renderer.frames() as usize;
     let decode = |name: &str, bytes: &[u8]| {
         let path = write_temp(&dir, name, bytes);

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auralis_core::cache::Origin;
-use auralis_core::chunk;
 use auralis_core::format::webm::reader;
 use auralis_core::opus::PACKET_FRAMES;
+use auralis_core::pipeline;
 use auralis_core::stream::{StreamSettings, WavFormat};
 use auralis_core::{DecodeError, Error, Mastering, PlanError, Preset, Renderer, Source};
 use common::streams::*;
@@ -229,7 +229,7 @@ fn pcm_wav_and_whole_track_outputs_are_exact_and_levels_are_reported() {
     );
     let mut joined = Vec::new();
     for c in plan.chunks() {
-        let want = chunk::mastered_pcm(&renderer, &plan, c.index, &mastering.params).unwrap();
+        let want = pipeline::mastered_pcm(&renderer, &plan, c.index, &mastering.params).unwrap();
         let pcm = stream.chunk_pcm(c.index).unwrap();
         assert_eq!(pcm, want, "chunk {}", c.index);
         let wav = stream.chunk_wav(c.index, WavFormat::Float32).unwrap();
@@ -331,8 +331,8 @@ fn packets_of(init: &[u8], segment: &[u8]) -> Vec<Vec<u8>> {
 
 #[test]
 fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
-    use auralis_core::chunk::Transition;
     use auralis_core::dsp::crossfade::{self, Curve};
+    use auralis_core::pipeline::Transition;
     let dir = tempfile::tempdir().unwrap();
     // 20 s of the demo piece from its verse: real chords and drums.
     let pcm = auralis_core::demo::synthesize();
@@ -367,7 +367,7 @@ fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
         fade_frames: 2_400,
         curve: Curve::RaisedCosine,
     };
-    let mut run = chunk::ChunkRender::start(
+    let mut run = pipeline::ChunkRender::start(
         &renderer,
         &plan,
         switch,
@@ -527,7 +527,7 @@ fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
 
 #[test]
 fn one_two_and_four_threads_give_the_same_bytes() {
-    use auralis_core::chunk::Transition;
+    use auralis_core::pipeline::Transition;
     let dir = tempfile::tempdir().unwrap();
     let path = track(dir.path(), "t.wav", 41.0, 12);
     let source = Source::open(&path).unwrap();
@@ -545,7 +545,7 @@ fn one_two_and_four_threads_give_the_same_bytes() {
         let mut out = Vec::new();
         for c in plan.chunks() {
             out.push(
-                chunk::media_segment(
+                pipeline::media_segment(
                     &renderer,
                     &plan,
                     c.index,
@@ -555,9 +555,9 @@ fn one_two_and_four_threads_give_the_same_bytes() {
                 )
                 .unwrap(),
             );
-            let pcm = chunk::mastered_pcm(&renderer, &plan, c.index, &mastering.params).unwrap();
+            let pcm = pipeline::mastered_pcm(&renderer, &plan, c.index, &mastering.params).unwrap();
             out.push(pcm.iter().flat_map(|x| x.to_le_bytes()).collect());
-            let run = chunk::ChunkRender::start(
+            let run = pipeline::ChunkRender::start(
                 &renderer,
                 &plan,
                 c.index,

@@ -3,9 +3,9 @@
 
 mod common;
 
-use auralis_core::chunk;
 use auralis_core::format::webm::{self, reader};
 use auralis_core::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES};
+use auralis_core::pipeline;
 use auralis_core::Container;
 use auralis_core::{Mastering, Preset, Renderer, Source};
 use common::*;
@@ -25,7 +25,7 @@ fn chunk_files_are_valid_webm_with_one_init_segment_and_exact_timing() {
     let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None, 0).unwrap();
     let plan = renderer.plan(5.0).unwrap();
     let settings = OpusSettings::default();
-    let init = chunk::init_segment(&renderer, Container::Webm);
+    let init = pipeline::init_segment(&renderer, Container::Webm);
     let parsed_init = reader::parse(&init).unwrap();
     assert!(parsed_init.segment_size_unknown && parsed_init.blocks.is_empty());
     assert_eq!(
@@ -40,7 +40,7 @@ fn chunk_files_are_valid_webm_with_one_init_segment_and_exact_timing() {
     assert_eq!(parsed_init.duration_ms, None);
     let mut packets = Vec::new();
     for c in plan.chunks() {
-        let file = chunk::chunk_file(
+        let file = pipeline::chunk_file(
             &renderer,
             &plan,
             c.index,
@@ -114,7 +114,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
         let ch = renderer.channels() as usize;
         let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None, 0).unwrap();
         let plan = renderer.plan(5.0).unwrap();
-        let reference = chunk::mastered_track(&renderer, &plan, &mastering.params).unwrap();
+        let reference = pipeline::mastered_track(&renderer, &plan, &mastering.params).unwrap();
         let boundaries: Vec<usize> = plan
             .chunks()
             .skip(1)
@@ -123,7 +123,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
         // The restart points inside chunks (parts) are joins of the same kind.
         let inner: Vec<usize> = plan
             .chunks()
-            .flat_map(|c| auralis_core::chunk::parts(&c).into_iter().skip(1))
+            .flat_map(|c| auralis_core::pipeline::parts(&c).into_iter().skip(1))
             .map(|(start, _)| start as usize)
             .collect();
         assert!(!inner.is_empty());
@@ -131,7 +131,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
         let packets: Vec<Vec<u8>> = plan
             .chunks()
             .flat_map(|c| {
-                chunk::encoded(&renderer, &plan, c.index, &mastering.params, &settings)
+                pipeline::encoded(&renderer, &plan, c.index, &mastering.params, &settings)
                     .unwrap()
                     .packets
             })
@@ -197,7 +197,7 @@ fn whole_track_file_has_pre_skip_codec_delay_duration_and_cues() {
     let source = demo_excerpt(12);
     let renderer = Renderer::new(source.clone());
     let mastering = Mastering::prepare(&source, Preset::Warm, 1.0, None, 0).unwrap();
-    let file = chunk::whole_track_file(
+    let file = pipeline::whole_track_file(
         &renderer,
         &mastering.params,
         &OpusSettings::default(),
@@ -262,7 +262,7 @@ fn ffmpeg_decodes_chunk_files_and_the_whole_track_to_the_same_frame_counts() {
         out.stdout.len() / 8
     };
     for c in plan.chunks() {
-        let file = chunk::chunk_file(
+        let file = pipeline::chunk_file(
             &renderer,
             &plan,
             c.index,
@@ -322,7 +322,8 @@ fn ffmpeg_decodes_chunk_files_and_the_whole_track_to_the_same_frame_counts() {
         }
     }
     let whole =
-        chunk::whole_track_file(&renderer, &mastering.params, &settings, Container::Webm).unwrap();
+        pipeline::whole_track_file(&renderer, &mastering.params, &settings, Container::Webm)
+            .unwrap();
     assert_eq!(
         count(&whole, "whole.webm") as u64,
         renderer.frames(),
@@ -390,7 +391,7 @@ fn chunk_file_bytes_do_not_depend_on_render_order() {
     let in_order: Vec<Vec<u8>> = plan
         .chunks()
         .map(|c| {
-            chunk::chunk_file(
+            pipeline::chunk_file(
                 &renderer,
                 &plan,
                 c.index,
@@ -404,7 +405,7 @@ fn chunk_file_bytes_do_not_depend_on_render_order() {
     let mut order: Vec<u64> = (0..plan.total_chunks()).collect();
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(3));
     for k in order {
-        let again = chunk::chunk_file(
+        let again = pipeline::chunk_file(
             &renderer,
             &plan,
             k,
@@ -429,11 +430,11 @@ fn the_streamed_whole_track_file_is_the_in_memory_one_and_write_errors_are_io_er
     let settings = OpusSettings::default();
     // The oracle: the whole track's PCM in one buffer, one continuous encode of it.
     let plan = renderer.plan(30.0).unwrap();
-    let pcm = chunk::mastered_track(&renderer, &plan, &mastering.params).unwrap();
+    let pcm = pipeline::mastered_track(&renderer, &plan, &mastering.params).unwrap();
     let track = opus::encode_track(&pcm, 2, &settings).unwrap();
     for container in [Container::Webm, Container::Mp4] {
         let mut streamed = Vec::new();
-        let written = chunk::write_whole_track_file(
+        let written = pipeline::write_whole_track_file(
             &renderer,
             &mastering.params,
             &settings,
@@ -448,7 +449,7 @@ fn the_streamed_whole_track_file_is_the_in_memory_one_and_write_errors_are_io_er
         );
         assert!(
             streamed
-                == chunk::whole_track_file(&renderer, &mastering.params, &settings, container)
+                == pipeline::whole_track_file(&renderer, &mastering.params, &settings, container)
                     .unwrap()
         );
         // A writer that fails half-way: an I/O error, not a panic.
@@ -465,7 +466,7 @@ fn the_streamed_whole_track_file_is_the_in_memory_one_and_write_errors_are_io_er
                 Ok(())
             }
         }
-        let err = chunk::write_whole_track_file(
+        let err = pipeline::write_whole_track_file(
             &renderer,
             &mastering.params,
             &settings,
@@ -491,11 +492,11 @@ fn a_whole_track_file_whose_source_fails_mid_track_is_an_error_not_a_short_file(
     std::fs::write(&path, &bytes[..44 + 40 * 48_000 * 4]).unwrap();
     // The failure is mid-track: chunk 0 still renders from the cut file, chunk 2 does not.
     let plan = renderer.plan(30.0).unwrap();
-    assert!(chunk::mastered_pcm(&renderer, &plan, 0, &mastering.params).is_ok());
-    assert!(chunk::mastered_pcm(&renderer, &plan, 2, &mastering.params).is_err());
+    assert!(pipeline::mastered_pcm(&renderer, &plan, 0, &mastering.params).is_ok());
+    assert!(pipeline::mastered_pcm(&renderer, &plan, 2, &mastering.params).is_err());
     for container in [Container::Webm, Container::Mp4] {
         let mut out = Vec::new();
-        let result = chunk::write_whole_track_file(
+        let result = pipeline::write_whole_track_file(
             &renderer,
             &mastering.params,
             &OpusSettings::default(),
@@ -507,7 +508,7 @@ fn a_whole_track_file_whose_source_fails_mid_track_is_an_error_not_a_short_file(
             "{container}: {result:?}"
         );
         assert!(out.is_empty(), "{container}: {} bytes written", out.len());
-        let whole = chunk::whole_track_file(
+        let whole = pipeline::whole_track_file(
             &renderer,
             &mastering.params,
             &OpusSettings::default(),

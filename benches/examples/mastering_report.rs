@@ -3,7 +3,7 @@
 //! `cargo run --release -p auralis-benches --example mastering_report`
 use std::time::Instant;
 
-use auralis_core::chunk;
+use auralis_core::pipeline;
 use auralis_core::{analysis, Mastering, Preset, Renderer, Source};
 
 fn main() {
@@ -38,7 +38,7 @@ fn main() {
             let m = Mastering::prepare(&source, preset, 1.0, Some(a.clone()), 0).unwrap();
             let out: Vec<f32> = plan
                 .chunks()
-                .flat_map(|c| chunk::mastered_pcm(&renderer, &plan, c.index, &m.params).unwrap())
+                .flat_map(|c| pipeline::mastered_pcm(&renderer, &plan, c.index, &m.params).unwrap())
                 .collect();
             let got = analysis::analyze_samples(&out, 48_000, ch).integrated_lufs;
             println!(

@@ -10,7 +10,7 @@
 
 mod common;
 
-use auralis_core::chunk;
+use auralis_core::pipeline;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -393,7 +393,7 @@ impl Expected {
                 .unwrap();
         let plan = renderer.plan(5.0).unwrap();
         Expected {
-            reference: chunk::mastered_track(&renderer, &plan, &mastering.params).unwrap(),
+            reference: pipeline::mastered_track(&renderer, &plan, &mastering.params).unwrap(),
             // What the browser should play, sample for sample: the packets of the chunks it
             // appends, from the files it fetches, through one libopus decoder.
             decoded: decode_played(f, dirs),

@@ -2,7 +2,7 @@
 
 mod common;
 
-use auralis_core::chunk;
+use auralis_core::pipeline;
 use auralis_core::Container;
 use std::process::Command;
 
@@ -202,9 +202,9 @@ fn a_chunk_rendered_in_another_process_is_bit_identical() {
             .unwrap();
     let plan = renderer.plan(30.0).unwrap();
     // Render two other chunks first: history must not matter either.
-    chunk::mastered_pcm(&renderer, &plan, 4, &mastering.params).unwrap();
-    chunk::mastered_pcm(&renderer, &plan, 0, &mastering.params).unwrap();
-    let here = chunk::mastered_pcm(&renderer, &plan, 3, &mastering.params).unwrap();
+    pipeline::mastered_pcm(&renderer, &plan, 4, &mastering.params).unwrap();
+    pipeline::mastered_pcm(&renderer, &plan, 0, &mastering.params).unwrap();
+    let here = pipeline::mastered_pcm(&renderer, &plan, 3, &mastering.params).unwrap();
     let first = from_process.iter().zip(&here).position(|(a, b)| a != b);
     let max = from_process
         .iter()
@@ -219,7 +219,7 @@ fn a_chunk_rendered_in_another_process_is_bit_identical() {
     let webm = std::fs::read(dir.path().join("chunk_00003.webm")).unwrap();
     let settings = auralis_core::opus::OpusSettings::default();
     assert!(
-        webm == chunk::chunk_file(
+        webm == pipeline::chunk_file(
             &renderer,
             &plan,
             3,

@@ -84,6 +84,39 @@ pub fn fade_into(to: &mut [f32], from: &[f32], channels: usize, fade_frames: usi
     }
 }
 
+/// A transition mixed into `new` in place (a preset switch or an A/B switch, in a track's or a
+/// queue's chunk): `offset` is where `new[0]` lies relative to the fade's first frame. Frames
+/// before the fade become `old`; over the fade's `fade_frames` frames the output goes from
+/// `old` to `new` along `curve` (the arithmetic of [`fade_into`]); from its end on, `new` stays.
+/// `old` holds the outgoing audio of the same frames and may be shorter than `new` (frames past
+/// it stay `new`).
+pub fn mix_transition(
+    new: &mut [f32],
+    old: &[f32],
+    channels: usize,
+    offset: i64,
+    fade_frames: usize,
+    curve: Curve,
+) {
+    for (j, (n, o)) in new
+        .chunks_exact_mut(channels)
+        .zip(old.chunks_exact(channels))
+        .enumerate()
+    {
+        let d = offset + j as i64;
+        if d < 0 {
+            n.copy_from_slice(o);
+        } else if (d as usize) < fade_frames {
+            let (g_out, g_in) = curve.gains(d as f64 / fade_frames as f64);
+            for (x, &y) in n.iter_mut().zip(o) {
+                *x = (f64::from(y) * g_out + f64::from(*x) * g_in) as f32;
+            }
+        } else {
+            break;
+        }
+    }
+}
+
 /// Joins two chunks with an overlap, as the Python backend's function of the same name does:
 /// `overlap` is clipped to both lengths; the result is `c1` without its last `overlap` frames,
 /// the overlap (`c1`'s tail faded out, `c2`'s head faded in, gains spaced from 0 to 1
@@ -173,5 +206,20 @@ mod tests {
         // Stereo frames stay paired.
         let st = crossfade_between_chunks(&[1.0, -1.0, 1.0, -1.0], &[0.0; 4], 2, 1, Curve::Linear);
         assert_eq!(st, [1.0, -1.0, 1.0, -1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn a_transition_is_old_before_the_fade_faded_over_it_and_new_after() {
+        let mut new = vec![1.0f32; 10];
+        mix_transition(&mut new, &[0.0; 10], 1, -3, 4, Curve::Linear);
+        assert_eq!(new, [0.0, 0.0, 0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0]);
+        // An `old` shorter than `new` (a queue reads the outgoing audio up to the fade's end).
+        let mut new = vec![1.0f32; 10];
+        mix_transition(&mut new, &[0.0; 5], 1, -1, 4, Curve::Linear);
+        assert_eq!(new, [0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0]);
+        // No fade: old before, new from the first frame on.
+        let mut new = vec![1.0f32; 4];
+        mix_transition(&mut new, &[0.0; 4], 1, -2, 0, Curve::RaisedCosine);
+        assert_eq!(new, [0.0, 0.0, 1.0, 1.0]);
     }
 }

@@ -8,10 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::cache::{CacheEntry, FlightGuard, Origin};
-use crate::chunk::{ChunkRender, PacketGroup};
 use crate::error::{DecodeError, Error};
 use crate::format::{packets, webm::CLUSTER_PACKETS, Container};
 use crate::opus::PACKET_FRAMES;
+use crate::pipeline::{ChunkRender, PacketGroup};
 
 use super::{rms_db, Stream};
 

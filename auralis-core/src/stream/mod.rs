@@ -44,12 +44,12 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::analysis::TrackAnalysis;
 use crate::cache::{CacheEntry, CacheKey, Claim, Origin};
-use crate::chunk::{ChunkRender, Transition};
 use crate::error::Error;
 use crate::format::webm;
 use crate::format::{packets, Container};
 use crate::mastering::{Mastering, MasteringParams, MasteringSettings};
 use crate::opus::EncodedChunk;
+use crate::pipeline::{ChunkRender, Transition};
 use crate::plan::{ChunkPlan, ChunkRange};
 use crate::prefetch::{Outcome, Priority};
 use crate::signature::FileSignature;
@@ -336,7 +336,7 @@ impl Stream {
     /// The init segment in the stream's container: identical for every chunk, bitrate and
     /// mastering of the track (WebM's depends on the channel count only).
     pub fn init_segment(&self) -> Vec<u8> {
-        crate::chunk::init_segment(&self.inner.track.renderer, self.container())
+        crate::pipeline::init_segment(&self.inner.track.renderer, self.container())
     }
 
     /// Whether chunk `index` (a transition from `from` when given) is in the cache, in memory
@@ -487,7 +487,7 @@ impl Stream {
             Claim::Hit(..) => return plain(),
             Claim::Miss(guard) => guard,
         };
-        let pending = Arc::new(crate::chunk::PendingGain::default());
+        let pending = Arc::new(crate::pipeline::PendingGain::default());
         let transition = Transition {
             from: self.inner.mastering.params.clone(),
             fade_frames: settings.fade_frames(),
@@ -549,7 +549,7 @@ impl Stream {
 
     fn full_file_in(&self, container: Container) -> Result<Vec<u8>, Error> {
         self.run(|| {
-            crate::chunk::whole_track_file(
+            crate::pipeline::whole_track_file(
                 &self.inner.track.renderer,
                 &self.inner.mastering.params,
                 &self.inner.settings.opus,

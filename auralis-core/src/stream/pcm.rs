@@ -38,7 +38,7 @@ impl Stream {
         let _foreground = self.inner.engine.inner.prefetch.foreground();
         let (entry, _) = self.inner.engine.cache().get_or_compute(key, || {
             let pcm = target.run(|| {
-                crate::chunk::mastered_pcm(
+                crate::pipeline::mastered_pcm(
                     &target.inner.track.renderer,
                     &target.inner.plan,
                     index,

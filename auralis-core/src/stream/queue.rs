@@ -63,13 +63,13 @@ use std::sync::Arc;
 
 use super::{ChunkClusters, Engine, Served, Stream, StreamSettings};
 use crate::cache::{CacheEntry, CacheKey, Claim, FlightGuard, Origin};
-use crate::chunk::{ChunkRender, PartOut, PartSource};
 use crate::dsp::crossfade::Curve;
 use crate::error::Error;
 use crate::format::webm::{self, LastBlock, CLUSTER_PACKETS};
 use crate::format::Container;
 use crate::mastering::{MasteringParams, MasteringSettings};
 use crate::opus::{self, LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES};
+use crate::pipeline::{ChunkRender, PartOut, PartSource};
 use crate::plan::ChunkRange;
 
 /// Longest crossfade between two items, seconds.
@@ -991,7 +991,7 @@ impl Queue {
 
     /// A chunk's packets and audio, rendered from the queue's audio (a boundary chunk, or any
     /// chunk as a transition from `from`) through the one chunk pipeline
-    /// ([`crate::chunk::ChunkRender`]).
+    /// ([`crate::pipeline::ChunkRender`]).
     fn render_chunk(
         &self,
         chunk: &QueueChunk,
@@ -1002,7 +1002,7 @@ impl Queue {
     }
 
     /// Starts rendering a chunk from the queue's audio: its parts (the grid of
-    /// [`crate::chunk::parts`]) on the render threads, each encoded with the encoder's
+    /// [`crate::pipeline::parts`]) on the render threads, each encoded with the encoder's
     /// pre-roll and look-ahead (see [`QueueParts`]).
     fn start_render(&self, chunk: &QueueChunk, from: Option<&Queue>) -> ChunkRender {
         let range = ChunkRange {
@@ -1010,7 +1010,7 @@ impl Queue {
             start_frame: chunk.start_frame,
             frames: chunk.frames,
         };
-        let parts = crate::chunk::parts(&range);
+        let parts = crate::pipeline::parts(&range);
         // The queue frame where the chunk's item stops and the next one plays (none for the
         // queue's last chunk).
         let item = &self.inner.items[chunk.item];
@@ -1058,30 +1058,19 @@ impl Queue {
         let mut input = self.pcm(a, b)?;
         if let Some((old, at)) = from {
             let settings = &self.inner.settings;
-            let fade = settings.fade_frames() as i64;
-            let end = b.min(at as i64 + fade);
+            let fade = settings.fade_frames();
+            let end = b.min(at as i64 + fade as i64);
             if a < end {
                 let before = old.pcm(a, end)?;
-                for (k, (o, n)) in before
-                    .chunks_exact(ch)
-                    .zip(input.chunks_exact_mut(ch))
-                    .enumerate()
-                {
-                    let x = a + k as i64 - at as i64;
-                    let t = if fade == 0 {
-                        1.0
-                    } else {
-                        x as f64 / fade as f64
-                    };
-                    let (g_old, g_new) = if x < 0 {
-                        (1.0, 0.0)
-                    } else {
-                        settings.fade_curve.gains(t)
-                    };
-                    for (n, &o) in n.iter_mut().zip(o) {
-                        *n = (f64::from(o) * g_old + f64::from(*n) * g_new) as f32;
-                    }
-                }
+                let offset = a - at as i64;
+                crate::dsp::crossfade::mix_transition(
+                    &mut input,
+                    &before,
+                    ch,
+                    offset,
+                    fade,
+                    settings.fade_curve,
+                );
             }
         }
         if e == cut_at && full > e - s {

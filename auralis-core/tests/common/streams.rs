@@ -6,7 +6,7 @@ use auralis_core::Container;
 use std::path::{Path, PathBuf};
 
 use auralis_core::cache::CacheConfig;
-use auralis_core::chunk;
+use auralis_core::pipeline;
 use auralis_core::stream::{Engine, EngineConfig, StreamSettings};
 use auralis_core::{Mastering, Preset, Renderer, Source};
 
@@ -41,7 +41,7 @@ pub fn reference_segments(path: &Path, preset: Preset, intensity: f64) -> Vec<Ve
     let plan = renderer.plan(CHUNK_S).unwrap();
     plan.chunks()
         .map(|c| {
-            chunk::media_segment(
+            pipeline::media_segment(
                 &renderer,
                 &plan,
                 c.index,

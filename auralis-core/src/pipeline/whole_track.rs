@@ -1,10 +1,9 @@
 //! The whole mastered track as one file (the offline download): the chunks' mastered PCM, one
-//! chunk at a time, through one continuous Opus encode, in WebM or MP4. Re-exported from
-//! [`crate::chunk`], which makes the PCM.
+//! chunk at a time, through one continuous Opus encode, in WebM or MP4.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::chunk::mastered_pcm;
+use super::outputs::mastered_pcm;
 use crate::error::Error;
 use crate::format::Container;
 use crate::mastering::MasteringParams;
