@@ -1,0 +1,333 @@
+//! Serving a stream's chunks: the request checks, the cache keys and ETags, media segments
+//! and chunk files, progressive clusters, preset switches, and the one place a chunk is
+//! rendered, encoded and cached.
+
+use super::*;
+
+impl Stream {
+    /// Whether chunk `index` (a transition from `from` when given) is in the cache, in memory
+    /// or on disk, so that serving it renders nothing: what a pre-render job skips. Checks the
+    /// request like [`Self::chunk_etag`].
+    pub fn is_cached(&self, index: u64, from: Option<MasteringSettings>) -> Result<bool, Error> {
+        let (_, key) = self.prepare_request(index, from, Kind::Packets)?;
+        Ok(self.inner.engine.cache().contains(key))
+    }
+
+    /// A strong HTTP entity tag (quotes included) for chunk `index`'s media segment as this
+    /// stream serves it ([`Self::chunk_media_segment`], [`Self::chunk_clusters`]; a transition
+    /// from `from` when given), computed without rendering anything: the chunk's cache key
+    /// (library version, the file's content signature, every setting that changes the bytes,
+    /// the index) and the container. Equal tags mean equal bytes, in any process and on any
+    /// machine with this library version, so a server answers `If-None-Match` with `304` before
+    /// any work and a CDN may keep the bytes for good. Checks the index, the transition and
+    /// that the file is unchanged like a request does.
+    pub fn chunk_etag(&self, index: u64, from: Option<MasteringSettings>) -> Result<String, Error> {
+        let (_, key) = self.prepare_request(index, from, Kind::Packets)?;
+        Ok(entity_tag(
+            format!("{:032x} {}", key.0, self.container().name()).as_bytes(),
+        ))
+    }
+
+    /// A strong HTTP entity tag (quotes included) for [`Self::init_segment`]: a hash of its
+    /// bytes (which are made without rendering).
+    pub fn init_etag(&self) -> String {
+        entity_tag(&self.init_segment())
+    }
+
+    /// Chunk `index` as a media segment in the stream's container (WebM Clusters or MP4
+    /// fragments), cached.
+    pub fn chunk_media_segment(&self, index: u64) -> Result<Served, Error> {
+        self.media_segment(index, None, true)
+    }
+
+    /// Chunk `index` as a transition from other settings: it starts as `from`'s audio and
+    /// crossfades to this stream's over the settings' fade (see [`Transition`]). Cached under
+    /// its own key. `from` equal to this stream's settings is the plain chunk.
+    pub fn transition_media_segment(
+        &self,
+        index: u64,
+        from: impl Into<MasteringSettings>,
+    ) -> Result<Served, Error> {
+        self.media_segment(index, Some(from.into()), true)
+    }
+
+    /// Chunk `index` as a standalone file in the stream's container: init segment + media
+    /// segment (a transition from `from` when given).
+    pub fn chunk_file(
+        &self,
+        index: u64,
+        from: Option<MasteringSettings>,
+    ) -> Result<Vec<u8>, Error> {
+        let segment = self.media_segment(index, from, true)?;
+        let mut file = self.init_segment();
+        file.extend_from_slice(&segment.bytes);
+        Ok(file)
+    }
+
+    /// Chunk `index`'s media segment cluster by cluster (progressive output): from the cache
+    /// if there, else encoded as it is consumed (the chunk's audio is rendered first, then each
+    /// cluster, 1 s of audio, is encoded when asked for). The whole segment is cached when the
+    /// last cluster has been made; a consumer that stops early caches nothing.
+    pub fn chunk_clusters(
+        &self,
+        index: u64,
+        from: Option<MasteringSettings>,
+    ) -> Result<ChunkClusters, Error> {
+        let (origin, groups) = self.chunk_groups(index, from)?;
+        Ok(ChunkClusters::groups(origin, groups, self.container()))
+    }
+
+    /// Chunk `index`'s packet groups (a transition from `from` when given): from the cache if
+    /// there, else from a render started now, which caches the chunk after its last group.
+    pub(crate) fn chunk_groups(
+        &self,
+        index: u64,
+        from: Option<MasteringSettings>,
+    ) -> Result<(Origin, ChunkGroups), Error> {
+        let (target, key) = self.prepare_request(index, from, Kind::Packets)?;
+        let foreground = self.inner.engine.inner.prefetch.foreground();
+        match self.inner.engine.cache().claim(key) {
+            Claim::Hit(entry, origin) => Ok((origin, ChunkGroups::cached(entry.bytes)?)),
+            Claim::Miss(guard) => {
+                // Parts render in the background from here; the file is checked again
+                // before the result is cached.
+                let encoder = target.start_chunk(index, from)?;
+                let live = Live {
+                    encoder,
+                    guard: Some(guard),
+                    packets: Vec::new(),
+                    stream: target.clone(),
+                    index,
+                    note_level: from.is_none(),
+                    _foreground: foreground,
+                };
+                Ok((Origin::Computed, ChunkGroups::Live(Box::new(live))))
+            }
+        }
+    }
+
+    /// A preset or intensity switch at chunk `index`: the stream of `to` (as
+    /// [`Stream::with_mastering`] gives it) and its chunk `index` as a transition from this
+    /// stream's mastering, cluster by cluster (as `chunk_clusters(index, Some(this stream's
+    /// mastering))` on that stream gives it: the same bytes, the same cache entry).
+    ///
+    /// When `to` has never been calibrated for this track, the calibration and the transition
+    /// chunk's first part run at once: while the gain is calibrated over the kept analysis
+    /// excerpts, the first part's audio is decoded, resampled, shaped by every stage before
+    /// the gain and mastered the old way for the fade, so the first cluster waits only for the
+    /// gain, the limiter and the encoder after the calibration. Errors are those of the two
+    /// calls it stands for (a bad intensity, index or file).
+    pub fn switch_clusters(
+        &self,
+        index: u64,
+        to: impl Into<MasteringSettings>,
+    ) -> Result<(Stream, ChunkClusters), Error> {
+        let to = to.into();
+        to.validate()?;
+        self.inner.plan.check_index(index)?;
+        let from = self.inner.settings.mastering();
+        let settings = StreamSettings {
+            preset: to.preset,
+            intensity: to.intensity,
+            ..self.inner.settings
+        };
+        let track = &self.inner.track;
+        let known = lock(&track.masterings).contains_key(&to);
+        let analysis = lock(&track.analysis).clone();
+        let plain = || {
+            let target = self.with_settings(settings)?;
+            let clusters = target.chunk_clusters(index, Some(from))?;
+            Ok((target, clusters))
+        };
+        let Some(analysis) = analysis.filter(|_| !known && to != from) else {
+            return plain();
+        };
+        let mut params = crate::mastering::design(&analysis, to.preset, to.intensity)?;
+        if params.is_bypass() {
+            return plain();
+        }
+        track.check_unchanged()?;
+        let key = request_key(track, &settings, index, Some(from), Kind::Packets);
+        let foreground = self.inner.engine.inner.prefetch.foreground();
+        let guard = match self.inner.engine.cache().claim(key) {
+            Claim::Hit(..) => return plain(),
+            Claim::Miss(guard) => guard,
+        };
+        let pending = Arc::new(crate::pipeline::PendingGain::default());
+        let transition = Transition {
+            from: self.inner.mastering.params.clone(),
+            fade_frames: settings.fade_frames(),
+            curve: settings.fade_curve,
+        };
+        let encoder = ChunkRender::start_with_pending_gain(
+            &track.renderer,
+            &self.inner.plan,
+            index,
+            &params,
+            pending.clone(),
+            Some(&transition),
+            Some(&settings.opus),
+        )?;
+        // The calibration, while the first part is read (an error drops the render, which
+        // stops it).
+        let target = self.with_settings(settings)?;
+        params.gain_db = target.mastering().gain_db;
+        if params != *target.mastering() {
+            // Not the parameters the design gave (it cannot happen: only the gain is
+            // calibrated): render it the plain way.
+            drop((encoder, guard));
+            return plain();
+        }
+        pending.set(params.gain_db);
+        let container = target.container();
+        let live = Live {
+            encoder,
+            guard: Some(guard),
+            packets: Vec::new(),
+            stream: target.clone(),
+            index,
+            note_level: false,
+            _foreground: foreground,
+        };
+        Ok((
+            target,
+            ChunkClusters::groups(
+                Origin::Computed,
+                ChunkGroups::Live(Box::new(live)),
+                container,
+            ),
+        ))
+    }
+
+    /// Starts rendering and encoding chunk `index` (a transition from `from` when given) on the
+    /// renderer's threads, after checking the file.
+    pub(super) fn start_chunk(
+        &self,
+        index: u64,
+        from: Option<MasteringSettings>,
+    ) -> Result<ChunkRender, Error> {
+        self.run(|| {
+            ChunkRender::start(
+                &self.inner.track.renderer,
+                &self.inner.plan,
+                index,
+                &self.inner.mastering.params,
+                self.transition_from(from)?.as_ref(),
+                Some(&self.inner.settings.opus),
+            )
+        })
+    }
+
+    pub(super) fn transition_from(
+        &self,
+        from: Option<MasteringSettings>,
+    ) -> Result<Option<Transition>, Error> {
+        let s = &self.inner.settings;
+        let Some(from) = from.filter(|m| *m != s.mastering()) else {
+            return Ok(None);
+        };
+        let from = self.inner.track.mastering(&self.inner.engine.inner, from)?;
+        Ok(Some(Transition {
+            from: from.params.clone(),
+            fade_frames: s.fade_frames(),
+            curve: s.fade_curve,
+        }))
+    }
+
+    /// Checks the index, the transition's settings and the file; returns the cache key.
+    pub(super) fn prepare_request(
+        &self,
+        index: u64,
+        from: Option<MasteringSettings>,
+        kind: Kind,
+    ) -> Result<(Stream, CacheKey), Error> {
+        self.inner.plan.check_index(index)?;
+        let s = &self.inner.settings;
+        let from = from.filter(|m| *m != s.mastering());
+        if let Some(m) = from {
+            m.validate()?;
+        }
+        self.inner.track.check_unchanged()?;
+        Ok((
+            self.clone(),
+            request_key(&self.inner.track, s, index, from, kind),
+        ))
+    }
+
+    pub(super) fn media_segment(
+        &self,
+        index: u64,
+        from: Option<MasteringSettings>,
+        foreground: bool,
+    ) -> Result<Served, Error> {
+        let (entry, origin) = self.chunk_entry(index, from, foreground)?;
+        let bytes = packets::view(&entry.bytes)?.media_segment(self.container());
+        Ok(Served {
+            bytes: bytes.into(),
+            origin,
+        })
+    }
+
+    /// Chunk `index` encoded (a transition from `from` when given), neutral to the container,
+    /// whether it ends the track, and where it came from.
+    pub(crate) fn encoded_chunk(
+        &self,
+        index: u64,
+        from: Option<MasteringSettings>,
+        foreground: bool,
+    ) -> Result<(EncodedChunk, bool, Origin), Error> {
+        let (entry, origin) = self.chunk_entry(index, from, foreground)?;
+        let (chunk, is_last) = packets::decode(&entry.bytes)?;
+        Ok((chunk, is_last, origin))
+    }
+
+    /// Chunk `index`'s cache entry (see `format::packets`): cached, or rendered, encoded and
+    /// cached now.
+    pub(super) fn chunk_entry(
+        &self,
+        index: u64,
+        from: Option<MasteringSettings>,
+        foreground: bool,
+    ) -> Result<(CacheEntry, Origin), Error> {
+        let (_, key) = self.prepare_request(index, from, Kind::Packets)?;
+        let _foreground = foreground.then(|| self.inner.engine.inner.prefetch.foreground());
+        self.inner.engine.cache().get_or_compute(key, || {
+            let (chunk, is_last, pcm) = self.start_chunk(index, from)?.finish_encoded()?;
+            self.inner.track.check_unchanged()?;
+            if from.is_none() {
+                self.note_level(index, rms_db(&pcm));
+            }
+            Ok::<_, Error>(CacheEntry::new(packets::encode(&chunk, is_last)))
+        })
+    }
+}
+
+/// The cache key of chunk `index` of `track` with `settings` (a transition from `from`, which
+/// differs from the settings' own mastering, when given).
+pub(super) fn request_key(
+    track: &Track,
+    s: &StreamSettings,
+    index: u64,
+    from: Option<MasteringSettings>,
+    kind: Kind,
+) -> CacheKey {
+    let mut what = match kind {
+        Kind::Packets => format!("opus/{}", s.key_part(true)),
+        Kind::Pcm => format!("pcm/{}", s.key_part(false)),
+    };
+    if let Some(m) = from {
+        what += &format!(
+            "/from {}/{}/{}",
+            m.key_part(),
+            s.fade_frames(),
+            s.fade_curve.name()
+        );
+    }
+    what += &format!("/chunk {index}");
+    track.key(&what)
+}
+
+/// `"<32 hex digits>"`: the XXH3-128 of `bytes` as an HTTP strong entity tag.
+pub(super) fn entity_tag(bytes: &[u8]) -> String {
+    format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(bytes))
+}
