@@ -30,7 +30,7 @@
 //! Every file is written under a temporary name and renamed when complete, so a reader never
 //! sees a partial file. Errors print one line and exit with status 1.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -41,6 +41,7 @@ use auralis_core::wav::WavFormat;
 use auralis_core::{
     demo, Container, Mastering, MasteringSettings, Preset, Renderer, Source, OUTPUT_RATE_HZ,
 };
+use auralis_examples::{peak_rss_mb, write_atomically};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -296,14 +297,6 @@ fn formats(args: &Args) -> Result<(WavFormat, Container), String> {
     Ok((wav_format, container))
 }
 
-/// Peak resident memory of this process (Linux: VmHWM), in MB.
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 #[allow(clippy::too_many_arguments)]
 fn manifest(
     args: &Args,
@@ -377,13 +370,6 @@ struct Written {
     file: String,
     bytes: usize,
     wav: Option<String>,
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// `--queue`: the files as one stream on the queue's timeline.

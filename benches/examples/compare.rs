@@ -47,6 +47,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use auralis_benches::peak_rss;
 use auralis_core::parallel::{map_indexed, map_owned};
 use auralis_core::stream::{Engine, EngineConfig, Stream, StreamSettings};
 use auralis_core::{analysis, CacheConfig, MasteringSettings, Preset, Source};
@@ -540,18 +541,6 @@ fn ffmpeg(
     cmd.arg(out);
     let status = cmd.status().expect("run ffmpeg");
     assert!(status.success(), "ffmpeg failed: {cmd:?}");
-}
-
-/// VmHWM (peak resident set) of this process.
-fn peak_rss() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(|l| l["VmHWM:".len()..].trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
 }
 
 fn long_file_rss(minutes: u32) {

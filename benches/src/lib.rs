@@ -75,3 +75,15 @@ pub fn long_mp3(minutes: u32) -> Option<PathBuf> {
     }
     make_long_mp3(&seed, f64::from(minutes), &out).ok()
 }
+
+/// VmHWM (peak resident set) of this process.
+pub fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l["VmHWM:".len()..].trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}

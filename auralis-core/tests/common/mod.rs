@@ -1,6 +1,7 @@
 //! Fixtures for the integration tests: synthesized files, the corpus, reference decoders.
 #![allow(dead_code)]
 
+pub mod queues;
 pub mod streams;
 
 use std::path::{Path, PathBuf};
