@@ -66,6 +66,7 @@ from typing import Any, Callable, Dict, List, MutableMapping, Optional, Tuple, U
 
 import numpy as np
 
+from ._files import file_state, replace_atomic, stamp_path, write_bytes
 from .._native import (
     MIME,
     MIME_MP4,
@@ -126,39 +127,8 @@ def apply_crossfade_between_chunks(
     return out.reshape(-1) if one_d else out
 
 
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-
-
-def _replace_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Runs ``write`` on a temporary name in the same directory, syncs, renames over ``path``:
-    a reader sees the old file or the whole new one, never a part."""
-    tmp = _tmp_name(path)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _write_bytes(data: bytes) -> Callable[[Path], None]:
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            f.write(data)
-
-    return write
-
-
-def _stamp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.key")
-
-
 def _stamp_line(what: str, path: Path) -> str:
-    st = os.stat(path)
-    return f"{what}|{st.st_size}|{st.st_mtime_ns}"
+    return f"{what}|{file_state(path)}"
 
 
 _CONTAINERS = {"webm": MIME, "mp4": MIME_MP4}
@@ -344,7 +314,7 @@ class ChunkedAudioProcessor:
         """The extra field of ``path``'s stamp when the stamp names ``what`` and the file's
         size and modification time as they are now, else ``None``."""
         try:
-            text = _stamp_path(path).read_text()
+            text = stamp_path(path).read_text()
             head, extra = text.rsplit("|", 1)
             return extra if head == _stamp_line(what, path) else None
         except (OSError, ValueError):
@@ -371,10 +341,10 @@ class ChunkedAudioProcessor:
                     f"{os.fspath(self.filepath)} changed since this processor opened it; "
                     "make a new processor"
                 )
-            _replace_atomic(path, write)
+            replace_atomic(path, write)
             extra = repr(stream.chunk_level(index)[0]) if kind == "wav" else "-"
             stamp = f"{_stamp_line(what, path)}|{extra}"
-            _replace_atomic(_stamp_path(path), _write_bytes(stamp.encode()))
+            replace_atomic(stamp_path(path), write_bytes(stamp.encode()))
         return str(path), (float(extra) if kind == "wav" else None)
 
     def _record_level(self, index: int, rms_db: float) -> None:

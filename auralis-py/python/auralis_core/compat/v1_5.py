@@ -65,6 +65,8 @@ import numpy as np
 
 from .._native import SourceChangedError, Stream, file_signature, presets, probe
 from .._native import InvalidArgumentError
+from ._files import file_state, pcm16_wav, read_wav, replace_atomic_bytes, rms, stamp_path
+from ._fingerprint import content_profile, fingerprint_fields
 
 __all__ = [
     "CHUNK_DURATION",
@@ -232,75 +234,11 @@ def apply_crossfade_between_chunks(
 _CACHE_VERSION = 3  # the original's WAV name prefix: v3_
 
 
-def _replace_atomic(path: Path, data: bytes) -> None:
-    """Writes ``data`` under a temporary name in the same directory and renames it over
-    ``path``: a reader sees the old file or the whole new one, never a part."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 _alternatives_lock = threading.Lock()
 # Tracks whose other presets were prepared (most recent last, at most _ALTERNATIVES_KEPT): a
 # track seen again after it fell out is prepared again, which costs a cache look-up per preset.
 _alternatives_prepared: "OrderedDict[Tuple[str, str, str], None]" = OrderedDict()
 _ALTERNATIVES_KEPT = 4096
-
-
-def _stamp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.key")
-
-
-def _file_state(path: Path) -> str:
-    st = os.stat(path)
-    return f"{st.st_size}|{st.st_mtime_ns}"
-
-
-def _pcm16_wav(audio: np.ndarray, rate: int) -> bytes:
-    """``audio`` (frames, channels) as a 16-bit PCM WAV (rounded, clipped), as the original's
-    ``subtype='PCM_16'`` files."""
-    import io
-    import wave
-
-    a = np.asarray(audio, dtype=np.float32)
-    if a.ndim == 1:
-        a = a[:, None]
-    scaled = a * np.float32(32768.0)
-    np.clip(scaled, -32768.0, 32767.0, out=scaled)
-    np.rint(scaled, out=scaled)
-    ints = scaled.astype("<i2")
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(int(a.shape[1]))
-        w.setsampwidth(2)
-        w.setframerate(int(rate))
-        w.writeframes(ints.tobytes())
-    return buf.getvalue()
-
-
-def _rms(audio: np.ndarray) -> float:
-    """The RMS of all samples (a float32 dot product: about a millisecond for a 15 s chunk)."""
-    flat = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
-    if not flat.size:
-        return 0.0
-    return float(np.sqrt(max(float(np.dot(flat, flat)), 0.0) / flat.size))
-
-
-def _read_wav(path: Path) -> np.ndarray:
-    """A WAV written here, as float32 (frames, channels)."""
-    import wave
-
-    with wave.open(str(path), "rb") as w:
-        ch, width, frames = w.getnchannels(), w.getsampwidth(), w.getnframes()
-        raw = w.readframes(frames)
-    if width != 2:
-        raise ValueError(f"{path}: not a 16-bit WAV")
-    return (np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0).reshape(-1, ch)
 
 
 class _PathCache:
@@ -545,8 +483,8 @@ class ChunkedAudioProcessor:
         """The level stored in ``path``'s stamp when the stamp names this chunk as it must be
         now and the file as it is, else ``None``."""
         try:
-            head, level = _stamp_path(path).read_text().rsplit("|", 1)
-            if head == f"{self._what(chunk_index)}|{_file_state(path)}":
+            head, level = stamp_path(path).read_text().rsplit("|", 1)
+            if head == f"{self._what(chunk_index)}|{file_state(path)}":
                 return level
         except (OSError, ValueError):
             pass
@@ -574,10 +512,10 @@ class ChunkedAudioProcessor:
         if not np.all(np.isfinite(a)):
             raise ValueError(f"chunk {chunk_index} has non-finite samples: not written")
         path = self._get_chunk_path(chunk_index)
-        _replace_atomic(path, _pcm16_wav(audio, int(self.sample_rate or 0)))
-        rms = self._calculate_rms(audio)
-        stamp = f"{self._what(chunk_index)}|{_file_state(path)}|{rms!r}"
-        _replace_atomic(_stamp_path(path), stamp.encode())
+        replace_atomic_bytes(path, pcm16_wav(audio, int(self.sample_rate or 0)))
+        rms_db = self._calculate_rms(audio)
+        stamp = f"{self._what(chunk_index)}|{file_state(path)}|{rms_db!r}"
+        replace_atomic_bytes(stamp_path(path), stamp.encode())
         self.chunk_cache[self._get_cache_key(chunk_index)] = path
         return path
 
@@ -606,8 +544,8 @@ class ChunkedAudioProcessor:
 
     def _calculate_rms(self, audio: np.ndarray) -> float:
         """RMS of ``audio`` in dB (1e-10 added before the log, as the original)."""
-        rms = _rms(audio)
-        return float(20 * np.log10(rms + 1e-10))
+        level = rms(audio)
+        return float(20 * np.log10(level + 1e-10))
 
     def _record_level(
         self, chunk: np.ndarray, chunk_index: int, rms_db: float, gain_db: float
@@ -625,9 +563,9 @@ class ChunkedAudioProcessor:
     def _smooth_level_transition(self, chunk: np.ndarray, chunk_index: int) -> np.ndarray:
         """Records the chunk's RMS and a 0 dB adjustment and returns it unchanged: the levels
         are the track's mastering, with no step between chunks to clamp."""
-        rms = self._calculate_rms(chunk)
-        self._record_level(chunk, chunk_index, rms, 0.0)
-        logger.info(f"Chunk {chunk_index}: Level transition OK (RMS: {rms:.1f} dB)")
+        rms_db = self._calculate_rms(chunk)
+        self._record_level(chunk, chunk_index, rms_db, 0.0)
+        logger.info(f"Chunk {chunk_index}: Level transition OK (RMS: {rms_db:.1f} dB)")
         return chunk
 
     def note_cached_chunk_level(
@@ -659,7 +597,7 @@ class ChunkedAudioProcessor:
         cached = self._lookup_cached_chunk(chunk_index)
         if cached is not None:
             logger.info(f"Serving cached chunk {chunk_index}/{self.total_chunks}")
-            return str(cached), _read_wav(cached)
+            return str(cached), read_wav(cached)
         logger.info(
             f"Processing chunk {chunk_index}/{self.total_chunks} "
             f"(preset: {self.preset}, fast_start: {fast_start})"
@@ -720,7 +658,7 @@ class ChunkedAudioProcessor:
                 "full", "v1_5", file_signature(os.fspath(self.filepath)), str(self.preset),
                 repr(float(self.intensity)), str(self.sample_rate), str(self.total_chunks),
             ])
-            if _stamp_path(path).read_text() == f"{what}|{_file_state(path)}":
+            if stamp_path(path).read_text() == f"{what}|{file_state(path)}":
                 return str(path)
         except OSError:
             pass  # no stamp (or no source to sign): made below
@@ -731,10 +669,10 @@ class ChunkedAudioProcessor:
         full = np.concatenate(parts, axis=0)
         path.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(
-            _replace_atomic, path, _pcm16_wav(full, int(self.sample_rate or 0))
+            replace_atomic_bytes, path, pcm16_wav(full, int(self.sample_rate or 0))
         )
         if what is not None:
-            _replace_atomic(_stamp_path(path), f"{what}|{_file_state(path)}".encode())
+            replace_atomic_bytes(stamp_path(path), f"{what}|{file_state(path)}".encode())
         logger.info(f"Full audio saved to {path.name}")
         return str(path)
 
@@ -759,31 +697,7 @@ class ChunkedAudioProcessor:
         except Exception as e:  # noqa: BLE001 - the UI's profile never fails a chunk
             logger.debug(f"no content profile: {e}")
             return
-        a = np.asarray(audio, dtype=np.float32)
-        rms = _rms(a)
-        peak = float(max(a.max(), -a.min())) if a.size else 0.0
-        crest = 20 * np.log10((peak + 1e-10) / (rms + 1e-10))
-        eq = params.get("eq_db", [0.0] * 5)
-        ratio = float(params.get("ratio", 1.0))
-        profile = {
-            "source": "auralis_core",
-            "coordinates": {
-                # 0..1 positions: a tilt of -6..0 dB/octave, a chunk crest of 6..20 dB, a
-                # chunk RMS of -40..0 dBFS.
-                "spectral_balance": _unit((analysis.get("tilt_db_per_octave", -3.0) + 6.0) / 6.0),
-                "dynamic_range": _unit((crest - 6.0) / 14.0),
-                "energy_level": _unit((20 * np.log10(rms + 1e-10) + 40.0) / 40.0),
-            },
-            "parameters": {
-                "target_lufs": float(params.get("target_lufs", -14.0)),
-                "peak_target_db": float(params.get("ceiling_dbtp", -1.0)),
-                "eq_curve": {"low_shelf_gain": float(eq[0]), "high_shelf_gain": float(eq[-1])},
-                "compression_params": {"amount": _unit((ratio - 1.0) / 3.0), "ratio": ratio},
-                "expansion_params": {"amount": 0.0},
-                "stereo_width_target": float(params.get("width", 1.0)),
-            },
-            "analysis": analysis,
-        }
+        profile = content_profile(analysis, params, audio)
         self.content_profile = profile
         _store_content_profile(self.preset, profile)
 
@@ -803,7 +717,7 @@ class ChunkedAudioProcessor:
                 self.adaptive_mastering_engine = engine_module.AdaptiveMasteringEngine()
             if self.fingerprint is None:
                 self.fingerprint = fingerprint_module.MasteringFingerprint(
-                    **_fingerprint_fields(json.loads(self.stream.analysis_json),
+                    **fingerprint_fields(json.loads(self.stream.analysis_json),
                                           int(self.sample_rate or 48000))
                 )
             self.mastering_recommendation = self.adaptive_mastering_engine.recommend_weighted(
@@ -820,33 +734,3 @@ class ChunkedAudioProcessor:
             f"preset={self.preset!r}, intensity={self.intensity}, chunks={self.total_chunks}, "
             f"sample_rate={self.sample_rate})"
         )
-
-
-def _unit(x: float) -> float:
-    return float(min(1.0, max(0.0, x)))
-
-
-# The engine's five analysis bands (Hz): edges and geometric centres.
-_BAND_EDGES = (20.0, 200.0, 800.0, 3000.0, 8000.0, 20000.0)
-
-
-def _fingerprint_fields(analysis: Dict[str, Any], rate: int) -> Dict[str, float]:
-    """The host fingerprint's seven measures from the engine's analysis: levels as measured;
-    the spectral ones estimated from the five band levels (energy-weighted centre, spread and
-    95 % roll-off over the bands' geometric centres; zero crossings of a tone at the centroid)."""
-    energies = np.array([10 ** (b / 10.0) for b in analysis.get("band_db", [0.0] * 5)])
-    centres = np.sqrt(np.array(_BAND_EDGES[:-1]) * np.array(_BAND_EDGES[1:]))
-    weights = energies / max(float(energies.sum()), 1e-30)
-    centroid = float((weights * centres).sum())
-    spread = float(np.sqrt((weights * (centres - centroid) ** 2).sum()))
-    cumulative = np.cumsum(weights)
-    rolloff = float(_BAND_EDGES[1 + int(np.searchsorted(cumulative, 0.95))])
-    return {
-        "loudness_dbfs": float(analysis.get("rms_dbfs", -20.0)),
-        "peak_dbfs": float(analysis.get("sample_peak_dbfs", 0.0)),
-        "crest_db": float(analysis.get("crest_db", 12.0)),
-        "spectral_centroid": centroid,
-        "spectral_rolloff": rolloff,
-        "zero_crossing_rate": float(2.0 * centroid / rate),
-        "spectral_spread": spread,
-    }
