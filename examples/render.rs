@@ -391,8 +391,7 @@ fn run_queue(args: &Args) -> Result<(), String> {
         None => QueueLayout::for_container(container),
     };
     let settings = StreamSettings {
-        preset,
-        intensity: args.intensity,
+        mastering: MasteringSettings::new(preset, args.intensity),
         chunk_seconds: args.chunk_seconds,
         opus: OpusSettings {
             bitrate_bps: args.bitrate,

@@ -99,8 +99,7 @@ fn outputs(
     intensity: f64,
 ) -> Vec<(String, u64)> {
     let settings = StreamSettings {
-        preset,
-        intensity,
+        mastering: (preset, intensity).into(),
         chunk_seconds: 4.0,
         ..StreamSettings::default()
     };

@@ -16,7 +16,7 @@ fn open(bytes: Vec<u8>, preset: Preset) -> auralis_core::Stream {
             bytes,
             Some("wav"),
             StreamSettings {
-                preset,
+                mastering: preset.into(),
                 ..Default::default()
             },
         )

@@ -22,8 +22,7 @@ fn a_waited_for_request_is_not_delayed_by_more_than_one_chunk_of_prefetch_work()
     let pcm = music_like(44_100, 2, 44_100 * 62, 11);
     let path = write_temp(&dir, "t.wav", &wav_int(44_100, 2, 16, &quantize(&pcm, 16)));
     let settings = |preset, intensity| StreamSettings {
-        preset,
-        intensity,
+        mastering: (preset, intensity).into(),
         chunk_seconds: 10.0,
         ..StreamSettings::default()
     };

@@ -216,7 +216,7 @@ fn pcm_wav_and_whole_track_outputs_are_exact_and_levels_are_reported() {
         .open(
             &path,
             StreamSettings {
-                intensity: 0.5,
+                mastering: (Preset::Gentle, 0.5).into(),
                 ..settings(Preset::Gentle)
             },
         )
@@ -257,7 +257,7 @@ fn pcm_wav_and_whole_track_outputs_are_exact_and_levels_are_reported() {
         .open(
             &path,
             StreamSettings {
-                intensity: 0.0,
+                mastering: (Preset::Warm, 0.0).into(),
                 ..settings(Preset::Warm)
             },
         )
@@ -294,7 +294,7 @@ fn bad_requests_fail_before_any_work_with_typed_errors() {
     let bad = |s: StreamSettings| engine.open(&path, s).unwrap_err();
     assert!(matches!(
         bad(StreamSettings {
-            intensity: 2.0,
+            mastering: (Preset::Adaptive, 2.0).into(),
             ..settings(Preset::Adaptive)
         }),
         Error::Mastering(_)
@@ -626,8 +626,7 @@ fn an_open_track_is_analyzed_once_even_after_the_cache_lets_the_analysis_go() {
             auralis_core::demo::demo_wav(),
             Some("wav"),
             StreamSettings {
-                preset: Preset::Warm,
-                intensity: 0.7,
+                mastering: (Preset::Warm, 0.7).into(),
                 ..StreamSettings::default()
             },
         )

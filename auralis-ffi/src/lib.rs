@@ -25,6 +25,7 @@
 #![allow(clippy::missing_safety_doc)] // every export has its `# Safety` section in the docs
 
 pub mod buffers;
+mod handle;
 pub mod options;
 pub mod queue;
 pub mod status;

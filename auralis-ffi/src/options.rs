@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use auralis_core::opus::OpusSettings;
 use auralis_core::stream::StreamSettings;
-use auralis_core::{Container, Error, Preset};
+use auralis_core::{Container, Error, MasteringSettings, Preset};
 
 use crate::status::{null, AuralisStatus, Failure};
 
@@ -46,8 +46,8 @@ pub extern "C" fn auralis_options_default() -> AuralisOptions {
     let d = StreamSettings::default();
     AuralisOptions {
         // A static NUL-terminated copy of the default preset's name.
-        preset: preset_name_c(d.preset),
-        intensity: d.intensity,
+        preset: preset_name_c(d.mastering.preset),
+        intensity: d.mastering.intensity,
         chunk_seconds: d.chunk_seconds,
         bitrate: d.opus.bitrate_bps,
         complexity: u32::from(d.opus.complexity),
@@ -122,7 +122,7 @@ pub(crate) fn text<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Failur
 /// A preset argument: NULL is the default preset.
 pub(crate) fn preset(ptr: *const c_char, name: &str) -> Result<Preset, Failure> {
     if ptr.is_null() {
-        return Ok(StreamSettings::default().preset);
+        return Ok(StreamSettings::default().mastering.preset);
     }
     Ok(Preset::from_name(text(ptr, name)?).map_err(Error::from)?)
 }
@@ -140,8 +140,10 @@ pub(crate) fn settings(
         )?))
     };
     let settings = StreamSettings {
-        preset: preset(options.preset, "options->preset")?,
-        intensity: options.intensity,
+        mastering: MasteringSettings::new(
+            preset(options.preset, "options->preset")?,
+            options.intensity,
+        ),
         chunk_seconds: options.chunk_seconds,
         opus: OpusSettings {
             bitrate_bps: options.bitrate,

@@ -6,16 +6,30 @@
 use std::ffi::c_char;
 
 use auralis_core::stream::{GainMode, Join, Queue, QueueItem};
-use auralis_core::{Error, MasteringSettings};
+use auralis_core::Error;
 
-use crate::buffers::{bytes_out, AuralisBytes};
+use crate::buffers::AuralisBytes;
+use crate::handle::Handle;
 use crate::options::{self, auralis_options_default, AuralisOptions};
-use crate::status::{ffi_call, null, AuralisStatus, Failure};
+use crate::status::{ffi_call, null, AuralisStatus};
 
 /// An open queue. Opaque.
 #[derive(Debug)]
 pub struct AuralisQueue {
     queue: Queue,
+}
+
+impl Handle for AuralisQueue {
+    type Inner = Queue;
+    const NAME: &'static str = "queue";
+
+    fn wrap(queue: Queue) -> Self {
+        AuralisQueue { queue }
+    }
+
+    fn inner(&self) -> &Queue {
+        &self.queue
+    }
 }
 
 /// What a queue is.
@@ -57,15 +71,6 @@ pub struct AuralisQueueItemInfo {
     pub first_chunk: u32,
     /// The loudness gain applied, dB (its own, or the album's).
     pub gain_db: f64,
-}
-
-/// # Safety
-/// `queue` must be NULL or a live handle.
-unsafe fn handle<'a>(queue: *const AuralisQueue) -> Result<&'a Queue, Failure> {
-    // SAFETY: a live handle (caller's promise) or NULL, which `as_ref` turns into None.
-    unsafe { queue.as_ref() }
-        .map(|h| &h.queue)
-        .ok_or_else(|| null("queue"))
 }
 
 /// Opens the `count` files of `paths` as one queue, with `options` (NULL: the defaults) for
@@ -112,7 +117,7 @@ pub unsafe extern "C" fn auralis_queue_open(
             let path = options::text(unsafe { *paths.add(i) }, "paths[i]")?;
             items.push(QueueItem {
                 path: path.into(),
-                mastering: MasteringSettings::new(settings.preset, settings.intensity),
+                mastering: settings.mastering,
                 album: (album_gain != 0).then(|| "album".to_owned()),
             });
         }
@@ -135,9 +140,8 @@ pub unsafe extern "C" fn auralis_queue_open(
         };
         let engine = crate::stream::engine_for(cache_dir)?;
         let queue = Queue::open(&engine, &items, &joins, settings, gain)?;
-        let handle = Box::into_raw(Box::new(AuralisQueue { queue }));
         // SAFETY: as above.
-        unsafe { *out = handle };
+        unsafe { AuralisQueue::give(queue, out) };
         Ok(())
     })
 }
@@ -149,12 +153,8 @@ pub unsafe extern "C" fn auralis_queue_open(
 /// thread may be using it.
 #[no_mangle]
 pub unsafe extern "C" fn auralis_queue_free(queue: *mut AuralisQueue) {
-    if !queue.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            // SAFETY: the handle came from Box::into_raw and is freed once (caller's promise).
-            drop(unsafe { Box::from_raw(queue) });
-        }));
-    }
+    // SAFETY: forwarded caller's promise.
+    unsafe { AuralisQueue::free(queue) }
 }
 
 /// Fills `*out` with the queue's metadata.
@@ -168,7 +168,7 @@ pub unsafe extern "C" fn auralis_queue_info(
 ) -> AuralisStatus {
     ffi_call!({
         // SAFETY: forwarded caller's promise.
-        let q = unsafe { handle(queue) }?;
+        let q = unsafe { AuralisQueue::borrow(queue) }?;
         if out.is_null() {
             return Err(null("out"));
         }
@@ -201,7 +201,7 @@ pub unsafe extern "C" fn auralis_queue_item(
 ) -> AuralisStatus {
     ffi_call!({
         // SAFETY: forwarded caller's promise.
-        let q = unsafe { handle(queue) }?;
+        let q = unsafe { AuralisQueue::borrow(queue) }?;
         if out.is_null() {
             return Err(null("out"));
         }
@@ -241,7 +241,7 @@ pub unsafe extern "C" fn auralis_queue_chunk_range(
 ) -> AuralisStatus {
     ffi_call!({
         // SAFETY: forwarded caller's promise.
-        let q = unsafe { handle(queue) }?;
+        let q = unsafe { AuralisQueue::borrow(queue) }?;
         if start_frame.is_null() || frames.is_null() {
             return Err(null("start_frame or frames"));
         }
@@ -255,21 +255,6 @@ pub unsafe extern "C" fn auralis_queue_chunk_range(
     })
 }
 
-/// # Safety
-/// `queue` must be NULL or a live handle; `out` NULL or valid for a write.
-unsafe fn give_bytes_of(
-    queue: *const AuralisQueue,
-    out: *mut AuralisBytes,
-    make: impl FnOnce(&Queue) -> Result<Vec<u8>, Failure>,
-) -> Result<(), Failure> {
-    // SAFETY: forwarded caller's promise.
-    let out = unsafe { bytes_out(out) }?;
-    // SAFETY: forwarded caller's promise.
-    let q = unsafe { handle(queue) }?;
-    out.give(make(q)?);
-    Ok(())
-}
-
 /// The queue's init segment (WebM; append it once before any media segment).
 ///
 /// # Safety
@@ -280,7 +265,7 @@ pub unsafe extern "C" fn auralis_queue_init_segment(
     out: *mut AuralisBytes,
 ) -> AuralisStatus {
     // SAFETY: forwarded caller's promise.
-    ffi_call!({ unsafe { give_bytes_of(queue, out, |q| Ok(q.init_segment())) } })
+    ffi_call!({ unsafe { AuralisQueue::give_bytes(queue, out, |q| Ok(q.init_segment())) } })
 }
 
 /// Chunk `index`'s media segment on the queue's timeline (append in order after the init
@@ -297,7 +282,7 @@ pub unsafe extern "C" fn auralis_queue_media_segment(
     ffi_call!({
         // SAFETY: forwarded caller's promise.
         unsafe {
-            give_bytes_of(queue, out, |q| {
+            AuralisQueue::give_bytes(queue, out, |q| {
                 Ok(q.chunk_media_segment(u64::from(index))?.bytes.to_vec())
             })
         }
@@ -316,6 +301,6 @@ pub unsafe extern "C" fn auralis_queue_chunk_webm(
 ) -> AuralisStatus {
     ffi_call!({
         // SAFETY: forwarded caller's promise.
-        unsafe { give_bytes_of(queue, out, |q| Ok(q.chunk_file(u64::from(index))?)) }
+        unsafe { AuralisQueue::give_bytes(queue, out, |q| Ok(q.chunk_file(u64::from(index))?)) }
     })
 }

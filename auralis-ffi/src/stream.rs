@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use auralis_core::stream::{shared_engine, Engine, EngineConfig, Stream, WavFormat};
 use auralis_core::{CacheConfig, Error, MasteringSettings};
 
-use crate::buffers::{bytes_out, pcm_out, AuralisBytes, AuralisPcm};
+use crate::buffers::{pcm_out, AuralisBytes, AuralisPcm};
+use crate::handle::Handle;
 use crate::options::{self, auralis_options_default, AuralisOptions};
 use crate::status::{ffi_call, null, AuralisStatus, Failure};
 
@@ -14,6 +15,19 @@ use crate::status::{ffi_call, null, AuralisStatus, Failure};
 #[derive(Debug)]
 pub struct AuralisStream {
     stream: Stream,
+}
+
+impl Handle for AuralisStream {
+    type Inner = Stream;
+    const NAME: &'static str = "stream";
+
+    fn wrap(stream: Stream) -> Self {
+        AuralisStream { stream }
+    }
+
+    fn inner(&self) -> &Stream {
+        &self.stream
+    }
 }
 
 /// What a stream is.
@@ -50,17 +64,6 @@ pub(crate) fn engine_for(cache_dir: Option<PathBuf>) -> Result<Engine, Error> {
     })
 }
 
-/// The stream behind a handle.
-///
-/// # Safety
-/// `stream` must be NULL or a live handle.
-unsafe fn handle<'a>(stream: *const AuralisStream) -> Result<&'a Stream, Failure> {
-    // SAFETY: a live handle (caller's promise) or NULL, which `as_ref` turns into None.
-    unsafe { stream.as_ref() }
-        .map(|h| &h.stream)
-        .ok_or_else(|| null("stream"))
-}
-
 /// A chunk index, checked against the stream before any work.
 fn index_of(stream: &Stream, index: u32) -> Result<u64, Failure> {
     stream
@@ -68,24 +71,6 @@ fn index_of(stream: &Stream, index: u32) -> Result<u64, Failure> {
         .check_index(u64::from(index))
         .map_err(Error::from)?;
     Ok(u64::from(index))
-}
-
-/// The shape of every export that returns bytes: clear `out`, take the handle, make the bytes,
-/// hand them over.
-///
-/// # Safety
-/// `stream` must be NULL or a live handle; `out` NULL or valid for a write.
-unsafe fn give_bytes_of(
-    stream: *const AuralisStream,
-    out: *mut AuralisBytes,
-    make: impl FnOnce(&Stream) -> Result<Vec<u8>, Failure>,
-) -> Result<(), Failure> {
-    // SAFETY: forwarded caller's promise.
-    let out = unsafe { bytes_out(out) }?;
-    // SAFETY: forwarded caller's promise.
-    let stream = unsafe { handle(stream) }?;
-    out.give(make(stream)?);
-    Ok(())
 }
 
 /// Releases the process-wide chunk caches (memory; the disk cache stays on disk). An engine is
@@ -124,9 +109,8 @@ pub unsafe extern "C" fn auralis_stream_open(
         };
         let (settings, cache_dir) = options::settings(&options)?;
         let stream = engine_for(cache_dir)?.open(path, settings)?;
-        let handle = Box::into_raw(Box::new(AuralisStream { stream }));
         // SAFETY: as above.
-        unsafe { *out = handle };
+        unsafe { AuralisStream::give(stream, out) };
         Ok(())
     })
 }
@@ -138,12 +122,8 @@ pub unsafe extern "C" fn auralis_stream_open(
 /// thread may be using it.
 #[no_mangle]
 pub unsafe extern "C" fn auralis_stream_free(stream: *mut AuralisStream) {
-    if !stream.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            // SAFETY: the handle came from Box::into_raw and is freed once (caller's promise).
-            drop(unsafe { Box::from_raw(stream) });
-        }));
-    }
+    // SAFETY: forwarded caller's promise.
+    unsafe { AuralisStream::free(stream) }
 }
 
 /// Fills `*out` with the stream's metadata.
@@ -157,7 +137,7 @@ pub unsafe extern "C" fn auralis_stream_info(
 ) -> AuralisStatus {
     ffi_call!({
         // SAFETY: forwarded caller's promise.
-        let stream = unsafe { handle(stream) }?;
+        let stream = unsafe { AuralisStream::borrow(stream) }?;
         if out.is_null() {
             return Err(null("out"));
         }
@@ -190,7 +170,7 @@ pub unsafe extern "C" fn auralis_stream_chunk_range(
 ) -> AuralisStatus {
     ffi_call!({
         // SAFETY: forwarded caller's promise.
-        let stream = unsafe { handle(stream) }?;
+        let stream = unsafe { AuralisStream::borrow(stream) }?;
         if start_frame.is_null() || frames.is_null() {
             return Err(null("start_frame or frames"));
         }
@@ -215,7 +195,7 @@ pub unsafe extern "C" fn auralis_stream_init_segment(
     out: *mut AuralisBytes,
 ) -> AuralisStatus {
     // SAFETY: forwarded caller's promise.
-    ffi_call!({ unsafe { give_bytes_of(stream, out, |s| Ok(s.init_segment())) } })
+    ffi_call!({ unsafe { AuralisStream::give_bytes(stream, out, |s| Ok(s.init_segment())) } })
 }
 
 /// Chunk `index` as a standalone file in the stream's container (WebM, or fragmented MP4; the
@@ -233,7 +213,7 @@ pub unsafe extern "C" fn auralis_stream_chunk_webm(
     ffi_call!({
         // SAFETY: forwarded caller's promise.
         unsafe {
-            give_bytes_of(
+            AuralisStream::give_bytes(
                 stream,
                 out,
                 |s| Ok(s.chunk_file(index_of(s, index)?, None)?),
@@ -262,7 +242,7 @@ pub unsafe extern "C" fn auralis_stream_media_segment(
     ffi_call!({
         // SAFETY: forwarded caller's promise.
         unsafe {
-            give_bytes_of(stream, out, |s| {
+            AuralisStream::give_bytes(stream, out, |s| {
                 let index = index_of(s, index)?;
                 let served = if from_preset.is_null() {
                     s.chunk_media_segment(index)?
@@ -293,7 +273,7 @@ pub unsafe extern "C" fn auralis_stream_chunk_pcm(
         // SAFETY: forwarded caller's promise.
         let out = unsafe { pcm_out(out) }?;
         // SAFETY: forwarded caller's promise.
-        let stream = unsafe { handle(stream) }?;
+        let stream = unsafe { AuralisStream::borrow(stream) }?;
         let pcm = stream.chunk_pcm(index_of(stream, index)?)?;
         out.give(pcm, u32::from(stream.info().channels));
         Ok(())
@@ -311,7 +291,7 @@ pub unsafe extern "C" fn auralis_stream_full_wav(
 ) -> AuralisStatus {
     ffi_call!({
         // SAFETY: forwarded caller's promise.
-        unsafe { give_bytes_of(stream, out, |s| Ok(s.full_wav(WavFormat::Float32)?)) }
+        unsafe { AuralisStream::give_bytes(stream, out, |s| Ok(s.full_wav(WavFormat::Float32)?)) }
     })
 }
 
@@ -353,7 +333,7 @@ pub unsafe extern "C" fn auralis_stream_rate(
 ) -> AuralisStatus {
     ffi_call!({
         // SAFETY: forwarded caller's promise.
-        let stream = unsafe { handle(stream) }?;
+        let stream = unsafe { AuralisStream::borrow(stream) }?;
         let rate = self::output_rate(output_rate)?;
         // SAFETY: NULL or valid for a write (caller's promise).
         unsafe {
@@ -387,7 +367,7 @@ pub unsafe extern "C" fn auralis_stream_pcm_range(
         // SAFETY: forwarded caller's promise.
         let out = unsafe { pcm_out(out) }?;
         // SAFETY: forwarded caller's promise.
-        let stream = unsafe { handle(stream) }?;
+        let stream = unsafe { AuralisStream::borrow(stream) }?;
         let pcm = stream.pcm_range(self::output_rate(output_rate)?, start, end)?;
         out.give(pcm, u32::from(stream.info().channels));
         Ok(())

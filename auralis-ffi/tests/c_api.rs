@@ -115,8 +115,7 @@ fn the_c_example_and_the_c_test_program_run_against_the_header_and_library() {
         .open(
             &good,
             StreamSettings {
-                preset: auralis_core::Preset::Bright,
-                intensity: 0.7,
+                mastering: auralis_core::MasteringSettings::new(auralis_core::Preset::Bright, 0.7),
                 ..StreamSettings::default()
             },
         )

@@ -81,8 +81,8 @@ pub(crate) fn probe<'py>(
 pub(crate) fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let s = StreamSettings::default();
     let d = PyDict::new(py);
-    d.set_item("preset", s.preset.name())?;
-    d.set_item("intensity", s.intensity)?;
+    d.set_item("preset", s.mastering.preset.name())?;
+    d.set_item("intensity", s.mastering.intensity)?;
     d.set_item("chunk_seconds", s.chunk_seconds)?;
     d.set_item("bitrate", s.opus.bitrate_bps)?;
     d.set_item("complexity", s.opus.complexity)?;

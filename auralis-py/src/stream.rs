@@ -60,8 +60,7 @@ impl Stream {
         let container = container.parse::<Container>().map_err(to_py)?;
         let settings = StreamSettings {
             container,
-            preset: self::preset(preset.as_deref())?,
-            intensity,
+            mastering: MasteringSettings::new(self::preset(preset.as_deref())?, intensity),
             chunk_seconds,
             opus: OpusSettings {
                 bitrate_bps: bitrate,
@@ -110,8 +109,8 @@ impl Stream {
         let d = info_dict(py, &self.inner.info())?;
         d.set_item("container", s.container.name())?;
         d.set_item("bitrate", s.opus.bitrate_bps)?;
-        d.set_item("preset", s.preset.name())?;
-        d.set_item("intensity", s.intensity)?;
+        d.set_item("preset", s.mastering.preset.name())?;
+        d.set_item("intensity", s.mastering.intensity)?;
         d.set_item("signature", self.inner.signature().to_hex())?;
         Ok(d)
     }
@@ -436,8 +435,8 @@ impl Stream {
                 .path()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
-            s.preset.name(),
-            s.intensity,
+            s.mastering.preset.name(),
+            s.mastering.intensity,
             i.duration_s,
             i.total_chunks
         )

@@ -95,7 +95,7 @@ fn main() {
         info.channels,
         info.total_chunks,
         settings.chunk_seconds,
-        settings.preset.name(),
+        settings.mastering.preset.name(),
         settings.opus.bitrate_bps / 1000,
         settings.opus.complexity
     );

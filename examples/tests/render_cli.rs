@@ -282,8 +282,7 @@ fn the_command_and_the_engine_write_the_same_bytes_for_every_chunk() {
         ..Default::default()
     });
     let settings = auralis_core::stream::StreamSettings {
-        preset: auralis_core::Preset::Bright,
-        intensity: 0.7,
+        mastering: auralis_core::MasteringSettings::new(auralis_core::Preset::Bright, 0.7),
         chunk_seconds: 25.0,
         opus: auralis_core::opus::OpusSettings {
             bitrate_bps: 96_000,

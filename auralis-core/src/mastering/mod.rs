@@ -95,6 +95,16 @@ impl std::hash::Hash for MasteringSettings {
     }
 }
 
+impl From<Preset> for MasteringSettings {
+    /// `preset` at the default intensity (1).
+    fn from(preset: Preset) -> Self {
+        MasteringSettings {
+            preset,
+            intensity: MasteringSettings::DEFAULT.intensity,
+        }
+    }
+}
+
 impl From<(Preset, f64)> for MasteringSettings {
     fn from((preset, intensity): (Preset, f64)) -> Self {
         MasteringSettings { preset, intensity }

@@ -73,6 +73,11 @@ pub struct ChunkRender {
     container: Container,
     /// Fails a pending gain when the render is dropped before it is set.
     _gain: Option<GainGuard>,
+    /// The worker threads, joined once every part is in (they are then leaving or gone), so
+    /// that no worker outlives a finished render; a render dropped early leaves them to finish
+    /// the part in hand. Joining needs no handle of the calling thread (a channel's receive
+    /// would keep one, never freed for a foreign thread such as a C caller's).
+    workers: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// A unit of progressive output before it is muxed: at most [`crate::format::webm::CLUSTER_PACKETS`]
@@ -226,6 +231,7 @@ impl ChunkRender {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .workers_alive = workers;
+        let mut handles = Vec::with_capacity(workers);
         for _ in 0..workers {
             let (source, results, cancel, next) = (
                 source.clone(),
@@ -233,7 +239,7 @@ impl ChunkRender {
                 cancel.clone(),
                 next.clone(),
             );
-            std::thread::Builder::new()
+            let handle = std::thread::Builder::new()
                 .name("auralis-part".into())
                 .spawn(move || {
                     let _alive = WorkerAlive(results.clone());
@@ -257,6 +263,7 @@ impl ChunkRender {
                     }
                 })
                 .expect("spawning a chunk worker");
+            handles.push(handle);
         }
         ChunkRender {
             results,
@@ -275,6 +282,7 @@ impl ChunkRender {
             failed: false,
             container: Container::Webm,
             _gain: None,
+            workers: handles,
         }
     }
 
@@ -326,6 +334,7 @@ impl ChunkRender {
             }
         }
         if self.pending.is_empty() {
+            self.join_workers();
             return None;
         }
         let n = self.pending.len().min(crate::format::webm::CLUSTER_PACKETS);
@@ -401,7 +410,17 @@ impl ChunkRender {
     /// after the last cluster).
     pub fn finish_pcm(mut self) -> Result<Vec<f32>, Error> {
         while self.take_part()? {}
+        self.join_workers();
         Ok(std::mem::take(&mut self.pcm))
+    }
+
+    /// Joins the workers once every part is in (see `workers`).
+    fn join_workers(&mut self) {
+        if self.next_part == self.part_count {
+            for worker in self.workers.drain(..) {
+                let _ = worker.join();
+            }
+        }
     }
 
     /// The chunk's PCM, complete once the iterator has returned `None`.

@@ -73,7 +73,7 @@ impl Drop for EngineInner {
 ///     cache: CacheConfig { disk_dir: Some(std::env::temp_dir().join("auralis-doc-engine")), ..Default::default() },
 ///     ..Default::default()
 /// });
-/// let settings = StreamSettings { preset: Preset::Warm, chunk_seconds: 10.0, ..Default::default() };
+/// let settings = StreamSettings { mastering: Preset::Warm.into(), chunk_seconds: 10.0, ..Default::default() };
 /// // engine.open("track.flac", settings) for a file; bytes in memory here.
 /// let stream = engine.open_bytes(auralis_core::demo::demo_wav(), Some("wav"), settings)?;
 /// assert_eq!(stream.info().total_chunks, 13); // the demo lasts 122 s
@@ -258,6 +258,8 @@ impl Track {
         let source = self.renderer.source();
         let threads = self.renderer.threads();
         let key = self.key(&format!("mastering/{}", choice.key_part()));
+        // The mastering made here, when it is: used as it is, not parsed back from its entry.
+        let mut made = None;
         let (entry, _) = cache.get_or_compute(key, || -> Result<CacheEntry, Error> {
             let analysis_key = self.key("analysis");
             let sampling = crate::analysis::Sampling::default();
@@ -297,10 +299,14 @@ impl Track {
                 guard.complete(json_entry(&mastering.analysis));
             }
             *lock(&self.analysis) = Some(mastering.analysis.clone());
-            Ok(json_entry(&mastering))
+            let entry = json_entry(&mastering);
+            made = Some(mastering);
+            Ok(entry)
         })?;
-        let mastering: Mastering =
-            serde_json::from_slice(&entry.bytes).map_err(|e| corrupt_json(&e))?;
+        let mastering: Mastering = match made {
+            Some(mastering) => mastering,
+            None => serde_json::from_slice(&entry.bytes).map_err(|e| corrupt_json(&e))?,
+        };
         lock(&self.analysis).get_or_insert_with(|| mastering.analysis.clone());
         let mastering = Arc::new(mastering);
         lock(&self.masterings).insert(choice, mastering.clone());

@@ -244,8 +244,7 @@ impl Stream {
     pub fn with_mastering(&self, mastering: impl Into<MasteringSettings>) -> Result<Stream, Error> {
         let mastering = mastering.into();
         self.with_settings(StreamSettings {
-            preset: mastering.preset,
-            intensity: mastering.intensity,
+            mastering,
             ..self.inner.settings
         })
     }

@@ -127,8 +127,7 @@ impl Stream {
         self.inner.plan.check_index(index)?;
         let from = self.inner.settings.mastering();
         let settings = StreamSettings {
-            preset: to.preset,
-            intensity: to.intensity,
+            mastering: to,
             ..self.inner.settings
         };
         let track = &self.inner.track;

@@ -4,7 +4,7 @@
 use crate::dsp::crossfade::Curve;
 use crate::error::Error;
 use crate::format::Container;
-use crate::mastering::{MasteringSettings, Preset};
+use crate::mastering::MasteringSettings;
 use crate::opus::OpusSettings;
 use crate::plan::{ChunkPlan, DEFAULT_CHUNK_SECONDS};
 
@@ -14,10 +14,10 @@ pub const MAX_FADE_MS: f64 = 5_000.0;
 /// Settings of a stream: everything besides the file that changes its bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StreamSettings {
-    /// The mastering preset (default [`MasteringSettings::DEFAULT`]'s, `adaptive`).
-    pub preset: Preset,
-    /// How much of the preset, 0 to 1 (default 1).
-    pub intensity: f64,
+    /// The mastering: a preset and how much of it, 0 to 1 (default
+    /// [`MasteringSettings::DEFAULT`]: `adaptive` at 1). Taken whole by the mastering
+    /// ([`crate::Mastering::prepare`]) and the cache keys.
+    pub mastering: MasteringSettings,
     /// Chunk length in seconds, a multiple of 0.02 (default 30).
     pub chunk_seconds: f64,
     /// Opus bitrate and complexity (default 128 kbit/s, 10).
@@ -35,8 +35,7 @@ pub struct StreamSettings {
 impl Default for StreamSettings {
     fn default() -> Self {
         StreamSettings {
-            preset: MasteringSettings::DEFAULT.preset,
-            intensity: MasteringSettings::DEFAULT.intensity,
+            mastering: MasteringSettings::DEFAULT,
             chunk_seconds: DEFAULT_CHUNK_SECONDS,
             opus: OpusSettings::DEFAULT,
             fade_ms: 50.0,
@@ -47,14 +46,14 @@ impl Default for StreamSettings {
 }
 
 impl StreamSettings {
-    /// The preset and intensity.
+    /// The preset and intensity (the `mastering` field).
     pub fn mastering(&self) -> MasteringSettings {
-        MasteringSettings::new(self.preset, self.intensity)
+        self.mastering
     }
 
     /// Checks every setting (not the chunk length against a track: that needs the track).
     pub fn validate(&self) -> Result<(), Error> {
-        crate::mastering::presets::check_intensity(self.intensity)?;
+        self.mastering.validate()?;
         ChunkPlan::chunk_frames_for(self.chunk_seconds)?;
         self.opus.validate()?;
         if !(0.0..=MAX_FADE_MS).contains(&self.fade_ms) {
@@ -93,7 +92,7 @@ mod tests {
     fn settings_out_of_range_are_refused_with_their_name() {
         let bad = [
             StreamSettings {
-                intensity: 1.5,
+                mastering: (crate::Preset::Adaptive, 1.5).into(),
                 ..StreamSettings::default()
             },
             StreamSettings {

@@ -27,7 +27,7 @@ pub fn track(dir: &Path, name: &str, seconds: f64, seed: u64) -> PathBuf {
 /// The default settings with `preset` and [`CHUNK_S`] chunks.
 pub fn settings(preset: Preset) -> StreamSettings {
     StreamSettings {
-        preset,
+        mastering: preset.into(),
         chunk_seconds: CHUNK_S,
         ..StreamSettings::default()
     }

@@ -65,8 +65,7 @@ impl Queue {
         let mut streams = Vec::with_capacity(items.len());
         for item in items {
             let s = StreamSettings {
-                preset: item.mastering.preset,
-                intensity: item.mastering.intensity,
+                mastering: item.mastering,
                 ..settings
             };
             streams.push(engine.open(&item.path, s)?);
