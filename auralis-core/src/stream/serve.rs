@@ -199,22 +199,22 @@ impl Stream {
     }
 
     /// Starts rendering and encoding chunk `index` (a transition from `from` when given) on the
-    /// renderer's threads, after checking the file.
+    /// renderer's threads (the request has checked the file).
     pub(super) fn start_chunk(
         &self,
         index: u64,
         from: Option<MasteringSettings>,
     ) -> Result<ChunkRender, Error> {
-        self.run(|| {
-            ChunkRender::start(
-                &self.inner.track.renderer,
-                &self.inner.plan,
-                index,
-                &self.inner.mastering.params,
-                self.transition_from(from)?.as_ref(),
-                Some(&self.inner.settings.opus),
-            )
-        })
+        // The file was checked by the request (`prepare_request`) and is checked again before
+        // the result is cached; a check around the start itself would see nothing new.
+        ChunkRender::start(
+            &self.inner.track.renderer,
+            &self.inner.plan,
+            index,
+            &self.inner.mastering.params,
+            self.transition_from(from)?.as_ref(),
+            Some(&self.inner.settings.opus),
+        )
     }
 
     pub(super) fn transition_from(
