@@ -4,16 +4,15 @@
 //! once the last group is made.
 
 use std::ops::Range;
-use std::path::Path;
 use std::sync::Arc;
 
-use crate::cache::{CacheEntry, FlightGuard, Origin};
-use crate::error::{DecodeError, Error};
+use crate::cache::{FlightGuard, Origin};
+use crate::error::Error;
 use crate::format::{packets, webm::CLUSTER_PACKETS, Container};
 use crate::opus::PACKET_FRAMES;
 use crate::pipeline::{ChunkRender, PacketGroup};
 
-use super::{rms_db, Stream};
+use super::Stream;
 
 /// The clusters of one chunk (see [`Stream::chunk_clusters`]): an iterator of WebM Clusters or
 /// MP4 fragments (the stream's container), each a `Vec<u8>` to send as it comes. `Send`.
@@ -181,24 +180,16 @@ impl Live {
     /// After the last group: caches the chunk (only if it was made from the file as it was
     /// opened) and notes its level.
     fn complete(&mut self) -> Result<(), Error> {
-        if self.stream.inner.track.check_unchanged().is_err() {
-            let path = self
-                .stream
-                .path()
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
-            return Err(DecodeError::Changed { path }.into());
-        }
         let chunk = self.encoder.encoded(std::mem::take(&mut self.packets));
+        let entry = self.stream.finished_chunk(
+            self.index,
+            self.note_level,
+            &chunk,
+            self.encoder.is_last(),
+            self.encoder.pcm(),
+        )?;
         if let Some(guard) = self.guard.take() {
-            guard.complete(CacheEntry::new(packets::encode(
-                &chunk,
-                self.encoder.is_last(),
-            )));
-        }
-        if self.note_level {
-            self.stream
-                .note_level(self.index, rms_db(self.encoder.pcm()));
+            guard.complete(entry);
         }
         Ok(())
     }

@@ -292,12 +292,28 @@ impl Stream {
         let _foreground = foreground.then(|| self.inner.engine.inner.prefetch.foreground());
         self.inner.engine.cache().get_or_compute(key, || {
             let (chunk, is_last, pcm) = self.start_chunk(index, from)?.finish_encoded()?;
-            self.inner.track.check_unchanged()?;
-            if from.is_none() {
-                self.note_level(index, rms_db(&pcm));
-            }
-            Ok::<_, Error>(CacheEntry::new(packets::encode(&chunk, is_last)))
+            self.finished_chunk(index, from.is_none(), &chunk, is_last, &pcm)
         })
+    }
+
+    /// A computed chunk made ready for the cache: the one place this is done for a track's
+    /// chunks, whole ([`Self::chunk_entry`]) or unit by unit (`clusters::Live`). The file
+    /// must still be as it was opened (else [`crate::DecodeError::Changed`] and nothing is
+    /// cached), a plain chunk's level is noted (a transition's is not the stream's), and the
+    /// entry is the chunk's packets.
+    pub(super) fn finished_chunk(
+        &self,
+        index: u64,
+        plain: bool,
+        chunk: &EncodedChunk,
+        is_last: bool,
+        pcm: &[f32],
+    ) -> Result<CacheEntry, Error> {
+        self.inner.track.check_unchanged()?;
+        if plain {
+            self.note_level(index, rms_db(pcm));
+        }
+        Ok(CacheEntry::new(packets::encode(chunk, is_last)))
     }
 }
 
