@@ -86,3 +86,11 @@ pub(crate) fn heavy<T: Send>(
 ) -> PyResult<T> {
     py.detach(work).map_err(to_py)
 }
+
+/// Warns that `old` is a deprecated name of `new` (a `DeprecationWarning` at the caller's line).
+pub(crate) fn deprecated(py: Python<'_>, old: &str, new: &str) -> PyResult<()> {
+    let message = std::ffi::CString::new(format!("{old} is deprecated: use {new}"))
+        .expect("method names hold no NUL");
+    let category = py.get_type::<pyo3::exceptions::PyDeprecationWarning>();
+    PyErr::warn(py, category.as_any(), &message, 1)
+}

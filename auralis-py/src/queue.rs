@@ -258,7 +258,7 @@ impl Queue {
     }
 
     /// Chunk `index`'s media segment unit by unit (WebM Clusters or MP4 fragments of 1 s),
-    /// each given as soon as it is made (see `Stream.iter_chunk_webm`); `origin` says whether it
+    /// each given as soon as it is made (see `Stream.iter_chunk`); `origin` says whether it
     /// is being rendered ("MISS"). The units joined are `media_segment(index,
     /// transition_from)`'s bytes.
     #[pyo3(signature = (index, transition_from=None))]
@@ -278,11 +278,16 @@ impl Queue {
         })
     }
 
-    /// Chunk `index` as a standalone file in the queue's container (init + media segment; the
-    /// name is the backend's).
-    fn chunk_webm<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyBytes>> {
+    /// Chunk `index` as a standalone file in the queue's container (init + media segment).
+    fn chunk_file<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyBytes>> {
         let file = heavy(py, || self.inner.chunk_file(index))?;
         Ok(PyBytes::new(py, &file))
+    }
+
+    /// Deprecated name of [`Self::chunk_file`] (warns).
+    fn chunk_webm<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyBytes>> {
+        deprecated(py, "Queue.chunk_webm", "Queue.chunk_file")?;
+        self.chunk_file(py, index)
     }
 
     /// The queue's mastered audio over `[start_s, end_s)` (crossfades mixed), float32

@@ -179,11 +179,10 @@ impl Stream {
         self.inner.signature().to_hex()
     }
 
-    /// Chunk `index` as a standalone file in the stream's container (init + media segment; the
-    /// name is the original API's, kept). `transition_from`: `(preset, intensity)` of the
-    /// previous chunk for a crossfaded switch.
+    /// Chunk `index` as a standalone file in the stream's container (init + media segment).
+    /// `transition_from`: `(preset, intensity)` of the previous chunk for a crossfaded switch.
     #[pyo3(signature = (index, transition_from=None))]
-    fn chunk_webm<'py>(
+    fn chunk_file<'py>(
         &self,
         py: Python<'py>,
         index: u64,
@@ -192,6 +191,18 @@ impl Stream {
         let from = transition(transition_from)?;
         let file = heavy(py, || self.inner.chunk_file(index, from))?;
         Ok(PyBytes::new(py, &file))
+    }
+
+    /// Deprecated name of [`Self::chunk_file`] (warns).
+    #[pyo3(signature = (index, transition_from=None))]
+    fn chunk_webm<'py>(
+        &self,
+        py: Python<'py>,
+        index: u64,
+        transition_from: Option<(Option<String>, f64)>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        deprecated(py, "Stream.chunk_webm", "Stream.chunk_file")?;
+        self.chunk_file(py, index, transition_from)
     }
 
     /// Chunk `index`'s media segment and where it came from ("HIT-MEMORY", "HIT-DISK",
@@ -214,7 +225,7 @@ impl Stream {
     /// Chunk `index`'s media segment cluster by cluster (or MP4 fragment by fragment, 1 s
     /// each), encoded as iterated.
     #[pyo3(signature = (index, transition_from=None))]
-    fn iter_chunk_webm(
+    fn iter_chunk(
         &self,
         py: Python<'_>,
         index: u64,
@@ -226,6 +237,18 @@ impl Stream {
             origin: origin_name(clusters.origin()),
             inner: Mutex::new(clusters),
         })
+    }
+
+    /// Deprecated name of [`Self::iter_chunk`] (warns).
+    #[pyo3(signature = (index, transition_from=None))]
+    fn iter_chunk_webm(
+        &self,
+        py: Python<'_>,
+        index: u64,
+        transition_from: Option<(Option<String>, f64)>,
+    ) -> PyResult<Clusters> {
+        deprecated(py, "Stream.iter_chunk_webm", "Stream.iter_chunk")?;
+        self.iter_chunk(py, index, transition_from)
     }
 
     /// A preset switch at chunk `index` in one call: `(stream, clusters)`, the stream of the

@@ -176,7 +176,7 @@ def test_the_mp4_chunk_file_holds_the_webm_chunks_packets_beside_it(make_wav, ch
     stats = p.processor.stats()
     assert stats["computed"] == computed, stats
     native = ac.Stream(str(path), preset="warm", intensity=0.8, container="mp4")
-    assert data == native.chunk_webm(1)
+    assert data == native.chunk_file(1)
     assert ac.ChunkedAudioProcessor(7, str(path), chunk_dir=chunk_dir).get_chunk_file_path(0).endswith(".webm")
     with pytest.raises(ac.InvalidArgumentError, match="container"):
         ac.ChunkedAudioProcessor(7, str(path), chunk_dir=chunk_dir, container="ogg")
@@ -417,7 +417,7 @@ def test_the_streaming_routers_calls_on_fresh_processors_in_any_order(make_wav, 
         webm = fresh().get_webm_chunk_path(i)
         stream = fresh().stream
         assert Path(wav).read_bytes() == stream.chunk_wav(i, "pcm16")
-        assert Path(webm).read_bytes() == stream.chunk_webm(i)
+        assert Path(webm).read_bytes() == stream.chunk_file(i)
     full = fresh().get_full_processed_audio_path()
     joined = np.concatenate([read_wav(fresh().process_chunk(i))[0] for i in range(4)])
     np.testing.assert_array_equal(read_wav(full)[0], joined)

@@ -85,11 +85,11 @@ def test_async_callers_get_the_same_bytes(make_wav):
     paths = [str(make_wav(5.3, name="a.wav", seed=1)), str(make_wav(4.1, name="b.wav", seed=2))]
     q = ac.Queue(paths, chunk_seconds=2.0)
     n = q.info["total_chunks"]
-    want = [ac.Queue(paths, chunk_seconds=2.0).chunk_webm(k) for k in range(n)]
+    want = [ac.Queue(paths, chunk_seconds=2.0).chunk_file(k) for k in range(n)]
 
     async def main():
         return await asyncio.gather(
-            *[asyncio.to_thread(q.chunk_webm, k) for k in reversed(range(n)) for _ in range(2)]
+            *[asyncio.to_thread(q.chunk_file, k) for k in reversed(range(n)) for _ in range(2)]
         )
 
     got = asyncio.run(main())

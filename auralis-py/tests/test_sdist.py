@@ -27,7 +27,7 @@ USE = textwrap.dedent(
     path = os.path.join(sys.argv[1], "demo.wav")
     open(path, "wb").write(auralis_core.demo_wav())
     stream = Stream(path, preset="warm", chunk_seconds=10.0)
-    chunk = stream.chunk_webm(1)
+    chunk = stream.chunk_file(1)
     old = Processor10(1, path, "gentle").process_chunk(0)
     wav_path, pcm = Processor15(2, path, "bright").process_chunk(1)
     queue = Queue([path, path])

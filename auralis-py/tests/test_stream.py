@@ -22,8 +22,8 @@ def test_info_chunks_and_bytes_agree(make_wav):
     for i in range(3):
         segment, origin = s.media_segment(i)
         assert origin in ("MISS", "HIT-MEMORY", "HIT-SHARED")
-        assert s.chunk_webm(i) == init + segment
-        clusters = list(s.iter_chunk_webm(i))
+        assert s.chunk_file(i) == init + segment
+        clusters = list(s.iter_chunk(i))
         assert b"".join(clusters) == segment
         assert all(c[:4] == b"\x1f\x43\xb6\x75" for c in clusters)  # Cluster IDs
         pcm = s.chunk_pcm(i)
@@ -50,8 +50,8 @@ def test_mp4_serves_the_webm_chunks_packets_without_encoding_again(make_wav):
         segment, origin = m.media_segment(i)
         # Served from the WebM entry: a cache hit, nothing computed.
         assert origin == "HIT-MEMORY" and segment[4:8] == b"moof"
-        assert m.chunk_webm(i) == init + segment
-        fragments = list(m.iter_chunk_webm(i))
+        assert m.chunk_file(i) == init + segment
+        fragments = list(m.iter_chunk(i))
         assert b"".join(fragments) == segment and all(f[4:8] == b"moof" for f in fragments)
     assert s.stats()["computed"] == computed
     playlist = m.hls_playlist("init.mp4", "chunk/{index}.m4s")
@@ -122,7 +122,7 @@ def test_errors_form_one_hierarchy_and_missing_files_are_file_not_found(make_wav
         ac.Stream(good, chunk_seconds=0.03)
     s = ac.Stream(good, chunk_seconds=1.0)
     with pytest.raises(ac.IndexOutOfRangeError, match="invalid chunk index 3"):
-        s.chunk_webm(3)
+        s.chunk_file(3)
     with pytest.raises(OverflowError):
         s.chunk_pcm(-1)
     for cls in (ac.DecodeError, ac.UnsupportedFormatError, ac.InvalidArgumentError,
@@ -133,18 +133,18 @@ def test_errors_form_one_hierarchy_and_missing_files_are_file_not_found(make_wav
 def test_a_changed_file_raises_source_changed(make_wav):
     path = make_wav(4.0)
     s = ac.Stream(str(path), chunk_seconds=2.0)
-    s.chunk_webm(0)
+    s.chunk_file(0)
     time.sleep(0.02)
     path.write_bytes(path.read_bytes()[:-4000])
     with pytest.raises(ac.SourceChangedError):
-        s.chunk_webm(1)
+        s.chunk_file(1)
 
 
 def test_many_threads_share_one_stream(make_wav):
     s = ac.Stream(str(make_wav(12.0)), chunk_seconds=2.0)
     # The same audio in another file (another signature, so computed apart), one thread.
     copy = ac.Stream(str(make_wav(12.0, name="copy.wav")), chunk_seconds=2.0)
-    reference = [copy.chunk_webm(i) for i in range(6)]
+    reference = [copy.chunk_file(i) for i in range(6)]
     before = s.stats()
     results, errors = {}, []
 
@@ -152,7 +152,7 @@ def test_many_threads_share_one_stream(make_wav):
         try:
             for n in range(12):
                 i = (n * 5 + t) % 6
-                results[(t, n)] = (i, s.chunk_webm(i))
+                results[(t, n)] = (i, s.chunk_file(i))
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -183,7 +183,7 @@ def test_rendering_releases_the_gil_so_python_threads_overlap(make_wav):
     def a():
         entering.set()
         marks["a_start"] = time.perf_counter()
-        stream.chunk_webm(0)
+        stream.chunk_file(0)
         marks["a_end"] = time.perf_counter()
 
     def b():
@@ -191,7 +191,7 @@ def test_rendering_releases_the_gil_so_python_threads_overlap(make_wav):
         while "a_start" not in marks:
             pass
         marks["b_ran"] = time.perf_counter()
-        stream.chunk_webm(1)  # and a second render runs beside the first
+        stream.chunk_file(1)  # and a second render runs beside the first
 
     threads = [threading.Thread(target=a), threading.Thread(target=b)]
     for t in threads:
@@ -200,8 +200,8 @@ def test_rendering_releases_the_gil_so_python_threads_overlap(make_wav):
         t.join()
     assert marks["a_start"] <= marks["b_ran"] < marks["a_end"], marks
     # The same bytes as one thread alone.
-    assert stream.chunk_webm(1) == ac.Stream(
-        path, preset="live", intensity=0.7, chunk_seconds=20.0).chunk_webm(1)
+    assert stream.chunk_file(1) == ac.Stream(
+        path, preset="live", intensity=0.7, chunk_seconds=20.0).chunk_file(1)
 
 
 def test_crossfade_between_chunks_curves():
@@ -290,3 +290,24 @@ def test_ogg_opus_and_webm_sources_stream_like_any_other(make_wav, tmp_path):
         assert frames == info["frames"]
         segment, _ = s.media_segment(1)
         assert segment[:4] == b"\x1f\x43\xb6\x75"
+
+
+def test_stream_and_queue_share_one_naming_scheme_and_the_old_names_warn(make_wav):
+    """``chunk_file`` and ``iter_chunk`` on both classes; the old names (``chunk_webm``,
+    ``Stream.iter_chunk_webm``) still work, give the same bytes, and raise a
+    ``DeprecationWarning`` naming the new one."""
+    path = str(make_wav(12.0))
+    s = ac.Stream(path, chunk_seconds=5.0)
+    q = ac.Queue([path, path], chunk_seconds=5.0)
+    for obj, old, new, args in (
+        (s, "chunk_webm", "chunk_file", (1,)),
+        (s, "iter_chunk_webm", "iter_chunk", (1,)),
+        (q, "chunk_webm", "chunk_file", (2,)),
+    ):
+        with pytest.warns(DeprecationWarning, match=new):
+            before = getattr(obj, old)(*args)
+        after = getattr(obj, new)(*args)
+        if not isinstance(before, bytes):
+            before, after = b"".join(before), b"".join(after)
+        assert before == after and len(after) > 1000, (old, new)
+    assert hasattr(ac.Queue, "iter_chunk") and hasattr(ac.Stream, "iter_chunk")

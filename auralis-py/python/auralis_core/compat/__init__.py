@@ -432,7 +432,7 @@ class ChunkedAudioProcessor:
             self.chunk_dir / f"{self._stem()}_chunk_{index}.{container}",
             container,
             index,
-            lambda tmp: tmp.write_bytes(stream.chunk_webm(index)),
+            lambda tmp: tmp.write_bytes(stream.chunk_file(index)),
         )
         self.chunk_cache[
             f"{self.track_id}_{self.file_signature}_{self.preset}_{self.intensity}"

@@ -253,7 +253,7 @@ def create_app(
             body, origin = await may_wait(stream.media_segment, index, transition)
             return ranged(body, rng, {**headers, "X-Cache": origin}, media_type)
         # On a miss, renders the audio before the first byte, then streams cluster by cluster.
-        clusters = await may_wait(stream.iter_chunk_webm, index, transition)
+        clusters = await may_wait(stream.iter_chunk, index, transition)
         return StreamingResponse(units(clusters), media_type=media_type,
                                  headers={**headers, "X-Cache": clusters.origin})
 
