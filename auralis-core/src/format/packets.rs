@@ -66,8 +66,10 @@ impl ChunkView<'_> {
     }
 }
 
-/// An entry read back: the chunk and whether it ends the track. Anything that is not an entry
+/// An entry read back, owned (the tests' reader; serving borrows through [`view`]): the chunk
+/// and whether it ends the track. Anything that is not an entry
 /// this module wrote, or whose lengths disagree with its geometry, is [`Error::CorruptCache`].
+#[cfg(test)]
 pub(crate) fn decode(bytes: &[u8]) -> Result<(EncodedChunk, bool), Error> {
     let v = view(bytes)?;
     let chunk = EncodedChunk {

@@ -267,19 +267,6 @@ impl Stream {
         })
     }
 
-    /// Chunk `index` encoded (a transition from `from` when given), neutral to the container,
-    /// whether it ends the track, and where it came from.
-    pub(crate) fn encoded_chunk(
-        &self,
-        index: u64,
-        from: Option<MasteringSettings>,
-        foreground: bool,
-    ) -> Result<(EncodedChunk, bool, Origin), Error> {
-        let (entry, origin) = self.chunk_entry(index, from, foreground)?;
-        let (chunk, is_last) = packets::decode(&entry.bytes)?;
-        Ok((chunk, is_last, origin))
-    }
-
     /// Chunk `index`'s cache entry (see `format::packets`): cached, or rendered, encoded and
     /// cached now.
     pub(super) fn chunk_entry(

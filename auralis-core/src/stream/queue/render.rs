@@ -244,7 +244,7 @@ impl Queue {
 
     /// `packets` as chunk `chunk`'s media segment on the queue's timeline: its units
     /// ([`Queue::mux_group`]) one after the other.
-    pub(super) fn mux(&self, chunk: &QueueChunk, packets: &[Vec<u8>]) -> Vec<u8> {
+    pub(super) fn mux<P: AsRef<[u8]>>(&self, chunk: &QueueChunk, packets: &[P]) -> Vec<u8> {
         let groups = packets.len().div_ceil(CLUSTER_PACKETS);
         packets
             .chunks(CLUSTER_PACKETS)
@@ -255,11 +255,11 @@ impl Queue {
 
     /// Unit `c` of chunk `chunk` (a WebM Cluster or an MP4 fragment of at most
     /// [`CLUSTER_PACKETS`] packets), `last` when it ends the chunk.
-    pub(super) fn mux_group(
+    pub(super) fn mux_group<P: AsRef<[u8]>>(
         &self,
         chunk: &QueueChunk,
         c: usize,
-        group: &[Vec<u8>],
+        group: &[P],
         last: bool,
     ) -> Vec<u8> {
         let offset = (c * CLUSTER_PACKETS) as u64;

@@ -12,7 +12,9 @@ impl Queue {
         let chunk = self.chunk(index)?;
         let item = &self.inner.items[chunk.item];
         if !chunk.boundary {
-            let (own, _, origin) = item.stream.encoded_chunk(chunk.item_chunk, None, true)?;
+            // The track's cached packets, borrowed from its entry: no copy per packet.
+            let (entry, origin) = item.stream.chunk_entry(chunk.item_chunk, None, true)?;
+            let own = crate::format::packets::view(&entry.bytes)?;
             return Ok(Served {
                 bytes: self.mux(&chunk, &own.packets).into(),
                 origin,
