@@ -204,6 +204,63 @@ fn a_chunk_is_encoded_once_for_both_containers_whichever_is_asked_first() {
 }
 
 #[test]
+fn a_served_segment_is_kept_in_memory_per_container_and_counted_in_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = track(dir.path(), "t.wav", 12.01, 4);
+    let reference = reference_segments(&path, Preset::Adaptive, 1.0);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let engine = disk_engine(cache_dir.path(), 1 << 30);
+    let webm = engine.open(&path, settings(Preset::Adaptive)).unwrap();
+    let mp4 = webm.with_container(Container::Mp4).unwrap();
+    let first = webm.chunk_media_segment(1).unwrap();
+    assert_eq!(first.origin, Origin::Computed);
+    let bytes_after_first = engine.stats().cache.memory_bytes;
+    // The entry (packets) and the WebM segment: both in memory, both counted.
+    assert!(bytes_after_first >= 2 * first.bytes.len() as u64 - 4096);
+    // A repeat hands out the kept segment itself: no mux, no copy.
+    let again = webm.chunk_media_segment(1).unwrap();
+    assert_eq!(again.origin, Origin::Memory);
+    assert!(Arc::ptr_eq(&first.bytes, &again.bytes));
+    assert_eq!(&*again.bytes, &reference[1][..]);
+    // The other container is muxed from the same entry and kept under its own key.
+    let as_mp4 = mp4.chunk_media_segment(1).unwrap();
+    assert_eq!(as_mp4.origin, Origin::Memory);
+    assert_eq!(&as_mp4.bytes[4..8], b"moof");
+    assert!(Arc::ptr_eq(
+        &as_mp4.bytes,
+        &mp4.chunk_media_segment(1).unwrap().bytes
+    ));
+    assert!(engine.stats().cache.memory_bytes > bytes_after_first);
+    // A transition is a form of its own entry, not of the plain chunk's.
+    let switch = webm.transition_media_segment(1, Preset::Warm).unwrap();
+    assert_eq!(switch.origin, Origin::Computed);
+    assert_ne!(switch.bytes, first.bytes);
+    // Forms never reach the disk: emptied memory serves from the entry's file, the same bytes.
+    let files = chunk_files(cache_dir.path());
+    engine.cache().clear_memory();
+    let from_disk = webm.chunk_media_segment(1).unwrap();
+    assert_eq!(from_disk.origin, Origin::Disk);
+    assert_eq!(from_disk.bytes, first.bytes);
+    assert_eq!(mp4.chunk_media_segment(1).unwrap().bytes, as_mp4.bytes);
+    assert_eq!(chunk_files(cache_dir.path()), files);
+    // A budget too small for the form as well still serves exact bytes, every time.
+    let tight = auralis_core::stream::Engine::new(&auralis_core::stream::EngineConfig {
+        cache: auralis_core::CacheConfig {
+            memory_bytes: first.bytes.len() as u64 + 1024,
+            disk_dir: None,
+            ..Default::default()
+        },
+        prefetch_workers: 0,
+        ..Default::default()
+    });
+    let s = tight.open(&path, settings(Preset::Adaptive)).unwrap();
+    for _ in 0..3 {
+        assert_eq!(&*s.chunk_media_segment(1).unwrap().bytes, &reference[1][..]);
+    }
+    assert!(tight.stats().cache.memory_bytes <= first.bytes.len() as u64 + 1024);
+}
+
+#[test]
 fn pcm_wav_and_whole_track_outputs_are_exact_and_levels_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let path = track(dir.path(), "t.wav", 11.0, 9);

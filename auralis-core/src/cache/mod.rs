@@ -80,6 +80,12 @@ impl CacheKey {
         ))
     }
 
+    /// The key of another form of this key's entry (`form`: for example the container a
+    /// container-neutral entry was muxed into).
+    pub(crate) fn form(self, form: &str) -> Self {
+        CacheKey(xxh3_128(format!("{:032x}/{form}", self.0).as_bytes()))
+    }
+
     /// The name of this key's file in the cache directory.
     pub fn file_name(self) -> String {
         format!("{:032x}.chunk", self.0)
@@ -526,6 +532,20 @@ impl ChunkCache {
             .as_ref()
             .filter(|d| d.enabled())
             .map(Disk::dir)
+    }
+
+    /// A served form of an entry kept in memory under its own key ([`CacheKey::form`]): found,
+    /// it counts as a memory hit.
+    pub(crate) fn memory_form(&self, key: CacheKey) -> Option<Arc<[u8]>> {
+        self.inner.memory_get(key).map(|entry| entry.bytes)
+    }
+
+    /// Keeps a served form of an entry (a media segment muxed from a container-neutral
+    /// entry) in memory under its own key, so that the next request for it copies nothing:
+    /// counted against the memory budget and evicted like any entry, never written to disk
+    /// (it is made again from the entry in microseconds).
+    pub(crate) fn keep_memory_form(&self, key: CacheKey, bytes: Arc<[u8]>) {
+        self.inner.memory_insert(key, CacheEntry { bytes });
     }
 
     /// Empties the memory LRU (the disk is kept): for tests and benchmarks of the disk path.

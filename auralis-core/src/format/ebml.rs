@@ -66,11 +66,16 @@ pub(crate) fn put_id(out: &mut Vec<u8>, id: u32) {
     out.extend_from_slice(&bytes[skip..]);
 }
 
+/// The length in bytes of `size` written by [`put_size`].
+pub(crate) fn size_len(size: u64) -> usize {
+    (1..=8)
+        .find(|&l| size < (1u64 << (7 * l)) - 1)
+        .expect("sizes are below 2^56")
+}
+
 /// A size as the shortest EBML variable-length integer (all-ones values are reserved).
 pub(crate) fn put_size(out: &mut Vec<u8>, size: u64) {
-    let len = (1..=8)
-        .find(|&l| size < (1u64 << (7 * l)) - 1)
-        .expect("sizes are below 2^56");
+    let len = size_len(size);
     let marked = size | (1u64 << (7 * len));
     out.extend_from_slice(&marked.to_be_bytes()[8 - len..]);
 }

@@ -409,7 +409,7 @@ impl Stream {
                 None => Ok(stream),
                 Some(m) => stream.with_mastering(m),
             }
-            .and_then(|target| target.media_segment(index, None, false));
+            .and_then(|target| target.chunk_entry(index, None, false));
             if served.is_ok() {
                 Outcome::Done
             } else {

@@ -259,12 +259,22 @@ impl Stream {
         from: Option<MasteringSettings>,
         foreground: bool,
     ) -> Result<Served, Error> {
-        let (entry, origin) = self.chunk_entry(index, from, foreground)?;
-        let bytes = packets::view(&entry.bytes)?.media_segment(self.container());
-        Ok(Served {
-            bytes: bytes.into(),
-            origin,
-        })
+        let (_, key) = self.prepare_request(index, from, Kind::Packets)?;
+        // The segment as last served in this container, if memory still has it: no mux.
+        let form = key.form(self.container().name());
+        let cache = self.inner.engine.cache();
+        if let Some(bytes) = cache.memory_form(form) {
+            return Ok(Served {
+                bytes,
+                origin: Origin::Memory,
+            });
+        }
+        let (entry, origin) = self.entry_of(key, index, from, foreground)?;
+        let bytes: Arc<[u8]> = packets::view(&entry.bytes)?
+            .media_segment(self.container())
+            .into();
+        cache.keep_memory_form(form, bytes.clone());
+        Ok(Served { bytes, origin })
     }
 
     /// Chunk `index`'s cache entry (see `format::packets`): cached, or rendered, encoded and
@@ -276,6 +286,17 @@ impl Stream {
         foreground: bool,
     ) -> Result<(CacheEntry, Origin), Error> {
         let (_, key) = self.prepare_request(index, from, Kind::Packets)?;
+        self.entry_of(key, index, from, foreground)
+    }
+
+    /// [`Self::chunk_entry`] once the request is checked and its key known.
+    fn entry_of(
+        &self,
+        key: CacheKey,
+        index: u64,
+        from: Option<MasteringSettings>,
+        foreground: bool,
+    ) -> Result<(CacheEntry, Origin), Error> {
         let _foreground = foreground.then(|| self.inner.engine.inner.prefetch.foreground());
         self.inner.engine.cache().get_or_compute(key, || {
             let (chunk, is_last, pcm) = self.start_chunk(index, from)?.finish_encoded()?;

@@ -27,7 +27,7 @@ pub mod reader;
 pub(crate) mod reader;
 
 pub use super::ebml::ids;
-use super::ebml::{element, float, master, put_id, put_size, sint, uint, UNKNOWN_SIZE};
+use super::ebml::{element, float, master, put_id, put_size, sint, size_len, uint, UNKNOWN_SIZE};
 use crate::opus::{EncodedChunk, LOOKAHEAD_FRAMES, PACKET_FRAMES};
 
 /// The MIME type for `MediaSource.isTypeSupported` and `addSourceBuffer`.
@@ -190,9 +190,10 @@ pub fn cluster_at<P: AsRef<[u8]>>(packets: &[P], timestamp_ms: u64, last: LastBl
     out
 }
 
-/// [`cluster_at`] appended to `out`. The Cluster's body is laid out in one buffer, each
-/// SimpleBlock written in place (no buffer per packet): muxing runs on every serve of a cached
-/// chunk.
+/// [`cluster_at`] appended to `out`. The Cluster's size is worked out first, so its header is
+/// written before the body and every SimpleBlock goes straight into `out` (no body buffer
+/// copied afterwards, no buffer per packet): muxing runs on the first serve of a cached chunk
+/// in each container.
 fn write_cluster<P: AsRef<[u8]>>(
     out: &mut Vec<u8>,
     packets: &[P],
@@ -200,43 +201,84 @@ fn write_cluster<P: AsRef<[u8]>>(
     last: LastBlock,
 ) {
     debug_assert!(packets.len() <= CLUSTER_PACKETS);
-    let final_index = packets.len().saturating_sub(1);
-    master(out, ids::CLUSTER, |cl| {
-        cl.reserve(packets.iter().map(|p| p.as_ref().len() + 8).sum::<usize>() + 8);
-        uint(cl, ids::TIMESTAMP, timestamp_ms);
-        for (j, packet) in packets.iter().enumerate() {
-            let packet = packet.as_ref();
-            let relative = ((j * PACKET_FRAMES / 48) as i16).to_be_bytes();
-            let (padding, duration) = match last {
-                _ if j != final_index => (0, None),
-                LastBlock::Plain => (0, None),
-                LastBlock::TrackEnd { padding_frames } => (padding_frames, None),
-                LastBlock::Cut {
-                    padding_frames,
-                    duration_ms,
-                } => (padding_frames, Some(duration_ms)),
-            };
-            if padding > 0 {
-                // Track 1, the relative timestamp, no flags (a Block has no keyframe flag).
-                let mut block = vec![0x81, relative[0], relative[1], 0x00];
-                block.extend_from_slice(packet);
-                master(cl, ids::BLOCK_GROUP, |g| {
-                    element(g, ids::BLOCK, &block);
-                    if let Some(ms) = duration {
-                        uint(g, ids::BLOCK_DURATION, ms);
-                    }
-                    // DiscardPadding is signed: a negative value would mean "skip at the start".
-                    sint(g, ids::DISCARD_PADDING, frames_to_ns(padding) as i64);
-                });
-            } else {
-                // Track 1, the relative timestamp, the keyframe flag, the packet.
-                put_id(cl, ids::SIMPLE_BLOCK);
-                put_size(cl, 4 + packet.len() as u64);
-                cl.extend_from_slice(&[0x81, relative[0], relative[1], 0x80]);
-                cl.extend_from_slice(packet);
-            }
+    let relative = |j: usize| ((j * PACKET_FRAMES / 48) as i16).to_be_bytes();
+    // The last packet's BlockGroup when the chunk's end is signalled (small: one packet).
+    let end = match last {
+        LastBlock::Plain => None,
+        LastBlock::TrackEnd { padding_frames } => Some((padding_frames, None)),
+        LastBlock::Cut {
+            padding_frames,
+            duration_ms,
+        } => Some((padding_frames, Some(duration_ms))),
+    }
+    .filter(|&(padding, _)| padding > 0);
+    let tail = match (packets.last(), end) {
+        (Some(packet), Some((padding, duration))) => {
+            let r = relative(packets.len() - 1);
+            // Track 1, the relative timestamp, no flags (a Block has no keyframe flag).
+            let mut block = vec![0x81, r[0], r[1], 0x00];
+            block.extend_from_slice(packet.as_ref());
+            let mut group = Vec::with_capacity(block.len() + 24);
+            master(&mut group, ids::BLOCK_GROUP, |g| {
+                element(g, ids::BLOCK, &block);
+                if let Some(ms) = duration {
+                    uint(g, ids::BLOCK_DURATION, ms);
+                }
+                // DiscardPadding is signed: a negative value would mean "skip at the start".
+                sint(g, ids::DISCARD_PADDING, frames_to_ns(padding) as i64);
+            });
+            Some(group)
         }
-    });
+        _ => None,
+    };
+    let simple = &packets[..packets.len() - usize::from(tail.is_some())];
+    let mut timestamp = Vec::with_capacity(10);
+    uint(&mut timestamp, ids::TIMESTAMP, timestamp_ms);
+    let body = timestamp.len()
+        + simple
+            .iter()
+            .map(|p| {
+                let block = 4 + p.as_ref().len() as u64;
+                1 + size_len(block) + block as usize
+            })
+            .sum::<usize>()
+        + tail.as_ref().map_or(0, Vec::len);
+    out.reserve(body + 12);
+    put_id(out, ids::CLUSTER);
+    put_size(out, body as u64);
+    let at = out.len();
+    out.extend_from_slice(&timestamp);
+    for (j, packet) in simple.iter().enumerate() {
+        let packet = packet.as_ref();
+        let r = relative(j);
+        // The SimpleBlock ID, its size (one or two bytes: an Opus packet is at most 1275
+        // bytes), track 1, the relative timestamp, the keyframe flag, then the packet.
+        let size = 4 + packet.len();
+        debug_assert!(size < (1 << 14) - 1);
+        let header = if size < 0x7F {
+            [0xA3, 0x80 | size as u8, 0x81, r[0], r[1], 0x80, 0]
+        } else {
+            [
+                0xA3,
+                0x40 | (size >> 8) as u8,
+                size as u8,
+                0x81,
+                r[0],
+                r[1],
+                0x80,
+            ]
+        };
+        out.extend_from_slice(&header[..if size < 0x7F { 6 } else { 7 }]);
+        out.extend_from_slice(packet);
+    }
+    if let Some(group) = tail {
+        out.extend_from_slice(&group);
+    }
+    debug_assert_eq!(
+        out.len() - at,
+        body,
+        "the Cluster's size was worked out exactly"
+    );
 }
 
 /// Splits a media segment (as [`media_segment`] writes it) into its clusters.
