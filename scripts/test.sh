@@ -16,14 +16,14 @@ log=$(mktemp)
 pylog=$(mktemp)
 skips=$(mktemp)
 trap 'rm -f "$log" "$pylog" "$skips"' EXIT
-# Rust tests append "SKIP test: what" here (auralis_core::testing::skip): cargo hides the
+# Rust tests append "SKIP test: what" here (auralis_testkit::skip): cargo hides the
 # output of tests that pass.
 export AURALIS_SKIP_LOG="$skips"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --release -- -D warnings
 # The crate as a Rust user gets it: its docs (and the C library's) without warnings, and the
 # crate packaged and built from the package alone (a dry run: nothing is uploaded).
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p auralis-core -p auralis-ffi
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p auralis-core -p auralis-ffi -p auralis-testkit
 cargo publish --dry-run --allow-dirty -p auralis-core
 # The declared rust-version: clippy above checks the code's use of std against it
 # (incompatible_msrv); this checks the dependencies' own declared versions.

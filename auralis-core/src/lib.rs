@@ -22,8 +22,6 @@ pub mod demo;
 pub mod dsp;
 mod error;
 pub mod format;
-#[cfg(feature = "testing")]
-pub mod joins;
 pub mod mastering;
 pub mod opus;
 pub mod parallel;
@@ -35,8 +33,6 @@ pub mod render;
 pub mod resample;
 pub mod signature;
 pub mod stream;
-#[cfg(feature = "testing")]
-pub mod testing;
 pub mod wav;
 
 pub use cache::{CacheConfig, CacheStats, Origin};

@@ -32,7 +32,7 @@ fn sine_program(rate: u32, pieces: &[(f64, f64)]) -> Vec<f32> {
 /// True peak in dBTP at 8× oversampling (rubato's FFT resampler to 384 kHz), an oracle
 /// independent of the limiter's own 4× detector.
 fn true_peak_8x(samples: &[f32], channels: usize) -> f64 {
-    analysis::true_peak_oversampled_dbtp(samples, channels, 48_000, 8)
+    auralis_testkit::true_peak_oversampled_dbtp(samples, channels, 48_000, 8)
 }
 
 fn loudness(samples: &[f32], channels: usize) -> f64 {

@@ -3,10 +3,11 @@
 
 mod common;
 
-use auralis_core::format::mp4::{self, reader};
-use auralis_core::format::webm::reader::media_segment_packets;
+use auralis_core::format::mp4;
 use auralis_core::opus::{OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES};
 use auralis_core::{pipeline, Container, Mastering, Preset, Renderer, Source};
+use auralis_testkit::mp4 as reader;
+use auralis_testkit::webm::media_segment_packets;
 use common::*;
 
 /// 12 s and 1001 frames of the demo at 44.1 kHz: three 5 s chunks, the last one ending inside a

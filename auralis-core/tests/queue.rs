@@ -39,12 +39,13 @@ fn a_gapless_queue_plays_every_sample_of_every_track_once_with_joins_as_good_as_
     let heard = decode_queue(&queue);
     let reference = queue.pcm(0, queue.frames() as i64).unwrap();
     assert_eq!(heard.len(), reference.len(), "decoded frames");
-    let overall = auralis_core::joins::nsr_db(&heard, &reference, 2, 0, heard.len() / 2).unwrap();
+    let overall =
+        auralis_testkit::joins::nsr_db(&heard, &reference, 2, 0, heard.len() / 2).unwrap();
     let all_joins = joins_of(&queue);
-    let excess = auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &all_joins);
+    let excess = auralis_testkit::joins::worst_join_excess_db(&heard, &reference, 2, &all_joins);
     let track_joins: Vec<usize> = places[1..].iter().map(|p| p.start_frame as usize).collect();
     let track_excess =
-        auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &track_joins);
+        auralis_testkit::joins::worst_join_excess_db(&heard, &reference, 2, &track_joins);
     println!(
         "gapless queue: error {overall:.1} dB re signal; worst join {excess:.2} dB above the \
          median window (track joins alone: {track_excess:.2} dB)"
@@ -63,20 +64,20 @@ fn a_gapless_queue_plays_every_sample_of_every_track_once_with_joins_as_good_as_
     };
     assert_eq!(naive.len(), reference.len());
     let naive_excess =
-        auralis_core::joins::worst_join_excess_db(&naive, &reference, 2, &track_joins);
+        auralis_testkit::joins::worst_join_excess_db(&naive, &reference, 2, &track_joins);
     let interior: Vec<usize> = all_joins
         .iter()
         .copied()
         .filter(|j| !track_joins.contains(j))
         .collect();
     let interior_excess =
-        auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &interior);
+        auralis_testkit::joins::worst_join_excess_db(&heard, &reference, 2, &interior);
     let shifts = shifts_at(&heard, &reference, &track_joins);
     // Against one continuous encode of the same audio (what the music itself costs the codec
     // at those places: a join of two tracks is a discontinuity of the signal).
     let baseline = continuous_encode(&reference);
     let over = |heard: &[f32]| {
-        auralis_core::joins::worst_join_excess_over_baseline_db(
+        auralis_testkit::joins::worst_join_excess_over_baseline_db(
             heard,
             &baseline,
             &reference,
@@ -141,13 +142,12 @@ fn chunks_inside_tracks_are_the_tracks_own_packets_and_cost_no_work() {
     let mut boundary = 0;
     for c in queue.chunks() {
         let served = queue.chunk_media_segment(c.index).unwrap();
-        let packets = auralis_core::format::webm::reader::media_segment_packets(&served.bytes)
+        let packets = auralis_testkit::webm::media_segment_packets(&served.bytes)
             .unwrap()
             .packets;
-        let track = auralis_core::format::webm::reader::media_segment_packets(
-            &own[c.item][c.item_chunk as usize],
-        )
-        .unwrap();
+        let track =
+            auralis_testkit::webm::media_segment_packets(&own[c.item][c.item_chunk as usize])
+                .unwrap();
         if c.boundary {
             boundary += 1;
         } else {

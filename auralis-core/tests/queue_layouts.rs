@@ -13,8 +13,8 @@ use common::{quantize, wav_int};
 /// over the whole queue, so a player that trims nothing but the stream's end plays it gapless.
 #[test]
 fn a_continuous_queue_is_one_grid_any_player_decodes_without_trimming_in_both_containers() {
-    use auralis_core::format::mp4::reader::{contiguous_packets, parse_init};
     use auralis_core::QueueLayout;
+    use auralis_testkit::mp4::{contiguous_packets, parse_init};
     let dir = tempfile::tempdir().unwrap();
     let paths = three_tracks(dir.path());
     let joins = [Join::Gapless, Join::Crossfade { seconds: 2.5 }];
@@ -53,9 +53,10 @@ fn a_continuous_queue_is_one_grid_any_player_decodes_without_trimming_in_both_co
     heard.truncate(queue.frames() as usize * 2);
     let reference = queue.pcm(0, queue.frames() as i64).unwrap();
     assert_eq!(heard.len(), reference.len());
-    let overall = auralis_core::joins::nsr_db(&heard, &reference, 2, 0, heard.len() / 2).unwrap();
+    let overall =
+        auralis_testkit::joins::nsr_db(&heard, &reference, 2, 0, heard.len() / 2).unwrap();
     let all_joins = joins_of(&queue);
-    let excess = auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &all_joins);
+    let excess = auralis_testkit::joins::worst_join_excess_db(&heard, &reference, 2, &all_joins);
     let places = queue.places();
     let track_joins: Vec<usize> = places[1..].iter().map(|p| p.start_frame as usize).collect();
     let shifts = shifts_at(&heard, &reference, &track_joins);
@@ -97,7 +98,7 @@ fn a_continuous_queue_is_one_grid_any_player_decodes_without_trimming_in_both_co
     let mut paddings = 0;
     for k in 0..w.total_chunks() {
         let segment = w.chunk_media_segment(k).unwrap().bytes;
-        for b in auralis_core::format::webm::reader::parse_clusters(&segment).unwrap() {
+        for b in auralis_testkit::webm::parse_clusters(&segment).unwrap() {
             assert_eq!(
                 b.timestamp_ms * 48,
                 webm_packets.len() as i64 * 960,
@@ -214,10 +215,10 @@ fn a_b_switches_in_a_queue_crossfade_at_the_chunk_boundary_in_both_layouts() {
         }
         assert_eq!(heard.len(), reference.len());
         let switch = at as usize;
-        let excess = auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &[switch]);
+        let excess = auralis_testkit::joins::worst_join_excess_db(&heard, &reference, 2, &[switch]);
         // The transition chunk begins as A (the first 10 ms) and ends as B.
         let nsr = |r: &[f32], from: usize, len: usize| {
-            auralis_core::joins::nsr_db(&heard, r, 2, from, from + len).unwrap()
+            auralis_testkit::joins::nsr_db(&heard, r, 2, from, from + len).unwrap()
         };
         let (start_a, start_b) = (nsr(&old, switch, 480), nsr(&new, switch, 480));
         let after = switch + fade + 4_800;
@@ -230,7 +231,7 @@ fn a_b_switches_in_a_queue_crossfade_at_the_chunk_boundary_in_both_layouts() {
         // The fade is a change of the music (a level ramp between two masterings), which costs
         // any encoder: the switch is held to one continuous encode of the same audio.
         let baseline = continuous_encode(&reference);
-        let over = auralis_core::joins::worst_join_excess_over_baseline_db(
+        let over = auralis_testkit::joins::worst_join_excess_over_baseline_db(
             &heard,
             &baseline,
             &reference,
@@ -307,16 +308,17 @@ fn a_mono_track_in_a_stereo_queue_plays_on_both_channels_gaplessly() {
         d < 1e-3,
         "the mono track's start differs from its own render by {d}"
     );
-    let overall = auralis_core::joins::nsr_db(&heard, &reference, 2, 0, heard.len() / 2).unwrap();
+    let overall =
+        auralis_testkit::joins::nsr_db(&heard, &reference, 2, 0, heard.len() / 2).unwrap();
     let track_joins: Vec<usize> = places[1..].iter().map(|p| p.start_frame as usize).collect();
     let interior: Vec<usize> = joins_of(&queue)
         .into_iter()
         .filter(|j| !track_joins.contains(j))
         .collect();
     let interior_excess =
-        auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &interior);
+        auralis_testkit::joins::worst_join_excess_db(&heard, &reference, 2, &interior);
     let track_excess =
-        auralis_core::joins::worst_join_excess_db(&heard, &reference, 2, &track_joins);
+        auralis_testkit::joins::worst_join_excess_db(&heard, &reference, 2, &track_joins);
     let shifts = shifts_at(&heard, &reference, &track_joins);
     println!(
         "stereo, mono, stereo: error {overall:.1} dB re signal; chunk joins {interior_excess:.2} dB, \

@@ -55,7 +55,7 @@ fn a_six_second_crossfade_between_a_quiet_and_a_loud_track_holds_its_loudness_an
         .iter()
         .map(|&l| (l - before).abs().max((l - after).abs()))
         .fold(0.0, f64::max);
-    let peak = auralis_core::analysis::true_peak_oversampled_dbtp(&mix, 2, 48_000, 4);
+    let peak = auralis_testkit::true_peak_oversampled_dbtp(&mix, 2, 48_000, 4);
     let ceiling = queue.item_stream(0).unwrap().mastering().ceiling_dbtp;
     println!(
         "crossfade 6 s, sources {source_difference:.1} LU apart: before {before:.2} LUFS, after \

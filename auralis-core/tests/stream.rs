@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auralis_core::cache::Origin;
-use auralis_core::format::webm::reader;
 use auralis_core::opus::PACKET_FRAMES;
 use auralis_core::pipeline;
 use auralis_core::stream::{StreamSettings, WavFormat};
 use auralis_core::{DecodeError, Error, Mastering, PlanError, Preset, Renderer, Source};
+use auralis_testkit::webm as reader;
 use common::streams::*;
 use common::*;
 use rand::{Rng, SeedableRng};
@@ -156,7 +156,7 @@ fn a_chunk_is_encoded_once_for_both_containers_whichever_is_asked_first() {
     assert_eq!(mp4.info().mime, "audio/mp4; codecs=\"opus\"");
     assert_eq!(mp4.container(), Container::Mp4);
     let last = webm.info().total_chunks - 1;
-    let movie = auralis_core::format::mp4::reader::parse_init(&mp4.init_segment()).unwrap();
+    let movie = auralis_testkit::mp4::parse_init(&mp4.init_segment()).unwrap();
     assert_eq!(movie.edit.0, webm.info().frames);
     for (first, second) in [(&mp4, &webm), (&webm, &mp4)] {
         engine.cache().clear_memory();
@@ -177,12 +177,12 @@ fn a_chunk_is_encoded_once_for_both_containers_whichever_is_asked_first() {
             };
             assert_eq!(webm_bytes, reference[i as usize], "chunk {i}");
             let (start, frames, packets) =
-                auralis_core::format::mp4::reader::contiguous_packets(&mp4_bytes).unwrap();
+                auralis_testkit::mp4::contiguous_packets(&mp4_bytes).unwrap();
             let c = webm.chunk(i).unwrap();
             assert_eq!((start, frames), (c.start_frame, c.frames), "chunk {i}");
             assert_eq!(
                 packets,
-                auralis_core::format::webm::reader::media_segment_packets(&webm_bytes)
+                auralis_testkit::webm::media_segment_packets(&webm_bytes)
                     .unwrap()
                     .packets
             );
@@ -500,8 +500,8 @@ fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
         .skip(1)
         .map(|c| c.start_frame as usize)
         .collect();
-    let excess = auralis_core::joins::worst_join_excess_db(&heard, &intended, ch, &joins);
-    let at_switch = auralis_core::joins::worst_join_excess_db(
+    let excess = auralis_testkit::joins::worst_join_excess_db(&heard, &intended, ch, &joins);
+    let at_switch = auralis_testkit::joins::worst_join_excess_db(
         &heard,
         &intended,
         ch,
@@ -517,7 +517,7 @@ fn a_transition_chunk_fades_from_the_old_settings_to_the_new_without_a_click() {
     }
     let mut hard = decode_opus_packets(&hard_packets, ch);
     hard.truncate(hard_intended.len());
-    let hard_at_switch = auralis_core::joins::worst_join_excess_db(
+    let hard_at_switch = auralis_testkit::joins::worst_join_excess_db(
         &hard,
         &hard_intended,
         ch,

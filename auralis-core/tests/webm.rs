@@ -3,11 +3,12 @@
 
 mod common;
 
-use auralis_core::format::webm::{self, reader};
+use auralis_core::format::webm;
 use auralis_core::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES};
 use auralis_core::pipeline;
 use auralis_core::Container;
 use auralis_core::{Mastering, Preset, Renderer, Source};
+use auralis_testkit::webm as reader;
 use common::*;
 
 fn demo_excerpt(seconds: usize) -> Source {
@@ -138,7 +139,8 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
             .collect();
         let mut ours = decode_opus_packets(&packets, ch);
         ours.truncate(reference.len());
-        let excess = auralis_core::joins::worst_join_excess_db(&ours, &reference, ch, &boundaries);
+        let excess =
+            auralis_testkit::joins::worst_join_excess_db(&ours, &reference, ch, &boundaries);
         assert!(
             excess <= 3.0,
             "{name}: worst join {excess:.2} dB above the median codec error"
@@ -149,7 +151,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
         let mut continuous = decode_opus_packets(&track.packets, ch);
         continuous.drain(..LOOKAHEAD_FRAMES * ch);
         let all: Vec<usize> = boundaries.iter().chain(&inner).copied().collect();
-        let inner_excess = auralis_core::joins::worst_join_excess_over_baseline_db(
+        let inner_excess = auralis_testkit::joins::worst_join_excess_over_baseline_db(
             &ours,
             &continuous,
             &reference,
@@ -179,7 +181,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
             naive.extend(decoded);
         }
         let naive_excess =
-            auralis_core::joins::worst_join_excess_db(&naive, &reference, ch, &boundaries);
+            auralis_testkit::joins::worst_join_excess_db(&naive, &reference, ch, &boundaries);
         assert!(
             naive_excess > 3.0,
             "{name}: the check does not discriminate (naive {naive_excess:.2} dB)"

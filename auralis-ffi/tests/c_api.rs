@@ -67,7 +67,7 @@ fn have(tool: &str, arg: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !present {
-        auralis_core::testing::skip(&format!("{tool} (CI installs it)"));
+        auralis_testkit::skip(&format!("{tool} (CI installs it)"));
     }
     present
 }

@@ -45,7 +45,7 @@ fn main() {
                 "| {name} | {:.1} | {preset} | {:.2} | {got:.2} | {:.2} |",
                 a.integrated_lufs,
                 m.params.target_lufs,
-                analysis::true_peak_oversampled_dbtp(&out, ch, 48_000, 8)
+                auralis_testkit::true_peak_oversampled_dbtp(&out, ch, 48_000, 8)
             );
         }
     }

@@ -25,7 +25,7 @@ fn chromium() -> Option<PathBuf> {
     if candidate.is_file() {
         return Some(candidate);
     }
-    auralis_core::testing::skip(&format!(
+    auralis_testkit::skip(&format!(
         "chromium at {} (CI installs Debian's chromium)",
         candidate.display()
     ));
@@ -437,7 +437,7 @@ fn hls_js() -> Option<PathBuf> {
             .arg(format!("hls.js@{VERSION}"))
             .status();
         if !status.is_ok_and(|s| s.success()) {
-            auralis_core::testing::skip("hls.js (npm install hls.js failed or npm is missing)");
+            auralis_testkit::skip("hls.js (npm install hls.js failed or npm is missing)");
             return None;
         }
     }
@@ -567,18 +567,12 @@ fn render_queue(
 /// the end, the track joins, and one continuous encode of the same audio as the baseline.
 fn queue_expected(queue: &auralis_core::Queue, decoded: Vec<f32>) -> Expected {
     let track_joins: Vec<u64> = queue.places()[1..].iter().map(|p| p.start_frame).collect();
-    let mut buf = vec![0.0f32; 5760 * 2];
     let reference = queue.pcm(0, queue.frames() as i64).unwrap();
     // One continuous encode of the same audio, decoded: what the music costs the codec.
     let baseline = {
         let settings = auralis_core::opus::OpusSettings::DEFAULT;
         let encoded = auralis_core::opus::encode_track(&reference, 2, &settings).unwrap();
-        let mut decoder = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
-        let mut out = Vec::new();
-        for p in &encoded.packets {
-            let n = decoder.decode_float(p, &mut buf, false).unwrap();
-            out.extend_from_slice(&buf[..n * 2]);
-        }
+        let mut out = auralis_testkit::decode_packets(&encoded.packets, 2);
         out.drain(..auralis_core::opus::LOOKAHEAD_FRAMES * 2);
         out.truncate(reference.len());
         out
@@ -616,17 +610,14 @@ fn chromium_plays_a_gapless_queue_of_three_tracks_without_drift() {
     let total = queue.total_chunks();
     // What should be heard: the queue's mastered audio, and the packets decoded one after the
     // other (DiscardPadding honoured) for timing.
-    let mut decoder = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
-    let mut decoded = Vec::new();
-    let mut buf = vec![0.0f32; 5760 * 2];
     let init = manifest["init"]["bytes"].as_u64().unwrap() as usize;
-    for c in manifest["chunks"].as_array().unwrap() {
-        let bytes = std::fs::read(out.join(c["file"].as_str().unwrap())).unwrap();
-        for b in auralis_core::format::webm::reader::parse_clusters(&bytes[init..]).unwrap() {
-            let n = decoder.decode_float(&b.data, &mut buf, false).unwrap();
-            decoded.extend_from_slice(&buf[..b.kept_frames(n) * 2]);
-        }
-    }
+    let segments: Vec<Vec<u8>> = manifest["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| std::fs::read(out.join(c["file"].as_str().unwrap())).unwrap()[init..].to_vec())
+        .collect();
+    let decoded = auralis_testkit::decode_segments(&segments, 2);
     assert_eq!(decoded.len() as u64, queue.frames() * 2);
     let track_joins: Vec<u64> = queue.places()[1..].iter().map(|p| p.start_frame).collect();
     println!(

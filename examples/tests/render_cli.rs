@@ -109,7 +109,7 @@ fn demo_render_writes_the_manifest_contract_and_exact_wavs() {
                 file.starts_with(&init),
                 "chunk {i}: a chunk file starts with the init segment"
             );
-            let parsed = auralis_core::format::webm::reader::parse(&file).unwrap();
+            let parsed = auralis_testkit::webm::parse(&file).unwrap();
             let frames = chunk["frames"].as_u64().unwrap();
             assert_eq!(parsed.blocks.len() as u64, frames.div_ceil(960));
             let name = chunk["wav"].as_str().unwrap();
@@ -340,23 +340,21 @@ fn container_mp4_writes_init_media_segments_and_an_hls_playlist_of_the_same_pack
     assert_eq!(manifest["init"]["file"], "init.mp4");
     assert_eq!(manifest["hls"], "playlist.m3u8");
     let init = std::fs::read(mp4_dir.join("init.mp4")).unwrap();
-    let movie = auralis_core::format::mp4::reader::parse_init(&init).unwrap();
+    let movie = auralis_testkit::mp4::parse_init(&init).unwrap();
     assert_eq!(movie.fragment_duration, manifest["frames"].as_u64());
     for index in [0usize, 4] {
         let entry = &manifest["chunks"][index];
         assert_eq!(entry["file"], format!("chunk_{index:05}.m4s"));
         let segment = std::fs::read(mp4_dir.join(entry["file"].as_str().unwrap())).unwrap();
         assert_eq!(entry["bytes"], segment.len());
-        let (first, frames, packets) =
-            auralis_core::format::mp4::reader::contiguous_packets(&segment).unwrap();
+        let (first, frames, packets) = auralis_testkit::mp4::contiguous_packets(&segment).unwrap();
         assert_eq!(first, entry["start_frame"].as_u64().unwrap());
         assert_eq!(frames, entry["frames"].as_u64().unwrap());
         // The WebM render of the same chunk holds the same packets.
         let webm = std::fs::read(webm_dir.join(format!("chunk_{index:05}.webm"))).unwrap();
         let webm_init = std::fs::read(webm_dir.join("init.webm")).unwrap();
         let webm_packets =
-            auralis_core::format::webm::reader::media_segment_packets(&webm[webm_init.len()..])
-                .unwrap();
+            auralis_testkit::webm::media_segment_packets(&webm[webm_init.len()..]).unwrap();
         assert_eq!(packets, webm_packets.packets, "chunk {index}");
     }
     // Chunks not rendered have no file in the manifest.
@@ -387,7 +385,7 @@ fn ffmpegs_hls_client_plays_the_playlist_to_the_tracks_frames() {
         .output()
         .is_err()
     {
-        auralis_core::testing::skip("ffmpeg (CI installs it)");
+        auralis_testkit::skip("ffmpeg (CI installs it)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -451,7 +449,7 @@ fn a_queue_in_mp4_is_continuous_with_a_playlist_and_bad_layouts_are_one_line_err
     for (k, c) in manifest["chunks"].as_array().unwrap().iter().enumerate() {
         assert_eq!(c["file"], format!("chunk_{k:05}.m4s"));
         let bytes = std::fs::read(out.join(c["file"].as_str().unwrap())).unwrap();
-        let (first, n, _) = auralis_core::format::mp4::reader::contiguous_packets(&bytes).unwrap();
+        let (first, n, _) = auralis_testkit::mp4::contiguous_packets(&bytes).unwrap();
         assert_eq!(first, next);
         next += n;
     }

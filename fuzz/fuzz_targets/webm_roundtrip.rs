@@ -8,7 +8,8 @@
 #![no_main]
 
 use auralis_core::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES};
-use auralis_core::format::webm::{self, reader};
+use auralis_core::format::webm;
+use auralis_testkit::webm as reader;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -269,31 +269,6 @@ pub fn integrated_lufs(measurements: &[Measurement]) -> f64 {
         .max(SILENCE_LUFS)
 }
 
-/// True peak in dBTP measured by oversampling `factor`× with rubato's FFT resampler: a finer
-/// meter than ebur128's 4× one (which can read 0.44 dB low near 19 kHz), for checking a
-/// limiter's ceiling. Allocates the oversampled signal. Test support (feature `testing`).
-#[cfg(any(test, feature = "testing"))]
-pub fn true_peak_oversampled_dbtp(samples: &[f32], channels: usize, rate: u32, factor: u32) -> f64 {
-    use rubato::{Fft, FixedSync, Resampler};
-    let frames = samples.len() / channels;
-    let adapter = audioadapter_buffers::direct::InterleavedSlice::new(samples, channels, frames)
-        .expect("whole frames");
-    let mut up = Fft::<f32>::new(
-        rate as usize,
-        (rate * factor) as usize,
-        1024,
-        channels,
-        FixedSync::Both,
-    )
-    .expect("integer ratio");
-    let out = up
-        .process_all(&adapter, frames, None)
-        .expect("sized by rubato")
-        .take_data();
-    let peak = out.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-    20.0 * f64::from(peak).max(1e-12).log10()
-}
-
 /// Measures interleaved samples already in memory (one excerpt).
 pub fn analyze_samples(samples: &[f32], sample_rate: u32, channels: usize) -> TrackAnalysis {
     let mut accumulator = Accumulator::new(sample_rate, channels);

@@ -42,18 +42,18 @@ pub(crate) fn u64be(out: &mut Vec<u8>, v: u64) {
 
 /// A box header at the start of a buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BoxHeader {
+pub struct BoxHeader {
     /// The four-byte type.
-    pub(crate) kind: [u8; 4],
+    pub kind: [u8; 4],
     /// Bytes of the header: 8, or 16 with a 64-bit size.
-    pub(crate) header_len: usize,
+    pub header_len: usize,
     /// The whole box's size, header included; `None` for size 0 (to the end).
-    pub(crate) size: Option<u64>,
+    pub size: Option<u64>,
 }
 
 /// The header of the box at the start of `buf`: `None` when `buf` ends inside it or it
 /// declares a size smaller than itself.
-pub(crate) fn header(buf: &[u8]) -> Option<BoxHeader> {
+pub fn header(buf: &[u8]) -> Option<BoxHeader> {
     let size32 = u32::from_be_bytes(buf.get(..4)?.try_into().ok()?);
     let kind: [u8; 4] = buf.get(4..8)?.try_into().ok()?;
     let (size, header_len) = match size32 {
@@ -76,7 +76,7 @@ pub(crate) fn header(buf: &[u8]) -> Option<BoxHeader> {
 
 /// The whole length of the box at the start of `buf` (size 0: the rest of `buf`), from its
 /// header alone.
-pub(crate) fn box_len(buf: &[u8]) -> Option<usize> {
+pub fn box_len(buf: &[u8]) -> Option<usize> {
     let h = header(buf)?;
     match h.size {
         None => Some(buf.len()),
@@ -85,7 +85,7 @@ pub(crate) fn box_len(buf: &[u8]) -> Option<usize> {
 }
 
 /// The boxes of `data` in order, as (type, body); stops at the first box that does not fit.
-pub(crate) fn boxes(data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+pub fn boxes(data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     let mut rest = data;
     std::iter::from_fn(move || {
         let h = header(rest)?;
@@ -103,7 +103,7 @@ pub(crate) fn boxes(data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 }
 
 /// The body of the first box of type `kind` in `data`.
-pub(crate) fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
+pub fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
     boxes(data).find(|(k, _)| *k == kind).map(|(_, body)| body)
 }
 

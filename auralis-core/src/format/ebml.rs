@@ -119,7 +119,7 @@ pub(crate) fn master(out: &mut Vec<u8>, id: u32, build: impl FnOnce(&mut Vec<u8>
 
 /// Why an ID or size could not be read from a slice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum VintError {
+pub enum VintError {
     /// The bytes end inside it.
     Truncated,
     /// Its length marker says more bytes than allowed (4 for IDs, 8 for sizes).
@@ -127,7 +127,7 @@ pub(crate) enum VintError {
 }
 
 /// The ID at `buf[pos..]` (marker kept) and its length.
-pub(crate) fn id_at(buf: &[u8], pos: usize) -> Result<(u32, usize), VintError> {
+pub fn id_at(buf: &[u8], pos: usize) -> Result<(u32, usize), VintError> {
     let first = *buf.get(pos).ok_or(VintError::Truncated)?;
     let len = first.leading_zeros() as usize + 1;
     if len > 4 {
@@ -141,7 +141,7 @@ pub(crate) fn id_at(buf: &[u8], pos: usize) -> Result<(u32, usize), VintError> {
 }
 
 /// The size at `buf[pos..]` (`None`: unknown) and its length.
-pub(crate) fn size_at(buf: &[u8], pos: usize) -> Result<(Option<u64>, usize), VintError> {
+pub fn size_at(buf: &[u8], pos: usize) -> Result<(Option<u64>, usize), VintError> {
     let first = *buf.get(pos).ok_or(VintError::Truncated)?;
     if first == 0 {
         return Err(VintError::TooLong);
@@ -165,7 +165,7 @@ fn unmark(bytes: &[u8]) -> (Option<u64>, usize) {
 
 /// The whole length (ID, size and body) of the element at the start of `buf`, if it has a
 /// known size that fits in `buf`.
-pub(crate) fn element_len(buf: &[u8]) -> Option<usize> {
+pub fn element_len(buf: &[u8]) -> Option<usize> {
     let (_, id_len) = id_at(buf, 0).ok()?;
     let (size, size_len) = size_at(buf, id_len).ok()?;
     let total = (id_len + size_len).checked_add(usize::try_from(size?).ok()?)?;

@@ -10,9 +10,9 @@
 //! - `packets`: a chunk's encoded form as the cache keeps it, neutral to the container (each
 //!   container is muxed from it when the chunk is served).
 
-pub(crate) mod bmff;
+pub mod bmff;
 mod container;
-pub(crate) mod ebml;
+pub mod ebml;
 pub mod hls;
 pub mod mp4;
 pub(crate) mod packets;

@@ -105,9 +105,9 @@ pub fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf 
 }
 
 /// The corpus directory (`$AURALIS_CORPUS`, or `../shared/corpus` beside the project), or
-/// `None` with the skip reported ([`auralis_core::testing::skip`]: a failure under CI).
+/// `None` with the skip reported ([`auralis_testkit::skip`]: a failure under CI).
 pub fn corpus() -> Option<PathBuf> {
-    auralis_core::testing::corpus()
+    auralis_testkit::corpus()
 }
 
 /// Corpus music files with their true content length in frames at the source rate
@@ -131,7 +131,7 @@ pub fn required_in_ci(tool: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !present {
-        auralis_core::testing::skip(&format!("{tool} (CI installs it)"));
+        auralis_testkit::skip(&format!("{tool} (CI installs it)"));
     }
     present
 }
@@ -284,21 +284,4 @@ pub fn assert_ranges_match_linear(
     }
 }
 
-/// Decodes Opus packets with one libopus decoder, one after the other, as a browser's MSE buffer
-/// plays appended chunks. Interleaved 48 kHz.
-pub fn decode_opus_packets(packets: &[Vec<u8>], channels: usize) -> Vec<f32> {
-    let layout = if channels == 1 {
-        ::opus::Channels::Mono
-    } else {
-        ::opus::Channels::Stereo
-    };
-    let mut decoder = ::opus::Decoder::new(48_000, layout).unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0.0f32; 5760 * channels];
-    for p in packets {
-        let n = decoder.decode_float(p, &mut buf, false).unwrap();
-        assert_eq!(n, auralis_core::opus::PACKET_FRAMES, "a 20 ms packet");
-        out.extend_from_slice(&buf[..n * channels]);
-    }
-    out
-}
+pub use auralis_testkit::decode_packets as decode_opus_packets;

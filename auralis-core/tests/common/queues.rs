@@ -35,35 +35,8 @@ pub fn decode_queue(queue: &Queue) -> Vec<f32> {
     decode_segments(&segments, queue.channels() as usize)
 }
 
-/// Media segments decoded one after the other, DiscardPadding honoured.
-pub fn decode_segments(segments: &[Vec<u8>], ch: usize) -> Vec<f32> {
-    let mut decoder = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0.0f32; 5760 * ch];
-    for segment in segments {
-        for b in auralis_core::format::webm::reader::parse_clusters(segment).unwrap() {
-            let n = decoder.decode_float(&b.data, &mut buf, false).unwrap();
-            out.extend_from_slice(&buf[..b.kept_frames(n) * ch]);
-        }
-    }
-    out
-}
-
-/// The shift in -8..=8 frames of `heard` against `reference` that leaves the least error over
-/// the 4800 frames from `at` (0 where they are in step).
-pub fn local_shift(heard: &[f32], reference: &[f32], at: usize) -> i64 {
-    let error = |shift: i64| -> f64 {
-        let from = (at as i64 + shift) as usize;
-        heard[from * 2..(from + 4_800) * 2]
-            .iter()
-            .zip(&reference[at * 2..(at + 4_800) * 2])
-            .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
-            .sum()
-    };
-    (-8..=8i64)
-        .min_by(|&a, &b| error(a).total_cmp(&error(b)))
-        .unwrap()
-}
+pub use auralis_testkit::decode_segments;
+pub use auralis_testkit::joins::local_shift;
 
 /// Per join, the shift of `heard` against `reference` just before it and just after it.
 pub fn shifts_at(heard: &[f32], reference: &[f32], joins: &[usize]) -> Vec<i64> {

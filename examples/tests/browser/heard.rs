@@ -71,7 +71,7 @@ impl Expected {
         let heard = &captured[offset * 2..(offset * 2 + reference.len()).min(captured.len())];
         let n = heard.len().min(reference.len()).min(self.decoded.len());
         let nsr = |want: &[f32]| {
-            auralis_core::joins::nsr_db(&heard[..n], &want[..n], 2, 0, n / 2).unwrap()
+            auralis_testkit::joins::nsr_db(&heard[..n], &want[..n], 2, 0, n / 2).unwrap()
         };
         // The recording must cover every join and a second after the last (its very end may be
         // cut when the page's last audio callbacks come late on a loaded machine).
@@ -79,7 +79,7 @@ impl Expected {
         // The worst of `joins` against a continuous encode of the same audio, when there is one.
         let over_baseline = |joins: &[usize]| {
             self.baseline.as_ref().map(|baseline| {
-                auralis_core::joins::worst_join_excess_over_baseline_db(
+                auralis_testkit::joins::worst_join_excess_over_baseline_db(
                     &heard[..n],
                     baseline,
                     &reference[..n],
@@ -108,7 +108,7 @@ impl Expected {
             offset,
             overall: nsr(reference),
             vs_decoded: nsr(&self.decoded),
-            excess: auralis_core::joins::worst_join_excess_db(
+            excess: auralis_testkit::joins::worst_join_excess_db(
                 &heard[..n],
                 &reference[..n],
                 2,
@@ -194,44 +194,18 @@ pub(crate) fn decode_played(f: &Fixture, dirs: &[&str]) -> Vec<f32> {
         let entry = &manifest["chunks"][index];
         let bytes = std::fs::read(dir.join(entry["file"].as_str().unwrap())).unwrap();
         let chunk = if manifest["container"] == "mp4" {
-            auralis_core::format::mp4::reader::contiguous_packets(&bytes)
-                .unwrap()
-                .2
+            auralis_testkit::mp4::contiguous_packets(&bytes).unwrap().2
         } else {
             let init = manifest["init"]["bytes"].as_u64().unwrap() as usize;
-            auralis_core::format::webm::reader::media_segment_packets(&bytes[init..])
+            auralis_testkit::webm::media_segment_packets(&bytes[init..])
                 .unwrap()
                 .packets
         };
         packets.extend(chunk);
     }
-    let mut decoder = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0.0f32; 5760 * 2];
-    for p in &packets {
-        let n = decoder.decode_float(p, &mut buf, false).unwrap();
-        out.extend_from_slice(&buf[..n * 2]);
-    }
+    let mut out = auralis_testkit::decode_packets(&packets, 2);
     out.truncate(frames * 2);
     out
 }
 
-/// The shift in -8..=8 frames of `heard` against `reference` (the decode of the same packets)
-/// that leaves the least error over the 4800 frames (100 ms) from `at`, both channels: 0 where
-/// they are in step (a gap or an overlap of k samples before `at` shows as k). Against the
-/// decoded packets the error at the right shift is far below the error at any other, where
-/// against the mastered PCM codec noise can move the minimum by a few samples.
-pub(crate) fn local_shift(heard: &[f32], reference: &[f32], at: usize) -> i64 {
-    const LEN: usize = 4800;
-    let error = |shift: i64| -> f64 {
-        let from = (at as i64 + shift) as usize;
-        heard[from * 2..(from + LEN) * 2]
-            .iter()
-            .zip(&reference[at * 2..(at + LEN) * 2])
-            .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
-            .sum()
-    };
-    (-8..=8i64)
-        .min_by(|&a, &b| error(a).total_cmp(&error(b)))
-        .unwrap()
-}
+pub(crate) use auralis_testkit::joins::local_shift;

@@ -40,7 +40,7 @@ fn webkit_tools() -> Option<PathBuf> {
     if missing.is_empty() {
         return browser;
     }
-    auralis_core::testing::skip(&format!(
+    auralis_testkit::skip(&format!(
         "{} (CI installs webkit2gtk-driver, xvfb, pulseaudio and the GStreamer plugins)",
         missing.join(", ")
     ));

@@ -35,5 +35,5 @@ pub fn render_bin() -> PathBuf {
 
 /// The corpus directory, or `None` with a printed reason (a failure under CI).
 pub fn corpus() -> Option<PathBuf> {
-    auralis_core::testing::corpus()
+    auralis_testkit::corpus()
 }

@@ -30,9 +30,6 @@
 //!
 //! The same Opus packets go into WebM or MP4: a chunk is encoded once and muxed into either.
 
-#[cfg(feature = "testing")]
-pub mod reader;
-
 use super::bmff::{bx, full, u16be, u32be, u64be};
 use crate::opus::{EncodedChunk, LOOKAHEAD_FRAMES, PACKET_FRAMES};
 

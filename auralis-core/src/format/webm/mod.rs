@@ -17,14 +17,8 @@
 //! * [`write_whole_track_file`]: one continuous encode with a real pre-skip and CodecDelay, Duration,
 //!   a SeekHead and Cues.
 //!
-//! `reader` (test support, behind the `testing` feature) parses what this writes (and refuses
-//! what it does not understand).
-
-#[cfg(feature = "testing")]
-pub mod reader;
-#[cfg(not(feature = "testing"))]
-#[allow(dead_code)] // the rest of the strict reader is test support
-pub(crate) mod reader;
+//! The workspace's test kit (`auralis-testkit`, not published) has a strict reader of what
+//! this writes.
 
 pub use super::ebml::ids;
 use super::ebml::{element, float, master, put_id, put_size, sint, size_len, uint, UNKNOWN_SIZE};

@@ -1,8 +1,8 @@
-//! A strict reader for the MP4 this crate writes (test support): it checks box structure and
+//! A strict reader for the MP4 auralis-core writes: it checks box structure and
 //! sizes, the fields MSE and players depend on, `tfdt` against the durations before it, and
 //! returns the Opus packets with their timing. Anything outside that subset is an error.
 
-use crate::format::bmff;
+use auralis_core::format::bmff;
 
 /// Why bytes are not the MP4 this crate writes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,8 +1,9 @@
-//! A strict reader for the WebM this crate writes: it checks element structure and sizes, the
+//! A strict reader for the WebM auralis-core writes: it checks element structure and sizes, the
 //! header fields MSE depends on, and returns the Opus packets with their timing. Anything
 //! outside that subset (another codec, lacing, several tracks) is an error, not a guess.
 
-use crate::format::ebml::{self, ids, VintError};
+use auralis_core::format::ebml::{self, ids, VintError};
+use auralis_core::format::webm::ns_to_frames;
 
 /// Why bytes are not the WebM this crate writes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,7 +47,7 @@ impl Block {
     pub fn kept_frames(&self, decoded: usize) -> usize {
         let padding = self
             .discard_padding_ns
-            .map_or(0, |ns| super::ns_to_frames(ns.max(0) as u64) as usize);
+            .map_or(0, |ns| ns_to_frames(ns.max(0) as u64) as usize);
         let length = self
             .duration_ms
             .map_or(decoded, |ms| (ms as usize * 48).min(decoded));
@@ -397,12 +398,14 @@ fn read_cluster(buf: &[u8], cluster: &Element, parsed: &mut Parsed) -> Result<()
     Ok(())
 }
 
-/// The packets of a media segment this crate wrote (Clusters only, as [`super::media_segment`]
+/// The packets of a media segment this crate wrote (Clusters only, as [`auralis_core::format::webm::media_segment`]
 /// makes them), with its first frame and the last packet's padding: the chunk it was muxed
 /// from. Packets off the 20 ms grid, DiscardPadding before the last packet or of a whole packet
 /// are errors.
-pub fn media_segment_packets(segment: &[u8]) -> Result<crate::opus::EncodedChunk, WebmError> {
-    use crate::opus::PACKET_FRAMES;
+pub fn media_segment_packets(
+    segment: &[u8],
+) -> Result<auralis_core::opus::EncodedChunk, WebmError> {
+    use auralis_core::opus::PACKET_FRAMES;
     let blocks = parse_clusters(segment)?;
     let Some(first) = blocks.first() else {
         return bad(0, "a media segment without packets");
@@ -420,14 +423,14 @@ pub fn media_segment_packets(segment: &[u8]) -> Result<crate::opus::EncodedChunk
             if j + 1 != blocks.len() || ns < 0 {
                 return bad(0, "DiscardPadding before the last packet");
             }
-            padding_frames = super::ns_to_frames(ns as u64);
+            padding_frames = ns_to_frames(ns as u64);
         }
     }
     if padding_frames >= PACKET_FRAMES as u64 {
         return bad(0, "padding of a whole packet or more");
     }
     let count = blocks.len() as u64;
-    Ok(crate::opus::EncodedChunk {
+    Ok(auralis_core::opus::EncodedChunk {
         frames: count * PACKET_FRAMES as u64 - padding_frames,
         start_frame: first_frame,
         padding_frames,
