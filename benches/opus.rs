@@ -9,7 +9,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use auralis_core::format::{mp4, webm};
-use auralis_core::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES};
+use auralis_core::opus::{self, OpusSettings};
+use auralis_core::units::{LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES};
 use auralis_core::{Mastering, Preset, Renderer};
 use criterion::{criterion_group, criterion_main, Criterion};
 

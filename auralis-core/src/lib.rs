@@ -28,11 +28,11 @@ pub mod parallel;
 pub mod pipeline;
 pub mod plan;
 pub mod prefetch;
-pub mod rate;
 pub mod render;
 pub mod resample;
 pub mod signature;
 pub mod stream;
+pub mod units;
 pub mod wav;
 
 pub use cache::{CacheConfig, CacheStats, Origin};
@@ -43,15 +43,12 @@ pub use format::Container;
 pub use mastering::{Mastering, MasteringParams, MasteringSettings, Preset};
 pub use plan::ChunkPlan;
 pub use prefetch::Priority;
-pub use rate::OutputRate;
 pub use render::Renderer;
 pub use stream::{
     Engine, EngineConfig, GainMode, Join, Queue, QueueItem, QueueLayout, Stream, StreamInfo,
     StreamSettings,
 };
-
-/// The output sample rate of every stream.
-pub const OUTPUT_RATE_HZ: u32 = 48_000;
+pub use units::{OutputRate, OUTPUT_RATE_HZ};
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

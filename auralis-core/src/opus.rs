@@ -18,15 +18,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::EncodeError;
+use crate::units::{
+    packet_count, padding_frames, LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES,
+    PRE_ROLL_PACKETS,
+};
 
-/// Frames in one Opus packet (20 ms at 48 kHz).
-pub const PACKET_FRAMES: usize = 960;
-/// Packets encoded before a chunk and dropped, so the encoder has settled when the chunk starts.
-pub const PRE_ROLL_PACKETS: usize = 15;
-/// libopus's look-ahead at 48 kHz (the `Audio` application), checked when an encoder is made.
-pub const LOOKAHEAD_FRAMES: usize = 312;
-/// Frames of audio before a chunk the encoder is fed.
-pub const PRE_ROLL_FRAMES: usize = PRE_ROLL_PACKETS * PACKET_FRAMES - LOOKAHEAD_FRAMES;
 /// Largest Opus packet we accept from the encoder.
 const MAX_PACKET_BYTES: usize = 4000;
 
@@ -108,17 +104,6 @@ fn new_encoder(channels: usize, settings: &OpusSettings) -> Result<::opus::Encod
         });
     }
     Ok(encoder)
-}
-
-/// Packets that cover `frames` frames of a chunk (the last one padded).
-pub fn packet_count(frames: u64) -> usize {
-    (frames as usize).div_ceil(PACKET_FRAMES)
-}
-
-/// Frames of a chunk's last packet past its end: what a player discards (WebM
-/// `DiscardPadding`) when the chunk ends the track. The one place this is computed.
-pub fn padding_frames(frames: u64) -> u64 {
-    (packet_count(frames) * PACKET_FRAMES) as u64 - frames
 }
 
 /// Encodes one chunk. `input` is interleaved 48 kHz audio covering

@@ -9,24 +9,13 @@
 use serde::Serialize;
 
 use crate::error::PlanError;
+use crate::units::{frames_to_seconds, seconds_to_frames, PACKET_FRAMES};
 use crate::OUTPUT_RATE_HZ;
 
-/// Frames in 20 ms at 48 kHz: chunk lengths are multiples of this.
-pub const FRAME_QUANTUM: u64 = 960;
 /// Default chunk length.
 pub const DEFAULT_CHUNK_SECONDS: f64 = 30.0;
 /// Longest accepted chunk length.
 pub const MAX_CHUNK_SECONDS: f64 = 600.0;
-
-/// Converts seconds to 48 kHz frames, rounding to the nearest frame.
-pub fn seconds_to_frames(seconds: f64) -> u64 {
-    (seconds * f64::from(OUTPUT_RATE_HZ)).round().max(0.0) as u64
-}
-
-/// Converts 48 kHz frames to seconds.
-pub fn frames_to_seconds(frames: u64) -> f64 {
-    frames as f64 / f64::from(OUTPUT_RATE_HZ)
-}
 
 /// One chunk's place on the timeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -102,7 +91,7 @@ impl ChunkPlan {
         let frames = exact.round();
         // Tolerate the float error of decimal input such as 0.1 * 3, nothing more.
         if (exact - frames).abs() > 1e-6
-            || !(frames as u64).is_multiple_of(FRAME_QUANTUM)
+            || !(frames as u64).is_multiple_of(PACKET_FRAMES as u64)
             || frames < 1.0
         {
             return Err(invalid());

@@ -15,8 +15,9 @@ use crate::mastering::{
     self, MasteringParams, Stages, COMPRESSOR_BLOCK, POST_ROLL_FRAMES, WARMUP_FRAMES,
 };
 use crate::plan::ChunkPlan;
-use crate::rate::OutputRate;
-use crate::resample::{output_frames, stream_resampled, Resampling};
+use crate::resample::{stream_resampled, Resampling};
+use crate::units::output_frames;
+use crate::units::OutputRate;
 
 /// Renders 48 kHz PCM ranges of one source.
 ///
@@ -128,7 +129,7 @@ impl Renderer {
         if plan.frames() != self.frames {
             return Err(Error::Plan(PlanError::TimeOutOfRange {
                 seconds: plan.duration_s(),
-                duration_s: crate::plan::frames_to_seconds(self.frames),
+                duration_s: crate::units::frames_to_seconds(self.frames),
             }));
         }
         Ok(chunk)
@@ -310,7 +311,7 @@ impl Renderer {
     /// with `params` (`None`: the unmastered audio), read through `reader` (which must come from
     /// this renderer's source). At [`OutputRate::Opus`] this is [`Self::render_mastered`] (or
     /// [`Self::render_range`]); at [`OutputRate::Source`] the source's own samples, mastered at
-    /// their rate from [`crate::rate::WARMUP_SECONDS`] before `start` (on the compressor's block
+    /// their rate from [`crate::units::WARMUP_SECONDS`] before `start` (on the compressor's block
     /// grid) to 100 ms after `end`: a pure function of the file, the settings and the range.
     pub fn render_at(
         &self,
@@ -337,7 +338,7 @@ impl Renderer {
         let Some(params) = params.filter(|p| !p.is_bypass()) else {
             return read(start, end);
         };
-        let warmup = crate::rate::WARMUP_SECONDS * u64::from(hz);
+        let warmup = crate::units::WARMUP_SECONDS * u64::from(hz);
         let from = start.saturating_sub(warmup) / COMPRESSOR_BLOCK * COMPRESSOR_BLOCK;
         let to = (end + u64::from(hz).div_ceil(10)).min(frames);
         let mut buf = read(from, to)?;

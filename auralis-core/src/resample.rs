@@ -34,12 +34,6 @@ pub const PRE_ROLL_FRAMES: u64 = 4800;
 /// Output frames read past a range so its last samples see their real future (100 ms).
 pub const POST_ROLL_FRAMES: u64 = 4800;
 
-/// Frames at 48 kHz for `frames` at `rate` Hz: `ceil(frames · 48000 / rate)`.
-pub fn output_frames(frames: u64, rate: u32) -> u64 {
-    let num = u128::from(frames) * u128::from(OUTPUT_RATE_HZ);
-    num.div_ceil(u128::from(rate)) as u64
-}
-
 /// The input span a range of output frames needs, on the resampler's block grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputSpan {
@@ -299,6 +293,7 @@ pub(crate) fn stream_resampled(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::output_frames;
 
     #[test]
     fn output_length_covers_the_input_duration() {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use auralis_core::resample::output_frames;
+use auralis_core::units::output_frames;
 use auralis_core::{Renderer, Source};
 use common::*;
 

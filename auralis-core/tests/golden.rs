@@ -30,7 +30,8 @@ const OPUS_VARIANTS: &str = "tests/golden/opus-variants.txt";
 /// The libopus encoder's fingerprint on this processor: the XXH3-64 of the packets of a fixed
 /// 1 s stereo chunk.
 fn opus_fingerprint() -> String {
-    use auralis_core::opus::{encode_chunk, OpusSettings, LOOKAHEAD_FRAMES, PRE_ROLL_FRAMES};
+    use auralis_core::opus::{encode_chunk, OpusSettings};
+    use auralis_core::units::{LOOKAHEAD_FRAMES, PRE_ROLL_FRAMES};
     let frames = 48_000;
     let input: Vec<f32> = music_like(48_000, 2, PRE_ROLL_FRAMES + frames + LOOKAHEAD_FRAMES, 7)
         .iter()

@@ -4,7 +4,8 @@
 mod common;
 
 use auralis_core::format::mp4;
-use auralis_core::opus::{OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES};
+use auralis_core::opus::OpusSettings;
+use auralis_core::units::{LOOKAHEAD_FRAMES, PACKET_FRAMES};
 use auralis_core::{pipeline, Container, Mastering, Preset, Renderer, Source};
 use auralis_testkit::mp4 as reader;
 use auralis_testkit::webm::media_segment_packets;
@@ -180,7 +181,7 @@ fn ffmpeg_decodes_init_and_every_chunk_and_the_whole_file() {
         assert!(extra < PACKET_FRAMES, "{name}: {extra} frames past the end");
         assert_eq!(
             extra as u64,
-            auralis_core::opus::padding_frames(
+            auralis_core::units::padding_frames(
                 frames as u64
                     + if name == "whole.m4a" {
                         LOOKAHEAD_FRAMES as u64

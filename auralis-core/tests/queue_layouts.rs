@@ -142,8 +142,8 @@ fn a_continuous_queue_is_one_grid_any_player_decodes_without_trimming_in_both_co
         .chunks()
         .iter()
         .filter(|c| {
-            let packets = auralis_core::opus::packet_count(c.frames) as u64;
-            c.start_frame + packets * 960 + auralis_core::opus::LOOKAHEAD_FRAMES as u64 <= end
+            let packets = auralis_core::units::packet_count(c.frames) as u64;
+            c.start_frame + packets * 960 + auralis_core::units::LOOKAHEAD_FRAMES as u64 <= end
         })
         .count() as u64;
     println!(

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auralis_core::cache::Origin;
-use auralis_core::opus::PACKET_FRAMES;
 use auralis_core::pipeline;
 use auralis_core::stream::{StreamSettings, WavFormat};
+use auralis_core::units::PACKET_FRAMES;
 use auralis_core::{DecodeError, Error, Mastering, PlanError, Preset, Renderer, Source};
 use auralis_testkit::webm as reader;
 use common::streams::*;

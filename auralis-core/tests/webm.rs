@@ -4,8 +4,9 @@
 mod common;
 
 use auralis_core::format::webm;
-use auralis_core::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES};
+use auralis_core::opus::{self, OpusSettings};
 use auralis_core::pipeline;
+use auralis_core::units::{LOOKAHEAD_FRAMES, PACKET_FRAMES};
 use auralis_core::Container;
 use auralis_core::{Mastering, Preset, Renderer, Source};
 use auralis_testkit::webm as reader;
@@ -78,7 +79,7 @@ fn chunk_files_are_valid_webm_with_one_init_segment_and_exact_timing() {
         if is_last && padding > 0 {
             assert_eq!(
                 last.discard_padding_ns,
-                Some(webm::frames_to_ns(padding) as i64)
+                Some(auralis_core::units::frames_to_ns(padding) as i64)
             );
         } else {
             assert!(parsed
@@ -170,7 +171,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
             .chunks()
             .zip(reference.chunks(plan.chunk_frames() as usize * ch))
         {
-            let mut input = vec![0.0f32; opus::PRE_ROLL_FRAMES * ch];
+            let mut input = vec![0.0f32; auralis_core::units::PRE_ROLL_FRAMES * ch];
             input.extend_from_slice(pcm);
             input.extend(vec![0.0f32; LOOKAHEAD_FRAMES * ch]);
             // Zero pre-roll and zero post-roll: the chunk sees nothing of its neighbours.
@@ -211,7 +212,7 @@ fn whole_track_file_has_pre_skip_codec_delay_duration_and_cues() {
     assert_eq!(parsed.pre_skip as usize, LOOKAHEAD_FRAMES);
     assert_eq!(
         parsed.codec_delay_ns,
-        webm::frames_to_ns(LOOKAHEAD_FRAMES as u64)
+        auralis_core::units::frames_to_ns(LOOKAHEAD_FRAMES as u64)
     );
     assert_eq!(parsed.duration_ms, Some(renderer.frames() as f64 / 48.0));
     assert_eq!(parsed.cues.len(), parsed.cluster_timestamps_ms.len());
@@ -226,8 +227,9 @@ fn whole_track_file_has_pre_skip_codec_delay_duration_and_cues() {
     }
     let packets: Vec<Vec<u8>> = parsed.blocks.iter().map(|b| b.data.clone()).collect();
     let decoded = decode_opus_packets(&packets, 2);
-    let padding =
-        webm::ns_to_frames(parsed.blocks.last().unwrap().discard_padding_ns.unwrap() as u64);
+    let padding = auralis_core::units::ns_to_frames(
+        parsed.blocks.last().unwrap().discard_padding_ns.unwrap() as u64,
+    );
     assert_eq!(
         decoded.len() as u64 / 2 - LOOKAHEAD_FRAMES as u64 - padding,
         renderer.frames()
@@ -279,7 +281,9 @@ fn ffmpeg_decodes_chunk_files_and_the_whole_track_to_the_same_frame_counts() {
             .last()
             .unwrap()
             .discard_padding_ns
-            .map_or(0, |ns| webm::ns_to_frames(ns as u64) as usize);
+            .map_or(0, |ns| {
+                auralis_core::units::ns_to_frames(ns as u64) as usize
+            });
         let frames = ours.blocks.len() * PACKET_FRAMES - padding;
         assert_eq!(frames as u64, c.frames, "chunk {}", c.index);
         assert_eq!(
@@ -352,7 +356,7 @@ fn the_encoder_survives_nan_silence_square_waves_and_dc() {
         ("dc", vec![0.9; frames * 2]),
     ];
     for (name, pcm) in inputs {
-        let mut input = vec![0.0f32; opus::PRE_ROLL_FRAMES * 2];
+        let mut input = vec![0.0f32; auralis_core::units::PRE_ROLL_FRAMES * 2];
         input.extend_from_slice(&pcm);
         input.extend(vec![0.0f32; LOOKAHEAD_FRAMES * 2]);
         let encoded =

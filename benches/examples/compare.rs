@@ -390,7 +390,7 @@ fn libopus_alone(
     } else {
         ::opus::Channels::Stereo
     };
-    let packet = auralis_core::opus::PACKET_FRAMES * channels as usize;
+    let packet = auralis_core::units::PACKET_FRAMES * channels as usize;
     map_indexed(
         chunks.len(),
         threads,

@@ -573,7 +573,7 @@ fn queue_expected(queue: &auralis_core::Queue, decoded: Vec<f32>) -> Expected {
         let settings = auralis_core::opus::OpusSettings::DEFAULT;
         let encoded = auralis_core::opus::encode_track(&reference, 2, &settings).unwrap();
         let mut out = auralis_testkit::decode_packets(&encoded.packets, 2);
-        out.drain(..auralis_core::opus::LOOKAHEAD_FRAMES * 2);
+        out.drain(..auralis_core::units::LOOKAHEAD_FRAMES * 2);
         out.truncate(reference.len());
         out
     };

@@ -409,7 +409,7 @@ fn ffmpegs_hls_client_plays_the_playlist_to_the_tracks_frames() {
     // The demo ends on a packet boundary: ffmpeg's decode is exactly the track (no padding to
     // leave undropped).
     let frames = manifest["frames"].as_u64().unwrap();
-    assert_eq!(auralis_core::opus::padding_frames(frames), 0);
+    assert_eq!(auralis_core::units::padding_frames(frames), 0);
     assert_eq!(decoded.stdout.len() as u64 / 8, frames);
 }
 

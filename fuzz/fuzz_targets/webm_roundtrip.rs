@@ -7,7 +7,8 @@
 //! chunk's final block, and libopus decodes every packet to 960 frames.
 #![no_main]
 
-use auralis_core::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES};
+use auralis_core::opus::{self, OpusSettings};
+use auralis_core::units::{LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES};
 use auralis_core::format::webm;
 use auralis_testkit::webm as reader;
 use libfuzzer_sys::fuzz_target;

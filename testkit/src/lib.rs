@@ -103,7 +103,7 @@ pub fn decode_packets<P: AsRef<[u8]>>(packets: &[P], channels: usize) -> Vec<f32
         let n = decoder
             .decode_float(p.as_ref(), &mut buf, false)
             .expect("a packet the library wrote");
-        assert_eq!(n, auralis_core::opus::PACKET_FRAMES, "a 20 ms packet");
+        assert_eq!(n, auralis_core::units::PACKET_FRAMES, "a 20 ms packet");
         out.extend_from_slice(&buf[..n * channels]);
     }
     out

@@ -3,7 +3,7 @@
 //! outside that subset (another codec, lacing, several tracks) is an error, not a guess.
 
 use auralis_core::format::ebml::{self, ids, VintError};
-use auralis_core::format::webm::ns_to_frames;
+use auralis_core::units::ns_to_frames;
 
 /// Why bytes are not the WebM this crate writes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -405,7 +405,7 @@ fn read_cluster(buf: &[u8], cluster: &Element, parsed: &mut Parsed) -> Result<()
 pub fn media_segment_packets(
     segment: &[u8],
 ) -> Result<auralis_core::opus::EncodedChunk, WebmError> {
-    use auralis_core::opus::PACKET_FRAMES;
+    use auralis_core::units::PACKET_FRAMES;
     let blocks = parse_clusters(segment)?;
     let Some(first) = blocks.first() else {
         return bad(0, "a media segment without packets");

@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::decode::Source;
 use crate::dsp::loudness::{self, Measurement};
 use crate::error::DecodeError;
-use crate::resample::{output_frames, Resampling};
+use crate::resample::Resampling;
+use crate::units::output_frames;
 use measure::{Accumulator, ExcerptMeasure, Spectrum};
 
 mod measure;

@@ -15,7 +15,7 @@
 
 use super::Container;
 use crate::error::Error;
-use crate::opus::{self, EncodedChunk};
+use crate::opus::EncodedChunk;
 
 const MAGIC: &[u8; 4] = b"AUOP";
 const VERSION: u8 = 1;
@@ -97,10 +97,10 @@ pub(crate) fn view(bytes: &[u8]) -> Result<ChunkView<'_>, Error> {
     let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
     let (start_frame, frames) = (u64_at(8), u64_at(16));
     let (padding_frames, count) = (u64::from(u32_at(24)), u32_at(28) as usize);
-    if count != opus::packet_count(frames) || count == 0 {
+    if count != crate::units::packet_count(frames) || count == 0 {
         return Err(corrupt("a packet count that does not fit its frames"));
     }
-    if padding_frames != opus::padding_frames(frames) {
+    if padding_frames != crate::units::padding_frames(frames) {
         return Err(corrupt("padding that does not fit its frames"));
     }
     let sizes_end = HEADER + 2 * count;

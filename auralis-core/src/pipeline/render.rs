@@ -9,9 +9,10 @@ use super::track::{GainGuard, Handover, PartWork, PendingGain, Transition};
 use crate::error::Error;
 use crate::format::Container;
 use crate::mastering::MasteringParams;
-use crate::opus::{self, OpusSettings, PACKET_FRAMES};
+use crate::opus::{self, OpusSettings};
 use crate::plan::{ChunkPlan, ChunkRange};
 use crate::render::Renderer;
+use crate::units::PACKET_FRAMES;
 
 /// The error of a chunk whose workers all stopped before its parts were done: a worker
 /// panicked (a bug), which the bindings report as such (C: `AURALIS_STATUS_PANIC`).
@@ -122,7 +123,7 @@ fn checked_chunk(renderer: &Renderer, plan: &ChunkPlan, index: u64) -> Result<Ch
     if plan.frames() != renderer.frames() {
         return Err(Error::Plan(crate::PlanError::TimeOutOfRange {
             seconds: plan.duration_s(),
-            duration_s: crate::plan::frames_to_seconds(renderer.frames()),
+            duration_s: crate::units::frames_to_seconds(renderer.frames()),
         }));
     }
     Ok(chunk)
@@ -221,7 +222,7 @@ impl ChunkRender {
         is_last: bool,
     ) -> Self {
         let part_count = source.part_count();
-        let total_packets = opus::packet_count(chunk.frames);
+        let total_packets = crate::units::packet_count(chunk.frames);
         let results = Arc::new(Results::default());
         let cancel = Arc::new(AtomicBool::new(false));
         let next = Arc::new(AtomicUsize::new(0));
@@ -274,7 +275,7 @@ impl ChunkRender {
             start_frame: chunk.start_frame,
             frames: chunk.frames,
             total_packets,
-            padding_frames: opus::padding_frames(chunk.frames),
+            padding_frames: crate::units::padding_frames(chunk.frames),
             produced: 0,
             early_taken: 0,
             is_last,

@@ -9,9 +9,10 @@ use super::parts::{PartOut, PartSource};
 use crate::dsp::crossfade::Curve;
 use crate::error::Error;
 use crate::mastering::MasteringParams;
-use crate::opus::{self, OpusSettings, LOOKAHEAD_FRAMES, PRE_ROLL_FRAMES};
+use crate::opus::{self, OpusSettings};
 use crate::plan::ChunkRange;
 use crate::render::Renderer;
+use crate::units::{LOOKAHEAD_FRAMES, PRE_ROLL_FRAMES};
 
 /// A preset or intensity switch at the start of a chunk: the settings played before it and
 /// how to fade from them.

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::cache::{FlightGuard, Origin};
 use crate::error::Error;
 use crate::format::{packets, webm::CLUSTER_PACKETS, Container};
-use crate::opus::PACKET_FRAMES;
 use crate::pipeline::{ChunkRender, PacketGroup};
+use crate::units::PACKET_FRAMES;
 
 use super::Stream;
 

@@ -8,7 +8,7 @@ use std::io::{Seek, Write};
 use super::{Kind, Stream, SILENCE_DB};
 use crate::cache::CacheEntry;
 use crate::error::Error;
-use crate::rate::OutputRate;
+use crate::units::OutputRate;
 use crate::wav::{write_wav, WavFormat};
 
 impl Stream {
@@ -23,7 +23,7 @@ impl Stream {
             }
             .into());
         }
-        let at = |s: f64| crate::plan::seconds_to_frames(s.max(0.0)).min(frames);
+        let at = |s: f64| crate::units::seconds_to_frames(s.max(0.0)).min(frames);
         let (a, b) = (at(start_s), at(end_s));
         let renderer = &self.inner.track.renderer;
         self.run(|| {
@@ -200,7 +200,7 @@ impl Stream {
 }
 
 /// Seconds of a [`Stream::pcm_range`] part: a range is mastered in parts of this length on the
-/// renderer's threads, each from rest [`crate::rate::WARMUP_SECONDS`] before it, on a grid that
+/// renderer's threads, each from rest [`crate::units::WARMUP_SECONDS`] before it, on a grid that
 /// starts at the range's start (so a range's samples depend on the range alone, not on the
 /// thread count). A 10 s chunk is two parts of 3 + 5 s of work side by side instead of 13 s on
 /// one core.

@@ -75,7 +75,7 @@ impl StreamSettings {
         let mut s = format!(
             "{}/{}",
             self.mastering().key_part(),
-            crate::plan::seconds_to_frames(self.chunk_seconds)
+            crate::units::seconds_to_frames(self.chunk_seconds)
         );
         if with_opus {
             s += &format!("/{}/{}", self.opus.bitrate_bps, self.opus.complexity);

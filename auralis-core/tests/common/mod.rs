@@ -189,7 +189,7 @@ pub fn continuous_resample(input: &[f32], channels: usize, rate: u32) -> Vec<f32
         .take_data();
     // rubato computes ceil(len * ratio) in f64, which can come out one frame over an exact
     // multiple (1 764 000 * 160/147); the exact length is the library's.
-    out.truncate(auralis_core::resample::output_frames(frames as u64, rate) as usize * channels);
+    out.truncate(auralis_core::units::output_frames(frames as u64, rate) as usize * channels);
     out
 }
 

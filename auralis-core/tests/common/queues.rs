@@ -57,7 +57,7 @@ pub fn continuous_encode(reference: &[f32]) -> Vec<f32> {
     let settings = auralis_core::opus::OpusSettings::DEFAULT;
     let encoded = auralis_core::opus::encode_track(reference, 2, &settings).unwrap();
     let mut decoded = super::decode_opus_packets(&encoded.packets, 2);
-    decoded.drain(..auralis_core::opus::LOOKAHEAD_FRAMES * 2);
+    decoded.drain(..auralis_core::units::LOOKAHEAD_FRAMES * 2);
     decoded.truncate(reference.len());
     decoded
 }

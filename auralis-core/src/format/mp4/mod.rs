@@ -31,7 +31,8 @@
 //! The same Opus packets go into WebM or MP4: a chunk is encoded once and muxed into either.
 
 use super::bmff::{bx, full, u16be, u32be, u64be};
-use crate::opus::{EncodedChunk, LOOKAHEAD_FRAMES, PACKET_FRAMES};
+use crate::opus::EncodedChunk;
+use crate::units::{LOOKAHEAD_FRAMES, PACKET_FRAMES};
 
 /// The MIME type of this container as Chromium, Firefox and WebKitGTK accept it.
 pub const MIME: &str = "audio/mp4; codecs=\"opus\"";

@@ -22,7 +22,8 @@
 
 pub use super::ebml::ids;
 use super::ebml::{element, float, master, put_id, put_size, sint, size_len, uint, UNKNOWN_SIZE};
-use crate::opus::{EncodedChunk, LOOKAHEAD_FRAMES, PACKET_FRAMES};
+use crate::opus::EncodedChunk;
+use crate::units::{frames_to_ms, frames_to_ns, LOOKAHEAD_FRAMES, PACKET_FRAMES};
 
 /// The MIME type for `MediaSource.isTypeSupported` and `addSourceBuffer`.
 pub const MIME: &str = "audio/webm; codecs=\"opus\"";
@@ -74,16 +75,6 @@ fn tracks(out: &mut Vec<u8>, channels: u8, pre_skip: u16) {
     });
 }
 
-/// 48 kHz frames to nanoseconds, rounded.
-pub fn frames_to_ns(frames: u64) -> u64 {
-    (frames * 1_000_000_000 + 24_000) / 48_000
-}
-
-/// Nanoseconds to 48 kHz frames, rounded (the inverse of [`frames_to_ns`] for whole frames).
-pub fn ns_to_frames(ns: u64) -> u64 {
-    (ns * 48 + 500_000) / 1_000_000
-}
-
 /// The init segment of a stream with `channels` (1 or 2) channels.
 pub fn init_segment(channels: u8) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
@@ -113,13 +104,13 @@ fn clusters<P: AsRef<[u8]>>(
     let groups = packets.len().div_ceil(CLUSTER_PACKETS);
     for (c, group) in packets.chunks(CLUSTER_PACKETS).enumerate() {
         let start = first_frame + (c * CLUSTER_PACKETS * PACKET_FRAMES) as u64;
-        index.push((out.len(), start / 48));
+        index.push((out.len(), frames_to_ms(start)));
         let padding = if c + 1 == groups {
             discard_padding_frames
         } else {
             0
         };
-        write_cluster(&mut out, group, start / 48, last_block(padding));
+        write_cluster(&mut out, group, frames_to_ms(start), last_block(padding));
     }
     (out, index)
 }
@@ -137,7 +128,7 @@ pub fn cluster<P: AsRef<[u8]>>(
     debug_assert!(packets.len() <= CLUSTER_PACKETS && first_frame.is_multiple_of(48));
     cluster_at(
         packets,
-        first_frame / 48,
+        frames_to_ms(first_frame),
         last_block(discard_padding_frames),
     )
 }
@@ -195,7 +186,7 @@ fn write_cluster<P: AsRef<[u8]>>(
     last: LastBlock,
 ) {
     debug_assert!(packets.len() <= CLUSTER_PACKETS);
-    let relative = |j: usize| ((j * PACKET_FRAMES / 48) as i16).to_be_bytes();
+    let relative = |j: usize| (frames_to_ms((j * PACKET_FRAMES) as u64) as i16).to_be_bytes();
     // The last packet's BlockGroup when the chunk's end is signalled (small: one packet).
     let end = match last {
         LastBlock::Plain => None,
@@ -337,7 +328,7 @@ pub fn write_whole_track_file(
     let mut cluster_bytes = 0u64;
     for (c, group) in sizes.chunks(CLUSTER_PACKETS).enumerate() {
         let placeholders: Vec<Vec<u8>> = group.iter().map(|&n| vec![0; n]).collect();
-        index.push((cluster_bytes, group_start(c) / 48));
+        index.push((cluster_bytes, frames_to_ms(group_start(c))));
         cluster_bytes += cluster(&placeholders, group_start(c), group_padding(c)).len() as u64;
     }
     // Layout: SeekHead (fixed size, 8-byte positions), Info, Tracks, Clusters, Cues.

@@ -72,9 +72,10 @@ use crate::error::Error;
 use crate::format::webm::{self, LastBlock, CLUSTER_PACKETS};
 use crate::format::Container;
 use crate::mastering::{MasteringParams, MasteringSettings};
-use crate::opus::{self, LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES};
+use crate::opus;
 use crate::pipeline::{ChunkRender, PartOut, PartSource};
 use crate::plan::ChunkRange;
+use crate::units::{LOOKAHEAD_FRAMES, PACKET_FRAMES, PRE_ROLL_FRAMES};
 
 /// Longest crossfade between two items, seconds.
 pub const MAX_CROSSFADE_S: f64 = 12.0;
@@ -109,7 +110,7 @@ impl Join {
     fn frames(self) -> u64 {
         match self {
             Join::Gapless => 0,
-            Join::Crossfade { seconds } => crate::plan::seconds_to_frames(seconds),
+            Join::Crossfade { seconds } => crate::units::seconds_to_frames(seconds),
         }
     }
 }
@@ -312,7 +313,7 @@ impl Queue {
 
     /// The queue's length in seconds.
     pub fn duration_s(&self) -> f64 {
-        crate::plan::frames_to_seconds(self.inner.frames)
+        crate::units::frames_to_seconds(self.inner.frames)
     }
 
     /// 1 or 2.
@@ -359,7 +360,7 @@ impl Queue {
             }
             .into());
         }
-        let frame = crate::plan::seconds_to_frames(seconds);
+        let frame = crate::units::seconds_to_frames(seconds);
         let i = self
             .inner
             .chunks

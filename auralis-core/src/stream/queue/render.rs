@@ -94,7 +94,7 @@ impl Queue {
 
     /// The queue frames a boundary chunk's encode reads.
     pub(super) fn input_span(&self, chunk: &QueueChunk) -> (i64, i64) {
-        let packets = opus::packet_count(chunk.frames) as u64;
+        let packets = crate::units::packet_count(chunk.frames) as u64;
         (
             chunk.start_frame as i64 - PRE_ROLL_FRAMES as i64,
             (chunk.start_frame + packets * PACKET_FRAMES as u64) as i64 + LOOKAHEAD_FRAMES as i64,
@@ -162,7 +162,7 @@ impl Queue {
         early: &mut dyn FnMut(&[Vec<u8>]),
     ) -> Result<PartOut, Error> {
         let ch = self.inner.channels as usize;
-        let full = opus::packet_count(e - s) as u64 * PACKET_FRAMES as u64;
+        let full = crate::units::packet_count(e - s) as u64 * PACKET_FRAMES as u64;
         let (a, b) = (
             s as i64 - PRE_ROLL_FRAMES as i64,
             (s + full + LOOKAHEAD_FRAMES as u64) as i64,
@@ -228,7 +228,7 @@ impl Queue {
         let last_of_item =
             chunk.start_frame + chunk.frames == item.place.start_frame + item.place.played_frames;
         if chunk.index + 1 == self.total_chunks() {
-            match opus::padding_frames(chunk.frames) {
+            match crate::units::padding_frames(chunk.frames) {
                 0 => LastBlock::Plain,
                 padding_frames => LastBlock::TrackEnd { padding_frames },
             }
@@ -266,7 +266,7 @@ impl Queue {
         if self.inner.layout == QueueLayout::Continuous {
             // The queue's packet grid runs from its first frame, like a track's.
             let padding = if last && chunk.index + 1 == self.total_chunks() {
-                opus::padding_frames(chunk.frames)
+                crate::units::padding_frames(chunk.frames)
             } else {
                 0
             };

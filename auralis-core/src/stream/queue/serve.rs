@@ -73,7 +73,7 @@ impl Queue {
         let chunk = self.chunk(index)?;
         let from = self.transition_source(&chunk, from)?;
         let item = &self.inner.items[chunk.item];
-        let groups = opus::packet_count(chunk.frames).div_ceil(CLUSTER_PACKETS);
+        let groups = crate::units::packet_count(chunk.frames).div_ceil(CLUSTER_PACKETS);
         if from.is_none() && !chunk.boundary {
             // The track's own packet groups, moved to the queue's timeline.
             let (origin, mut own) = item.stream.chunk_groups(chunk.item_chunk, None)?;

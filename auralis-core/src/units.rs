@@ -1,3 +1,9 @@
+//! The units of the engine's timeline, in one place: the output rate, the Opus packet and the
+//! encoder's look-ahead and pre-roll in frames, and the conversions between frames, seconds,
+//! nanoseconds and source-rate frames. Everything else counts in these.
+//!
+//! ## The output rate
+//!
 //! The output rate of PCM and WAV: 48 kHz, the rate of Opus and of every container this library
 //! writes, or the source file's own rate, for consumers that want the file's samples mastered
 //! and nothing else (the Auralis 1.5 backend streams PCM at the source rate over a WebSocket).
@@ -20,7 +26,61 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::Error;
-use crate::OUTPUT_RATE_HZ;
+
+/// The sample rate of every Opus output (and of PCM unless [`OutputRate::Source`] is asked).
+pub const OUTPUT_RATE_HZ: u32 = 48_000;
+/// Frames in one Opus packet (20 ms at 48 kHz): chunk lengths and transition points are
+/// multiples of this.
+pub const PACKET_FRAMES: usize = 960;
+/// Packets encoded before a chunk and dropped, so the encoder has settled when the chunk starts.
+pub const PRE_ROLL_PACKETS: usize = 15;
+/// libopus's look-ahead at 48 kHz (the `Audio` application), checked when an encoder is made.
+pub const LOOKAHEAD_FRAMES: usize = 312;
+/// Frames of audio before a chunk the encoder is fed.
+pub const PRE_ROLL_FRAMES: usize = PRE_ROLL_PACKETS * PACKET_FRAMES - LOOKAHEAD_FRAMES;
+
+/// Packets that cover `frames` frames of a chunk (the last one padded).
+pub fn packet_count(frames: u64) -> usize {
+    (frames as usize).div_ceil(PACKET_FRAMES)
+}
+
+/// Frames of a chunk's last packet past its end: what a player discards (WebM
+/// `DiscardPadding`) when the chunk ends the track. The one place this is computed.
+pub fn padding_frames(frames: u64) -> u64 {
+    (packet_count(frames) * PACKET_FRAMES) as u64 - frames
+}
+
+/// Seconds to 48 kHz frames, rounded to the nearest frame.
+pub fn seconds_to_frames(seconds: f64) -> u64 {
+    seconds_to_frames_at(seconds, OUTPUT_RATE_HZ)
+}
+
+/// 48 kHz frames to seconds.
+pub fn frames_to_seconds(frames: u64) -> f64 {
+    frames as f64 / f64::from(OUTPUT_RATE_HZ)
+}
+
+/// 48 kHz frames to nanoseconds, rounded (WebM timestamps and DiscardPadding).
+pub fn frames_to_ns(frames: u64) -> u64 {
+    (frames * 1_000_000_000 + 24_000) / 48_000
+}
+
+/// 48 kHz frames to whole milliseconds, truncated (chunk and Cluster starts lie on the 20 ms
+/// packet grid, so theirs are exact; a queue's track start is rounded down to its millisecond).
+pub fn frames_to_ms(frames: u64) -> u64 {
+    frames / u64::from(OUTPUT_RATE_HZ / 1000)
+}
+
+/// Nanoseconds to 48 kHz frames, rounded (the inverse of [`frames_to_ns`] for whole frames).
+pub fn ns_to_frames(ns: u64) -> u64 {
+    (ns * 48 + 500_000) / 1_000_000
+}
+
+/// Frames at 48 kHz for `frames` at `rate` Hz: `ceil(frames · 48000 / rate)`.
+pub fn output_frames(frames: u64, rate: u32) -> u64 {
+    let num = u128::from(frames) * u128::from(OUTPUT_RATE_HZ);
+    num.div_ceil(u128::from(rate)) as u64
+}
 
 /// Seconds of audio mastered (and discarded) before a range: every stage starts from rest there.
 pub const WARMUP_SECONDS: u64 = 3;
@@ -65,10 +125,10 @@ impl OutputRate {
     }
 
     /// The length on this rate's timeline of a source of `source_frames` at `source_rate_hz`
-    /// (at 48 kHz `ceil`, as [`crate::resample::output_frames`]).
+    /// (at 48 kHz `ceil`, as [`crate::units::output_frames`]).
     pub(crate) fn frames_of(self, source_frames: u64, source_rate_hz: u32) -> u64 {
         match self {
-            OutputRate::Opus => crate::resample::output_frames(source_frames, source_rate_hz),
+            OutputRate::Opus => crate::units::output_frames(source_frames, source_rate_hz),
             OutputRate::Source => source_frames,
         }
     }
