@@ -39,9 +39,9 @@ fn tracks() -> Vec<PathBuf> {
             let pcm = &source[from..from + 44_100 * 2 * 45];
             std::fs::write(
                 &path,
-                auralis_core::wav::wav_bytes(
+                auralis_core::format::wav::wav_bytes(
                     2,
-                    auralis_core::wav::WavFormat::Float32,
+                    auralis_core::format::wav::WavFormat::Float32,
                     0,
                     pcm.iter().map(|&x| x as f32).collect(),
                 )

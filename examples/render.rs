@@ -34,13 +34,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use auralis_core::format::wav::WavFormat;
 use auralis_core::opus::OpusSettings;
 use auralis_core::pipeline;
-use auralis_core::plan::{ChunkPlan, DEFAULT_CHUNK_SECONDS};
-use auralis_core::wav::WavFormat;
 use auralis_core::{
     demo, Container, Mastering, MasteringSettings, Preset, Renderer, Source, OUTPUT_RATE_HZ,
 };
+use auralis_core::{ChunkPlan, DEFAULT_CHUNK_SECONDS};
 use auralis_examples::{peak_rss_mb, write_atomically};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -201,7 +201,7 @@ fn run(args: &Args) -> Result<(), String> {
         rendered_frames += chunk.frames;
         let wav_name = if args.wav {
             let name = format!("chunk_{index:05}.wav");
-            let wav = auralis_core::wav::wav_bytes(
+            let wav = auralis_core::format::wav::wav_bytes(
                 renderer.channels(),
                 wav_format,
                 chunk.start_frame,
@@ -462,9 +462,13 @@ fn run_queue(args: &Args) -> Result<(), String> {
                 )
                 .map_err(|e| e.to_string())?;
             let wav_name = format!("chunk_{index:05}.wav");
-            let bytes =
-                auralis_core::wav::wav_bytes(queue.channels(), wav_format, chunk.start_frame, pcm)
-                    .map_err(|e| e.to_string())?;
+            let bytes = auralis_core::format::wav::wav_bytes(
+                queue.channels(),
+                wav_format,
+                chunk.start_frame,
+                pcm,
+            )
+            .map_err(|e| e.to_string())?;
             write_atomically(&args.out.join(&wav_name), &bytes)?;
             Some(wav_name)
         } else {

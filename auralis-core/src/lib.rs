@@ -11,9 +11,11 @@
 //! which order, by which thread or process. [`mastering`] designs and applies the adaptive
 //! chain, [`opus`] encodes and [`format`](mod@format) muxes chunks for Media Source Extensions, and
 //! [`stream`] puts it all behind one object per (track, settings) with a shared
-//! [`cache`] and [`prefetch`] workers: the API the C and Python faces wrap.
+//! [`cache`] and `prefetch` workers (their [`Priority`]): the API the C and Python faces wrap.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Every type a public item returns or takes is nameable by the user (re-exported below).
+#![warn(unnameable_types)]
 
 pub mod analysis;
 pub mod cache;
@@ -26,14 +28,13 @@ pub mod mastering;
 pub mod opus;
 pub mod parallel;
 pub mod pipeline;
-pub mod plan;
-pub mod prefetch;
-pub mod render;
+mod plan;
+mod prefetch;
+mod render;
 pub mod resample;
-pub mod signature;
+mod signature;
 pub mod stream;
 pub mod units;
-pub mod wav;
 
 pub use cache::{CacheConfig, CacheStats, Origin};
 pub use decode::{RangeReader, Source, SourceInfo, Tags};
@@ -41,9 +42,10 @@ pub use dsp::crossfade::Curve;
 pub use error::{DecodeError, EncodeError, Error, ErrorKind, MasteringError, PlanError};
 pub use format::Container;
 pub use mastering::{Mastering, MasteringParams, MasteringSettings, Preset};
-pub use plan::ChunkPlan;
-pub use prefetch::Priority;
+pub use plan::{ChunkPlan, ChunkRange, DEFAULT_CHUNK_SECONDS, MAX_CHUNK_SECONDS};
+pub use prefetch::{PrefetchStats, Priority};
 pub use render::Renderer;
+pub use signature::FileSignature;
 pub use stream::{
     Engine, EngineConfig, GainMode, Join, Queue, QueueItem, QueueLayout, Stream, StreamInfo,
     StreamSettings,

@@ -25,7 +25,7 @@ pub struct FileSignature {
     pub size: u64,
     /// Modification time in ns since the epoch (0 for in-memory sources).
     pub mtime_ns: u128,
-    /// XXH3-128 of the first and last [`EDGE_BYTES`] (of everything for in-memory sources).
+    /// XXH3-128 of the first and last 64 KiB (of everything for in-memory sources).
     pub hash: u128,
 }
 

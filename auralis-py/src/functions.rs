@@ -61,7 +61,7 @@ pub(crate) fn presets() -> Vec<&'static str> {
 /// duration, chunk_duration, total_chunks, source_sample_rate, mime, signature.
 #[pyfunction]
 #[pyo3(
-    signature = (path, chunk_seconds=auralis_core::plan::DEFAULT_CHUNK_SECONDS),
+    signature = (path, chunk_seconds=auralis_core::DEFAULT_CHUNK_SECONDS),
     text_signature = "(path, chunk_seconds=30.0)"
 )]
 pub(crate) fn probe<'py>(
@@ -103,7 +103,7 @@ pub(crate) fn shared_engine_count() -> usize {
 #[pyfunction]
 pub(crate) fn file_signature(py: Python<'_>, path: PathBuf) -> PyResult<String> {
     heavy(py, || {
-        Ok(auralis_core::signature::FileSignature::of_path(&path)?.to_hex())
+        Ok(auralis_core::FileSignature::of_path(&path)?.to_hex())
     })
 }
 

@@ -38,7 +38,7 @@ pub(crate) struct Queue {
 impl Queue {
     #[new]
     #[pyo3(
-        signature = (paths, joins=None, presets=None, intensity=MasteringSettings::DEFAULT.intensity, chunk_seconds=auralis_core::plan::DEFAULT_CHUNK_SECONDS, bitrate=OpusSettings::DEFAULT.bitrate_bps, complexity=OpusSettings::DEFAULT.complexity, cache_dir=None, render_threads=0, album_gain=false, albums=None, container="webm", layout=None),
+        signature = (paths, joins=None, presets=None, intensity=MasteringSettings::DEFAULT.intensity, chunk_seconds=auralis_core::DEFAULT_CHUNK_SECONDS, bitrate=OpusSettings::DEFAULT.bitrate_bps, complexity=OpusSettings::DEFAULT.complexity, cache_dir=None, render_threads=0, album_gain=false, albums=None, container="webm", layout=None),
         text_signature = "(paths, joins=None, presets=None, intensity=1.0, chunk_seconds=30.0, bitrate=128000, complexity=10, cache_dir=None, render_threads=0, album_gain=False, albums=None, container='webm', layout=None)"
     )]
     #[allow(clippy::too_many_arguments)]

@@ -41,7 +41,7 @@ pub(crate) struct Stream {
 impl Stream {
     #[new]
     #[pyo3(
-        signature = (path, preset=Some(MasteringSettings::DEFAULT.preset.name().to_owned()), intensity=MasteringSettings::DEFAULT.intensity, chunk_seconds=auralis_core::plan::DEFAULT_CHUNK_SECONDS, bitrate=OpusSettings::DEFAULT.bitrate_bps, complexity=OpusSettings::DEFAULT.complexity, cache_dir=None, render_threads=0, container="webm"),
+        signature = (path, preset=Some(MasteringSettings::DEFAULT.preset.name().to_owned()), intensity=MasteringSettings::DEFAULT.intensity, chunk_seconds=auralis_core::DEFAULT_CHUNK_SECONDS, bitrate=OpusSettings::DEFAULT.bitrate_bps, complexity=OpusSettings::DEFAULT.complexity, cache_dir=None, render_threads=0, container="webm"),
         text_signature = "(path, preset='adaptive', intensity=1.0, chunk_seconds=30.0, bitrate=128000, complexity=10, cache_dir=None, render_threads=0, container='webm')"
     )]
     #[allow(clippy::too_many_arguments)]

@@ -4,7 +4,7 @@
 //! outputs (mastered PCM, media segment, chunk file; the whole-track file, made from the chunks'
 //! PCM). The stream engine, the
 //! `render` command, C and Python all get their chunks through [`ChunkRender`], so there is one
-//! path to every chunk's bytes. [`crate::render`] below it only makes PCM of ranges.
+//! path to every chunk's bytes. The [`crate::Renderer`] below it only makes PCM of ranges.
 //!
 //! Chunk `k` is cut into parts at fixed offsets from its start: the first part is
 //! [`FIRST_PART_FRAMES`] (2 s: the first two WebM clusters), the following ones

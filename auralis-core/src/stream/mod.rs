@@ -26,7 +26,7 @@ mod queue;
 mod serve;
 mod settings;
 
-pub use crate::wav::WavFormat;
+pub use crate::format::wav::WavFormat;
 pub use clusters::ChunkClusters;
 pub use engine::{
     release_shared_engines, shared_engine, shared_engine_count, Engine, EngineConfig, EngineStats,

@@ -1,6 +1,6 @@
 //! PCM and WAV outputs of a stream: the unmastered audio of a time range, a chunk's mastered
 //! PCM (cached) and WAV, and the whole mastered track as one WAV written chunk by chunk.
-//! WAV files are written by [`crate::wav`] (32-bit float, or 16-bit with position-addressed
+//! WAV files are written by [`crate::format::wav`] (32-bit float, or 16-bit with position-addressed
 //! TPDF dither).
 
 use std::io::{Seek, Write};
@@ -8,8 +8,8 @@ use std::io::{Seek, Write};
 use super::{Kind, Stream, SILENCE_DB};
 use crate::cache::CacheEntry;
 use crate::error::Error;
+use crate::format::wav::{write_wav, WavFormat};
 use crate::units::OutputRate;
-use crate::wav::{write_wav, WavFormat};
 
 impl Stream {
     /// The unmastered 48 kHz audio of `[start_s, end_s)`, clamped to the track (for the Python
@@ -101,7 +101,7 @@ impl Stream {
 
     /// Frames `[start, end)` of `rate`'s timeline, mastered with the stream's settings:
     /// interleaved `f32` at [`Self::rate_hz`]. A pure function of the file, the settings, the
-    /// rate and the range (see [`crate::rate`]), kept in the engine's memory cache under all
+    /// rate and the range (see [`crate::units`]), kept in the engine's memory cache under all
     /// four, so a range asked for again (a seek back, a switch back to a preset) is served from
     /// memory (not written to the disk cache: a range costs less to make again than its size
     /// on disk, and its consumer keeps its own copy, see
@@ -184,7 +184,7 @@ impl Stream {
     ) -> Result<Vec<u8>, Error> {
         let pcm = self.pcm_range(rate, start, end)?;
         let mut out = std::io::Cursor::new(Vec::new());
-        crate::wav::write_wav_at(
+        crate::format::wav::write_wav_at(
             &mut out,
             self.rate_hz(rate),
             self.info().channels,
