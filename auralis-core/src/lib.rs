@@ -47,8 +47,8 @@ pub use prefetch::{PrefetchStats, Priority};
 pub use render::Renderer;
 pub use signature::FileSignature;
 pub use stream::{
-    Engine, EngineConfig, GainMode, Join, Queue, QueueItem, QueueLayout, Stream, StreamInfo,
-    StreamSettings,
+    ChunkSource, Engine, EngineConfig, GainMode, Join, Queue, QueueItem, QueueLayout, Stream,
+    StreamInfo, StreamSettings,
 };
 pub use units::{OutputRate, OUTPUT_RATE_HZ};
 

@@ -5,6 +5,9 @@ use std::sync::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use auralis_core::stream::ChunkSource;
+
+use crate::convert::origin_name;
 use crate::errors::*;
 
 /// Iterator over one chunk's WebM clusters (bytes), made as it is iterated.
@@ -39,4 +42,53 @@ impl Clusters {
             Some(Err(e)) => Err(to_py(e)),
         }
     }
+}
+
+/// Chunk `index`'s media segment of a track or a queue (a transition from `from` when given)
+/// and its origin: `Stream.media_segment` and `Queue.media_segment` in one place.
+pub(crate) fn media_segment_of<'py, S>(
+    py: Python<'py>,
+    source: &S,
+    index: u64,
+    from: Option<&S::From>,
+) -> PyResult<(Bound<'py, PyBytes>, &'static str)>
+where
+    S: ChunkSource + Sync,
+    S::From: Sync,
+{
+    let served = heavy(py, || source.segment(index, from))?;
+    Ok((PyBytes::new(py, &served.bytes), origin_name(served.origin)))
+}
+
+/// Chunk `index` unit by unit, of a track or a queue: `iter_chunk` of both.
+pub(crate) fn units_of<S>(
+    py: Python<'_>,
+    source: &S,
+    index: u64,
+    from: Option<&S::From>,
+) -> PyResult<Clusters>
+where
+    S: ChunkSource + Sync,
+    S::From: Sync,
+{
+    let clusters = heavy(py, || source.units(index, from))?;
+    Ok(Clusters {
+        origin: origin_name(clusters.origin()),
+        inner: Mutex::new(clusters),
+    })
+}
+
+/// Chunk `index` as a standalone file, of a track or a queue: `chunk_file` of both.
+pub(crate) fn file_of<'py, S>(
+    py: Python<'py>,
+    source: &S,
+    index: u64,
+    from: Option<&S::From>,
+) -> PyResult<Bound<'py, PyBytes>>
+where
+    S: ChunkSource + Sync,
+    S::From: Sync,
+{
+    let file = heavy(py, || source.file(index, from))?;
+    Ok(PyBytes::new(py, &file))
 }

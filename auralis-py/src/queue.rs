@@ -1,7 +1,6 @@
 //! `Queue`: tracks on one timeline.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use auralis_core::opus::OpusSettings;
 use auralis_core::stream::{
@@ -250,11 +249,7 @@ impl Queue {
         index: u64,
         transition_from: Option<&Queue>,
     ) -> PyResult<(Bound<'py, PyBytes>, &'static str)> {
-        let served = heavy(py, || match transition_from {
-            Some(from) => self.inner.transition_media_segment(index, &from.inner),
-            None => self.inner.chunk_media_segment(index),
-        })?;
-        Ok((PyBytes::new(py, &served.bytes), origin_name(served.origin)))
+        media_segment_of(py, &self.inner, index, transition_from.map(|q| &q.inner))
     }
 
     /// Chunk `index`'s media segment unit by unit (WebM Clusters or MP4 fragments of 1 s),
@@ -268,20 +263,12 @@ impl Queue {
         index: u64,
         transition_from: Option<&Queue>,
     ) -> PyResult<Clusters> {
-        let clusters = heavy(py, || {
-            self.inner
-                .chunk_clusters(index, transition_from.map(|q| &q.inner))
-        })?;
-        Ok(Clusters {
-            origin: origin_name(clusters.origin()),
-            inner: Mutex::new(clusters),
-        })
+        units_of(py, &self.inner, index, transition_from.map(|q| &q.inner))
     }
 
     /// Chunk `index` as a standalone file in the queue's container (init + media segment).
     fn chunk_file<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyBytes>> {
-        let file = heavy(py, || self.inner.chunk_file(index))?;
-        Ok(PyBytes::new(py, &file))
+        file_of(py, &self.inner, index, None)
     }
 
     /// Deprecated name of [`Self::chunk_file`] (warns).

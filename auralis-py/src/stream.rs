@@ -189,8 +189,7 @@ impl Stream {
         transition_from: Option<(Option<String>, f64)>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let from = transition(transition_from)?;
-        let file = heavy(py, || self.inner.chunk_file(index, from))?;
-        Ok(PyBytes::new(py, &file))
+        file_of(py, &self.inner, index, from.as_ref())
     }
 
     /// Deprecated name of [`Self::chunk_file`] (warns).
@@ -215,11 +214,7 @@ impl Stream {
         transition_from: Option<(Option<String>, f64)>,
     ) -> PyResult<(Bound<'py, PyBytes>, &'static str)> {
         let from = transition(transition_from)?;
-        let served = heavy(py, || match from {
-            None => self.inner.chunk_media_segment(index),
-            Some(f) => self.inner.transition_media_segment(index, f),
-        })?;
-        Ok((PyBytes::new(py, &served.bytes), origin_name(served.origin)))
+        media_segment_of(py, &self.inner, index, from.as_ref())
     }
 
     /// Chunk `index`'s media segment cluster by cluster (or MP4 fragment by fragment, 1 s
@@ -232,11 +227,7 @@ impl Stream {
         transition_from: Option<(Option<String>, f64)>,
     ) -> PyResult<Clusters> {
         let from = transition(transition_from)?;
-        let clusters = heavy(py, || self.inner.chunk_clusters(index, from))?;
-        Ok(Clusters {
-            origin: origin_name(clusters.origin()),
-            inner: Mutex::new(clusters),
-        })
+        units_of(py, &self.inner, index, from.as_ref())
     }
 
     /// Deprecated name of [`Self::iter_chunk`] (warns).

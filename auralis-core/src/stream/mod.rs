@@ -25,6 +25,7 @@ mod pcm;
 mod queue;
 mod serve;
 mod settings;
+mod source;
 
 pub use crate::format::wav::WavFormat;
 pub use clusters::ChunkClusters;
@@ -37,6 +38,7 @@ pub use queue::{
     GainMode, ItemPlace, Join, Queue, QueueChunk, QueueItem, QueueLayout, MAX_CROSSFADE_S,
 };
 pub use settings::{StreamSettings, MAX_FADE_MS};
+pub use source::ChunkSource;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -58,10 +58,7 @@ impl Stream {
         index: u64,
         from: Option<MasteringSettings>,
     ) -> Result<Vec<u8>, Error> {
-        let segment = self.media_segment(index, from, true)?;
-        let mut file = self.init_segment();
-        file.extend_from_slice(&segment.bytes);
-        Ok(file)
+        ChunkSource::file(self, index, from.as_ref())
     }
 
     /// Chunk `index`'s media segment cluster by cluster (progressive output): from the cache

@@ -65,7 +65,7 @@ mod serve;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{ChunkClusters, Engine, Served, Stream, StreamSettings};
+use super::{ChunkClusters, ChunkSource, Engine, Served, Stream, StreamSettings};
 use crate::cache::{CacheEntry, CacheKey, Claim, FlightGuard, Origin};
 use crate::dsp::crossfade::Curve;
 use crate::error::Error;

@@ -210,10 +210,7 @@ impl Queue {
 
     /// Chunk `index` as a chunk file: the init segment, then its media segment.
     pub fn chunk_file(&self, index: u64) -> Result<Vec<u8>, Error> {
-        let segment = self.chunk_media_segment(index)?;
-        let mut file = self.init_segment();
-        file.extend_from_slice(&segment.bytes);
-        Ok(file)
+        ChunkSource::file(self, index, None)
     }
 
     /// How many leading chunks this queue and `other` (an edit of it: items appended, removed
