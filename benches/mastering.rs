@@ -28,7 +28,7 @@ fn chain(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Elements(end - start));
     for preset in [Preset::Adaptive, Preset::Bright] {
-        let m = Mastering::prepare(&source, preset, 1.0, None, 0).unwrap();
+        let m = Mastering::prepare(&source, preset, None, 0).unwrap();
         group.bench_function(preset.name(), |b| {
             b.iter(|| {
                 let mut buf = input.clone();
@@ -64,8 +64,7 @@ fn analysis_of_a_4_minute_track(c: &mut Criterion) {
     group.bench_function("prepare_with_stored_analysis", |b| {
         b.iter(|| {
             black_box(
-                Mastering::prepare(&source, Preset::Adaptive, 1.0, Some(stored.clone()), 0)
-                    .unwrap(),
+                Mastering::prepare(&source, Preset::Adaptive, Some(stored.clone()), 0).unwrap(),
             )
         })
     });

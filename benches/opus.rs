@@ -17,7 +17,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 fn encode(c: &mut Criterion) {
     let source = auralis_core::demo::demo_source().unwrap();
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None, 0).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Adaptive, None, 0).unwrap();
     let mut reader = source.reader().unwrap();
     let (start, frames) = (30 * 48_000u64, 30 * 48_000u64);
     let input = renderer

@@ -155,7 +155,7 @@ fn run(args: &Args) -> Result<(), String> {
         }
         None => (0..plan.total_chunks()).collect(),
     };
-    let mastering = Mastering::prepare(renderer.source(), preset, args.intensity, None, 0)
+    let mastering = Mastering::prepare(renderer.source(), (preset, args.intensity), None, 0)
         .map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
 

@@ -211,8 +211,7 @@ fn every_preset_hits_its_loudness_target_under_the_true_peak_ceiling() {
         let ch = renderer.channels() as usize;
         let analysis = analysis::analyze(&source, 0).unwrap();
         for preset in PRESETS {
-            let mastering =
-                Mastering::prepare(&source, preset, 1.0, Some(analysis.clone()), 0).unwrap();
+            let mastering = Mastering::prepare(&source, preset, Some(analysis.clone()), 0).unwrap();
             let out = mastered_chunks(&renderer, &mastering, 30.0);
             assert!(
                 out.iter().all(|x| x.is_finite()),
@@ -238,7 +237,7 @@ fn bright_has_more_treble_over_bass_than_warm_on_every_track() {
         let renderer = Renderer::new(source.clone());
         let ch = renderer.channels() as usize;
         let ratio = |preset| {
-            let m = Mastering::prepare(&source, preset, 1.0, None, 0).unwrap();
+            let m = Mastering::prepare(&source, preset, None, 0).unwrap();
             hf_over_lf_db(&mastered_chunks(&renderer, &m, 30.0), ch)
         };
         let (bright, warm) = (ratio(Preset::Bright), ratio(Preset::Warm));
@@ -255,7 +254,7 @@ fn intensity_zero_is_an_exact_bypass_and_half_lies_between() {
     let renderer = Renderer::new(source.clone());
     let ch = renderer.channels() as usize;
     let plan = renderer.plan(5.0).unwrap();
-    let at = |k: f64| Mastering::prepare(&source, Preset::Bright, k, None, 0).unwrap();
+    let at = |k: f64| Mastering::prepare(&source, (Preset::Bright, k), None, 0).unwrap();
     let zero = at(0.0);
     for c in plan.chunks() {
         let bypass = pipeline::mastered_pcm(&renderer, &plan, c.index, &zero.params).unwrap();
@@ -265,7 +264,7 @@ fn intensity_zero_is_an_exact_bypass_and_half_lies_between() {
             c.index
         );
     }
-    let none = Mastering::prepare(&source, Preset::None, 1.0, None, 0).unwrap();
+    let none = Mastering::prepare(&source, Preset::None, None, 0).unwrap();
     assert!(none.params.is_bypass());
     let out = |m: &Mastering| mastered_chunks(&renderer, m, 5.0);
     let (o0, o5, o1) = (out(&zero), out(&at(0.5)), out(&at(1.0)));
@@ -295,7 +294,7 @@ fn demo_excerpt() -> Source {
 fn mastered_chunks_are_independent_of_render_order_for_5_10_and_30_s_chunks() {
     let source = demo_excerpt();
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Punchy, 1.0, None, 0).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Punchy, None, 0).unwrap();
     for chunk_seconds in [5.0, 10.0, 30.0] {
         let plan = renderer.plan(chunk_seconds).unwrap();
         let in_order = mastered_chunks(&renderer, &mastering, chunk_seconds);
@@ -339,7 +338,7 @@ fn no_level_step_at_chunk_boundaries_that_the_continuous_render_does_not_have() 
         let renderer = Renderer::new(source.clone());
         let ch = renderer.channels() as usize;
         for preset in [Preset::Adaptive, Preset::Bright] {
-            let mastering = Mastering::prepare(&source, preset, 1.0, None, 0).unwrap();
+            let mastering = Mastering::prepare(&source, preset, None, 0).unwrap();
             let continuous = mastered_continuous(&renderer, &mastering);
             for chunk_seconds in [5.0, 10.0] {
                 let chunked = mastered_chunks(&renderer, &mastering, chunk_seconds);
@@ -374,7 +373,7 @@ fn silence_stays_silent_and_finite() {
     let source = Source::open(&path).unwrap();
     let renderer = Renderer::new(source.clone());
     for preset in PRESETS {
-        let m = Mastering::prepare(&source, preset, 1.0, None, 0).unwrap();
+        let m = Mastering::prepare(&source, preset, None, 0).unwrap();
         assert_eq!(m.params.gain_db, 0.0, "{preset}");
         let out = mastered_chunks(&renderer, &m, 5.0);
         assert!(
@@ -387,7 +386,7 @@ fn silence_stays_silent_and_finite() {
     let source = Source::open(corpus.join("silence_10s.flac")).unwrap();
     let renderer = Renderer::new(source.clone());
     for preset in PRESETS {
-        let m = Mastering::prepare(&source, preset, 1.0, None, 0).unwrap();
+        let m = Mastering::prepare(&source, preset, None, 0).unwrap();
         let out = mastered_chunks(&renderer, &m, 5.0);
         let peak = out.iter().fold(0.0f32, |p, x| p.max(x.abs()));
         assert!(
@@ -412,7 +411,7 @@ fn dc_offset_does_not_eat_the_limiters_headroom() {
     );
     let source = Source::open(&path).unwrap();
     let renderer = Renderer::new(source.clone());
-    let m = Mastering::prepare(&source, Preset::Adaptive, 1.0, None, 0).unwrap();
+    let m = Mastering::prepare(&source, Preset::Adaptive, None, 0).unwrap();
     let out = mastered_chunks(&renderer, &m, 5.0);
     let tail = &out[out.len() / 2..];
     let mean = tail.iter().map(|&x| f64::from(x)).sum::<f64>() / tail.len() as f64;
@@ -432,9 +431,9 @@ fn analysis_and_calibration_do_not_depend_on_the_thread_count() {
     let sampling = Sampling::default();
     let info = source.info();
     assert!(analysis::excerpts(info.frames, info.sample_rate, &sampling).len() > 1);
-    let one = Mastering::prepare(&source, Preset::Punchy, 0.8, None, 1).unwrap();
+    let one = Mastering::prepare(&source, (Preset::Punchy, 0.8), None, 1).unwrap();
     for threads in [2, 3, 4, 8] {
-        let many = Mastering::prepare(&source, Preset::Punchy, 0.8, None, threads).unwrap();
+        let many = Mastering::prepare(&source, (Preset::Punchy, 0.8), None, threads).unwrap();
         // Bit for bit: every float of the analysis and of the parameters.
         assert_eq!(
             serde_json::to_string(&many).unwrap(),

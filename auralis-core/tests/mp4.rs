@@ -26,7 +26,7 @@ fn excerpt() -> Source {
 fn mp4_chunks_hold_the_webm_chunks_packets_with_exact_timing() {
     let source = excerpt();
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None, 0).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Adaptive, None, 0).unwrap();
     let plan = renderer.plan(5.0).unwrap();
     let settings = OpusSettings::default();
     let init = pipeline::init_segment(&renderer, Container::Mp4);
@@ -108,7 +108,7 @@ fn ffmpeg_decodes_init_and_every_chunk_and_the_whole_file() {
     let dir = tempfile::tempdir().unwrap();
     let source = excerpt();
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Bright, 1.0, None, 0).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Bright, None, 0).unwrap();
     let plan = renderer.plan(5.0).unwrap();
     let settings = OpusSettings::default();
     let mut stream = pipeline::init_segment(&renderer, Container::Mp4);

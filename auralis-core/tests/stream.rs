@@ -266,7 +266,7 @@ fn pcm_wav_and_whole_track_outputs_are_exact_and_levels_are_reported() {
     let path = track(dir.path(), "t.wav", 11.0, 9);
     let source = Source::open(&path).unwrap();
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Gentle, 0.5, None, 0).unwrap();
+    let mastering = Mastering::prepare(&source, (Preset::Gentle, 0.5), None, 0).unwrap();
     let plan = renderer.plan(CHUNK_S).unwrap();
     let engine = memory_engine();
     let stream = engine
@@ -588,8 +588,8 @@ fn one_two_and_four_threads_give_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let path = track(dir.path(), "t.wav", 41.0, 12);
     let source = Source::open(&path).unwrap();
-    let mastering = Mastering::prepare(&source, Preset::Punchy, 1.0, None, 0).unwrap();
-    let warm = Mastering::prepare(&source, Preset::Warm, 1.0, None, 0).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Punchy, None, 0).unwrap();
+    let warm = Mastering::prepare(&source, Preset::Warm, None, 0).unwrap();
     let transition = Transition {
         from: warm.params,
         fade_frames: 2_400,
@@ -739,7 +739,7 @@ fn a_switch_calibrating_while_it_renders_gives_the_two_step_bytes() {
         assert_eq!(switched.mastering(), oracle.mastering(), "{to:?}");
         assert_eq!(switched.settings().mastering(), to.into());
         // The overlapped path was the one taken: only the gain differs from the design.
-        let mut designed = auralis_core::mastering::design(stream.analysis(), to.0, to.1).unwrap();
+        let mut designed = auralis_core::mastering::design(stream.analysis(), to).unwrap();
         designed.gain_db = switched.mastering().gain_db;
         assert_eq!(&designed, switched.mastering(), "{to:?}");
         // The mastering and the transition chunk, each computed once and cached: the usual

@@ -24,7 +24,7 @@ fn demo_excerpt(seconds: usize) -> Source {
 fn chunk_files_are_valid_webm_with_one_init_segment_and_exact_timing() {
     let source = demo_excerpt(17);
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None, 0).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Adaptive, None, 0).unwrap();
     let plan = renderer.plan(5.0).unwrap();
     let settings = OpusSettings::default();
     let init = pipeline::init_segment(&renderer, Container::Webm);
@@ -114,7 +114,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
     for (name, source) in cases {
         let renderer = Renderer::new(source.clone());
         let ch = renderer.channels() as usize;
-        let mastering = Mastering::prepare(&source, Preset::Adaptive, 1.0, None, 0).unwrap();
+        let mastering = Mastering::prepare(&source, Preset::Adaptive, None, 0).unwrap();
         let plan = renderer.plan(5.0).unwrap();
         let reference = pipeline::mastered_track(&renderer, &plan, &mastering.params).unwrap();
         let boundaries: Vec<usize> = plan
@@ -199,7 +199,7 @@ fn joins_are_as_clean_as_the_rest_and_the_naive_method_is_not() {
 fn whole_track_file_has_pre_skip_codec_delay_duration_and_cues() {
     let source = demo_excerpt(12);
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Warm, 1.0, None, 0).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Warm, None, 0).unwrap();
     let file = pipeline::whole_track_file(
         &renderer,
         &mastering.params,
@@ -247,7 +247,7 @@ fn ffmpeg_decodes_chunk_files_and_the_whole_track_to_the_same_frame_counts() {
     let ints = quantize(&pcm[..(44_100 * 12 + 1001) * 2], 16);
     let source = Source::from_bytes(wav_int(44_100, 2, 16, &ints), Some("wav")).unwrap();
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Bright, 1.0, None, 0).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Bright, None, 0).unwrap();
     let plan = renderer.plan(5.0).unwrap();
     let settings = OpusSettings::default();
     let count = |bytes: &[u8], name: &str| {
@@ -388,7 +388,7 @@ fn chunk_file_bytes_do_not_depend_on_render_order() {
     use rand::SeedableRng;
     let source = demo_excerpt(16);
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Live, 0.7, None, 0).unwrap();
+    let mastering = Mastering::prepare(&source, (Preset::Live, 0.7), None, 0).unwrap();
     let plan = renderer.plan(5.0).unwrap();
     let settings = OpusSettings {
         bitrate_bps: 96_000,
@@ -432,7 +432,7 @@ fn the_streamed_whole_track_file_is_the_in_memory_one_and_write_errors_are_io_er
     // 65 s: three chunks, the last partial, so the continuous encode crosses chunk joins.
     let source = demo_excerpt(65);
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, Preset::Warm, 1.0, None, 0).unwrap();
+    let mastering = Mastering::prepare(&source, Preset::Warm, None, 0).unwrap();
     let settings = OpusSettings::default();
     // The oracle: the whole track's PCM in one buffer, one continuous encode of it.
     let plan = renderer.plan(30.0).unwrap();
@@ -494,7 +494,7 @@ fn a_whole_track_file_whose_source_fails_mid_track_is_an_error_not_a_short_file(
     let path = write_temp(&dir, "cut.wav", &bytes);
     let renderer = Renderer::new(Source::open(&path).unwrap());
     assert_eq!(renderer.plan(30.0).unwrap().total_chunks(), 4);
-    let mastering = Mastering::prepare(renderer.source(), Preset::Warm, 1.0, None, 0).unwrap();
+    let mastering = Mastering::prepare(renderer.source(), Preset::Warm, None, 0).unwrap();
     std::fs::write(&path, &bytes[..44 + 40 * 48_000 * 4]).unwrap();
     // The failure is mid-track: chunk 0 still renders from the cut file, chunk 2 does not.
     let plan = renderer.plan(30.0).unwrap();

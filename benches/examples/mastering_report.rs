@@ -35,7 +35,7 @@ fn main() {
         );
         let plan = renderer.plan(30.0).unwrap();
         for preset in presets {
-            let m = Mastering::prepare(&source, preset, 1.0, Some(a.clone()), 0).unwrap();
+            let m = Mastering::prepare(&source, preset, Some(a.clone()), 0).unwrap();
             let out: Vec<f32> = plan
                 .chunks()
                 .flat_map(|c| pipeline::mastered_pcm(&renderer, &plan, c.index, &m.params).unwrap())

@@ -198,8 +198,7 @@ fn a_chunk_rendered_in_another_process_is_bit_identical() {
     let source = auralis_core::demo::demo_source().unwrap();
     let renderer = auralis_core::Renderer::new(source.clone());
     let mastering =
-        auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, 1.0, None, 0)
-            .unwrap();
+        auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, None, 0).unwrap();
     let plan = renderer.plan(30.0).unwrap();
     // Render two other chunks first: history must not matter either.
     pipeline::mastered_pcm(&renderer, &plan, 4, &mastering.params).unwrap();

@@ -118,11 +118,11 @@ impl From<(Preset, f64)> for MasteringSettings {
 ///
 /// let source = Source::from_bytes(auralis_core::demo::demo_wav(), Some("wav"))?;
 /// // The analysis and the calibrated chain, once per track and settings (0: every core).
-/// let warm = Mastering::prepare(&source, Preset::Warm, 0.8, None, 0)?;
+/// let warm = Mastering::prepare(&source, (Preset::Warm, 0.8), None, 0)?;
 /// // Another preset reuses the analysis: only the calibration runs again.
-/// let bright = Mastering::prepare(&source, Preset::Bright, 1.0, Some(warm.analysis.clone()), 0)?;
+/// let bright = Mastering::prepare(&source, Preset::Bright, Some(warm.analysis.clone()), 0)?;
 /// assert_eq!(warm.analysis, bright.analysis);
-/// assert!(Mastering::prepare(&source, Preset::Warm, 1.5, None, 0).is_err()); // intensity 0..=1
+/// assert!(Mastering::prepare(&source, (Preset::Warm, 1.5), None, 0).is_err()); // intensity 0..=1
 /// # Ok::<(), auralis_core::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,27 +140,26 @@ impl Mastering {
     /// depend on `threads`.
     pub fn prepare(
         source: &Source,
-        preset: Preset,
-        intensity: f64,
+        mastering: impl Into<MasteringSettings>,
         analysis: Option<TrackAnalysis>,
         threads: usize,
     ) -> Result<Self, Error> {
-        // Validate the settings before reading anything.
-        presets::check_intensity(intensity)?;
+        // The one check of the settings, before reading anything.
+        let mastering = mastering.into();
+        mastering.validate()?;
         let threads = crate::parallel::resolve(threads);
         let sampling = analysis::Sampling::default();
         let (excerpts, analysis) = match analysis {
             Some(a) => (analysis::read_excerpts(source, &sampling, threads)?, a),
             None => analysis::read_and_analyze(source, &sampling, threads)?,
         };
-        Self::prepare_from_excerpts(
+        Ok(Self::from_excerpts(
             source,
             &excerpts,
-            preset,
-            intensity,
+            mastering,
             Some(analysis),
             threads,
-        )
+        ))
     }
 
     /// [`Self::prepare`] with the analysis excerpts already read
@@ -170,12 +169,26 @@ impl Mastering {
     pub fn prepare_from_excerpts(
         source: &Source,
         excerpts: &[Vec<f32>],
-        preset: Preset,
-        intensity: f64,
+        mastering: impl Into<MasteringSettings>,
         analysis: Option<TrackAnalysis>,
         threads: usize,
     ) -> Result<Self, Error> {
-        presets::check_intensity(intensity)?;
+        let mastering = mastering.into();
+        mastering.validate()?;
+        Ok(Self::from_excerpts(
+            source, excerpts, mastering, analysis, threads,
+        ))
+    }
+
+    /// [`Self::prepare_from_excerpts`] of settings already checked (at the boundary that took
+    /// them: `Engine::open`, a transition's request, a switch).
+    pub(crate) fn from_excerpts(
+        source: &Source,
+        excerpts: &[Vec<f32>],
+        mastering: MasteringSettings,
+        analysis: Option<TrackAnalysis>,
+        threads: usize,
+    ) -> Self {
         let threads = crate::parallel::resolve(threads);
         let info = source.info();
         let (rate, channels) = (
@@ -184,11 +197,11 @@ impl Mastering {
         );
         let analysis = analysis
             .unwrap_or_else(|| analysis::analyze_excerpts(excerpts, rate, channels, threads));
-        let mut params = design(&analysis, preset, intensity)?;
+        let mut params = presets::design_checked(&analysis, mastering);
         if !params.is_bypass() && !analysis.is_silent() {
             params.gain_db = calibrate_gain(excerpts, rate, channels, &params, threads);
         }
-        Ok(Mastering { analysis, params })
+        Mastering { analysis, params }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::MasteringSettings;
 use crate::analysis::TrackAnalysis;
 use crate::error::MasteringError;
 
@@ -246,14 +247,26 @@ impl MasteringParams {
     }
 }
 
-/// Derives the parameters of `preset` at `intensity` for a track. The loudness gain is the
-/// analysis's estimate (`target - integrated`); [`super::Mastering::prepare`] calibrates it.
+/// Derives the parameters of a preset at an intensity (`mastering`: a [`MasteringSettings`],
+/// or what converts into one: a [`Preset`] at 1, or `(preset, intensity)`) for a track. The
+/// loudness gain is the analysis's estimate (`target - integrated`);
+/// [`super::Mastering::prepare`] calibrates it. The intensity is checked here, once.
 pub fn design(
     analysis: &TrackAnalysis,
-    preset: Preset,
-    intensity: f64,
+    mastering: impl Into<MasteringSettings>,
 ) -> Result<MasteringParams, MasteringError> {
-    check_intensity(intensity)?;
+    let mastering = mastering.into();
+    mastering.validate()?;
+    Ok(design_checked(analysis, mastering))
+}
+
+/// [`design`] of settings already checked (at the boundary that took them).
+pub(crate) fn design_checked(
+    analysis: &TrackAnalysis,
+    mastering: MasteringSettings,
+) -> MasteringParams {
+    debug_assert!(mastering.validate().is_ok(), "checked at the boundary");
+    let MasteringSettings { preset, intensity } = mastering;
     let mut v = preset.values();
     if preset == Preset::Adaptive {
         adapt(&mut v, analysis);
@@ -275,7 +288,7 @@ pub fn design(
     } else {
         (target_lufs - analysis.integrated_lufs).min(MAX_GAIN_DB)
     };
-    Ok(MasteringParams {
+    MasteringParams {
         preset,
         intensity,
         eq_db: v.eq_db.map(|g| g * k),
@@ -292,7 +305,7 @@ pub fn design(
         target_lufs,
         gain_db,
         ceiling_dbtp: CEILING_DBTP,
-    })
+    }
 }
 
 /// Checks that an intensity is a number in [0, 1].
@@ -348,15 +361,15 @@ mod tests {
     #[test]
     fn intensity_scales_parameters_and_is_range_checked() {
         let a = crate::analysis::analyze_samples(&vec![0.1; 48_000 * 2 * 4], 48_000, 2);
-        let full = design(&a, Preset::Warm, 1.0).unwrap();
-        let half = design(&a, Preset::Warm, 0.5).unwrap();
+        let full = design(&a, Preset::Warm).unwrap();
+        let half = design(&a, (Preset::Warm, 0.5)).unwrap();
         assert_eq!(full.eq_db, [1.5, 1.2, 0.3, -0.3, 0.8]);
         assert_eq!(half.eq_db, [0.75, 0.6, 0.15, -0.15, 0.4]);
         assert!((half.ratio - 1.6).abs() < 1e-12);
-        assert!(design(&a, Preset::Warm, 0.0).unwrap().is_bypass());
+        assert!(design(&a, (Preset::Warm, 0.0)).unwrap().is_bypass());
         for bad in [-0.1, 1.5, f64::NAN, f64::INFINITY] {
             assert!(matches!(
-                design(&a, Preset::Warm, bad),
+                design(&a, (Preset::Warm, bad)),
                 Err(MasteringError::InvalidIntensity { .. })
             ));
         }

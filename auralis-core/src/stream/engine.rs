@@ -254,7 +254,6 @@ impl Track {
         if let Some(m) = lock(&self.masterings).get(&choice) {
             return Ok(m.clone());
         }
-        let MasteringSettings { preset, intensity } = choice;
         let source = self.renderer.source();
         let threads = self.renderer.threads();
         let key = self.key(&format!("mastering/{}", choice.key_part()));
@@ -292,9 +291,8 @@ impl Track {
                 }
             };
             lock(&engine.excerpts).put(self.signature, excerpts.clone());
-            let mastering = Mastering::prepare_from_excerpts(
-                source, &excerpts, preset, intensity, analysis, threads,
-            )?;
+            // The settings were checked where they came in (open, a request, a switch).
+            let mastering = Mastering::from_excerpts(source, &excerpts, choice, analysis, threads);
             if let Some(guard) = fresh {
                 guard.complete(json_entry(&mastering.analysis));
             }

@@ -222,6 +222,12 @@ impl Stream {
     /// this stream's chunks without encoding them again). Kept by this stream, so asking again
     /// is free. Checked like any settings.
     pub fn with_settings(&self, settings: StreamSettings) -> Result<Stream, Error> {
+        settings.validate()?;
+        self.sibling(settings)
+    }
+
+    /// [`Self::with_settings`] of settings already checked (by the call that took them).
+    pub(crate) fn sibling(&self, settings: StreamSettings) -> Result<Stream, Error> {
         if settings == self.inner.settings {
             return Ok(self.clone());
         }
@@ -231,7 +237,6 @@ impl Stream {
         {
             return Ok(sib.clone());
         }
-        settings.validate()?;
         let sib = Stream::new(
             self.inner.engine.clone(),
             self.inner.track.clone(),

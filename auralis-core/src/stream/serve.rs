@@ -120,6 +120,7 @@ impl Stream {
         to: impl Into<MasteringSettings>,
     ) -> Result<(Stream, ChunkClusters), Error> {
         let to = to.into();
+        // The one check of the new settings (the rest are this stream's, checked at open).
         to.validate()?;
         self.inner.plan.check_index(index)?;
         let from = self.inner.settings.mastering();
@@ -131,14 +132,14 @@ impl Stream {
         let known = lock(&track.masterings).contains_key(&to);
         let analysis = lock(&track.analysis).clone();
         let plain = || {
-            let target = self.with_settings(settings)?;
+            let target = self.sibling(settings)?;
             let clusters = target.chunk_clusters(index, Some(from))?;
             Ok((target, clusters))
         };
         let Some(analysis) = analysis.filter(|_| !known && to != from) else {
             return plain();
         };
-        let mut params = crate::mastering::design(&analysis, to.preset, to.intensity)?;
+        let mut params = crate::mastering::presets::design_checked(&analysis, to);
         if params.is_bypass() {
             return plain();
         }
@@ -166,7 +167,7 @@ impl Stream {
         )?;
         // The calibration, while the first part is read (an error drops the render, which
         // stops it).
-        let target = self.with_settings(settings)?;
+        let target = self.sibling(settings)?;
         params.gain_db = target.mastering().gain_db;
         if params != *target.mastering() {
             // Not the parameters the design gave (it cannot happen: only the gain is

@@ -37,7 +37,7 @@ pub fn settings(preset: Preset) -> StreamSettings {
 pub fn reference_segments(path: &Path, preset: Preset, intensity: f64) -> Vec<Vec<u8>> {
     let source = Source::open(path).unwrap();
     let renderer = Renderer::new(source.clone());
-    let mastering = Mastering::prepare(&source, preset, intensity, None, 0).unwrap();
+    let mastering = Mastering::prepare(&source, (preset, intensity), None, 0).unwrap();
     let plan = renderer.plan(CHUNK_S).unwrap();
     plan.chunks()
         .map(|c| {

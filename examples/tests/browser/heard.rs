@@ -45,7 +45,7 @@ impl Expected {
         let source = auralis_core::Source::open(&f.wav).unwrap();
         let renderer = auralis_core::Renderer::new(source.clone());
         let mastering =
-            auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, 1.0, None, 0)
+            auralis_core::Mastering::prepare(&source, auralis_core::Preset::Adaptive, None, 0)
                 .unwrap();
         let plan = renderer.plan(5.0).unwrap();
         Expected {
