@@ -402,3 +402,101 @@ fn queue_chunks_unit_by_unit_join_to_their_media_segments_in_every_layout() {
         );
     }
 }
+
+#[test]
+fn a_rendered_queue_chunk_is_kept_once_for_both_containers_and_served_right_at_any_place() {
+    use auralis_core::cache::Origin;
+    use auralis_core::QueueLayout;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = three_tracks(dir.path());
+    let extra = track(dir.path(), "d.wav", 30.0, 4);
+    let webm = settings(Preset::Adaptive);
+    let mp4 = mp4_settings();
+    let joins = [Join::Gapless, Join::Gapless];
+    let layout = QueueLayout::Continuous;
+    // What each queue's chunks are, each from an engine of its own.
+    let fresh = |paths: &[PathBuf], joins: &[Join], s, layout| {
+        let q = Queue::open_with_layout(
+            &memory_engine(),
+            &items(paths),
+            joins,
+            s,
+            GainMode::Track,
+            layout,
+        )
+        .unwrap();
+        (0..q.total_chunks())
+            .map(|k| q.chunk_media_segment(k).unwrap().bytes.to_vec())
+            .collect::<Vec<_>>()
+    };
+    let engine = memory_engine();
+    let open = |paths: &[PathBuf], joins: &[Join], s| {
+        Queue::open_with_layout(&engine, &items(paths), joins, s, GainMode::Track, layout).unwrap()
+    };
+    let (a_webm, a_mp4) = (open(&paths, &joins, webm), open(&paths, &joins, mp4));
+    let n = a_webm.total_chunks();
+    for k in 0..n {
+        assert_eq!(
+            a_webm.chunk_media_segment(k).unwrap().origin,
+            Origin::Computed
+        );
+    }
+    let computed = engine.stats().cache.computed;
+    // The MP4 queue renders nothing: the entries are the chunks' packets, muxed when served.
+    let want_mp4 = fresh(&paths, &joins, mp4, layout);
+    for k in 0..n {
+        let served = a_mp4.chunk_media_segment(k).unwrap();
+        assert_eq!(served.origin, Origin::Memory, "chunk {k}");
+        assert!(*served.bytes == want_mp4[k as usize][..], "chunk {k}");
+        // A repeat is the kept segment itself.
+        assert!(Arc::ptr_eq(
+            &served.bytes,
+            &a_mp4.chunk_media_segment(k).unwrap().bytes
+        ));
+    }
+    assert_eq!(engine.stats().cache.computed, computed);
+    // The same tracks later on another queue's timeline (after a track of exactly one chunk,
+    // so that the continuous layout's chunks have the same content too): chunks of the same
+    // packets at other places are muxed for their own place, never served from the first
+    // queue's kept segment.
+    let longer: Vec<PathBuf> = std::iter::once(extra)
+        .chain(paths.iter().cloned())
+        .collect();
+    let joins3 = [Join::Gapless; 3];
+    for layout in [QueueLayout::Shared, QueueLayout::Continuous] {
+        let engine = memory_engine();
+        let open = |paths: &[PathBuf], joins: &[Join]| {
+            Queue::open_with_layout(&engine, &items(paths), joins, webm, GainMode::Track, layout)
+                .unwrap()
+        };
+        let first = open(&paths, &joins);
+        for k in 0..first.total_chunks() {
+            first.chunk_media_segment(k).unwrap();
+        }
+        let before = engine.stats().cache.computed;
+        let later = open(&longer, &joins3);
+        let want = fresh(&longer, &joins3, webm, layout);
+        let mut reused = 0;
+        for k in 0..later.total_chunks() {
+            let served = later.chunk_media_segment(k).unwrap();
+            reused += u64::from(served.origin == Origin::Memory);
+            assert!(
+                *served.bytes == want[k as usize][..],
+                "{layout:?} chunk {k}"
+            );
+        }
+        // Entries were shared (the place-free packets), so the test saw the case it is for.
+        assert!(
+            reused >= first.total_chunks() - 1,
+            "{layout:?}: {reused} reused"
+        );
+        assert!(engine.stats().cache.computed < before + later.total_chunks());
+    }
+    // Unit by unit from the cache, the same bytes.
+    for k in 0..n {
+        let units = a_mp4.chunk_clusters(k, None).unwrap();
+        assert_eq!(units.origin(), Origin::Memory);
+        assert!(units.map(Result::unwrap).collect::<Vec<_>>().concat() == want_mp4[k as usize]);
+    }
+}

@@ -210,21 +210,6 @@ impl ChunkClusters {
         }
     }
 
-    /// A chunk's units from the bytes of its whole media segment in `container`.
-    pub(crate) fn cached(
-        origin: Origin,
-        bytes: std::sync::Arc<[u8]>,
-        container: Container,
-    ) -> Self {
-        let mut at = 0;
-        let units = std::iter::from_fn(move || {
-            let unit = container.split(&bytes[at..]).into_iter().next()?.to_vec();
-            at += unit.len();
-            Some(Ok(unit))
-        });
-        Self::other(origin, units)
-    }
-
     /// A chunk's units from another producer; it ends at its first error.
     pub(crate) fn other(
         origin: Origin,

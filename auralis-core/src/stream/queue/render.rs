@@ -58,15 +58,16 @@ impl Queue {
 
     // ---- internals ----
 
-    /// The key of a boundary chunk: every item its input touches (signature, mastering, place
-    /// relative to the chunk, fades), the Opus settings and how its last block ends.
+    /// The key of a boundary chunk's packets: every item its input touches (signature,
+    /// mastering, place relative to the chunk, fades), the layout, the Opus settings and how its
+    /// last block ends (which changes the encoder's input past a cut). Not the container: the
+    /// entry is muxed when served, so a WebM and an MP4 queue of one layout share it.
     pub(super) fn boundary_key(&self, chunk: &QueueChunk) -> CacheKey {
         let (from, to) = self.input_span(chunk);
         let items = &self.inner.items;
         let mut what = format!(
-            "queue/{}/{}/{}/{} frames/{:?}\n",
+            "queue packets/{}/{}/{} frames/{:?}\n",
             self.inner.layout.name(),
-            self.inner.settings.container.name(),
             self.inner.settings.opus.bitrate_bps,
             chunk.frames,
             self.last_block(chunk),
@@ -108,9 +109,30 @@ impl Queue {
         &self,
         chunk: &QueueChunk,
         from: Option<&Queue>,
-    ) -> Result<(Vec<Vec<u8>>, Vec<f32>), Error> {
+    ) -> Result<(opus::EncodedChunk, Vec<f32>), Error> {
         let (encoded, _, pcm) = self.start_render(chunk, from).finish_encoded()?;
-        Ok((encoded.packets, pcm))
+        Ok((encoded, pcm))
+    }
+
+    /// What a chunk's muxing on the queue's timeline depends on beyond its packets (the
+    /// container, the layout, where the chunk and its item start, the item's millisecond
+    /// timestamp and how the chunk ends): the name of its served form
+    /// ([`crate::cache::CacheKey::form`]), so that a segment kept for one queue is never served
+    /// for another whose chunk has the same packets at another place.
+    pub(super) fn mux_form(&self, chunk: &QueueChunk) -> String {
+        let item = &self.inner.items[chunk.item];
+        format!(
+            "queue {} {} chunk {} of {} at {} frames {} item at {} ms {} end {:?}",
+            self.inner.settings.container.name(),
+            self.inner.layout.name(),
+            chunk.index,
+            self.total_chunks(),
+            chunk.start_frame,
+            chunk.frames,
+            item.place.start_frame,
+            item.ms,
+            self.last_block(chunk),
+        )
     }
 
     /// Starts rendering a chunk from the queue's audio: its parts (the grid of

@@ -2,6 +2,7 @@
 //! unit by unit; transitions between two queues on one timeline; playlists and edits.
 
 use super::*;
+use crate::stream::clusters::ChunkGroups;
 
 impl Queue {
     /// Chunk `index` as a media segment on the queue's timeline, in the queue's container. An
@@ -20,17 +21,7 @@ impl Queue {
                 origin,
             });
         }
-        let key = self.boundary_key(&chunk);
-        let (entry, origin) = item.stream.engine().cache().get_or_compute(key, || {
-            self.check_unchanged(None)?;
-            let (packets, _) = self.render_chunk(&chunk, None)?;
-            self.check_unchanged(None)?;
-            Ok::<_, Error>(CacheEntry::new(self.mux(&chunk, &packets)))
-        })?;
-        Ok(Served {
-            bytes: entry.bytes,
-            origin,
-        })
+        self.rendered_segment(&chunk, None)
     }
 
     /// Chunk `index` as a transition from `from`, the same queue under other masterings (an
@@ -47,18 +38,48 @@ impl Queue {
         let Some(from) = self.transition_source(&chunk, Some(from))? else {
             return self.chunk_media_segment(index);
         };
-        let key = self.render_key(&chunk, Some(&from));
-        let item = &self.inner.items[chunk.item];
-        let (entry, origin) = item.stream.engine().cache().get_or_compute(key, || {
-            self.check_unchanged(Some(&from))?;
-            let (packets, _) = self.render_chunk(&chunk, Some(&from))?;
-            self.check_unchanged(Some(&from))?;
-            Ok::<_, Error>(CacheEntry::new(self.mux(&chunk, &packets)))
+        self.rendered_segment(&chunk, Some(&from))
+    }
+
+    /// A chunk rendered from the queue's audio (a boundary chunk, or a transition from `from`),
+    /// whole: the segment as last served, if memory still has it; else the cache entry (the
+    /// chunk's packets, container-neutral as a track's: `format::packets`), cached or rendered
+    /// now, muxed on the queue's timeline and kept in memory under its own key.
+    fn rendered_segment(&self, chunk: &QueueChunk, from: Option<&Queue>) -> Result<Served, Error> {
+        let key = self.render_key(chunk, from);
+        let cache = self.inner.items[chunk.item].stream.engine().cache();
+        let form = key.form(&self.mux_form(chunk));
+        if let Some(bytes) = cache.memory_form(form) {
+            return Ok(Served {
+                bytes,
+                origin: Origin::Memory,
+            });
+        }
+        let (entry, origin) = cache.get_or_compute(key, || {
+            self.check_unchanged(from)?;
+            let (encoded, _) = self.render_chunk(chunk, from)?;
+            self.finished_chunk(from, &encoded)
         })?;
-        Ok(Served {
-            bytes: entry.bytes,
-            origin,
-        })
+        let bytes: Arc<[u8]> = self
+            .mux(chunk, &crate::format::packets::view(&entry.bytes)?.packets)
+            .into();
+        cache.keep_memory_form(form, bytes.clone());
+        Ok(Served { bytes, origin })
+    }
+
+    /// A chunk rendered from the queue's audio made ready for the cache (whole, or unit by unit
+    /// in `Progressive`): every file must still be as it was opened (else nothing is cached),
+    /// and the entry is the chunk's packets, as a track's (`Stream::finished_chunk`). The
+    /// queue's own timestamps and last block are applied when it is served.
+    pub(super) fn finished_chunk(
+        &self,
+        from: Option<&Queue>,
+        encoded: &opus::EncodedChunk,
+    ) -> Result<CacheEntry, Error> {
+        self.check_unchanged(from)?;
+        Ok(CacheEntry::new(crate::format::packets::encode(
+            encoded, false,
+        )))
     }
 
     /// Chunk `index` unit by unit (WebM Clusters or MP4 fragments of 1 s), to send as each is
@@ -76,25 +97,15 @@ impl Queue {
         let groups = crate::units::packet_count(chunk.frames).div_ceil(CLUSTER_PACKETS);
         if from.is_none() && !chunk.boundary {
             // The track's own packet groups, moved to the queue's timeline.
-            let (origin, mut own) = item.stream.chunk_groups(chunk.item_chunk, None)?;
-            let queue = self.clone();
-            let mut c = 0;
-            let units = std::iter::from_fn(move || {
-                let group = own.next_group()?;
-                let unit = group.map(|g| queue.mux_group(&chunk, c, &g.packets, c + 1 == groups));
-                c += 1;
-                Some(unit)
-            });
-            return Ok(ChunkClusters::other(origin, units));
+            let (origin, own) = item.stream.chunk_groups(chunk.item_chunk, None)?;
+            return Ok(self.units_of(chunk, origin, own));
         }
         let key = self.render_key(&chunk, from.as_ref());
         let engine = &item.stream.inner.engine.inner;
         match engine.cache.claim(key) {
-            Claim::Hit(entry, origin) => Ok(ChunkClusters::cached(
-                origin,
-                entry.bytes,
-                self.inner.settings.container,
-            )),
+            Claim::Hit(entry, origin) => {
+                Ok(self.units_of(chunk, origin, ChunkGroups::cached(entry.bytes)?))
+            }
             Claim::Miss(guard) => {
                 self.check_unchanged(from.as_ref())?;
                 let render = self.start_render(&chunk, from.as_ref());
@@ -107,13 +118,28 @@ impl Queue {
                         render,
                         emitted: 0,
                         groups,
-                        bytes: Vec::new(),
+                        packets: Vec::new(),
                         guard: Some(guard),
                         _foreground: engine.prefetch.foreground(),
                     },
                 ))
             }
         }
+    }
+
+    /// Chunk `chunk`'s units from packet groups (a track's own chunk, or a cached entry), each
+    /// muxed on the queue's timeline as it is asked for.
+    fn units_of(&self, chunk: QueueChunk, origin: Origin, mut own: ChunkGroups) -> ChunkClusters {
+        let groups = crate::units::packet_count(chunk.frames).div_ceil(CLUSTER_PACKETS);
+        let queue = self.clone();
+        let mut c = 0;
+        let units = std::iter::from_fn(move || {
+            let group = own.next_group()?;
+            let unit = group.map(|g| queue.mux_group(&chunk, c, &g.packets, c + 1 == groups));
+            c += 1;
+            Some(unit)
+        });
+        ChunkClusters::other(origin, units)
     }
 
     /// `from` as the source of a transition into chunk `chunk`: checked to lie on this queue's
@@ -263,8 +289,8 @@ struct Progressive {
     render: ChunkRender,
     emitted: usize,
     groups: usize,
-    /// The units made, for the cache.
-    bytes: Vec<u8>,
+    /// The packets encoded, for the cache.
+    packets: Vec<Vec<u8>>,
     guard: Option<FlightGuard>,
     _foreground: crate::prefetch::ForegroundGuard,
 }
@@ -279,19 +305,26 @@ impl Iterator for Progressive {
                 let unit = self
                     .queue
                     .mux_group(&self.chunk, self.emitted, &group.packets, last);
-                self.bytes.extend_from_slice(&unit);
+                self.packets.extend(group.packets);
                 self.emitted += 1;
                 Some(Ok(unit))
             }
             Some(Err(e)) => Some(Err(e)),
             None => {
                 let guard = self.guard.take()?;
-                // Cache only what was made from the files as they were opened.
-                if let Err(e) = self.queue.check_unchanged(self.from.as_ref()) {
-                    return Some(Err(e));
+                let encoded = opus::EncodedChunk {
+                    packets: std::mem::take(&mut self.packets),
+                    start_frame: self.chunk.start_frame,
+                    frames: self.chunk.frames,
+                    padding_frames: crate::units::padding_frames(self.chunk.frames),
+                };
+                match self.queue.finished_chunk(self.from.as_ref(), &encoded) {
+                    Ok(entry) => {
+                        guard.complete(entry);
+                        None
+                    }
+                    Err(e) => Some(Err(e)),
                 }
-                guard.complete(CacheEntry::new(std::mem::take(&mut self.bytes)));
-                None
             }
         }
     }
