@@ -132,6 +132,13 @@ pub enum PlanError {
     /// The track has no frames, so it has no chunks.
     #[error("the track is empty: it has no chunks")]
     EmptyTrack,
+    /// A frame where a segment would start (a switch at the playhead) that is not on the
+    /// 20 ms packet grid.
+    #[error("frame {frame} is not on the 20 ms packet grid (a multiple of 960 frames at 48 kHz)")]
+    OffPacketGrid {
+        /// The frame given.
+        frame: u64,
+    },
 }
 
 /// Why mastering settings are invalid.
@@ -304,7 +311,9 @@ impl Error {
                     ErrorKind::IndexOutOfRange
                 }
                 PlanError::EmptyTrack => ErrorKind::Decode,
-                PlanError::InvalidChunkLength { .. } => ErrorKind::InvalidArgument,
+                PlanError::InvalidChunkLength { .. } | PlanError::OffPacketGrid { .. } => {
+                    ErrorKind::InvalidArgument
+                }
             },
             Error::Mastering(m) => match m {
                 MasteringError::UnknownPreset { .. } | MasteringError::InvalidIntensity { .. } => {

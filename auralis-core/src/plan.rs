@@ -160,6 +160,23 @@ impl ChunkPlan {
         Ok(frame / self.chunk_frames)
     }
 
+    /// The rest of the chunk holding `frame`, from `frame` to the chunk's end: what a switch at
+    /// the playhead renders (a segment a player appends over what it buffered from `frame` on).
+    /// `frame` must lie inside the track ([`PlanError::TimeOutOfRange`]) on the 20 ms packet
+    /// grid ([`PlanError::OffPacketGrid`]); a chunk's first frame gives the whole chunk.
+    pub fn tail_from(&self, frame: u64) -> Result<ChunkRange, PlanError> {
+        let index = self.chunk_at_frame(frame)?;
+        if !frame.is_multiple_of(PACKET_FRAMES as u64) {
+            return Err(PlanError::OffPacketGrid { frame });
+        }
+        let chunk = self.chunk(index)?;
+        Ok(ChunkRange {
+            index,
+            start_frame: frame,
+            frames: chunk.start_frame + chunk.frames - frame,
+        })
+    }
+
     /// The chunk to play from `seconds` (for seeking). The track's end time maps to the last
     /// chunk; anything outside `[0, duration]` or not finite is an error.
     pub fn chunk_at_time(&self, seconds: f64) -> Result<u64, PlanError> {

@@ -146,6 +146,32 @@ impl ChunkRender {
         Self::checked_spawn(renderer, plan, index, params, None, transition, opus)
     }
 
+    /// [`Self::start`] from frame `at_frame` to the end of its chunk
+    /// ([`ChunkPlan::tail_from`]): a switch at the playhead. With a `transition` the fade
+    /// starts at `at_frame` and the encoder's pre-roll before it is the old mastering's audio,
+    /// so the segment, appended over what a player buffered from `at_frame` on, joins what
+    /// plays before it as two chunks join. At a chunk's first frame it is [`Self::start`] of
+    /// that chunk. Settings and frame are checked before any work.
+    pub fn start_at(
+        renderer: &Renderer,
+        plan: &ChunkPlan,
+        at_frame: u64,
+        params: &MasteringParams,
+        transition: Option<&Transition>,
+        opus: Option<&OpusSettings>,
+    ) -> Result<Self, Error> {
+        if let Some(settings) = opus {
+            settings.validate()?;
+        }
+        let index = plan.chunk_at_frame(at_frame)?;
+        checked_chunk(renderer, plan, index)?;
+        let range = plan.tail_from(at_frame)?;
+        let is_last = index + 1 == plan.total_chunks();
+        Ok(Self::spawn(
+            renderer, range, is_last, params, None, transition, opus,
+        ))
+    }
+
     /// [`Self::start`] for a mastering whose loudness gain is still being calibrated: `params`
     /// are its parameters but the gain (`params.gain_db` is not used), `gain` gives the gain
     /// when it is known. The first part reads, resamples and shapes its audio (every stage

@@ -34,7 +34,7 @@ impl Stream {
 
     /// Chunk `index`'s mastered audio: interleaved 48 kHz `f32`, exactly its frames. Cached.
     pub fn chunk_pcm(&self, index: u64) -> Result<Vec<f32>, Error> {
-        let (target, key) = self.prepare_request(index, None, Kind::Pcm)?;
+        let (target, key) = self.prepare_request(index, None, None, Kind::Pcm)?;
         let _foreground = self.inner.engine.inner.prefetch.foreground();
         let (entry, _) = self.inner.engine.cache().get_or_compute(key, || {
             let pcm = target.run(|| {

@@ -9,7 +9,7 @@ impl Stream {
     /// or on disk, so that serving it renders nothing: what a pre-render job skips. Checks the
     /// request like [`Self::chunk_etag`].
     pub fn is_cached(&self, index: u64, from: Option<MasteringSettings>) -> Result<bool, Error> {
-        let (_, key) = self.prepare_request(index, from, Kind::Packets)?;
+        let (_, key) = self.prepare_request(index, None, from, Kind::Packets)?;
         Ok(self.inner.engine.cache().contains(key))
     }
 
@@ -22,7 +22,7 @@ impl Stream {
     /// any work and a CDN may keep the bytes for good. Checks the index, the transition and
     /// that the file is unchanged like a request does.
     pub fn chunk_etag(&self, index: u64, from: Option<MasteringSettings>) -> Result<String, Error> {
-        let (_, key) = self.prepare_request(index, from, Kind::Packets)?;
+        let (_, key) = self.prepare_request(index, None, from, Kind::Packets)?;
         Ok(entity_tag(
             format!("{:032x} {}", key.0, self.container().name()).as_bytes(),
         ))
@@ -37,7 +37,7 @@ impl Stream {
     /// Chunk `index` as a media segment in the stream's container (WebM Clusters or MP4
     /// fragments), cached.
     pub fn chunk_media_segment(&self, index: u64) -> Result<Served, Error> {
-        self.media_segment(index, None, true)
+        self.media_segment(index, None, None, true)
     }
 
     /// Chunk `index` as a transition from other settings: it starts as `from`'s audio and
@@ -48,7 +48,73 @@ impl Stream {
         index: u64,
         from: impl Into<MasteringSettings>,
     ) -> Result<Served, Error> {
-        self.media_segment(index, Some(from.into()), true)
+        self.media_segment(index, None, Some(from.into()), true)
+    }
+
+    /// A switch at the playhead, on the stream switched to: from frame `at_frame` (on the
+    /// 20 ms packet grid, inside the track) to the end of its chunk, this stream's audio
+    /// crossfaded from `from`'s over the settings' fade starting at `at_frame`, as a media
+    /// segment in the stream's container (cached under its own key). The encoder's pre-roll
+    /// before `at_frame` is `from`'s audio, so a player that removes what it buffered from
+    /// `at_frame` on and appends this (then this stream's next chunks) plays through the
+    /// switch as through a chunk join: the new settings are heard from `at_frame`, fully
+    /// after the fade. At a chunk's first frame this is [`Self::transition_media_segment`] of
+    /// that chunk; `from` equal to this stream's settings gives the rest of the chunk as it
+    /// is. A frame off the grid is [`crate::PlanError::OffPacketGrid`], past the end
+    /// [`crate::PlanError::TimeOutOfRange`], both before any work.
+    pub fn transition_segment_at(
+        &self,
+        at_frame: u64,
+        from: impl Into<MasteringSettings>,
+    ) -> Result<Served, Error> {
+        let (index, at) = self.switch_point(at_frame)?;
+        self.media_segment(index, at, Some(from.into()), true)
+    }
+
+    /// [`Self::transition_segment_at`] unit by unit (WebM Clusters or MP4 fragments of 1 s
+    /// from `at_frame`), each given as soon as it is encoded (the first after a 2 s part), as
+    /// [`Self::chunk_clusters`] gives a chunk; the units joined are its bytes.
+    pub fn transition_clusters_at(
+        &self,
+        at_frame: u64,
+        from: impl Into<MasteringSettings>,
+    ) -> Result<ChunkClusters, Error> {
+        let (index, at) = self.switch_point(at_frame)?;
+        let (origin, groups) = self.chunk_groups(index, at, Some(from.into()))?;
+        Ok(ChunkClusters::groups(origin, groups, self.container()))
+    }
+
+    /// A preset or intensity switch at the playhead, asked of the stream that plays: the
+    /// stream of `to` (as [`Stream::with_mastering`] gives it) and, unit by unit, the rest of
+    /// the chunk from `at_frame` as a transition from this stream's mastering (the bytes of
+    /// `transition_clusters_at(at_frame, this stream's mastering)` on that stream). Errors are
+    /// those of the two calls it stands for.
+    pub fn switch_clusters_at(
+        &self,
+        at_frame: u64,
+        to: impl Into<MasteringSettings>,
+    ) -> Result<(Stream, ChunkClusters), Error> {
+        let to = to.into();
+        // The one check of the new settings (the rest are this stream's, checked at open).
+        to.validate()?;
+        let (index, at) = self.switch_point(at_frame)?;
+        let target = self.sibling(StreamSettings {
+            mastering: to,
+            ..self.inner.settings
+        })?;
+        let from = self.inner.settings.mastering();
+        let (origin, groups) = target.chunk_groups(index, at, Some(from))?;
+        let container = target.container();
+        Ok((target, ChunkClusters::groups(origin, groups, container)))
+    }
+
+    /// The chunk holding `at_frame` and where in it the segment starts (`None`: at its start,
+    /// the whole chunk).
+    fn switch_point(&self, at_frame: u64) -> Result<(u64, Option<u64>), Error> {
+        let plan = &self.inner.plan;
+        let tail = plan.tail_from(at_frame)?;
+        let start = plan.chunk(tail.index)?.start_frame;
+        Ok((tail.index, (at_frame != start).then_some(at_frame)))
     }
 
     /// Chunk `index` as a standalone file in the stream's container: init segment + media
@@ -70,32 +136,34 @@ impl Stream {
         index: u64,
         from: Option<MasteringSettings>,
     ) -> Result<ChunkClusters, Error> {
-        let (origin, groups) = self.chunk_groups(index, from)?;
+        let (origin, groups) = self.chunk_groups(index, None, from)?;
         Ok(ChunkClusters::groups(origin, groups, self.container()))
     }
 
-    /// Chunk `index`'s packet groups (a transition from `from` when given): from the cache if
-    /// there, else from a render started now, which caches the chunk after its last group.
+    /// Chunk `index`'s packet groups (from frame `at` when given; a transition from `from`
+    /// when given): from the cache if there, else from a render started now, which caches the
+    /// chunk after its last group.
     pub(crate) fn chunk_groups(
         &self,
         index: u64,
+        at: Option<u64>,
         from: Option<MasteringSettings>,
     ) -> Result<(Origin, ChunkGroups), Error> {
-        let (target, key) = self.prepare_request(index, from, Kind::Packets)?;
+        let (target, key) = self.prepare_request(index, at, from, Kind::Packets)?;
         let foreground = self.inner.engine.inner.prefetch.foreground();
         match self.inner.engine.cache().claim(key) {
             Claim::Hit(entry, origin) => Ok((origin, ChunkGroups::cached(entry.bytes)?)),
             Claim::Miss(guard) => {
                 // Parts render in the background from here; the file is checked again
                 // before the result is cached.
-                let encoder = target.start_chunk(index, from)?;
+                let encoder = target.start_chunk(index, at, from)?;
                 let live = Live {
                     encoder,
                     guard: Some(guard),
                     packets: Vec::new(),
                     stream: target.clone(),
                     index,
-                    note_level: from.is_none(),
+                    note_level: from.is_none() && at.is_none(),
                     _foreground: foreground,
                 };
                 Ok((Origin::Computed, ChunkGroups::Live(Box::new(live))))
@@ -144,7 +212,7 @@ impl Stream {
             return plain();
         }
         track.check_unchanged()?;
-        let key = request_key(track, &settings, index, Some(from), Kind::Packets);
+        let key = request_key(track, &settings, index, None, Some(from), Kind::Packets);
         let foreground = self.inner.engine.inner.prefetch.foreground();
         let guard = match self.inner.engine.cache().claim(key) {
             Claim::Hit(..) => return plain(),
@@ -196,23 +264,26 @@ impl Stream {
         ))
     }
 
-    /// Starts rendering and encoding chunk `index` (a transition from `from` when given) on the
-    /// renderer's threads (the request has checked the file).
+    /// Starts rendering and encoding chunk `index` (from frame `at` when given; a transition
+    /// from `from` when given) on the renderer's threads (the request has checked the file).
     pub(super) fn start_chunk(
         &self,
         index: u64,
+        at: Option<u64>,
         from: Option<MasteringSettings>,
     ) -> Result<ChunkRender, Error> {
         // The file was checked by the request (`prepare_request`) and is checked again before
         // the result is cached; a check around the start itself would see nothing new.
-        ChunkRender::start(
-            &self.inner.track.renderer,
-            &self.inner.plan,
-            index,
-            &self.inner.mastering.params,
-            self.transition_from(from)?.as_ref(),
-            Some(&self.inner.settings.opus),
-        )
+        let (renderer, plan) = (&self.inner.track.renderer, &self.inner.plan);
+        let params = &self.inner.mastering.params;
+        let transition = self.transition_from(from)?;
+        let opus = Some(&self.inner.settings.opus);
+        match at {
+            None => ChunkRender::start(renderer, plan, index, params, transition.as_ref(), opus),
+            Some(at) => {
+                ChunkRender::start_at(renderer, plan, at, params, transition.as_ref(), opus)
+            }
+        }
     }
 
     pub(super) fn transition_from(
@@ -231,14 +302,23 @@ impl Stream {
         }))
     }
 
-    /// Checks the index, the transition's settings and the file; returns the cache key.
+    /// Checks the index (and the frame `at` where the segment starts inside the chunk, when
+    /// given), the transition's settings and the file; returns the cache key.
     pub(super) fn prepare_request(
         &self,
         index: u64,
+        at: Option<u64>,
         from: Option<MasteringSettings>,
         kind: Kind,
     ) -> Result<(Stream, CacheKey), Error> {
         self.inner.plan.check_index(index)?;
+        if let Some(at) = at {
+            let tail = self.inner.plan.tail_from(at)?;
+            debug_assert_eq!(
+                tail.index, index,
+                "the switch point lies in the chunk asked for"
+            );
+        }
         let s = &self.inner.settings;
         let from = from.filter(|m| *m != s.mastering());
         if let Some(m) = from {
@@ -247,17 +327,18 @@ impl Stream {
         self.inner.track.check_unchanged()?;
         Ok((
             self.clone(),
-            request_key(&self.inner.track, s, index, from, kind),
+            request_key(&self.inner.track, s, index, at, from, kind),
         ))
     }
 
     pub(super) fn media_segment(
         &self,
         index: u64,
+        at: Option<u64>,
         from: Option<MasteringSettings>,
         foreground: bool,
     ) -> Result<Served, Error> {
-        let (_, key) = self.prepare_request(index, from, Kind::Packets)?;
+        let (_, key) = self.prepare_request(index, at, from, Kind::Packets)?;
         // The segment as last served in this container, if memory still has it: no mux.
         let form = key.form(self.container().name());
         let cache = self.inner.engine.cache();
@@ -267,7 +348,7 @@ impl Stream {
                 origin: Origin::Memory,
             });
         }
-        let (entry, origin) = self.entry_of(key, index, from, foreground)?;
+        let (entry, origin) = self.entry_of(key, index, at, from, foreground)?;
         let bytes: Arc<[u8]> = packets::view(&entry.bytes)?
             .media_segment(self.container())
             .into();
@@ -283,8 +364,8 @@ impl Stream {
         from: Option<MasteringSettings>,
         foreground: bool,
     ) -> Result<(CacheEntry, Origin), Error> {
-        let (_, key) = self.prepare_request(index, from, Kind::Packets)?;
-        self.entry_of(key, index, from, foreground)
+        let (_, key) = self.prepare_request(index, None, from, Kind::Packets)?;
+        self.entry_of(key, index, None, from, foreground)
     }
 
     /// [`Self::chunk_entry`] once the request is checked and its key known.
@@ -292,13 +373,15 @@ impl Stream {
         &self,
         key: CacheKey,
         index: u64,
+        at: Option<u64>,
         from: Option<MasteringSettings>,
         foreground: bool,
     ) -> Result<(CacheEntry, Origin), Error> {
         let _foreground = foreground.then(|| self.inner.engine.inner.prefetch.foreground());
         self.inner.engine.cache().get_or_compute(key, || {
-            let (chunk, is_last, pcm) = self.start_chunk(index, from)?.finish_encoded()?;
-            self.finished_chunk(index, from.is_none(), &chunk, is_last, &pcm)
+            let (chunk, is_last, pcm) = self.start_chunk(index, at, from)?.finish_encoded()?;
+            let plain = from.is_none() && at.is_none();
+            self.finished_chunk(index, plain, &chunk, is_last, &pcm)
         })
     }
 
@@ -323,12 +406,14 @@ impl Stream {
     }
 }
 
-/// The cache key of chunk `index` of `track` with `settings` (a transition from `from`, which
-/// differs from the settings' own mastering, when given).
+/// The cache key of chunk `index` of `track` with `settings` (from frame `at` inside it when
+/// given; a transition from `from`, which differs from the settings' own mastering, when
+/// given).
 pub(super) fn request_key(
     track: &Track,
     s: &StreamSettings,
     index: u64,
+    at: Option<u64>,
     from: Option<MasteringSettings>,
     kind: Kind,
 ) -> CacheKey {
@@ -345,6 +430,9 @@ pub(super) fn request_key(
         );
     }
     what += &format!("/chunk {index}");
+    if let Some(at) = at {
+        what += &format!(" from frame {at}");
+    }
     track.key(&what)
 }
 

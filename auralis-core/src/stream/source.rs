@@ -78,7 +78,7 @@ impl ChunkSource for Stream {
     }
 
     fn segment(&self, index: u64, from: Option<&MasteringSettings>) -> Result<Served, Error> {
-        self.media_segment(index, from.copied(), true)
+        self.media_segment(index, None, from.copied(), true)
     }
 
     fn units(&self, index: u64, from: Option<&MasteringSettings>) -> Result<ChunkClusters, Error> {

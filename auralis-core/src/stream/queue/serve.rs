@@ -97,7 +97,7 @@ impl Queue {
         let groups = crate::units::packet_count(chunk.frames).div_ceil(CLUSTER_PACKETS);
         if from.is_none() && !chunk.boundary {
             // The track's own packet groups, moved to the queue's timeline.
-            let (origin, own) = item.stream.chunk_groups(chunk.item_chunk, None)?;
+            let (origin, own) = item.stream.chunk_groups(chunk.item_chunk, None, None)?;
             return Ok(self.units_of(chunk, origin, own));
         }
         let key = self.render_key(&chunk, from.as_ref());
