@@ -213,3 +213,136 @@ fn a_switch_off_the_packet_grid_or_past_the_end_is_refused_before_any_work() {
         .is_err());
     assert_eq!(engine.stats().cache.computed, computed, "nothing rendered");
 }
+
+#[test]
+fn an_ab_switch_inside_a_queue_chunk_is_heard_from_its_frame_in_both_layouts() {
+    use auralis_core::stream::{GainMode, Join, Queue, QueueItem};
+    use auralis_core::{MasteringSettings, QueueLayout};
+    let dir = tempfile::tempdir().unwrap();
+    let paths = common::queues::three_tracks(dir.path());
+    let engine = memory_engine();
+    let joins = [Join::Gapless, Join::Crossfade { seconds: 2.5 }];
+    let items = |preset: Preset| -> Vec<QueueItem> {
+        paths
+            .iter()
+            .map(|p| QueueItem {
+                mastering: MasteringSettings::new(preset, 1.0),
+                ..QueueItem::new(p.clone())
+            })
+            .collect()
+    };
+    let ch = 2;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    for (layout, s) in [
+        (QueueLayout::Shared, settings(Preset::Adaptive)),
+        (QueueLayout::Continuous, settings(Preset::Adaptive)),
+        (QueueLayout::Continuous, common::queues::mp4_settings()),
+    ] {
+        let open = |preset| {
+            Queue::open_with_layout(&engine, &items(preset), &joins, s, GainMode::Track, layout)
+                .unwrap()
+        };
+        // A: mastered; B: the original audio (the A/B button).
+        let (a, b) = (open(Preset::Warm), open(Preset::None));
+        let frames = a.frames();
+        let (pcm_a, pcm_b) = (
+            a.pcm(0, frames as i64).unwrap(),
+            b.pcm(0, frames as i64).unwrap(),
+        );
+        for _ in 0..3 {
+            // A frame on the packet grid of the chunk it falls in, not the chunk's first.
+            let chunk = a.chunk(rng.gen_range(0..a.total_chunks())).unwrap();
+            let grid = match layout {
+                QueueLayout::Continuous => 0,
+                QueueLayout::Shared => a.places()[chunk.item].start_frame,
+            };
+            let packets = chunk.frames / PACKET_FRAMES as u64;
+            if packets < 2 {
+                continue;
+            }
+            let at = chunk.start_frame + PACKET_FRAMES as u64 * rng.gen_range(1..packets)
+                - (chunk.start_frame - grid) % PACKET_FRAMES as u64;
+            let tail = b.transition_segment_at(at, &a).unwrap();
+            let units: Vec<Vec<u8>> = b
+                .transition_clusters_at(at, &a)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(
+                units.concat(),
+                &tail.bytes[..],
+                "{layout:?}: units join to the segment"
+            );
+            if s.container == Container::Mp4 {
+                let (start, n, _) = auralis_testkit::mp4::contiguous_packets(&tail.bytes).unwrap();
+                assert_eq!((start, n), (at, chunk.start_frame + chunk.frames - at));
+                continue;
+            }
+            // Heard: A's chunks up to `at` (the chunk holding it cut there), the switch, then
+            // B's chunks, each block as the browser keeps it.
+            // The switch's time in the chunk's blocks: 20 ms steps from the chunk's first block
+            // (the shared layout's items start at any frame, their blocks at a whole ms).
+            let first_ms = auralis_testkit::webm::parse_clusters(
+                &a.chunk_media_segment(chunk.index).unwrap().bytes,
+            )
+            .unwrap()[0]
+                .timestamp_ms;
+            let cut_ms = first_ms + ((at - chunk.start_frame) / 48) as i64;
+            let mut blocks = Vec::new();
+            for k in 0..chunk.index {
+                blocks.extend(
+                    auralis_testkit::webm::parse_clusters(&a.chunk_media_segment(k).unwrap().bytes)
+                        .unwrap(),
+                );
+            }
+            blocks.extend(
+                auralis_testkit::webm::parse_clusters(
+                    &a.chunk_media_segment(chunk.index).unwrap().bytes,
+                )
+                .unwrap()
+                .into_iter()
+                .filter(|blk| blk.timestamp_ms < cut_ms),
+            );
+            blocks.extend(auralis_testkit::webm::parse_clusters(&tail.bytes).unwrap());
+            for k in chunk.index + 1..b.total_chunks() {
+                blocks.extend(
+                    auralis_testkit::webm::parse_clusters(&b.chunk_media_segment(k).unwrap().bytes)
+                        .unwrap(),
+                );
+            }
+            let mut decoder = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
+            let mut heard = Vec::new();
+            let mut buf = vec![0.0f32; 5760 * ch];
+            for blk in &blocks {
+                let n = decoder.decode_float(&blk.data, &mut buf, false).unwrap();
+                heard.extend_from_slice(&buf[..blk.kept_frames(n) * ch]);
+            }
+            assert_eq!(
+                heard.len(),
+                frames as usize * ch,
+                "{layout:?} at {at}: no gap, no overlap"
+            );
+            let end = (chunk.start_frame + chunk.frames) as usize;
+            let mut intended = pcm_a[..at as usize * ch].to_vec();
+            let mut mixed = pcm_b[at as usize * ch..end * ch].to_vec();
+            fade_into(
+                &mut mixed,
+                &pcm_a[at as usize * ch..end * ch],
+                ch,
+                2_400,
+                Curve::RaisedCosine,
+            );
+            intended.extend(mixed);
+            intended.extend_from_slice(&pcm_b[end * ch..]);
+            if at as usize + 4_800 >= frames as usize {
+                continue;
+            }
+            let excess = worst_join_excess_db(&heard, &intended, ch, &[at as usize]);
+            println!(
+                "{layout:?}: A/B at {:.3} s: {excess:.2} dB",
+                at as f64 / 48_000.0
+            );
+            assert!(excess <= 3.0, "{layout:?} at {at}: {excess:.2} dB");
+        }
+    }
+}

@@ -91,7 +91,70 @@ impl Queue {
     /// [`Queue::transition_media_segment`]). The units joined are the bytes of
     /// [`Queue::chunk_media_segment`] (or of the transition).
     pub fn chunk_clusters(&self, index: u64, from: Option<&Queue>) -> Result<ChunkClusters, Error> {
-        let chunk = self.chunk(index)?;
+        self.clusters_of(self.chunk(index)?, from)
+    }
+
+    /// A switch at the playhead on the queue switched to (an A/B or preset change while the
+    /// queue plays): from queue frame `at_frame` to the end of the chunk playing there, this
+    /// queue's audio crossfaded from `from`'s over the settings' fade starting at `at_frame`,
+    /// as a media segment (cached under its own key), as [`Stream::transition_segment_at`]
+    /// gives it for a track. `at_frame` lies on the chunk's packet grid: a multiple of 20 ms
+    /// from the queue's first frame in the continuous layout, from the item's first frame in
+    /// the shared one ([`crate::PlanError::OffPacketGrid`] else; past the end,
+    /// [`crate::PlanError::TimeOutOfRange`]). At a chunk's first frame it is
+    /// [`Self::transition_media_segment`]; `from` must lie on this queue's timeline.
+    pub fn transition_segment_at(&self, at_frame: u64, from: &Queue) -> Result<Served, Error> {
+        let tail = self.tail_at(at_frame)?;
+        if tail.start_frame == self.chunk(tail.index)?.start_frame {
+            return self.transition_media_segment(tail.index, from);
+        }
+        let from = self.transition_source(&tail, Some(from))?;
+        self.rendered_segment(&tail, from.as_ref())
+    }
+
+    /// [`Self::transition_segment_at`] unit by unit, each given as soon as it is encoded; the
+    /// units joined are its bytes.
+    pub fn transition_clusters_at(
+        &self,
+        at_frame: u64,
+        from: &Queue,
+    ) -> Result<ChunkClusters, Error> {
+        self.clusters_of(self.tail_at(at_frame)?, Some(from))
+    }
+
+    /// The rest of the chunk playing at queue frame `at_frame`, from that frame: a chunk of its
+    /// own, rendered from the queue's audio (see [`Self::transition_segment_at`] for the grid).
+    fn tail_at(&self, at_frame: u64) -> Result<QueueChunk, Error> {
+        if at_frame >= self.frames() {
+            return Err(crate::PlanError::TimeOutOfRange {
+                seconds: crate::units::frames_to_seconds(at_frame),
+                duration_s: self.duration_s(),
+            }
+            .into());
+        }
+        let chunks = &self.inner.chunks;
+        let i = chunks.partition_point(|c| c.start_frame + c.frames <= at_frame);
+        let chunk = chunks[i.min(chunks.len() - 1)];
+        let origin = match self.inner.layout {
+            QueueLayout::Continuous => 0,
+            QueueLayout::Shared => self.inner.items[chunk.item].place.start_frame,
+        };
+        if !(at_frame - origin).is_multiple_of(PACKET_FRAMES as u64) {
+            return Err(crate::PlanError::OffPacketGrid { frame: at_frame }.into());
+        }
+        if at_frame == chunk.start_frame {
+            return Ok(chunk);
+        }
+        Ok(QueueChunk {
+            start_frame: at_frame,
+            frames: chunk.start_frame + chunk.frames - at_frame,
+            boundary: true,
+            ..chunk
+        })
+    }
+
+    /// Chunk `chunk` (a queue chunk, or the tail of one from a switch point) unit by unit.
+    fn clusters_of(&self, chunk: QueueChunk, from: Option<&Queue>) -> Result<ChunkClusters, Error> {
         let from = self.transition_source(&chunk, from)?;
         let item = &self.inner.items[chunk.item];
         let groups = crate::units::packet_count(chunk.frames).div_ceil(CLUSTER_PACKETS);
