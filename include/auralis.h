@@ -528,6 +528,25 @@ enum AuralisStatus auralis_stream_media_segment(const struct AuralisStream *stre
                                                 struct AuralisBytes *out);
 
 /**
+ * A switch at the playhead: from 48 kHz frame `at_frame` (on the 20 ms packet grid, inside
+ * the track) to the end of its chunk, as a media segment in the stream's container. With
+ * `from_preset` not NULL, this stream's audio crossfaded from those settings' (`from_preset`
+ * at `from_intensity`) over the fade starting at `at_frame`; with NULL, the rest of the chunk
+ * as this stream masters it. A player removes what it buffered from `at_frame` on and
+ * appends this, then this stream's next chunks. Cached. A frame off the grid is
+ * `AURALIS_STATUS_INVALID_ARGUMENT`, past the end `AURALIS_STATUS_INDEX_OUT_OF_RANGE`.
+ *
+ * # Safety
+ * `stream` must be a live handle; `from_preset` NULL or a NUL-terminated string; `out` valid
+ * for a write.
+ */
+enum AuralisStatus auralis_stream_media_segment_at(const struct AuralisStream *stream,
+                                                   uint64_t at_frame,
+                                                   const char *from_preset,
+                                                   double from_intensity,
+                                                   struct AuralisBytes *out);
+
+/**
  * Chunk `index`'s mastered audio: interleaved float32 at 48 kHz, exactly its frames.
  *
  * # Safety

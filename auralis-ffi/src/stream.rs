@@ -259,6 +259,41 @@ pub unsafe extern "C" fn auralis_stream_media_segment(
     })
 }
 
+/// A switch at the playhead: from 48 kHz frame `at_frame` (on the 20 ms packet grid, inside
+/// the track) to the end of its chunk, as a media segment in the stream's container. With
+/// `from_preset` not NULL, this stream's audio crossfaded from those settings' (`from_preset`
+/// at `from_intensity`) over the fade starting at `at_frame`; with NULL, the rest of the chunk
+/// as this stream masters it. A player removes what it buffered from `at_frame` on and
+/// appends this, then this stream's next chunks. Cached. A frame off the grid is
+/// `AURALIS_STATUS_INVALID_ARGUMENT`, past the end `AURALIS_STATUS_INDEX_OUT_OF_RANGE`.
+///
+/// # Safety
+/// `stream` must be a live handle; `from_preset` NULL or a NUL-terminated string; `out` valid
+/// for a write.
+#[no_mangle]
+pub unsafe extern "C" fn auralis_stream_media_segment_at(
+    stream: *const AuralisStream,
+    at_frame: u64,
+    from_preset: *const c_char,
+    from_intensity: f64,
+    out: *mut AuralisBytes,
+) -> AuralisStatus {
+    ffi_call!({
+        // SAFETY: forwarded caller's promise.
+        unsafe {
+            AuralisStream::give_bytes(stream, out, |s| {
+                let from = if from_preset.is_null() {
+                    s.settings().mastering
+                } else {
+                    let preset = options::preset(from_preset, "from_preset")?;
+                    MasteringSettings::new(preset, from_intensity)
+                };
+                Ok(s.transition_segment_at(at_frame, from)?.bytes.to_vec())
+            })
+        }
+    })
+}
+
 /// Chunk `index`'s mastered audio: interleaved float32 at 48 kHz, exactly its frames.
 ///
 /// # Safety

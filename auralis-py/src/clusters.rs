@@ -78,6 +78,40 @@ where
     })
 }
 
+/// A switch at the playhead of a track or a queue (the rest of the chunk from `at_frame`, a
+/// transition from `from` when given) and its origin: `media_segment_at` of both.
+pub(crate) fn media_segment_at_of<'py, S>(
+    py: Python<'py>,
+    source: &S,
+    at_frame: u64,
+    from: Option<&S::From>,
+) -> PyResult<(Bound<'py, PyBytes>, &'static str)>
+where
+    S: ChunkSource + Sync,
+    S::From: Sync,
+{
+    let served = heavy(py, || source.segment_at(at_frame, from))?;
+    Ok((PyBytes::new(py, &served.bytes), origin_name(served.origin)))
+}
+
+/// [`media_segment_at_of`] unit by unit: `iter_chunk_at` of both.
+pub(crate) fn units_at_of<S>(
+    py: Python<'_>,
+    source: &S,
+    at_frame: u64,
+    from: Option<&S::From>,
+) -> PyResult<Clusters>
+where
+    S: ChunkSource + Sync,
+    S::From: Sync,
+{
+    let clusters = heavy(py, || source.units_at(at_frame, from))?;
+    Ok(Clusters {
+        origin: origin_name(clusters.origin()),
+        inner: Mutex::new(clusters),
+    })
+}
+
 /// Chunk `index` as a standalone file, of a track or a queue: `chunk_file` of both.
 pub(crate) fn file_of<'py, S>(
     py: Python<'py>,

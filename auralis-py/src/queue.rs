@@ -266,6 +266,32 @@ impl Queue {
         units_of(py, &self.inner, index, transition_from.map(|q| &q.inner))
     }
 
+    /// A switch at the playhead on the queue's timeline (A/B or a preset change while it
+    /// plays): from queue frame `at_frame` (on the playing chunk's 20 ms packet grid) to the
+    /// end of that chunk, this queue's audio crossfaded from `transition_from`'s (the same
+    /// queue under other masterings; None: the rest of the chunk as this queue masters it),
+    /// and where it came from.
+    #[pyo3(signature = (at_frame, transition_from=None))]
+    fn media_segment_at<'py>(
+        &self,
+        py: Python<'py>,
+        at_frame: u64,
+        transition_from: Option<&Queue>,
+    ) -> PyResult<(Bound<'py, PyBytes>, &'static str)> {
+        media_segment_at_of(py, &self.inner, at_frame, transition_from.map(|q| &q.inner))
+    }
+
+    /// `media_segment_at` unit by unit (1 s each), made as iterated.
+    #[pyo3(signature = (at_frame, transition_from=None))]
+    fn iter_chunk_at(
+        &self,
+        py: Python<'_>,
+        at_frame: u64,
+        transition_from: Option<&Queue>,
+    ) -> PyResult<Clusters> {
+        units_at_of(py, &self.inner, at_frame, transition_from.map(|q| &q.inner))
+    }
+
     /// Chunk `index` as a standalone file in the queue's container (init + media segment).
     fn chunk_file<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyBytes>> {
         file_of(py, &self.inner, index, None)

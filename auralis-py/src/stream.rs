@@ -159,6 +159,49 @@ impl Stream {
         heavy(py, || self.inner.chunk_etag(index, from))
     }
 
+    /// `chunk_etag` of a switch at the playhead (`media_segment_at(at_frame,
+    /// transition_from)`): checks the frame and the settings, renders nothing.
+    #[pyo3(signature = (at_frame, transition_from=None))]
+    fn chunk_etag_at(
+        &self,
+        py: Python<'_>,
+        at_frame: u64,
+        transition_from: Option<(Option<String>, f64)>,
+    ) -> PyResult<String> {
+        let from = transition(transition_from)?.unwrap_or(self.inner.settings().mastering);
+        heavy(py, || self.inner.transition_etag_at(at_frame, from))
+    }
+
+    /// A switch at the playhead: from frame `at_frame` (48 kHz frames on the 20 ms packet
+    /// grid, inside the track) to the end of its chunk, this stream's audio crossfaded from
+    /// `transition_from`'s (`(preset, intensity)`; None: the rest of the chunk as this stream
+    /// masters it) over the fade starting there, and where it came from. A player removes
+    /// what it buffered from `at_frame / 48000` s on and appends this, then this stream's
+    /// next chunks. Raises ValueError for a frame off the grid, IndexOutOfRangeError past the
+    /// end.
+    #[pyo3(signature = (at_frame, transition_from=None))]
+    fn media_segment_at<'py>(
+        &self,
+        py: Python<'py>,
+        at_frame: u64,
+        transition_from: Option<(Option<String>, f64)>,
+    ) -> PyResult<(Bound<'py, PyBytes>, &'static str)> {
+        let from = transition(transition_from)?;
+        media_segment_at_of(py, &self.inner, at_frame, from.as_ref())
+    }
+
+    /// `media_segment_at` unit by unit (1 s each), encoded as iterated.
+    #[pyo3(signature = (at_frame, transition_from=None))]
+    fn iter_chunk_at(
+        &self,
+        py: Python<'_>,
+        at_frame: u64,
+        transition_from: Option<(Option<String>, f64)>,
+    ) -> PyResult<Clusters> {
+        let from = transition(transition_from)?;
+        units_at_of(py, &self.inner, at_frame, from.as_ref())
+    }
+
     /// Whether chunk `index` (a transition when `transition_from` is given) is in the cache,
     /// in memory or on disk: serving it renders nothing.
     #[pyo3(signature = (index, transition_from=None))]

@@ -183,3 +183,19 @@ def test_iter_chunk_gives_the_media_segment_unit_by_unit(make_wav):
             assert b"".join(units) == want.media_segment(k)[0], (container, k)
         plain = ac.Queue(paths, chunk_seconds=2.0, container=container, presets="none")
         assert b"".join(plain.iter_chunk(2, transition_from=q)) == plain.media_segment(2, transition_from=q)[0]
+
+
+def test_an_ab_switch_at_the_playhead_serves_the_rest_of_the_chunk(make_wav):
+    paths = [str(make_wav(3.3, name=f"{i}.wav", seed=i)) for i in range(2)]
+    for kw in ({}, {"container": "mp4"}):
+        a = ac.Queue(paths, chunk_seconds=2.0, presets="warm", **kw)
+        b = ac.Queue(paths, chunk_seconds=2.0, presets="none", **kw)
+        at = 48000 + 10 * 960  # 1.2 s, inside chunk 0 of the first track (2 s chunks)
+        body, origin = b.media_segment_at(at, transition_from=a)
+        assert origin == "MISS" and 0 < len(body) < len(b.media_segment(0, transition_from=a)[0])
+        assert b"".join(b.iter_chunk_at(at, a)) == body
+        assert b.media_segment_at(at, a) == (body, "HIT-MEMORY")
+        with pytest.raises(ac.InvalidArgumentError, match="packet grid"):
+            b.media_segment_at(at + 480, a)
+        with pytest.raises(ac.IndexOutOfRangeError):
+            b.media_segment_at(48000 * 60, a)

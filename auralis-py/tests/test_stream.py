@@ -106,6 +106,35 @@ def test_switch_clusters_serves_the_transition_of_the_two_step_switch(make_wav):
         s.switch_clusters(3, "bright")
 
 
+def test_a_switch_at_the_playhead_serves_the_rest_of_the_chunk_from_its_frame(make_wav):
+    path = make_wav(11.0)
+    old = ac.Stream(str(path), preset="warm", chunk_seconds=5.0, cache_dir=None)
+    new = old.with_mastering("bright", 1.0)
+    at = 7 * 48000 + 13 * 960  # 7.26 s, inside chunk 1 (5 s chunks)
+    body, origin = new.media_segment_at(at, transition_from=("warm", 1.0))
+    assert origin == "MISS" and body[:4] == b"\x1f\x43\xb6\x75"  # a Cluster
+    # Oracle: the Rust engine's own segment of a fresh stream (another thread count).
+    ref = ac.Stream(str(path), preset="bright", chunk_seconds=5.0, cache_dir=None,
+                    render_threads=1)
+    assert ref.media_segment_at(at, ("warm", 1.0))[0] == body
+    assert new.media_segment_at(at, ("warm", 1.0)) == (body, "HIT-MEMORY")
+    assert b"".join(new.iter_chunk_at(at, ("warm", 1.0))) == body
+    # Shorter than the chunk by the frames before the switch; not the plain rest of the chunk.
+    whole, _ = new.media_segment(1, transition_from=("warm", 1.0))
+    assert 0 < len(body) < len(whole)
+    assert new.media_segment_at(at)[0] != body
+    # Its ETag names the bytes without rendering; at a chunk's first frame it is the chunk's.
+    assert new.chunk_etag_at(at, ("warm", 1.0)) == ref.chunk_etag_at(at, ("warm", 1.0))
+    assert new.chunk_etag_at(5 * 48000, ("warm", 1.0)) == new.chunk_etag(1, ("warm", 1.0))
+    assert new.media_segment_at(5 * 48000, ("warm", 1.0))[0] == whole
+    with pytest.raises(ac.InvalidArgumentError, match="packet grid"):
+        new.media_segment_at(at + 1, ("warm", 1.0))
+    with pytest.raises(ac.IndexOutOfRangeError):
+        new.media_segment_at(11 * 48000, ("warm", 1.0))
+    with pytest.raises(ac.InvalidArgumentError):
+        new.iter_chunk_at(at, ("warm", 7.0))
+
+
 def test_errors_form_one_hierarchy_and_missing_files_are_file_not_found(make_wav, tmp_path):
     good = str(make_wav(3.0))
     with pytest.raises(FileNotFoundError):

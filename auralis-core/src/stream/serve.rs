@@ -28,6 +28,21 @@ impl Stream {
         ))
     }
 
+    /// [`Self::chunk_etag`] of a switch at the playhead
+    /// ([`Self::transition_segment_at`]`(at_frame, from)`): checks the frame and the
+    /// settings, renders nothing.
+    pub fn transition_etag_at(
+        &self,
+        at_frame: u64,
+        from: impl Into<MasteringSettings>,
+    ) -> Result<String, Error> {
+        let (index, at) = self.switch_point(at_frame)?;
+        let (_, key) = self.prepare_request(index, at, Some(from.into()), Kind::Packets)?;
+        Ok(entity_tag(
+            format!("{:032x} {}", key.0, self.container().name()).as_bytes(),
+        ))
+    }
+
     /// A strong HTTP entity tag (quotes included) for [`Self::init_segment`]: a hash of its
     /// bytes (which are made without rendering).
     pub fn init_etag(&self) -> String {

@@ -53,6 +53,15 @@ pub trait ChunkSource {
     /// units joined are [`Self::segment`]'s bytes.
     fn units(&self, index: u64, from: Option<&Self::From>) -> Result<ChunkClusters, Error>;
 
+    /// A switch at the playhead: from frame `at_frame` (on the chunk's 20 ms packet grid) to
+    /// the end of the chunk playing there, as a transition from `from` when given (else the
+    /// rest of the chunk as this source masters it); cached. See
+    /// [`Stream::transition_segment_at`] and [`Queue::transition_segment_at`].
+    fn segment_at(&self, at_frame: u64, from: Option<&Self::From>) -> Result<Served, Error>;
+
+    /// [`Self::segment_at`] unit by unit, each given as soon as it is made.
+    fn units_at(&self, at_frame: u64, from: Option<&Self::From>) -> Result<ChunkClusters, Error>;
+
     /// Chunk `index` as a standalone file: the init segment, then the media segment.
     fn file(&self, index: u64, from: Option<&Self::From>) -> Result<Vec<u8>, Error> {
         let segment = self.segment(index, from)?;
@@ -84,6 +93,20 @@ impl ChunkSource for Stream {
     fn units(&self, index: u64, from: Option<&MasteringSettings>) -> Result<ChunkClusters, Error> {
         self.chunk_clusters(index, from.copied())
     }
+
+    fn segment_at(&self, at_frame: u64, from: Option<&MasteringSettings>) -> Result<Served, Error> {
+        let from = from.copied().unwrap_or(self.settings().mastering);
+        self.transition_segment_at(at_frame, from)
+    }
+
+    fn units_at(
+        &self,
+        at_frame: u64,
+        from: Option<&MasteringSettings>,
+    ) -> Result<ChunkClusters, Error> {
+        let from = from.copied().unwrap_or(self.settings().mastering);
+        self.transition_clusters_at(at_frame, from)
+    }
 }
 
 impl ChunkSource for Queue {
@@ -110,5 +133,13 @@ impl ChunkSource for Queue {
 
     fn units(&self, index: u64, from: Option<&Queue>) -> Result<ChunkClusters, Error> {
         self.chunk_clusters(index, from)
+    }
+
+    fn segment_at(&self, at_frame: u64, from: Option<&Queue>) -> Result<Served, Error> {
+        self.transition_segment_at(at_frame, from.unwrap_or(self))
+    }
+
+    fn units_at(&self, at_frame: u64, from: Option<&Queue>) -> Result<ChunkClusters, Error> {
+        self.transition_clusters_at(at_frame, from.unwrap_or(self))
     }
 }

@@ -177,6 +177,22 @@ int main(int argc, char **argv) {
                  AURALIS_STATUS_INVALID_ARGUMENT);
     CHECK(segment.data == NULL && segment.len == 0);
 
+    /* A switch at the playhead: from frame 72000 (1.5 s, inside chunk 1) to the chunk's end,
+       a transition from bright, then the rest as this stream masters it. */
+    CHECK_STATUS(auralis_stream_media_segment_at(stream, 72000, "bright", 1.0, &segment), AURALIS_STATUS_OK);
+    CHECK(segment.len > 0 && memcmp(segment.data, "\x1f\x43\xb6\x75", 4) == 0);
+    AuralisBytes plain_tail = {0};
+    CHECK_STATUS(auralis_stream_media_segment_at(stream, 72000, NULL, 0.0, &plain_tail), AURALIS_STATUS_OK);
+    CHECK(plain_tail.len > 0 && (plain_tail.len != segment.len || memcmp(plain_tail.data, segment.data, segment.len) != 0));
+    auralis_bytes_free(&plain_tail);
+    auralis_bytes_free(&segment);
+    CHECK_STATUS(auralis_stream_media_segment_at(stream, 72001, "bright", 1.0, &segment),
+                 AURALIS_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(auralis_last_error_message(), "packet grid") != NULL);
+    CHECK_STATUS(auralis_stream_media_segment_at(stream, 144000, "bright", 1.0, &segment),
+                 AURALIS_STATUS_INDEX_OUT_OF_RANGE);
+    CHECK(segment.data == NULL && segment.len == 0);
+
     /* Index out of range leaves the output empty. */
     AuralisBytes none = {(const uint8_t *)1, 7};
     CHECK_STATUS(auralis_stream_chunk_webm(stream, 3, &none), AURALIS_STATUS_INDEX_OUT_OF_RANGE);
