@@ -51,6 +51,17 @@ def test_metadata_init_and_chunks_equal_the_native_stream(client):
     assert switched.status_code == 200
     bright = ac.Stream(str(library["song"]), preset="bright")
     assert switched.content == bright.media_segment(1, transition_from=("warm", 0.5))[0]
+    # A switch at the playhead: the rest of chunk 1 from 41.5 s, bright from warm.
+    at = 41 * 48000 + 25 * 960
+    tail = c.get(f"/api/stream/song/switch/{at}", params={"preset": "bright", "transition_from": "warm:0.5"})
+    assert tail.status_code == 200 and tail.headers["x-chunk"] == "1"
+    assert tail.content == bright.media_segment_at(at, ("warm", 0.5))[0]
+    assert tail.headers["etag"] == bright.chunk_etag_at(at, ("warm", 0.5))
+    assert c.get(f"/api/stream/song/switch/{at}", params={"preset": "bright", "transition_from": "warm:0.5"},
+                 headers={"If-None-Match": tail.headers["etag"]}).status_code == 304
+    off = c.get(f"/api/stream/song/switch/{at + 1}", params={"preset": "bright", "transition_from": "warm"})
+    assert off.status_code == 422 and "packet grid" in off.text
+    assert c.get(f"/api/stream/song/switch/{70 * 48000}", params={"preset": "bright"}).status_code == 416
 
 
 def test_containers_and_bitrates_are_negotiated_per_request(client):
@@ -373,6 +384,12 @@ def test_a_queue_is_created_by_post_and_served_on_its_timeline(make_wav, tmp_pat
         assert switched.content == native_plain.media_segment(2, transition_from=native)[0]
         assert switched.content != native_plain.media_segment(2)[0]
         assert c.get(f"/api/queue/{plain['queue_id']}/chunk/2?transition_from=nope").status_code == 404
+        # A/B at the playhead: the rest of the chunk from frame 5.5 s on.
+        at = 5 * 48000 + 25 * 960
+        ab = c.get(f"/api/queue/{plain['queue_id']}/switch/{at}?transition_from={qid}")
+        assert ab.status_code == 200
+        assert ab.content == native_plain.media_segment_at(at, transition_from=native)[0]
+        assert c.get(f"/api/queue/{plain['queue_id']}/switch/{at + 7}?transition_from={qid}").status_code == 422
         # An edit (the second track removed): the first chunks stay the same bytes.
         edit = c.post("/api/queue", json={"tracks": ["a", "a"], "joins": 1.5, "preset": "gentle",
                                           "replaces": qid}).json()

@@ -257,6 +257,42 @@ def create_app(
         return StreamingResponse(units(clusters), media_type=media_type,
                                  headers={**headers, "X-Cache": clusters.origin})
 
+    @app.get("/api/stream/{track_id}/switch/{at_frame}")
+    async def switch(
+        request: Request,
+        track_id: str,
+        at_frame: int = PathParam(ge=0, le=2**48, description="48 kHz frame on the 20 ms packet grid"),
+        preset: str = Preset,
+        intensity: float = Intensity,
+        transition_from: Optional[str] = Query(None, description="preset or preset:intensity"),
+        container: str = Container,
+        bitrate: int = Bitrate,
+        v: Optional[str] = Version,
+    ) -> Response:
+        """A switch at the playhead: from ``at_frame`` to the end of the chunk playing there,
+        the new settings' audio crossfaded from ``transition_from``'s over the fade starting at
+        that frame. The player removes what it buffered from ``at_frame / 48000`` s on and
+        appends this, then the next chunks in the new settings (``X-Chunk`` names the chunk it
+        ends). Sent unit by unit as a chunk is, the first as soon as it is encoded."""
+        stream = await get_stream(track_id, preset, intensity, container, bitrate)
+        transition = parse_transition(transition_from)
+        etag = await may_wait(stream.chunk_etag_at, at_frame, transition)
+        headers = caching(stream, v, etag)
+        chunk_frames = round(stream.info["chunk_duration"] * 48000)
+        headers.update({"X-Preset": preset, "X-Intensity": str(intensity), "X-Bitrate": str(bitrate),
+                        "X-Chunk": str(at_frame // chunk_frames)})
+        media_type = media_types[container]
+        not_modified = conditional(request, headers)
+        if not_modified is not None:
+            return not_modified
+        rng = wants_range(request, etag)
+        if rng is not None:
+            body, origin = await may_wait(stream.media_segment_at, at_frame, transition)
+            return ranged(body, rng, {**headers, "X-Cache": origin}, media_type)
+        clusters = await may_wait(stream.iter_chunk_at, at_frame, transition)
+        return StreamingResponse(units(clusters), media_type=media_type,
+                                 headers={**headers, "X-Cache": clusters.origin})
+
     app.state.streams = streams
 
     # ---- tags and queues ----
@@ -443,6 +479,19 @@ def create_app(
         source = await get_queue(transition_from) if transition_from else None
         # As for a track's chunk: sent unit by unit, the first as soon as it is encoded.
         clusters = await may_wait(queue.iter_chunk, index, source)
+        return StreamingResponse(units(clusters), media_type=queue_media_type(queue),
+                                 headers={"X-Cache": clusters.origin, "Cache-Control": REVALIDATE})
+
+    @app.get("/api/queue/{queue_id}/switch/{at_frame}")
+    async def queue_switch(queue_id: str,
+                           at_frame: int = PathParam(ge=0, le=2**48),
+                           transition_from: Optional[str] = None) -> Response:
+        """A switch at the playhead on the queue's timeline (A/B, a preset change): from queue
+        frame ``at_frame`` to the end of the chunk playing there, this queue's audio crossfaded
+        from ``transition_from``'s (another queue id on the same timeline)."""
+        queue = await get_queue(queue_id)
+        source = await get_queue(transition_from) if transition_from else None
+        clusters = await may_wait(queue.iter_chunk_at, at_frame, source)
         return StreamingResponse(units(clusters), media_type=queue_media_type(queue),
                                  headers={"X-Cache": clusters.origin, "Cache-Control": REVALIDATE})
 
