@@ -1,8 +1,9 @@
 """The web player in headless Chromium, through the FastAPI server: a corpus track (the demo
-when the corpus is absent) plays, switches preset mid-track at a chunk boundary through a
-transition chunk, seeks, and plays to the end, with no media error; the audio recorded through
-Web Audio has no click at the switch (the join criterion of the WebM tests) and is the new
-preset's after it.
+when the corpus is absent) plays, switches preset at the play head (the rest of the chunk from
+a frame just past it, crossfading from the old preset there), seeks, and plays to the end, with
+no media error; the audio recorded through Web Audio has no click at the switch (the join
+criterion of the WebM tests), is the new preset's from the switch's frame on, and the switch
+is heard soon after the click.
 
 In CI (``CI`` set) Chromium is required; elsewhere the test is skipped with a reason when it
 is not installed. ``AURALIS_CHROMIUM`` names another binary."""
@@ -133,41 +134,61 @@ def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path
     old = ac.Stream(str(track), preset="adaptive", chunk_seconds=CHUNK)
     duration = old.info["duration"]
     assert result["ended_at"] == pytest.approx(duration, abs=0.05)
-    # Chunk 1 was re-appended as a transition from adaptive to bright, right after chunk 0.
-    switch = [a for a in result["appended"] if a["index"] == 1 and a["preset"] == "bright"]
-    assert switch and switch[0]["from"] == "adaptive"
-    assert switch[0]["ranges"][0][0] == pytest.approx(0.0, abs=0.03)
-    assert switch[0]["ranges"][0][1] >= 2 * CHUNK - 0.03
+    # The switch: asked at 0.4 chunk, heard at a frame on the packet grid just past the play head.
+    sw = result["switch"]
+    assert sw is not None and (sw["from"], sw["to"], sw["index"]) == ("adaptive", "bright", 0), sw
+    at = round(sw["at"] * 48_000)
+    assert at % 960 == 0 and sw["clicked_at"] < sw["at"] < CHUNK, sw
+    # Click to the new preset's audio (the play head reaching the switch's frame).
+    print(f"switch: click at {sw['clicked_at']:.3f} s, heard from {sw['at']:.3f} s: "
+          f"{sw['heard_ms']:.0f} ms on the page's clock ({sw['media_ms']:.0f} ms of media), "
+          f"first unit appended after {sw['first_appended_ms']:.0f} ms, {sw['cache']}")
+    assert sw["heard_ms"] <= 400, sw
+    # The label changes with the audio: the old preset at the click, the new one from the switch.
+    assert (sw["label_at_click"], sw["label_after"]) == ("adaptive", "bright"), sw
+    # The chunk after the switch's comes in bright, plainly (its chunk ended in bright).
+    assert any(a["index"] == 1 and a["preset"] == "bright" and a["from"] is None
+               for a in result["appended"])
     # The last chunk was appended after the seek, with the new preset.
     last = old.info["total_chunks"] - 1
     assert any(a["index"] == last and a["preset"] == "bright" for a in result["appended"])
 
-    # What was heard: adaptive chunk 0, the transition chunk 1, bright chunk 2.
+    # What was heard: adaptive until the switch's frame, the 50 ms crossfade there, then bright.
     new = old.with_mastering("bright", 1.0)
-    old1, new1 = old.chunk_pcm(1), new.chunk_pcm(1)
+    old_all = np.concatenate([old.chunk_pcm(k) for k in range(3)])
+    new_all = np.concatenate([new.chunk_pcm(k) for k in range(3)])
     t = np.arange(HALF) / HALF
     g_in = np.sin(np.pi / 2 * t)[:, None] ** 2
-    trans1 = new1.copy()
-    trans1[:HALF] = old1[:HALF] * (1 - g_in) + new1[:HALF] * g_in
-    reference = np.concatenate([old.chunk_pcm(0), trans1, new.chunk_pcm(2)])
+    reference = new_all.copy()
+    reference[:at] = old_all[:at]
+    reference[at:at + HALF] = old_all[at:at + HALF] * (1 - g_in) + new_all[at:at + HALF] * g_in
     offset = align(captured, reference)
     heard = captured[offset:]
     n = min(len(heard), len(reference))
     heard, reference = heard[:n], reference[:n]
-    join = int(CHUNK * 48_000)
+    join = at
     assert n > join + 20 * HALF, f"recorded only {n / 48_000:.2f} s after alignment"
     at_join = nsr_db(heard, reference, join - HALF, join + HALF)
-    elsewhere = [nsr_db(heard, reference, a, a + 2 * HALF) for a in range(0, n - 2 * HALF, 2 * HALF)
-                 if abs(a + HALF - join) > 2 * HALF]
-    median = float(np.median([x for x in elsewhere if x is not None]))
+    if os.environ.get("AURALIS_DUMP"):
+        np.savez(os.environ["AURALIS_DUMP"], heard=heard, reference=reference, old=old_all[:n],
+                 new=new_all[:n], at=at)
+    # Its surroundings: the ±50 ms windows of the second before and the second after it (the
+    # codec's error differs between the presets, so the whole track is no yardstick for one
+    # point of it).
+    near = [nsr_db(heard, reference, a, a + 2 * HALF)
+            for a in range(max(0, join - 48_000), min(n - 2 * HALF, join + 48_000), 2 * HALF)
+            if abs(a + HALF - join) > 2 * HALF]
+    median = float(np.median([x for x in near if x is not None]))
+    everywhere = [nsr_db(heard, reference, a, a + 2 * HALF) for a in range(0, n - 2 * HALF, 2 * HALF)]
+    overall = float(np.median([x for x in everywhere if x is not None]))
     # The switch really happened: after it, the audio is bright's, not adaptive's.
     after = slice(join + 10 * HALF, min(n, join + 30 * HALF))
-    old_ref = np.concatenate([old.chunk_pcm(0), old1, old.chunk_pcm(2)])[:n]
+    old_ref = old_all[:n]
     as_new = nsr_db(heard[after], reference[after], 0, after.stop - after.start)
     as_old = nsr_db(heard[after], old_ref[after], 0, after.stop - after.start)
-    print(f"offset {offset}, join {at_join:.2f} dB vs median {median:.2f} dB; "
+    print(f"offset {offset}, switch {at_join:.2f} dB vs {median:.2f} dB around it ({overall:.2f} dB overall); "
           f"after the switch: {as_new:.2f} dB against bright, {as_old:.2f} dB against adaptive")
-    assert median < -12, "the recording does not match the stream"
+    assert overall < -12, "the recording does not match the stream"
     assert at_join - median <= 3.0, "a click or gap at the preset switch"
     assert as_new < as_old - 6
 

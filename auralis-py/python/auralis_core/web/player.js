@@ -4,11 +4,15 @@
 //                   selector, the init segment once, then media segments per chunk.
 // Chunks carry absolute timestamps, so they are appended to one SourceBuffer in any order
 // without timestampOffset: in order while playing (at most AHEAD chunks past the play head),
-// the chunk under the play head first after a seek. A preset change takes effect at the next
-// chunk boundary: what is buffered past it is removed and re-appended with the new preset, the
-// first chunk as a transition chunk (it crossfades from the old preset, so the switch has no
-// click). With ?test=1 (API mode) the page runs the automated check: play, switch, seek,
-// report (see auralis-py/tests/test_browser.py).
+// the chunk under the play head first after a seek. A preset change is heard at the play head:
+// the page picks a frame F on the 20 ms packet grid just past the play head plus the time a
+// switch request has been taking, asks the server for the rest of F's chunk as a transition
+// (it crossfades from the old preset at F, so the switch has no click), removes what is
+// buffered from F on and appends it unit by unit as it arrives; the next chunks come in the
+// new preset. The status line names the preset being heard, which changes at F, not at the
+// click. Where the chunk at F is not buffered yet, the switch falls back to that chunk's start.
+// With ?test=1 (API mode) the page runs the automated check: play, switch, seek, report (see
+// auralis-py/tests/test_browser.py).
 //
 // Every browser: the page takes the first type MSE accepts of WebM Opus, MP4 "Opus" (Safari)
 // and MP4 "opus" (Chromium, Firefox, WebKitGTK) (?prefer=mp4 tries MP4 first), and asks the
@@ -27,7 +31,9 @@ const bar = document.getElementById("bar");
 const log = (msg) => { document.getElementById("log").textContent += msg + "\n"; };
 const AHEAD = 2;
 // State the automated browser tests read.
-window.player = { appended: [], errors: [], ended: false, meta: null, evicted: [], bitrates: [] };
+window.player = { appended: [], errors: [], ended: false, meta: null, evicted: [], bitrates: [], switches: [] };
+const RATE = 48000;
+const PACKET = 960;
 
 // The MSE implementation: MediaSource where there is one (?mms=1 prefers ManagedMediaSource,
 // for testing it where both exist), else ManagedMediaSource (iPhone Safari), else none.
@@ -67,6 +73,11 @@ async function openSource(settings) {
         if (from) url += `&transition_from=${encodeURIComponent(`${from.preset}:${from.intensity}`)}`;
         return url;
       },
+      // The rest of the chunk holding frame `at` as a transition from `from` (a switch at the
+      // play head).
+      switchUrl: (at, s, from, bitrate) =>
+        `${base}/switch/${at}?preset=${encodeURIComponent(s.preset)}&intensity=${s.intensity}&${c}&bitrate=${bitrate}` +
+        `&transition_from=${encodeURIComponent(`${from.preset}:${from.intensity}`)}`,
     };
   }
   const dir = (params.get("dir") || ".").replace(/\/$/, "");
@@ -214,20 +225,91 @@ async function play(settings) {
     appendNext();
   }
 
-  // Switch settings at the next chunk boundary: drop what is buffered after it.
+  // How long a switch request has taken, click to its first unit appended (s), with a margin:
+  // the next switch starts at least this far past the play head. Starts at a guess, then
+  // follows what was measured.
+  let switchLead = 0.15;
+  // How far past the play head the browser has already read and decoded (s): what is removed
+  // from the buffer there still plays, so a switch must start beyond it. Chromium's headless
+  // renderer reads about 250 ms ahead (measured by tests/test_browser.py); ?readahead= sets it.
+  const READ_AHEAD = Number(params.get("readahead") || 0.27);
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  // The preset heard at time `t`: the settings of the chunk there, or of its part before a
+  // switch inside it.
+  const heardAt = (t) => {
+    const w = bufferedWith.get(chunkAt(t));
+    if (!w) return null;
+    return w.switchedAt !== undefined && t < w.switchedAt ? w.before : w;
+  };
+
+  // Switch settings at the play head (see the top of this file).
   async function setPreset(preset, intensity = settings.intensity) {
     const old = { ...settings };
+    const clicked = performance.now();
+    const clickedAt = audio.currentTime;
     settings.preset = preset;
     settings.intensity = intensity;
-    const boundary = (chunkAt(audio.currentTime) + 1) * meta.chunk;
-    log(`preset ${old.preset} -> ${preset} from ${boundary.toFixed(2)} s`);
-    while (busy || buffer.updating) await new Promise((r) => setTimeout(r, 10));
-    if (boundary < meta.duration) {
-      buffer.remove(boundary, meta.duration);
-      await done();
-      for (const i of [...bufferedWith.keys()]) if (i * meta.chunk >= boundary) bufferedWith.delete(i);
+    while (busy || buffer.updating) await sleep(5);
+    busy = true;
+    let switched = null;
+    try {
+      const lead = audio.paused ? 0 : Math.max(READ_AHEAD, switchLead);
+      const at = Math.ceil(((audio.currentTime + lead) * RATE) / PACKET) * PACKET;
+      const index = chunkAt(at / RATE);
+      const there = bufferedWith.get(index);
+      const heard = heardAt(at / RATE);
+      if (source.switchUrl && at / RATE < meta.duration - 0.1 && there && heard && same(heard, old) && !same(old, settings)) {
+        // Drop what is buffered from the switch on (before the browser reads it), then append
+        // the switch as it arrives.
+        buffer.remove(at / RATE, meta.duration);
+        await done();
+        for (const i of [...bufferedWith.keys()]) if (i > index) bufferedWith.delete(i);
+        const bitrate = chooseBitrate();
+        const response = await fetch(source.switchUrl(at, settings, old, bitrate));
+        if (!response.ok) throw new Error(`switch at ${at}: HTTP ${response.status} ${await response.text()}`);
+        const reader = response.body.getReader();
+        let piece = await reader.read();
+        const firstByte = performance.now();
+        buffer.appendWindowEnd = index === meta.total - 1 ? meta.duration : Infinity;
+        let appendedFirst = null;
+        while (!piece.done) {
+          buffer.appendBuffer(piece.value);
+          await done();
+          if (appendedFirst === null) appendedFirst = performance.now();
+          piece = await reader.read();
+        }
+        bufferedWith.set(index, { ...settings, switchedAt: at / RATE, before: old });
+        switchLead = Math.min(1.0, Math.max(0.08, ((appendedFirst - clicked) / 1000) * 1.5 + 0.03));
+        switched = {
+          from: old.preset, to: preset, clicked_at: clickedAt, clicked_wall: clicked, at: at / RATE, index,
+          cache: response.headers.get("x-cache"),
+          first_byte_ms: firstByte - clicked, first_appended_ms: appendedFirst - clicked,
+        };
+        window.player.switches.push(switched);
+        log(`preset ${old.preset} -> ${preset} at ${(at / RATE).toFixed(3)} s (clicked at ${clickedAt.toFixed(3)} s; ` +
+          `first unit appended after ${switched.first_appended_ms.toFixed(0)} ms, ${switched.cache})`);
+      }
+    } catch (e) {
+      window.player.errors.push(String(e));
+      log(`error: ${e}`);
+    } finally {
+      busy = false;
+    }
+    if (switched === null) {
+      // The chunk at the play head is not buffered (or the source cannot switch inside one):
+      // from the next chunk boundary on, as before.
+      const boundary = (chunkAt(audio.currentTime) + 1) * meta.chunk;
+      log(`preset ${old.preset} -> ${preset} from ${boundary.toFixed(2)} s`);
+      while (busy || buffer.updating) await sleep(10);
+      if (boundary < meta.duration) {
+        buffer.remove(boundary, meta.duration);
+        await done();
+        for (const i of [...bufferedWith.keys()]) if (i * meta.chunk >= boundary) bufferedWith.delete(i);
+      }
     }
     appendNext();
+    return switched;
   }
 
   function drawBuffered(ranges) {
@@ -243,8 +325,10 @@ async function play(settings) {
 
   audio.addEventListener("timeupdate", () => {
     bar.querySelector(".played").style.width = `${(100 * audio.currentTime) / meta.duration}%`;
+    // The preset named is the one being heard (it changes when the audio does).
+    const heard = heardAt(audio.currentTime);
     document.getElementById("status").textContent =
-      `${audio.currentTime.toFixed(2)} / ${meta.duration.toFixed(2)} s, preset ${settings.preset}`;
+      `${audio.currentTime.toFixed(2)} / ${meta.duration.toFixed(2)} s, playing ${(heard || settings).preset}`;
     appendNext();
   });
   audio.addEventListener("seeking", () => appendNext());
@@ -263,7 +347,7 @@ async function play(settings) {
   }
 
   appendNext();
-  return { setPreset, chunkAt, evict };
+  return { setPreset, chunkAt, evict, heardAt };
 }
 
 async function main() {
@@ -291,8 +375,9 @@ async function main() {
 }
 
 // The automated check: record from the start at normal speed, switch preset during chunk 0
-// (it takes effect at the first boundary), play into chunk 1, then seek into the last chunk and
-// play to the end; report the appends, errors and the recording to the server.
+// (heard at the play head), play into chunk 1, then seek into the last chunk and play to the
+// end; report the appends, the switch (where it was asked, where it is heard, how long it took),
+// errors and the recording to the server.
 async function autotest(controls, settings) {
   const report = { switched_to: params.get("switch_to") || "bright", errors: window.player.errors };
   const recording = await startCapture(audio);
@@ -303,7 +388,18 @@ async function autotest(controls, settings) {
   });
   const meta = window.player.meta;
   await until(meta.chunk * 0.4);
-  await controls.setPreset(report.switched_to);
+  const switched = await controls.setPreset(report.switched_to);
+  report.switch = switched;
+  // When the play head reaches the switch: what the listener hears from there is the new preset.
+  if (switched) {
+    while (audio.currentTime < switched.at && !audio.ended) await new Promise((r) => setTimeout(r, 2));
+    // Click to the new preset's audio, on the page's clock and in media time.
+    report.switch.heard_ms = performance.now() - switched.clicked_wall;
+    report.switch.media_ms = (switched.at - switched.clicked_at) * 1000;
+    // The label names the preset heard: the old one at the click, the new one from the switch.
+    report.switch.label_at_click = controls.heardAt(switched.clicked_at).preset;
+    report.switch.label_after = controls.heardAt(switched.at + 0.01).preset;
+  }
   await until(meta.chunk * 1.6);
   report.recorded_until = audio.currentTime;
   const captured = await recording.stop();
