@@ -235,3 +235,74 @@ def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_a_chunk_b
     # The first chunk after the switch crossfades from the preset's queue; no other does.
     transitions = [a["index"] for a in result["appended"] if a.get("transition")]
     assert transitions == [switched], transitions
+
+
+@pytest.mark.parametrize("prefer", ["webm", "mp4"])
+def test_ten_preset_switches_at_random_points_are_heard_at_the_play_head(tmp_path, demo_path, prefer):
+    """Ten switches at random points of a track (cycling through four presets): each heard
+    from a frame just past the play head at the click, crossfaded there (the recording matches
+    the switches' own reference around every switch as well as around it), each within 400 ms
+    of its click; the label changes with the audio. The figures are printed."""
+    browser = chromium()
+    track = CORPUS_TRACK if CORPUS_TRACK.is_file() else demo_path
+    if track == demo_path and os.environ.get("CI"):
+        pytest.fail(f"the corpus is required in CI ({CORPUS_TRACK} not found)")
+    app = create_app({"song": track}, cache_dir=None, chunk_seconds=CHUNK)
+    reports, captures = queue.Queue(), queue.Queue()
+
+    @app.post("/report")
+    async def report(request: Request) -> dict:
+        reports.put(await request.json())
+        return {}
+
+    @app.post("/report/capture")
+    async def capture(request: Request) -> dict:
+        captures.put(np.frombuffer(await request.body(), dtype="<f4").reshape(-1, 2))
+        return {}
+
+    presets = ["bright", "warm", "punchy", "adaptive"]
+    page = (f"/web/index.html?api=/api&track=song&preset=adaptive&test=switches&n=10&seed=7"
+            f"&presets={','.join(presets)}&prefer={prefer}")
+    with served_in_chromium(app, browser, tmp_path, page):
+        result = reports.get(timeout=180)
+        captured = captures.get(timeout=10)
+    assert result["errors"] == []
+    switches = result["switches"]
+    assert len(switches) == 10 and all(s is not None for s in switches), switches
+    heard_ms = [s["heard_ms"] for s in switches]
+    for s in switches:
+        print(f"{s['from']:>8} -> {s['to']:<8} clicked {s['clicked_at']:6.3f} s, heard from "
+              f"{s['at']:6.3f} s: {s['heard_ms']:5.0f} ms (first unit appended after "
+              f"{s['first_appended_ms']:4.0f} ms, {s['cache']})")
+        assert round(s["at"] * 48_000) % 960 == 0 and s["at"] > s["clicked_at"]
+        assert (s["label_at_click"], s["label_after"]) == (s["from"], s["to"]), s
+    print(f"{prefer}: click to the new preset's audio: median {np.median(heard_ms):.0f} ms, "
+          f"worst {max(heard_ms):.0f} ms")
+    assert max(heard_ms) <= 400
+
+    # The reference: each preset's audio, switched with the 50 ms crossfade at every switch.
+    base = ac.Stream(str(track), preset="adaptive", chunk_seconds=CHUNK)
+    total = base.info["total_chunks"]
+    audio = {p: np.concatenate([base.with_mastering(p, 1.0).chunk_pcm(k) for k in range(total)])
+             for p in ["adaptive", *presets]}
+    reference = audio["adaptive"].copy()
+    g_in = (np.sin(np.pi / 2 * np.arange(HALF) / HALF) ** 2)[:, None]
+    points = []
+    for s in switches:
+        at = round(s["at"] * 48_000)
+        points.append(at)
+        reference[at:] = audio[s["to"]][at:]
+        reference[at:at + HALF] = audio[s["from"]][at:at + HALF] * (1 - g_in) + audio[s["to"]][at:at + HALF] * g_in
+    offset = align(captured, reference)
+    heard = captured[offset:]
+    n = min(len(heard), len(reference))
+    heard, reference = heard[:n], reference[:n]
+    assert n > points[-1] + 10 * HALF, f"recorded only {n / 48_000:.2f} s after alignment"
+    for at in points:
+        here = nsr_db(heard, reference, at - HALF, at + HALF)
+        near = [nsr_db(heard, reference, a, a + 2 * HALF)
+                for a in range(max(0, at - 24_000), min(n - 2 * HALF, at + 24_000), 2 * HALF)
+                if all(abs(a + HALF - p) > 2 * HALF for p in points)]
+        around = float(np.median([x for x in near if x is not None]))
+        print(f"switch at {at / 48_000:6.3f} s: {here:.2f} dB against {around:.2f} dB around it")
+        assert here - around <= 3.0, f"a click or gap at the switch at {at / 48_000:.3f} s"

@@ -372,6 +372,7 @@ async function main() {
   const controls = await play(settings);
   presetSelect.addEventListener("change", () => controls.setPreset(presetSelect.value));
   if (api && params.get("test") === "1") await autotest(controls, settings);
+  if (api && params.get("test") === "switches") await switchTest(controls, settings);
 }
 
 // The automated check: record from the start at normal speed, switch preset during chunk 0
@@ -425,6 +426,44 @@ async function autotest(controls, settings) {
   report.mse = window.player.mse;
   report.appended = window.player.appended;
   report.captured_frames = captured.length / 2;
+  await fetch("/report/capture", { method: "POST", body: captured.buffer });
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
+
+// The switch check: record from the start at normal speed and switch presets `n` times at
+// random points (?n=, ?seed=), cycling through ?presets= (each switch at least 1.2 s after the
+// last one is heard); report every switch and the recording to the server.
+async function switchTest(controls, settings) {
+  const presets = (params.get("presets") || "bright,warm,punchy,adaptive").split(",");
+  const n = Number(params.get("n") || 10);
+  let seed = Number(params.get("seed") || 1);
+  const random = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+  const report = { switches: [], errors: window.player.errors };
+  const recording = await startCapture(audio);
+  await audio.play();
+  const until = (t) => new Promise((resolve) => {
+    const check = () => (audio.currentTime >= t || audio.ended ? resolve() : setTimeout(check, 2));
+    check();
+  });
+  let t = 0.6;
+  for (let i = 0; i < n; i++) {
+    t += 0.3 + 0.9 * random();
+    await until(t);
+    const sw = await controls.setPreset(presets[i % presets.length]);
+    if (!sw) { report.switches.push(null); continue; }
+    await until(sw.at);
+    sw.heard_ms = performance.now() - sw.clicked_wall;
+    sw.media_ms = (sw.at - sw.clicked_at) * 1000;
+    sw.label_at_click = controls.heardAt(sw.clicked_at).preset;
+    sw.label_after = controls.heardAt(sw.at + 0.01).preset;
+    report.switches.push(sw);
+    t = sw.at + 0.9;
+  }
+  await until(t + 0.5);
+  report.recorded_until = audio.currentTime;
+  const captured = await recording.stop();
+  audio.pause();
+  report.mime = window.player.mime;
   await fetch("/report/capture", { method: "POST", body: captured.buffer });
   await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
 }
