@@ -194,11 +194,12 @@ def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path
 
 
 @pytest.mark.parametrize("prefer", ["webm", "mp4"])
-def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_a_chunk_boundary(tmp_path, make_wav, prefer):
+def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_the_play_head(tmp_path, make_wav, prefer):
     """The web player's queue.html (auralis_core/web/) in Chromium against the server: three tracks posted as a gapless
     queue, played (4x, muted) to the end through one SourceBuffer; A/B to ``none`` once the
-    second track plays takes effect at the next chunk (the chunks after it come from the
-    ``none`` queue, those before stay; the first of them crossfades from the preset's). In WebM (the shared layout) and in MP4 (Safari's
+    second track plays is heard at the play head (the rest of the playing chunk from a frame on
+    its packet grid crossfades from the preset's queue; the chunks after it come from the
+    ``none`` queue, those before stay). In WebM (the shared layout) and in MP4 (Safari's
     container, the continuous layout, ``?prefer=mp4``)."""
     browser = chromium()
     library = {name: make_wav(seconds, name=f"{name}.wav", seed=i)
@@ -230,6 +231,16 @@ def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_a_chunk_b
     assert sorted(last) == list(range(meta["total_chunks"]))
     switched = result["switched_at"]
     assert 0 < switched < meta["total_chunks"]
+    # At the play head: inside the chunk playing (or the next, with the read-ahead), on the
+    # chunk's packet grid.
+    sw = result["switch"]
+    assert sw is not None and sw["index"] == switched, sw
+    chunk = meta["chunks"][switched]
+    assert chunk["start"] < sw["at"] < chunk["end"], (sw, chunk)
+    grid = round(meta["items"][chunk["item"]]["start"] * 48_000) if meta["layout"] == "shared" else 0
+    assert (round(sw["at"] * 48_000) - grid) % 960 == 0, sw
+    print(f"A/B at {sw['at']:.3f} s (chunk {switched}): first unit appended after "
+          f"{sw['first_appended_ms']:.0f} ms ({sw['origin']})")
     assert all(v == "preset" for i, v in last.items() if i < switched), last
     assert all(v == "none" for i, v in last.items() if i >= switched), last
     # The first chunk after the switch crossfades from the preset's queue; no other does.

@@ -4,11 +4,14 @@
 // the items, the current one, what is buffered and cached, and what the mastering did. Edits
 // while playing post the new queue with `replaces`: the chunks the server says are unchanged
 // stay buffered, the rest is removed and fetched from the new queue. A/B plays the same queue
-// with preset `none` from the next chunk boundary (the timeline does not depend on the
-// preset), that chunk crossfading from what played before as any preset switch does
-// (`transition_from`). ?tracks=a,b,c&joins=gapless|SECONDS&play=1 starts one directly; with &report=1 the
-// page also runs the automated check: A/B to `none` once the second item plays, then to the end,
-// and posts what it did to /report (auralis-py/tests/test_browser.py).
+// with preset `none` (the timeline does not depend on the preset), heard at the play head: from
+// a frame on the playing chunk's 20 ms packet grid just past the browser's read-ahead, the rest
+// of that chunk crossfading from what played before (`/switch/{frame}?transition_from=`), then
+// the other queue's chunks; the A/B label names what is heard. Where the chunk there is not
+// buffered, from the next chunk boundary, that chunk crossfading. ?tracks=a,b,c&joins=gapless|
+// SECONDS&play=1 starts one directly; with &report=1 the page also runs the automated check: A/B
+// to `none` once the second item plays, then to the end, and posts what it did to /report
+// (auralis-py/tests/test_browser.py).
 //
 // Every browser: MediaSource where there is one, else ManagedMediaSource (iPhone Safari: remote
 // playback off, fetching between startstreaming and endstreaming; ?mms=1 prefers it). The
@@ -290,10 +293,76 @@ async function edit(change) {
   }
 }
 
+// How far past the play head the browser has read and decoded (s of playback): a switch starts
+// beyond it (see player.js). ?readahead= sets it.
+const READ_AHEAD = Number(params.get("readahead") || 0.27);
+const RATE = 48000;
+const PACKET = 960;
+
+// The variant heard at time `t`: that of the chunk there, or of its part before a switch in it.
+const heardAt = (t) => {
+  const b = state.buffered.get(chunkAt(t));
+  if (!b) return null;
+  return b.switchedAt !== undefined && t < b.switchedAt ? b.before : b.variant;
+};
+
+// A/B at the play head: returns what it did, or null when it fell back to the next chunk.
+async function switchAtPlayhead(old) {
+  const meta = state.meta;
+  // Seconds of media the browser plays while a request runs (the rate may be above 1).
+  const lead = audio.paused ? 0 : READ_AHEAD * audio.playbackRate;
+  const t = audio.currentTime + lead;
+  const index = chunkAt(t);
+  const chunk = meta.chunks[index];
+  // The chunk's packet grid: from its item's first frame (shared layout) or the queue's.
+  const grid = meta.layout === "shared" ? Math.round(meta.items[chunk.item].start * RATE) : 0;
+  const at = grid + Math.ceil((t * RATE - grid) / PACKET) * PACKET;
+  const there = state.buffered.get(index);
+  if (at / RATE >= chunk.end - 0.05 || !there || heardAt(at / RATE) !== old) return null;
+  const clicked = performance.now();
+  const clickedAt = audio.currentTime;
+  state.busy = true;
+  try {
+    state.buffer.remove(at / RATE, Infinity);
+    await updated();
+    for (const i of [...state.buffered.keys()]) if (i > index) state.buffered.delete(i);
+    const r = await fetch(`${api}/queue/${active().queue_id}/switch/${at}?transition_from=${encodeURIComponent(state.queues[old].queue_id)}`);
+    if (!r.ok) throw new Error(`A/B at ${at}: HTTP ${r.status} ${await r.text()}`);
+    state.buffer.appendWindowEnd = index === meta.chunks.length - 1 ? meta.duration : Infinity;
+    const reader = r.body.getReader();
+    let firstAppended = null;
+    for (let piece = await reader.read(); !piece.done; piece = await reader.read()) {
+      state.buffer.appendBuffer(piece.value);
+      await updated();
+      if (firstAppended === null) firstAppended = performance.now();
+    }
+    const origin = r.headers.get("x-cache");
+    state.buffered.set(index, { origin, variant: state.variant, switchedAt: at / RATE, before: old });
+    const done = { index, at: at / RATE, clicked_at: clickedAt, first_appended_ms: firstAppended - clicked, origin };
+    window.queuePlayer.appended.push({ index, origin, variant: state.variant, transition: true, switch_at: at / RATE });
+    log(`A/B: ${state.variant} from ${(at / RATE).toFixed(3)} s (chunk ${index}, ${origin})`);
+    return done;
+  } finally {
+    state.busy = false;
+  }
+}
+
 async function toggleAB() {
+  const old = state.variant;
   state.variant = state.variant === "preset" ? "none" : "preset";
-  document.getElementById("ab").textContent = `A/B: ${state.variant === "preset" ? "preset" : "none"}`;
-  if (!state.buffer) return;
+  if (!state.buffer) { showAB(); return null; }
+  while (state.busy || state.buffer.updating) await new Promise((r) => setTimeout(r, 5));
+  try {
+    const done = await switchAtPlayhead(old);
+    if (done) {
+      state.transition = null;
+      appendNext();
+      return done;
+    }
+  } catch (e) {
+    window.queuePlayer.errors.push(String(e));
+    log(`error: ${e}`);
+  }
   const from = chunkAt(audio.currentTime) + 1;
   log(`A/B: ${state.variant} from chunk ${from}`);
   await removeFrom(from);
@@ -301,6 +370,13 @@ async function toggleAB() {
   const kept = state.buffered.get(from - 1);
   state.transition = kept && kept.variant !== state.variant ? { index: from, from: state.queues[kept.variant].queue_id } : null;
   appendNext();
+  return null;
+}
+
+// The A/B button names what is heard (it changes when the audio does).
+function showAB() {
+  const heard = state.meta && state.buffer ? heardAt(audio.currentTime) || state.variant : state.variant;
+  document.getElementById("ab").textContent = `A/B: ${heard}`;
 }
 
 function jump(delta) {
@@ -313,8 +389,10 @@ audio.addEventListener("timeupdate", () => {
   if (!state.meta) return;
   bar.querySelector(".played").style.width = `${(100 * audio.currentTime) / state.meta.duration}%`;
   const it = state.meta.items[itemAt(audio.currentTime)];
+  const heard = heardAt(audio.currentTime) || state.variant;
   document.getElementById("status").textContent =
-    `${fmt(audio.currentTime)} / ${fmt(state.meta.duration)}: ${it.title} (${state.variant})`;
+    `${fmt(audio.currentTime)} / ${fmt(state.meta.duration)}: ${it.title} (${heard})`;
+  showAB();
   drawQueue();
   appendNext();
 });
@@ -338,8 +416,11 @@ async function autotest() {
     check();
   });
   await until(() => audio.currentTime >= state.meta.items[1].start, 60000);
-  const switchedAt = chunkAt(audio.currentTime) + 1;
-  await toggleAB();
+  const next = chunkAt(audio.currentTime) + 1;
+  const done = await toggleAB();
+  // At the play head: the chunk playing there holds the switch; else the next one crossfades.
+  const switchedAt = done ? done.index : next;
+  window.queuePlayer.switch = done;
   await until(() => window.queuePlayer.ended, 60000);
   const report = { ...window.queuePlayer, switched_at: switchedAt, ended_at: audio.currentTime };
   await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
