@@ -169,9 +169,6 @@ def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path
     join = at
     assert n > join + 20 * HALF, f"recorded only {n / 48_000:.2f} s after alignment"
     at_join = nsr_db(heard, reference, join - HALF, join + HALF)
-    if os.environ.get("AURALIS_DUMP"):
-        np.savez(os.environ["AURALIS_DUMP"], heard=heard, reference=reference, old=old_all[:n],
-                 new=new_all[:n], at=at)
     # Its surroundings: the ±50 ms windows of the second before and the second after it (the
     # codec's error differs between the presets, so the whole track is no yardstick for one
     # point of it).
