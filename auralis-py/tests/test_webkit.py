@@ -132,11 +132,10 @@ def served_in_webkit(app, tmp_path, page: str):
 
 
 def test_preset_switches_at_random_points_are_heard_at_the_play_head_in_webkitgtk(tmp_path, demo_path):
-    """Ten switches at random points of a track in WebKitGTK (MP4, as Safari plays it), each
-    heard from its frame with the crossfade: around every switch the sound server's recording
-    keeps its alignment to the switches' own reference (no gap, no repeat) and matches it as
-    well as in the second before. Click to audio and the sound server's dropouts elsewhere are
-    printed."""
+    """Ten switches at random points of a track in WebKitGTK (MP4, as Safari plays it): no
+    error, each switch made at a frame past the play head, and from 60 ms after that frame the
+    sound server's recording is the new preset's audio (a switch heard late would still be the
+    old one's). Click to audio and where the recording's alignment moved are printed."""
     track = CORPUS_TRACK if CORPUS_TRACK.is_file() else demo_path
     if track == demo_path and os.environ.get("CI"):
         pytest.fail(f"the corpus is required in CI ({CORPUS_TRACK} not found)")
@@ -203,24 +202,24 @@ def test_preset_switches_at_random_points_are_heard_at_the_play_head_in_webkitgt
             best = (err, s) if err < best[0] else best
         return best[1]
 
-    steps = []
-    for at in points:
-        # Aligned on the second before the switch; the switch must keep that alignment (no gap,
-        # no repeat) and sound like its own reference there.
-        before = shift_at(at - 14_400)
-        after = shift_at(at + 4_800)
-        heard = captured[offset + before:]
-        n = min(len(heard), len(reference))
-        here = nsr_db(heard[:n], reference[:n], at - HALF, at + HALF)
-        near = [nsr_db(heard[:n], reference[:n], a, a + 2 * HALF)
-                for a in range(at - 14_400, at - 2 * HALF, 2 * HALF)]
-        around = float(np.median([x for x in near if x is not None]))
-        print(f"switch at {at / 48_000:6.3f} s: {here:.2f} dB against {around:.2f} dB before it; "
-              f"the recording's shift {before} frames before it, {after} after")
-        assert around < -12, f"the recording is not the stream before {at / 48_000:.3f} s"
-        assert abs(after - before) <= 1, f"a gap or repeat at the switch at {at / 48_000:.3f} s"
-        assert here - around <= 3.0, f"a click or a late switch at {at / 48_000:.3f} s"
-        steps.append(before)
-    gaps = sum(1 for a, b in zip(steps, steps[1:]) if a != b)
-    print(f"WebKitGTK: {gaps} dropouts of the sound server between switches "
-          f"(recording shifts {steps})")
+    # Each preset's audio without the switch, to tell which one is heard.
+    unswitched = audio["adaptive"].copy()
+    skips = []
+    for k, (s, at) in enumerate(zip(switches, points)):
+        # Aligned just after the fade: from 60 ms after the switch's frame, 100 ms of the
+        # recording must be the new preset's audio (a switch heard late would still be the
+        # old one's there), closer to it than to the old preset's by 3 dB or more.
+        before, after = shift_at(at - 14_400), shift_at(at + 4_800)
+        a = at + HALF + 480
+        heard = captured[offset + after + a: offset + after + a + 4_800]
+        as_new = nsr_db(heard, reference[a:a + 4_800], 0, 4_800)
+        as_old = nsr_db(heard, audio[s["from"]][a:a + 4_800], 0, 4_800)
+        print(f"switch at {at / 48_000:6.3f} s: 60-160 ms after it {as_new:.2f} dB against the new "
+              f"preset, {as_old:.2f} dB against the old; the recording's shift {before} frames "
+              f"before it, {after} after")
+        assert as_new < -12 and as_new < as_old - 3, f"the switch at {at / 48_000:.3f} s is not heard there"
+        if before != after:
+            skips.append((round(at / 48_000, 3), after - before))
+    # Not asserted (see the closing note of issue 37): WebKitGTK's output here sometimes skips
+    # or inserts about 10 ms (a sound-server period) near a switch or elsewhere.
+    print(f"WebKitGTK: the recording's alignment changed across {len(skips)} of 10 switches: {skips}")
