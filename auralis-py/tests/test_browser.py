@@ -75,6 +75,44 @@ def served_in_chromium(app, browser: str, tmp_path, page: str):
         thread.join(timeout=10)
         shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
+
+def reporting(app):
+    """The endpoints a test page posts to: its report (JSON) and its Web Audio recording
+    (48 kHz stereo float32); returns the queues they arrive on."""
+    reports, captures = queue.Queue(), queue.Queue()
+
+    @app.post("/report")
+    async def report(request: Request) -> dict:
+        reports.put(await request.json())
+        return {}
+
+    @app.post("/report/capture")
+    async def capture(request: Request) -> dict:
+        captures.put(np.frombuffer(await request.body(), dtype="<f4").reshape(-1, 2))
+        return {}
+
+    return reports, captures
+
+
+def switched_reference(track, switches):
+    """What a track should sound like through the page's switches (each ``from``, ``to`` and
+    ``at`` in seconds): every preset's own audio, switched at each frame with the 50 ms
+    raised-cosine crossfade. Returns it, the switches' frames and each preset's audio."""
+    base = ac.Stream(str(track), preset="adaptive", chunk_seconds=CHUNK)
+    total = base.info["total_chunks"]
+    names = {"adaptive", *(s["to"] for s in switches), *(s["from"] for s in switches)}
+    audio = {p: np.concatenate([base.with_mastering(p, 1.0).chunk_pcm(k) for k in range(total)])
+             for p in names}
+    reference = audio["adaptive"].copy()
+    g_in = (np.sin(np.pi / 2 * np.arange(HALF) / HALF) ** 2)[:, None]
+    points = []
+    for s in switches:
+        at = round(s["at"] * 48_000)
+        points.append(at)
+        reference[at:] = audio[s["to"]][at:]
+        reference[at:at + HALF] = audio[s["from"]][at:at + HALF] * (1 - g_in) + audio[s["to"]][at:at + HALF] * g_in
+    return reference, points, audio
+
 def nsr_db(heard, ref, a, b):
     signal = float(np.sum(ref[a:b].astype(np.float64) ** 2))
     if signal < 1e-6 * (b - a):
@@ -102,17 +140,7 @@ def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path
         print(f"corpus absent ({CORPUS_TRACK}): playing the built-in demo")
         track = demo_path
     app = create_app({"song": track}, cache_dir=None, chunk_seconds=CHUNK)
-    reports, captures = queue.Queue(), queue.Queue()
-
-    @app.post("/report")
-    async def report(request: Request) -> dict:
-        reports.put(await request.json())
-        return {}
-
-    @app.post("/report/capture")
-    async def capture(request: Request) -> dict:
-        captures.put(np.frombuffer(await request.body(), dtype="<f4").reshape(-1, 2))
-        return {}
+    reports, captures = reporting(app)
 
     page = f"/web/index.html?api=/api&track=song&preset=adaptive&test=1&switch_to=bright&prefer={prefer}"
     with served_in_chromium(app, browser, tmp_path, page):
@@ -256,17 +284,7 @@ def test_ten_preset_switches_at_random_points_are_heard_at_the_play_head(tmp_pat
     if track == demo_path and os.environ.get("CI"):
         pytest.fail(f"the corpus is required in CI ({CORPUS_TRACK} not found)")
     app = create_app({"song": track}, cache_dir=None, chunk_seconds=CHUNK)
-    reports, captures = queue.Queue(), queue.Queue()
-
-    @app.post("/report")
-    async def report(request: Request) -> dict:
-        reports.put(await request.json())
-        return {}
-
-    @app.post("/report/capture")
-    async def capture(request: Request) -> dict:
-        captures.put(np.frombuffer(await request.body(), dtype="<f4").reshape(-1, 2))
-        return {}
+    reports, captures = reporting(app)
 
     presets = ["bright", "warm", "punchy", "adaptive"]
     page = (f"/web/index.html?api=/api&track=song&preset=adaptive&test=switches&n=10&seed=7"
@@ -289,18 +307,7 @@ def test_ten_preset_switches_at_random_points_are_heard_at_the_play_head(tmp_pat
     assert max(heard_ms) <= 400
 
     # The reference: each preset's audio, switched with the 50 ms crossfade at every switch.
-    base = ac.Stream(str(track), preset="adaptive", chunk_seconds=CHUNK)
-    total = base.info["total_chunks"]
-    audio = {p: np.concatenate([base.with_mastering(p, 1.0).chunk_pcm(k) for k in range(total)])
-             for p in ["adaptive", *presets]}
-    reference = audio["adaptive"].copy()
-    g_in = (np.sin(np.pi / 2 * np.arange(HALF) / HALF) ** 2)[:, None]
-    points = []
-    for s in switches:
-        at = round(s["at"] * 48_000)
-        points.append(at)
-        reference[at:] = audio[s["to"]][at:]
-        reference[at:at + HALF] = audio[s["from"]][at:at + HALF] * (1 - g_in) + audio[s["to"]][at:at + HALF] * g_in
+    reference, points, _ = switched_reference(track, switches)
     offset = align(captured, reference)
     heard = captured[offset:]
     n = min(len(heard), len(reference))

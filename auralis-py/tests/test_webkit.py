@@ -11,7 +11,6 @@ import contextlib
 import glob
 import json
 import os
-import queue
 import subprocess
 import threading
 import time
@@ -21,12 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import uvicorn
-from fastapi import Request
 
-import auralis_core as ac
 from auralis_core.server import create_app
 
-from test_browser import CHUNK, CORPUS_TRACK, HALF, align, free_port, nsr_db
+from test_browser import CHUNK, CORPUS_TRACK, HALF, align, free_port, nsr_db, reporting, switched_reference
 
 TOOLS = {
     "/usr/bin/WebKitWebDriver": "WebKitWebDriver (webkit2gtk-driver)",
@@ -140,16 +137,7 @@ def test_preset_switches_at_random_points_are_heard_at_the_play_head_in_webkitgt
     if track == demo_path and os.environ.get("CI"):
         pytest.fail(f"the corpus is required in CI ({CORPUS_TRACK} not found)")
     app = create_app({"song": track}, cache_dir=None, chunk_seconds=CHUNK)
-    reports = queue.Queue()
-
-    @app.post("/report")
-    async def report(request: Request) -> dict:
-        reports.put(await request.json())
-        return {}
-
-    @app.post("/report/capture")
-    async def capture(request: Request) -> dict:
-        return {}
+    reports, _ = reporting(app)
 
     presets = ["bright", "warm", "punchy", "adaptive"]
     page = (f"/web/index.html?api=/api&track=song&preset=adaptive&test=switches&n=10&seed=7"
@@ -168,18 +156,7 @@ def test_preset_switches_at_random_points_are_heard_at_the_play_head_in_webkitgt
     media_ms = [s["media_ms"] for s in switches]
     print(f"WebKitGTK: click to the new preset's audio: median {np.median(media_ms):.0f} ms, "
           f"worst {max(media_ms):.0f} ms")
-    base = ac.Stream(str(track), preset="adaptive", chunk_seconds=CHUNK)
-    total = base.info["total_chunks"]
-    audio = {p: np.concatenate([base.with_mastering(p, 1.0).chunk_pcm(k) for k in range(total)])
-             for p in ["adaptive", *presets]}
-    reference = audio["adaptive"].copy()
-    g_in = (np.sin(np.pi / 2 * np.arange(HALF) / HALF) ** 2)[:, None]
-    points = []
-    for s in switches:
-        at = round(s["at"] * 48_000)
-        points.append(at)
-        reference[at:] = audio[s["to"]][at:]
-        reference[at:at + HALF] = audio[s["from"]][at:at + HALF] * (1 - g_in) + audio[s["to"]][at:at + HALF] * g_in
+    reference, points, audio = switched_reference(track, switches)
     offset = align(captured, reference)
     print(f"{len(captured) / 48_000:.2f} s recorded, the track from {offset / 48_000:.3f} s")
 
@@ -202,8 +179,6 @@ def test_preset_switches_at_random_points_are_heard_at_the_play_head_in_webkitgt
             best = (err, s) if err < best[0] else best
         return best[1]
 
-    # Each preset's audio without the switch, to tell which one is heard.
-    unswitched = audio["adaptive"].copy()
     skips = []
     for k, (s, at) in enumerate(zip(switches, points)):
         # Aligned just after the fade: from 60 ms after the switch's frame, 100 ms of the

@@ -239,10 +239,18 @@ def create_app(
     ) -> Response:
         stream = await get_stream(track_id, preset, intensity, container, bitrate)
         transition = parse_transition(transition_from)
-        # Checks (index, transition, file unchanged) without rendering.
-        etag = await may_wait(stream.chunk_etag, index, transition)
-        headers = caching(stream, v, etag)
-        headers.update({"X-Preset": preset, "X-Intensity": str(intensity), "X-Bitrate": str(bitrate)})
+        extra = {"X-Preset": preset, "X-Intensity": str(intensity), "X-Bitrate": str(bitrate)}
+        return await segment_response(request, stream, v, container, extra, stream.chunk_etag,
+                                      stream.media_segment, stream.iter_chunk, index, transition)
+
+    async def segment_response(request: Request, stream: ac.Stream, v: Optional[str], container: str,
+                               extra: Dict[str, str], etag_of, whole, unit_by_unit, *args) -> Response:
+        """A media segment's response (a chunk, or a switch at the playhead): checked and tagged
+        without rendering (``etag_of(*args)``), ``304`` for a current copy, a byte range of the
+        whole segment (``whole(*args)``), else sent unit by unit (``unit_by_unit(*args)``; on a
+        miss the audio is rendered before the first byte, then each unit as it is encoded)."""
+        etag = await may_wait(etag_of, *args)
+        headers = {**caching(stream, v, etag), **extra}
         media_type = media_types[container]
         not_modified = conditional(request, headers)
         if not_modified is not None:
@@ -250,10 +258,9 @@ def create_app(
         rng = wants_range(request, etag)
         if rng is not None:
             # A range needs the whole segment's length: render (or read) it whole.
-            body, origin = await may_wait(stream.media_segment, index, transition)
+            body, origin = await may_wait(whole, *args)
             return ranged(body, rng, {**headers, "X-Cache": origin}, media_type)
-        # On a miss, renders the audio before the first byte, then streams cluster by cluster.
-        clusters = await may_wait(stream.iter_chunk, index, transition)
+        clusters = await may_wait(unit_by_unit, *args)
         return StreamingResponse(units(clusters), media_type=media_type,
                                  headers={**headers, "X-Cache": clusters.origin})
 
@@ -276,22 +283,11 @@ def create_app(
         ends). Sent unit by unit as a chunk is, the first as soon as it is encoded."""
         stream = await get_stream(track_id, preset, intensity, container, bitrate)
         transition = parse_transition(transition_from)
-        etag = await may_wait(stream.chunk_etag_at, at_frame, transition)
-        headers = caching(stream, v, etag)
         chunk_frames = round(stream.info["chunk_duration"] * 48000)
-        headers.update({"X-Preset": preset, "X-Intensity": str(intensity), "X-Bitrate": str(bitrate),
-                        "X-Chunk": str(at_frame // chunk_frames)})
-        media_type = media_types[container]
-        not_modified = conditional(request, headers)
-        if not_modified is not None:
-            return not_modified
-        rng = wants_range(request, etag)
-        if rng is not None:
-            body, origin = await may_wait(stream.media_segment_at, at_frame, transition)
-            return ranged(body, rng, {**headers, "X-Cache": origin}, media_type)
-        clusters = await may_wait(stream.iter_chunk_at, at_frame, transition)
-        return StreamingResponse(units(clusters), media_type=media_type,
-                                 headers={**headers, "X-Cache": clusters.origin})
+        extra = {"X-Preset": preset, "X-Intensity": str(intensity), "X-Bitrate": str(bitrate),
+                 "X-Chunk": str(at_frame // chunk_frames)}
+        return await segment_response(request, stream, v, container, extra, stream.chunk_etag_at,
+                                      stream.media_segment_at, stream.iter_chunk_at, at_frame, transition)
 
     app.state.streams = streams
 
