@@ -177,6 +177,9 @@ def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path
     # The chunk after the switch's comes in bright, plainly (its chunk ended in bright).
     assert any(a["index"] == 1 and a["preset"] == "bright" and a["from"] is None
                for a in result["appended"])
+    # Every chunk at 128 kbit/s: on this link the rate is measured from chunks, not from the
+    # 175-byte init segment (which once sent the first chunk at 64 kbit/s).
+    assert [a["bitrate"] for a in result["appended"]] == [128000] * len(result["appended"])
     # The last chunk was appended after the seek, with the new preset.
     last = old.info["total_chunks"] - 1
     assert any(a["index"] == last and a["preset"] == "bright" for a in result["appended"])
@@ -321,3 +324,22 @@ def test_ten_preset_switches_at_random_points_are_heard_at_the_play_head(tmp_pat
         around = float(np.median([x for x in near if x is not None]))
         print(f"switch at {at / 48_000:6.3f} s: {here:.2f} dB against {around:.2f} dB around it")
         assert here - around <= 3.0, f"a click or gap at the switch at {at / 48_000:.3f} s"
+
+
+@pytest.mark.parametrize("query, line, plays", [
+    ("track=song&intensity=abc", 'intensity "abc" is not a number from 0 to 1: playing at 1', True),
+    ("track=nosuch", "unknown track 'nosuch'", False),
+])
+def test_bad_player_urls_say_one_readable_line(tmp_path, demo_path, query, line, plays):
+    """A bad URL on the track page: the listener reads one line (not JSON); an intensity that is
+    no number plays at 1 (it used to send NaN); an unknown track plays nothing."""
+    app = create_app({"song": demo_path}, cache_dir=None, chunk_seconds=CHUNK)
+    reports, _ = reporting(app)
+    with served_in_chromium(app, chromium(), tmp_path, f"/web/index.html?api=/api&{query}&test=state"):
+        result = reports.get(timeout=60)
+    print(result["error_line"], result["errors"])
+    assert result["error_line"] == line
+    if plays:
+        assert result["errors"] == [] and result["appended"][0]["intensity"] == 1.0
+    else:
+        assert result["appended"] == [] and len(result["errors"]) == 1

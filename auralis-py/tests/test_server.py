@@ -107,6 +107,9 @@ def test_containers_and_bitrates_are_negotiated_per_request(client):
         ("/api/stream/song/chunk/x", {}, 422),
         ("/api/stream/song/metadata", {"preset": "loud"}, 422),
         ("/api/stream/song/metadata", {"intensity": 2}, 422),
+        ("/api/stream/song/metadata", {"intensity": "NaN"}, 422),
+        ("/api/stream/song/switch/961", {"transition_from": "warm"}, 422),
+        ("/api/queue/nope/metadata", {}, 404),
         ("/api/stream/song/chunk/0", {"transition_from": "loud"}, 422),
         ("/api/stream/song/chunk/0", {"transition_from": "warm:abc"}, 422),
         ("/api/stream/garbage/metadata", {}, 422),
@@ -121,7 +124,10 @@ def test_bad_requests_get_documented_status_codes_with_json(client, url, params,
     r = c.get(url, params=params)
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/json")
-    assert r.json()
+    # One shape for every error: a name and one readable line.
+    body = r.json()
+    assert set(body) == {"error", "detail"}, body
+    assert isinstance(body["detail"], str) and body["detail"] and "\n" not in body["detail"], body
 
 
 def test_the_player_is_served(client):

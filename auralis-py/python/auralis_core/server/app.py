@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import auralis_core as ac
 
@@ -81,6 +83,22 @@ def create_app(
     @app.exception_handler(StaleVersion)
     async def _stale(_: Request, exc: Exception) -> JSONResponse:
         return error(410, exc)
+
+    # Every error has one shape, {"error": name, "detail": one readable line}, including
+    # FastAPI's own (an unknown id, a query that fails validation).
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        names = {404: "NotFound", 405: "MethodNotAllowed"}
+        return JSONResponse(status_code=exc.status_code, headers=getattr(exc, "headers", None),
+                            content={"error": names.get(exc.status_code, "HTTPError"), "detail": str(exc.detail)})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        def where(loc) -> str:
+            return " ".join(str(x) for x in loc if x not in ("query", "path", "body"))
+
+        detail = "; ".join(f"{where(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors())
+        return JSONResponse(status_code=422, content={"error": "InvalidRequest", "detail": detail})
 
     for bad_input in (ac.InvalidArgumentError, ac.UnsupportedFormatError, ac.DecodeError):
 

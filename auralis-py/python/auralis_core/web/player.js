@@ -29,6 +29,13 @@ const params = new URLSearchParams(location.search);
 const audio = document.getElementById("audio");
 const bar = document.getElementById("bar");
 const log = (msg) => { document.getElementById("log").textContent += msg + "\n"; };
+// One readable line for the listener (the developer log keeps the details).
+const showError = (msg) => { const el = document.getElementById("error"); if (el) el.textContent = msg; };
+// A server error body is {"error", "detail"}: its detail is the line to show.
+async function errorLine(response) {
+  const text = await response.text();
+  try { return JSON.parse(text).detail || text; } catch (e) { return text || `HTTP ${response.status}`; }
+}
 const AHEAD = 2;
 // State the automated browser tests read.
 window.player = { appended: [], errors: [], ended: false, meta: null, evicted: [], bitrates: [], switches: [] };
@@ -58,8 +65,9 @@ async function openSource(settings) {
   if (api) {
     const q = `preset=${encodeURIComponent(settings.preset)}&intensity=${settings.intensity}`;
     const base = `${api}/stream/${encodeURIComponent(settings.track)}`;
-    const m = await (await fetch(`${base}/metadata?${q}`)).json();
-    if (m.total_chunks === undefined) throw new Error(`metadata: ${JSON.stringify(m)}`);
+    const answer = await fetch(`${base}/metadata?${q}`);
+    if (!answer.ok) throw new Error(await errorLine(answer));
+    const m = await answer.json();
     const type = pickType(m.mimes || spellings("webm", m.mime));
     if (!type) return { meta: metaOf(m.duration, m.chunk_duration, m.total_chunks, null), hls: `${base}/playlist.m3u8?${q}` };
     // The file's content version makes the URLs name their content: cacheable for good.
@@ -101,9 +109,13 @@ function metaOf(duration, chunk, total, type) {
 async function fetchBytes(url) {
   const started = performance.now();
   const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${await response.text()}`);
+  if (!response.ok) throw new Error(await errorLine(response));
   const bytes = await response.arrayBuffer();
-  fetchBytes.lastRateBps = (bytes.byteLength * 8) / Math.max(1e-3, (performance.now() - started) / 1000);
+  // The download rate, from downloads large enough to measure one (a 175-byte init segment
+  // measures the request's latency, not the link: it once sent the first chunk at 64 kbit/s).
+  if (bytes.byteLength >= 32 * 1024) {
+    fetchBytes.lastRateBps = (bytes.byteLength * 8) / Math.max(1e-3, (performance.now() - started) / 1000);
+  }
   return bytes;
 }
 
@@ -212,12 +224,13 @@ async function play(settings) {
       bufferedWith.set(index, current);
       const ranges = [];
       for (let i = 0; i < buffer.buffered.length; i++) ranges.push([buffer.buffered.start(i), buffer.buffered.end(i)]);
-      window.player.appended.push({ index, preset: current.preset, from: from && from.preset, bitrate, ranges });
+      window.player.appended.push({ index, preset: current.preset, intensity: current.intensity, from: from && from.preset, bitrate, ranges });
       log(`chunk ${index} (${current.preset}${from ? ` from ${from.preset}` : ""}${bitrate ? `, ${bitrate / 1000} kbit/s` : ""}) appended; buffered ${ranges.map(([a, b]) => `${a.toFixed(2)}-${b.toFixed(2)}`).join(", ")}`);
       drawBuffered(ranges);
     } catch (e) {
       window.player.errors.push(String(e));
       log(`error: ${e}`);
+      showError(e.message || String(e));
       return;
     } finally {
       busy = false;
@@ -267,7 +280,7 @@ async function play(settings) {
         for (const i of [...bufferedWith.keys()]) if (i > index) bufferedWith.delete(i);
         const bitrate = chooseBitrate();
         const response = await fetch(source.switchUrl(at, settings, old, bitrate));
-        if (!response.ok) throw new Error(`switch at ${at}: HTTP ${response.status} ${await response.text()}`);
+        if (!response.ok) throw new Error(await errorLine(response));
         const reader = response.body.getReader();
         let piece = await reader.read();
         const firstByte = performance.now();
@@ -352,7 +365,14 @@ async function play(settings) {
 
 async function main() {
   const api = params.get("api");
-  const settings = { track: params.get("track"), preset: params.get("preset") || "adaptive", intensity: Number(params.get("intensity") || 1) };
+  // An intensity that is not a number in [0, 1] (?intensity=abc) is 1, said on the page.
+  let intensity = Number(params.get("intensity") ?? 1);
+  if (!Number.isFinite(intensity) || intensity < 0 || intensity > 1) {
+    showError(`intensity ${JSON.stringify(params.get("intensity"))} is not a number from 0 to 1: playing at 1`);
+    window.player.warnings = [`intensity ${params.get("intensity")}`];
+    intensity = 1;
+  }
+  const settings = { track: params.get("track"), preset: params.get("preset") || "adaptive", intensity };
   const presetSelect = document.getElementById("preset");
   const trackSelect = document.getElementById("track");
   if (api) {
@@ -472,4 +492,17 @@ async function switchTest(controls, settings) {
   await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
 }
 
-main().catch((e) => { window.player.errors.push(String(e)); log(`error: ${e}`); });
+// ?test=state: reports what the page did once its first chunk is appended or it failed: the
+// appends, errors, warnings and the error line the listener sees.
+async function reportState() {
+  const deadline = performance.now() + 20000;
+  while (!window.player.appended.length && !window.player.errors.length && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const report = { ...window.player, error_line: document.getElementById("error").textContent };
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
+
+main()
+  .catch((e) => { window.player.errors.push(String(e)); log(`error: ${e}`); showError(e.message || String(e)); })
+  .finally(() => { if (params.get("test") === "state") reportState(); });
