@@ -343,3 +343,17 @@ def test_bad_player_urls_say_one_readable_line(tmp_path, demo_path, query, line,
         assert result["errors"] == [] and result["appended"][0]["intensity"] == 1.0
     else:
         assert result["appended"] == [] and len(result["errors"]) == 1
+
+
+def test_a_queue_url_with_an_unknown_track_plays_the_others_and_says_which(tmp_path, make_wav):
+    """``queue.html?tracks=nosuchtrack,q1&play=1`` used to play nothing although q1 exists: the
+    unknown id is left out, said in one line, and the rest plays."""
+    library = {"q1": make_wav(3.1, name="q1.wav", seed=1)}
+    app = create_app(library, cache_dir=None, chunk_seconds=2.0)
+    reports, _ = reporting(app)
+    page = "/web/queue.html?api=/api&tracks=nosuchtrack,q1&play=1&muted=1&report=state"
+    with served_in_chromium(app, chromium(), tmp_path, page):
+        result = reports.get(timeout=60)
+    assert result["error_line"] == "not in the library, left out: nosuchtrack"
+    assert result["items"] == ["q1"] and result["errors"] == []
+    assert result["appended"] and result["appended"][0]["index"] == 0

@@ -27,6 +27,12 @@ const api = params.get("api") || "/api";
 const audio = document.getElementById("audio");
 const bar = document.getElementById("bar");
 const log = (msg) => { const el = document.getElementById("log"); el.textContent += msg + "\n"; el.scrollTop = el.scrollHeight; };
+// One readable line for the listener (the developer log keeps the details).
+const showError = (msg) => { document.getElementById("error").textContent = msg; };
+async function errorLine(response) {
+  const text = await response.text();
+  try { return JSON.parse(text).detail || text; } catch (e) { return text || `HTTP ${response.status}`; }
+}
 const AHEAD = 2;
 const MSE = (params.get("mms") === "1" && window.ManagedMediaSource) || window.MediaSource || window.ManagedMediaSource || null;
 const managed = window.ManagedMediaSource !== undefined && MSE === window.ManagedMediaSource;
@@ -83,7 +89,8 @@ function request(preset) {
 async function post(body) {
   const r = await fetch(`${api}/queue`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   const json = await r.json();
-  if (!r.ok) throw new Error(`queue: HTTP ${r.status} ${JSON.stringify(json)}`);
+  // Error bodies are {"error", "detail"}: the detail is the line to show.
+  if (!r.ok) throw new Error(json.detail || `queue: HTTP ${r.status}`);
   return json;
 }
 
@@ -227,7 +234,7 @@ async function appendNext() {
   const from = t && t.index === index ? `?transition_from=${encodeURIComponent(t.from)}` : "";
   try {
     const r = await fetch(`${api}/queue/${queue.queue_id}/chunk/${index}${from}`);
-    if (!r.ok) throw new Error(`chunk ${index}: HTTP ${r.status} ${await r.text()}`);
+    if (!r.ok) throw new Error(await errorLine(r));
     const bytes = await r.arrayBuffer();
     if (queue !== active() || meta !== state.meta) return; // switched while fetching
     // The queue's last chunk ends inside a packet: cut playback at the exact end.
@@ -241,6 +248,7 @@ async function appendNext() {
     drawBar();
   } catch (e) {
     window.queuePlayer.errors.push(String(e));
+    showError(e.message || String(e));
     log(`error: ${e}`);
     return;
   } finally {
@@ -289,6 +297,7 @@ async function edit(change) {
     appendNext();
   } catch (e) {
     window.queuePlayer.errors.push(String(e));
+    showError(e.message || String(e));
     log(`error: ${e}`);
   }
 }
@@ -327,7 +336,7 @@ async function switchAtPlayhead(old) {
     await updated();
     for (const i of [...state.buffered.keys()]) if (i > index) state.buffered.delete(i);
     const r = await fetch(`${api}/queue/${active().queue_id}/switch/${at}?transition_from=${encodeURIComponent(state.queues[old].queue_id)}`);
-    if (!r.ok) throw new Error(`A/B at ${at}: HTTP ${r.status} ${await r.text()}`);
+    if (!r.ok) throw new Error(await errorLine(r));
     state.buffer.appendWindowEnd = index === meta.chunks.length - 1 ? meta.duration : Infinity;
     const reader = r.body.getReader();
     let firstAppended = null;
@@ -361,6 +370,7 @@ async function toggleAB() {
     }
   } catch (e) {
     window.queuePlayer.errors.push(String(e));
+    showError(e.message || String(e));
     log(`error: ${e}`);
   }
   const from = chunkAt(audio.currentTime) + 1;
@@ -404,10 +414,20 @@ bar.addEventListener("click", (e) => {
   const rect = bar.getBoundingClientRect();
   audio.currentTime = ((e.clientX - rect.left) / rect.width) * state.meta.duration;
 });
-document.getElementById("play").onclick = () => start().then(() => audio.play()).catch((e) => { window.queuePlayer.errors.push(String(e)); log(`error: ${e}`); });
+document.getElementById("play").onclick = () => start().then(() => audio.play()).catch((e) => { window.queuePlayer.errors.push(String(e)); log(`error: ${e}`); showError(e.message || String(e)); });
 document.getElementById("prev").onclick = () => jump(-1);
 document.getElementById("next").onclick = () => jump(1);
 document.getElementById("ab").onclick = () => toggleAB();
+
+// &report=state: posts what the page did once its first chunk is appended (or it failed).
+async function reportState() {
+  const deadline = performance.now() + 20000;
+  while (!window.queuePlayer.appended.length && !window.queuePlayer.errors.length && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const report = { ...window.queuePlayer, items: state.items, error_line: document.getElementById("error").textContent };
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
 
 async function autotest() {
   const until = (ok, ms) => new Promise((resolve) => {
@@ -431,7 +451,15 @@ async function autotest() {
     await loadLibrary();
     const preset = params.get("tracks");
     if (preset) {
-      state.items = preset.split(",");
+      // Tracks the library does not have are left out, and said so (the rest still plays).
+      const known = new Set(state.library.map((t) => t.id));
+      const asked = preset.split(",").filter((id) => id !== "");
+      const unknown = asked.filter((id) => !known.has(id));
+      state.items = asked.filter((id) => known.has(id));
+      if (unknown.length) {
+        showError(`not in the library, left out: ${unknown.join(", ")}`);
+        window.queuePlayer.warnings = unknown;
+      }
       const joins = params.get("joins");
       if (joins && joins !== "gapless") {
         document.getElementById("joins").value = "crossfade";
@@ -445,9 +473,11 @@ async function autotest() {
       audio.playbackRate = Number(params.get("rate") || 1);
       await audio.play();
       if (params.get("report") === "1") await autotest();
+      if (params.get("report") === "state") await reportState();
     }
   } catch (e) {
     window.queuePlayer.errors.push(String(e));
+    showError(e.message || String(e));
     log(`error: ${e}`);
   }
 })();
