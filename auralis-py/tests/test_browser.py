@@ -357,3 +357,21 @@ def test_a_queue_url_with_an_unknown_track_plays_the_others_and_says_which(tmp_p
     assert result["error_line"] == "not in the library, left out: nosuchtrack"
     assert result["items"] == ["q1"] and result["errors"] == []
     assert result["appended"] and result["appended"][0]["index"] == 0
+
+
+def test_a_b_pressed_in_a_queues_last_chunk_switches_there(tmp_path, make_wav):
+    """A/B in the last chunk of a 3-chunk queue used to ask for chunk 3, which does not exist,
+    and the audio stayed mastered: it now switches inside the last chunk, and the button names
+    what is heard."""
+    library = {"a": make_wav(5.5, name="a.wav", seed=3)}
+    app = create_app(library, cache_dir=None, chunk_seconds=2.0)
+    reports, _ = reporting(app)
+    page = "/web/queue.html?api=/api&tracks=a&play=1&muted=1&report=ablast"
+    with served_in_chromium(app, chromium(), tmp_path, page):
+        result = reports.get(timeout=60)
+    assert result["errors"] == [] and result["ended"] is True
+    assert result["meta"]["total_chunks"] == 3
+    sw = result["switch"]
+    assert sw is not None and sw["index"] == 2, sw
+    assert any(a["index"] == 2 and a["variant"] == "none" and a.get("transition") for a in result["appended"])
+    assert result["ab_label"] == "A/B: none"

@@ -429,6 +429,16 @@ async function reportState() {
   await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
 }
 
+// &report=ablast: A/B pressed early in the queue's last chunk, then to the end; posts what it did.
+async function abInLastChunk() {
+  const last = state.meta.chunks[state.meta.chunks.length - 1];
+  while (audio.currentTime < last.start + 0.1 && !audio.ended) await new Promise((r) => setTimeout(r, 10));
+  const done = await toggleAB();
+  while (!window.queuePlayer.ended && window.queuePlayer.errors.length === 0) await new Promise((r) => setTimeout(r, 50));
+  const report = { ...window.queuePlayer, switch: done, ab_label: document.getElementById("ab").textContent };
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
+
 async function autotest() {
   const until = (ok, ms) => new Promise((resolve) => {
     const deadline = performance.now() + ms;
@@ -474,6 +484,7 @@ async function autotest() {
       await audio.play();
       if (params.get("report") === "1") await autotest();
       if (params.get("report") === "state") await reportState();
+      if (params.get("report") === "ablast") await abInLastChunk();
     }
   } catch (e) {
     window.queuePlayer.errors.push(String(e));
