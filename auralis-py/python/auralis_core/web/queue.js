@@ -287,6 +287,12 @@ async function edit(change) {
   if (!state.buffer) { drawQueue(); return; }
   try {
     const unchanged = await buildQueues();
+    // A crossfade still to come names the queue it fades from: after an edit that is the edited
+    // queue of the same variant (the old id lies on another timeline: 422 on every request).
+    if (state.transition) {
+      const variant = Object.keys(state.queues).find((v) => v !== state.variant);
+      state.transition = { ...state.transition, from: state.queues[variant].queue_id };
+    }
     // Never remove the chunk being played: a change there takes effect at the next chunk.
     const from = Math.max(unchanged ?? 0, chunkAt(audio.currentTime) + 1);
     log(`queue edited: ${unchanged} chunks unchanged, re-fetching from chunk ${from}`);
