@@ -375,3 +375,22 @@ def test_a_b_pressed_in_a_queues_last_chunk_switches_there(tmp_path, make_wav):
     assert sw is not None and sw["index"] == 2, sw
     assert any(a["index"] == 2 and a["variant"] == "none" and a.get("transition") for a in result["appended"])
     assert result["ab_label"] == "A/B: none"
+
+
+@pytest.mark.parametrize("joins", ["gapless", "1.5"])
+def test_an_mp4_queue_edited_while_its_last_chunk_plays_goes_on_to_the_new_end(tmp_path, make_wav, joins):
+    """A track added while an MP4 queue (the continuous layout) plays its last chunk used to call
+    ``SourceBuffer.remove`` from a start past the MediaSource's duration (a TypeError) and stall
+    for good; it now plays on to the edited queue's end."""
+    library = {"a": make_wav(5.3, name="a.wav", seed=1), "b": make_wav(4.7, name="b.wav", seed=2)}
+    app = create_app(library, cache_dir=None, chunk_seconds=2.0)
+    reports, _ = reporting(app)
+    page = f"/web/queue.html?api=/api&tracks=a,b&joins={joins}&play=1&muted=1&rate=2&prefer=mp4&report=editlast"
+    with served_in_chromium(app, chromium(), tmp_path, page):
+        result = reports.get(timeout=90)
+    meta = result["meta"]
+    print({k: result[k] for k in ("errors", "ended", "ended_at", "duration_before")}, meta["duration"])
+    assert meta["container"] == "mp4" and len(meta["items"]) == 3
+    assert result["errors"] == [] and result["ended"] is True
+    assert meta["duration"] > result["duration_before"] + 3
+    assert result["ended_at"] == pytest.approx(meta["duration"], abs=0.05)

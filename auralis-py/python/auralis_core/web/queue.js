@@ -211,7 +211,12 @@ async function removeFrom(index) {
   const meta = state.meta;
   while (state.busy || state.buffer.updating) await new Promise((r) => setTimeout(r, 10));
   if (index < meta.chunks.length) {
-    state.buffer.remove(meta.chunks[index].start, Infinity);
+    // `meta` may be an edit's, longer than the MediaSource: nothing is buffered past its
+    // duration, and remove() refuses a start past it (a TypeError that stalled playback for
+    // good). A remove from the duration removes nothing and reopens an ended MediaSource, so
+    // the new duration can be set.
+    const start = Math.min(meta.chunks[index].start, state.mediaSource.duration);
+    state.buffer.remove(start, Infinity);
     await updated();
   }
   for (const i of [...state.buffered.keys()]) if (i >= index) state.buffered.delete(i);
@@ -293,8 +298,13 @@ async function edit(change) {
       const variant = Object.keys(state.queues).find((v) => v !== state.variant);
       state.transition = { ...state.transition, from: state.queues[variant].queue_id };
     }
-    // Never remove the chunk being played: a change there takes effect at the next chunk.
-    const from = Math.max(unchanged ?? 0, chunkAt(audio.currentTime) + 1);
+    // The chunk playing changed (an edit near the end of a crossfaded or MP4 queue): its new
+    // audio from the play head on, then the chunks after it.
+    let from = Math.max(unchanged ?? 0, chunkAt(audio.currentTime) + 1);
+    if ((unchanged ?? 0) <= chunkAt(audio.currentTime)) {
+      const done = await spliceAtPlayhead(null, state.variant, "queue edited at the play head");
+      if (done) from = done.index + 1;
+    }
     log(`queue edited: ${unchanged} chunks unchanged, re-fetching from chunk ${from}`);
     await removeFrom(from);
     state.mediaSource.duration = Math.max(state.meta.duration, ...[...state.buffered.keys()].map((i) => state.meta.chunks[i] ? state.meta.chunks[i].end : 0));
@@ -321,8 +331,13 @@ const heardAt = (t) => {
   return b.switchedAt !== undefined && t < b.switchedAt ? b.before : b.variant;
 };
 
-// A/B at the play head: returns what it did, or null when it fell back to the next chunk.
-async function switchAtPlayhead(old) {
+// The rest of the chunk at the play head, from the active queue, appended over what is buffered
+// from a frame on its packet grid just past the browser's read-ahead. With `fromQueue` (the
+// other A/B queue, on the same timeline) it crossfades from that queue there; without, the
+// active queue's audio starts there as it is (an edit that changed the chunk playing).
+// `before` is what is heard up to that frame. Returns what it did, or null when the frame would
+// fall in the chunk's last 50 ms.
+async function spliceAtPlayhead(fromQueue, before, label) {
   const meta = state.meta;
   // Seconds of media the browser plays while a request runs (the rate may be above 1).
   const lead = audio.paused ? 0 : READ_AHEAD * audio.playbackRate;
@@ -331,17 +346,25 @@ async function switchAtPlayhead(old) {
   const chunk = meta.chunks[index];
   // The chunk's packet grid: from its item's first frame (shared layout) or the queue's.
   const grid = meta.layout === "shared" ? Math.round(meta.items[chunk.item].start * RATE) : 0;
-  const at = grid + Math.ceil((t * RATE - grid) / PACKET) * PACKET;
-  const there = state.buffered.get(index);
-  if (at / RATE >= chunk.end - 0.05 || !there || heardAt(at / RATE) !== old) return null;
+  let at = grid + Math.ceil((t * RATE - grid) / PACKET) * PACKET;
+  // Never past what is buffered at the play head (after an edit the old queue may end before
+  // the frame): the new audio must join the old without a hole.
+  const ranges = state.buffer.buffered;
+  for (let r = 0; r < ranges.length; r++) {
+    if (ranges.start(r) <= audio.currentTime + 0.01 && audio.currentTime <= ranges.end(r) + 0.01 && at / RATE > ranges.end(r)) {
+      at = grid + Math.floor((ranges.end(r) * RATE - grid) / PACKET) * PACKET;
+    }
+  }
+  if (at / RATE >= chunk.end - 0.05 || at / RATE < chunk.start) return null;
   const clicked = performance.now();
   const clickedAt = audio.currentTime;
   state.busy = true;
   try {
-    state.buffer.remove(at / RATE, Infinity);
+    state.buffer.remove(Math.min(at / RATE, state.mediaSource.duration), Infinity);
     await updated();
-    for (const i of [...state.buffered.keys()]) if (i > index) state.buffered.delete(i);
-    const r = await fetch(`${api}/queue/${active().queue_id}/switch/${at}?transition_from=${encodeURIComponent(state.queues[old].queue_id)}`);
+    for (const i of [...state.buffered.keys()]) if (i >= index) state.buffered.delete(i);
+    const query = fromQueue ? `?transition_from=${encodeURIComponent(fromQueue)}` : "";
+    const r = await fetch(`${api}/queue/${active().queue_id}/switch/${at}${query}`);
     if (!r.ok) throw new Error(await errorLine(r));
     state.buffer.appendWindowEnd = index === meta.chunks.length - 1 ? meta.duration : Infinity;
     const reader = r.body.getReader();
@@ -352,14 +375,22 @@ async function switchAtPlayhead(old) {
       if (firstAppended === null) firstAppended = performance.now();
     }
     const origin = r.headers.get("x-cache");
-    state.buffered.set(index, { origin, variant: state.variant, switchedAt: at / RATE, before: old });
+    state.buffered.set(index, { origin, variant: state.variant, switchedAt: at / RATE, before });
     const done = { index, at: at / RATE, clicked_at: clickedAt, first_appended_ms: firstAppended - clicked, origin };
-    window.queuePlayer.appended.push({ index, origin, variant: state.variant, transition: true, switch_at: at / RATE });
-    log(`A/B: ${state.variant} from ${(at / RATE).toFixed(3)} s (chunk ${index}, ${origin})`);
+    window.queuePlayer.appended.push({ index, origin, variant: state.variant, transition: fromQueue !== null, switch_at: at / RATE });
+    log(`${label} from ${(at / RATE).toFixed(3)} s (chunk ${index}, ${origin})`);
     return done;
   } finally {
     state.busy = false;
   }
+}
+
+// A/B at the play head: returns what it did, or null when it fell back to the next chunk.
+async function switchAtPlayhead(old) {
+  const t = audio.currentTime + (audio.paused ? 0 : READ_AHEAD * audio.playbackRate);
+  const there = state.buffered.get(chunkAt(t));
+  if (!there || heardAt(t) !== old) return null;
+  return spliceAtPlayhead(state.queues[old].queue_id, old, `A/B: ${state.variant}`);
 }
 
 async function toggleAB() {
@@ -435,6 +466,21 @@ async function reportState() {
   await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
 }
 
+// &report=editlast: a track added while the queue's last chunk plays, then to the new end;
+// posts what it did.
+async function editInLastChunk() {
+  const last = state.meta.chunks[state.meta.chunks.length - 1];
+  while (audio.currentTime < last.start + 0.1 && !audio.ended) await new Promise((r) => setTimeout(r, 10));
+  const before = state.meta.duration;
+  await edit(() => state.items.push(state.items[0]));
+  const deadline = performance.now() + 60000;
+  while (!window.queuePlayer.ended && window.queuePlayer.errors.length === 0 && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const report = { ...window.queuePlayer, duration_before: before, ended_at: audio.currentTime };
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
+
 // &report=ablast: A/B pressed early in the queue's last chunk, then to the end; posts what it did.
 async function abInLastChunk() {
   const last = state.meta.chunks[state.meta.chunks.length - 1];
@@ -491,6 +537,7 @@ async function autotest() {
       if (params.get("report") === "1") await autotest();
       if (params.get("report") === "state") await reportState();
       if (params.get("report") === "ablast") await abInLastChunk();
+      if (params.get("report") === "editlast") await editInLastChunk();
     }
   } catch (e) {
     window.queuePlayer.errors.push(String(e));
