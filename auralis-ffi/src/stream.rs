@@ -244,19 +244,28 @@ pub unsafe extern "C" fn auralis_stream_media_segment(
         unsafe {
             AuralisStream::give_bytes(stream, out, |s| {
                 let index = index_of(s, index)?;
-                let served = if from_preset.is_null() {
-                    s.chunk_media_segment(index)?
-                } else {
-                    let preset = options::preset(from_preset, "from_preset")?;
-                    s.transition_media_segment(
-                        index,
-                        MasteringSettings::new(preset, from_intensity),
-                    )?
+                let served = match transition_from(from_preset, from_intensity)? {
+                    None => s.chunk_media_segment(index)?,
+                    Some(from) => s.transition_media_segment(index, from)?,
                 };
                 Ok(served.bytes.to_vec())
             })
         }
     })
+}
+
+/// The settings a transition starts from: `from_preset` at `from_intensity`, or none when
+/// `from_preset` is NULL (`from_preset`: NULL or a NUL-terminated string, as every caller
+/// promises).
+fn transition_from(
+    from_preset: *const c_char,
+    from_intensity: f64,
+) -> Result<Option<MasteringSettings>, Failure> {
+    if from_preset.is_null() {
+        return Ok(None);
+    }
+    let preset = options::preset(from_preset, "from_preset")?;
+    Ok(Some(MasteringSettings::new(preset, from_intensity)))
 }
 
 /// A switch at the playhead: from 48 kHz frame `at_frame` (on the 20 ms packet grid, inside
@@ -282,12 +291,8 @@ pub unsafe extern "C" fn auralis_stream_media_segment_at(
         // SAFETY: forwarded caller's promise.
         unsafe {
             AuralisStream::give_bytes(stream, out, |s| {
-                let from = if from_preset.is_null() {
-                    s.settings().mastering
-                } else {
-                    let preset = options::preset(from_preset, "from_preset")?;
-                    MasteringSettings::new(preset, from_intensity)
-                };
+                let from =
+                    transition_from(from_preset, from_intensity)?.unwrap_or(s.settings().mastering);
                 Ok(s.transition_segment_at(at_frame, from)?.bytes.to_vec())
             })
         }

@@ -143,7 +143,7 @@ impl ChunkRender {
         transition: Option<&Transition>,
         opus: Option<&OpusSettings>,
     ) -> Result<Self, Error> {
-        Self::checked_spawn(renderer, plan, index, params, None, transition, opus)
+        Self::checked_spawn(renderer, plan, index, None, params, None, transition, opus)
     }
 
     /// [`Self::start`] from frame `at_frame` to the end of its chunk
@@ -160,16 +160,9 @@ impl ChunkRender {
         transition: Option<&Transition>,
         opus: Option<&OpusSettings>,
     ) -> Result<Self, Error> {
-        if let Some(settings) = opus {
-            settings.validate()?;
-        }
         let index = plan.chunk_at_frame(at_frame)?;
-        checked_chunk(renderer, plan, index)?;
-        let range = plan.tail_from(at_frame)?;
-        let is_last = index + 1 == plan.total_chunks();
-        Ok(Self::spawn(
-            renderer, range, is_last, params, None, transition, opus,
-        ))
+        let at = Some(at_frame);
+        Self::checked_spawn(renderer, plan, index, at, params, None, transition, opus)
     }
 
     /// [`Self::start`] for a mastering whose loudness gain is still being calibrated: `params`
@@ -187,14 +180,26 @@ impl ChunkRender {
         transition: Option<&Transition>,
         opus: Option<&OpusSettings>,
     ) -> Result<Self, Error> {
-        Self::checked_spawn(renderer, plan, index, params, Some(gain), transition, opus)
+        Self::checked_spawn(
+            renderer,
+            plan,
+            index,
+            None,
+            params,
+            Some(gain),
+            transition,
+            opus,
+        )
     }
 
-    /// Checks the settings and the index before any work, then spawns the workers.
+    /// Checks the settings, the index and the frame `at` where the render starts inside the
+    /// chunk (`None`: its start) before any work, then spawns the workers.
+    #[allow(clippy::too_many_arguments)]
     fn checked_spawn(
         renderer: &Renderer,
         plan: &ChunkPlan,
         index: u64,
+        at: Option<u64>,
         params: &MasteringParams,
         gain: Option<Arc<PendingGain>>,
         transition: Option<&Transition>,
@@ -204,6 +209,10 @@ impl ChunkRender {
             settings.validate()?;
         }
         let chunk = checked_chunk(renderer, plan, index)?;
+        let chunk = match at {
+            None => chunk,
+            Some(frame) => plan.tail_from(frame)?,
+        };
         let is_last = index + 1 == plan.total_chunks();
         Ok(Self::spawn(
             renderer, chunk, is_last, params, gain, transition, opus,
