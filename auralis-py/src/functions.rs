@@ -108,11 +108,16 @@ pub(crate) fn file_signature(py: Python<'_>, path: PathBuf) -> PyResult<String> 
 }
 
 /// What the tags of the file at `path` say: a dict of title, artist, album, album_artist
-/// (str or None), track and disc (int or None). Probes the file, decodes nothing of its audio.
+/// (str or None), track and disc (int or None), and the track's duration in seconds (float,
+/// from the container as the decoder opens it). Probes the file, decodes nothing of its audio.
 #[pyfunction]
 pub(crate) fn read_tags<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
-    let t = heavy(py, || Ok(auralis_core::Source::open(&path)?.tags().clone()))?;
+    let (t, duration) = heavy(py, || {
+        let source = auralis_core::Source::open(&path)?;
+        Ok((source.tags().clone(), source.info().duration_s()))
+    })?;
     let d = PyDict::new(py);
+    d.set_item("duration", duration)?;
     d.set_item("title", t.title)?;
     d.set_item("artist", t.artist)?;
     d.set_item("album", t.album)?;

@@ -127,6 +127,14 @@ impl Stream {
         serde_json::to_string(self.inner.mastering()).expect("parameters serialize")
     }
 
+    /// What the mastering does to this track, measured: the analysis (JSON, the fields of
+    /// `analysis_json`) of its mastered audio over the excerpts `analysis_json` measured, the
+    /// "after" beside that "before". Costs about an analysis (releases the GIL); not cached.
+    fn output_analysis_json(&self, py: Python<'_>) -> PyResult<String> {
+        let a = heavy(py, || self.inner.output_analysis())?;
+        Ok(serde_json::to_string(&a).expect("analysis serializes"))
+    }
+
     /// Chunk `index`'s (start_s, end_s) on the 48 kHz timeline.
     fn chunk_range(&self, index: u64) -> PyResult<(f64, f64)> {
         let c = self.inner.chunk(index).map_err(to_py)?;

@@ -394,3 +394,103 @@ def test_an_mp4_queue_edited_while_its_last_chunk_plays_goes_on_to_the_new_end(t
     assert result["errors"] == [] and result["ended"] is True
     assert meta["duration"] > result["duration_before"] + 3
     assert result["ended_at"] == pytest.approx(meta["duration"], abs=0.05)
+
+
+def tagged_flac(wav: Path, out: Path, **tags) -> Path:
+    """``wav`` as FLAC with these tags, by ffmpeg (required in CI; elsewhere the test is skipped
+    without it)."""
+    if shutil.which("ffmpeg") is None:
+        if os.environ.get("CI"):
+            pytest.fail("ffmpeg is required in CI")
+        pytest.skip("ffmpeg not found")
+    args = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav)]
+    for k, v in tags.items():
+        args += ["-metadata", f"{k}={v}"]
+    subprocess.run([*args, str(out)], check=True)
+    return out
+
+
+@pytest.fixture
+def tagged_library(make_wav, tmp_path):
+    """Three tagged 12 s tracks of one album, in track order."""
+    titles = ["Morning", "Noon", "Night"]
+    return {
+        f"t{i + 1}": tagged_flac(make_wav(12.0, name=f"t{i + 1}.wav", seed=11 + i), tmp_path / f"t{i + 1}.flac",
+                                 title=t, artist="Someone", album="The Day", track=str(i + 1))
+        for i, t in enumerate(titles)
+    }
+
+
+def test_the_track_page_plays_as_a_listener_uses_it(tmp_path, tagged_library):
+    """The track page driven as a listener does, by keys and the bar (muted, at 3x): it shows
+    the library (titles, durations from the tags), now playing (title, artist and album,
+    position, duration), plays with space, seeks 5 s on with →, past the buffer with a click on
+    the bar, back with ←, pauses and plays with space, goes to the next track with shift+→ and
+    on to the third at the second's end (auto-advance); Media Session names each track; the
+    state line says playing, paused, seeking; the mastering's before → after figures appear;
+    the developer log is folded away."""
+    app = create_app(tagged_library, cache_dir=None, chunk_seconds=2.0)
+    reports, _ = reporting(app)
+    with served_in_chromium(app, chromium(), tmp_path, "/web/index.html?api=/api&test=listener&rate=3"):
+        result = reports.get(timeout=180)
+    for s in result["steps"]:
+        print(s)
+    print(result["figures_line"], result["session"], result["library"])
+    assert result["errors"] == []
+    steps = {s["what"]: s for s in result["steps"]}
+    assert [s["what"] for s in result["steps"]] == [
+        "loaded", "space", "right", "seek past the buffer", "left", "space again", "space a third time",
+        "shift+right", "auto-advance"]
+    loaded = steps["loaded"]
+    assert (loaded["title"], loaded["subtitle"], loaded["duration"]) == ("Morning", "Someone — The Day", "0:12")
+    assert loaded["paused"] is True and loaded["button"] == "Play"
+    assert steps["space"]["paused"] is False and steps["space"]["button"] == "Pause"
+    assert steps["space"]["state"] == "Playing"
+    assert steps["right"]["t"] >= 5.0
+    assert steps["seek past the buffer"]["t"] > 0.8 * 12
+    assert 0.8 * 12 - 5 < steps["left"]["t"] < 0.8 * 12
+    assert steps["space again"]["paused"] is True and steps["space again"]["state"] == "Paused"
+    assert steps["space a third time"]["paused"] is False
+    assert (steps["shift+right"]["track"], steps["shift+right"]["title"], steps["shift+right"]["session"]) == (
+        "t2", "Noon", "Noon")
+    assert (steps["auto-advance"]["track"], steps["auto-advance"]["title"]) == ("t3", "Night")
+    assert [t["id"] for t in result["tracks"]] == ["t1", "t2", "t3"]
+    assert {"play", "pause", "previoustrack", "nexttrack", "seekto"} <= set(result["session"]["actions"])
+    # The state line went through seeking (the seek past the buffer) and paused.
+    states = [s["state"] for s in result["states"]]
+    assert "Seeking…" in states and "Paused" in states, states
+    # The library lists each track with its duration; the third is marked as playing.
+    assert result["library"] == [["1", "Morning", "Someone", "The Day", "0:12"],
+                                 ["2", "Noon", "Someone", "The Day", "0:12"],
+                                 ["3", "Night", "Someone", "The Day", "0:12"]]
+    assert result["current_row"] == 2
+    # The figures of the second track (asked once its first chunk was in): measured after.
+    f = result["figures"]
+    assert f["before"]["loudness_lufs"] < 0 and f["after"]["loudness_lufs"] < 0
+    assert abs(f["after"]["loudness_lufs"] - f["target"]["loudness_lufs"]) <= 2.0, f
+    assert "LUFS" in result["figures_line"] and "→" in result["figures_line"]
+    assert result["log_hidden"] is True
+    assert result["stalls"] == []
+
+
+def test_a_stall_is_detected_said_and_recovered(tmp_path, demo_path):
+    """Issue 37's 2f: the page's clock stopped while playing with the position buffered (made
+    here by stopping the element's clock behind the player's back; only a seek starts it
+    again, as in WebKitGTK's stall after a seek). The old page waited for good; the watchdog
+    notices within its 2 s threshold (plus a 250 ms tick), says so on the state line, seeks
+    there, and playback goes on."""
+    app = create_app({"song": demo_path}, cache_dir=None, chunk_seconds=CHUNK)
+    reports, _ = reporting(app)
+    with served_in_chromium(app, chromium(), tmp_path, "/web/index.html?api=/api&track=song&test=stall"):
+        result = reports.get(timeout=60)
+    print({k: v for k, v in result.items() if k != "states"})
+    assert result["errors"] == []
+    assert result["stalls"] and result["stalls"][0]["attempt"] == 1
+    assert abs(result["stalls"][0]["at"] - result["stopped_at"]) < 0.05
+    assert 1900 <= result["detected_ms"] <= 5000
+    # Said on the state line, then playing again.
+    states = [s["state"] for s in result["states"]]
+    said = states.index("Stalled at 0:01: recovering (seeking there)…")
+    assert "Playing" in states[said + 1:], states
+    assert result["resumed_to"] > result["stopped_at"] + 1
+    assert result["state_after"] == "Playing"

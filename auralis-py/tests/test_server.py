@@ -29,7 +29,10 @@ def client(make_wav, tmp_path):
 
 def test_metadata_init_and_chunks_equal_the_native_stream(client):
     c, library = client
-    assert [t["id"] for t in c.get("/api/tracks").json()] == ["song", "garbage", "gone"]
+    listed = c.get("/api/tracks").json()
+    assert [t["id"] for t in listed] == ["song", "garbage", "gone"]
+    # The library lists each track's duration (None for a file the decoder cannot open).
+    assert [t["duration"] for t in listed] == [pytest.approx(65.0), None, None]
     meta = c.get("/api/stream/song/metadata", params={"preset": "warm", "intensity": 0.5})
     assert meta.status_code == 200
     m = meta.json()

@@ -335,6 +335,19 @@ impl Stream {
         &self.inner.mastering.params
     }
 
+    /// What the mastering does to this track, measured: the analysis of its mastered audio over
+    /// the excerpts [`Stream::analysis`] measured (see [`crate::mastering::measure_output`]),
+    /// the "after" to set beside that "before". Costs about an analysis; nothing is cached.
+    pub fn output_analysis(&self) -> Result<TrackAnalysis, Error> {
+        self.output_analysis_with(self.mastering())
+    }
+
+    /// [`Stream::output_analysis`] with other parameters (a queue item's, with its album gain).
+    pub(crate) fn output_analysis_with(&self, params: &MasteringParams) -> Result<TrackAnalysis, Error> {
+        let renderer = &self.inner.track.renderer;
+        crate::mastering::measure_output(renderer.source(), params, renderer.threads())
+    }
+
     /// The container of this stream's segments and files.
     pub fn container(&self) -> Container {
         self.inner.settings.container

@@ -388,8 +388,7 @@ impl Queue {
                 value: i.to_string(),
                 valid: "an index below the number of items",
             })?;
-        let renderer = &item.stream.inner.track.renderer;
-        crate::mastering::measure_output(renderer.source(), &item.params, renderer.threads())
+        item.stream.output_analysis_with(&item.params)
     }
 
     /// Item `i`'s stream (its own settings: what it is as a single track).

@@ -32,6 +32,26 @@ REVALIDATE = "no-cache"
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
+def measures(analysis: dict) -> dict:
+    """The three figures a player shows of an analysis (its JSON as the engine writes it)."""
+    return {
+        "loudness_lufs": analysis.get("integrated_lufs"),
+        "range_lu": analysis.get("loudness_range_lu"),
+        "true_peak_dbtp": analysis.get("true_peak_dbtp"),
+    }
+
+
+def mastering_figures(analysis: dict, mastering: dict) -> dict:
+    """The source's figures (``before``) and what the chain aims at (``target``)."""
+    return {
+        "before": measures(analysis),
+        "target": {
+            "loudness_lufs": mastering.get("target_lufs"),
+            "true_peak_ceiling_dbtp": mastering.get("ceiling_dbtp"),
+        },
+    }
+
+
 def create_app(
     library: Optional[Dict[str, Path]] = None,
     cache_dir: Optional[str] = None,
@@ -178,6 +198,18 @@ def create_app(
             "sample_rate": info["sample_rate"],
             "channels": info["channels"],
         }
+
+    @app.get("/api/stream/{track_id}/mastering")
+    async def mastering(track_id: str, preset: str = Preset, intensity: float = Intensity) -> dict:
+        """What the mastering does to the track with these settings: the source's loudness,
+        loudness range and true peak (``before``), what the chain aims at (``target``) and the
+        same measures of its output over the same excerpts (``after``, about an analysis's
+        time, so asked for apart from the metadata)."""
+        stream = await get_stream(track_id, preset, intensity, "webm")
+        figures = mastering_figures(json.loads(stream.analysis_json), json.loads(stream.mastering_json))
+        figures["after"] = measures(json.loads(await may_wait(stream.output_analysis_json)))
+        return {"track_id": track_id, "preset": stream.info["preset"],
+                "intensity": stream.info["intensity"], **figures}
 
     def caching(stream: ac.Stream, v: Optional[str], etag: str) -> Dict[str, str]:
         """The validator and freshness headers of an init or chunk response."""
@@ -337,6 +369,8 @@ def create_app(
             "album_artist": t.get("album_artist"),
             "track": t.get("track"),
             "disc": t.get("disc"),
+            # Seconds, from the file as the decoder opens it; None for a file it cannot open.
+            "duration": t.get("duration"),
         }
 
     queues: "OrderedDict[str, ac.Queue]" = OrderedDict()
@@ -428,17 +462,9 @@ def create_app(
                 "played": item["played_frames"] / info["sample_rate"],
                 "first_chunk": item["first_chunk"],
                 "gain_db": item["gain_db"],
-                # What the mastering did: the source's measures, and what the chain aims at.
-                "before": {
-                    "loudness_lufs": analysis.get("integrated_lufs"),
-                    "range_lu": analysis.get("loudness_range_lu"),
-                    "true_peak_dbtp": analysis.get("true_peak_dbtp"),
-                },
-                # What the chain aims at; the measured output is /item/{i}/after.
-                "target": {
-                    "loudness_lufs": mastering.get("target_lufs"),
-                    "true_peak_ceiling_dbtp": mastering.get("ceiling_dbtp"),
-                },
+                # What the mastering did: the source's measures, and what the chain aims at;
+                # the measured output is /item/{i}/after.
+                **mastering_figures(analysis, mastering),
             })
         chunks = [queue.chunk(k) for k in range(info["total_chunks"])]
         return {
@@ -516,12 +542,7 @@ def create_app(
         queue = await get_queue(queue_id)
         if index >= queue.info["items"]:
             raise ac.IndexOutOfRangeError(f"item {index} of {queue.info['items']}")
-        after = json.loads(await may_wait(queue.item_output_analysis_json, index))
-        return {
-            "loudness_lufs": after.get("integrated_lufs"),
-            "range_lu": after.get("loudness_range_lu"),
-            "true_peak_dbtp": after.get("true_peak_dbtp"),
-        }
+        return measures(json.loads(await may_wait(queue.item_output_analysis_json, index)))
 
     @app.get("/api/queue/{queue_id}/playlist.m3u8")
     async def queue_playlist(queue_id: str) -> Response:

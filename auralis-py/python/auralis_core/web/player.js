@@ -14,6 +14,12 @@
 // With ?test=1 (API mode) the page runs the automated check: play, switch, seek, report (see
 // auralis-py/tests/test_browser.py).
 //
+// The listener's page (API mode): the library with titles and durations from the tags, now
+// playing (title, artist, album, position, duration), previous, next and auto-advance at a
+// track's end, Media Session (lock screen, hardware keys), the keyboard (ui.js), a state line
+// (buffering, stalled), the before → after figures of the mastering, one readable error line;
+// the developer log behind a toggle. A track is changed in the page, without a reload.
+//
 // Every browser: the page takes the first type MSE accepts of WebM Opus, MP4 "Opus" (Safari)
 // and MP4 "opus" (Chromium, Firefox, WebKitGTK) (?prefer=mp4 tries MP4 first), and asks the
 // server for that container. Without MediaSource (iPhone Safari) it uses ManagedMediaSource:
@@ -31,14 +37,10 @@ const bar = document.getElementById("bar");
 const log = (msg) => { document.getElementById("log").textContent += msg + "\n"; };
 // One readable line for the listener (the developer log keeps the details).
 const showError = (msg) => { const el = document.getElementById("error"); if (el) el.textContent = msg; };
-// A server error body is {"error", "detail"}: its detail is the line to show.
-async function errorLine(response) {
-  const text = await response.text();
-  try { return JSON.parse(text).detail || text; } catch (e) { return text || `HTTP ${response.status}`; }
-}
 const AHEAD = 2;
 // State the automated browser tests read.
-window.player = { appended: [], errors: [], ended: false, meta: null, evicted: [], bitrates: [], switches: [] };
+window.player = { appended: [], errors: [], ended: false, meta: null, evicted: [], bitrates: [], switches: [],
+  states: [], stalls: [], tracks: [], session: null };
 const RATE = 48000;
 const PACKET = 960;
 
@@ -128,7 +130,12 @@ function chooseBitrate() {
   return rate !== undefined && rate < 1_000_000 ? 64000 : 128000;
 }
 
+// Plays `settings.track` through a new MediaSource; returns its controls. `close()` ends it (a
+// track change): its listeners go, and what it was fetching is dropped.
 async function play(settings) {
+  const session = new AbortController();
+  const on = { signal: session.signal };
+  let closed = false;
   const source = await openSource(settings);
   const meta = source.meta;
   window.player.meta = meta;
@@ -137,7 +144,7 @@ async function play(settings) {
     if (source.hls && audio.canPlayType("application/vnd.apple.mpegurl")) {
       log("no MSE type supported: playing the HLS playlist natively");
       audio.src = source.hls;
-      return { setPreset: () => {}, chunkAt: () => 0 };
+      return { setPreset: () => {}, chunkAt: () => 0, heardAt: () => null, recover: () => {}, close: () => {} };
     }
     throw new Error("this browser plays none of WebM Opus and MP4 Opus through MSE");
   }
@@ -197,7 +204,7 @@ async function play(settings) {
   if (managed) buffer.addEventListener("bufferedchange", forgetEvicted);
 
   async function appendNext() {
-    if (busy || !streaming) return;
+    if (closed || busy || !streaming) return;
     forgetEvicted();
     const index = nextIndex();
     if (index === null) {
@@ -216,6 +223,7 @@ async function play(settings) {
       const from = before && !same(before, current) ? before : null;
       const bitrate = source.fixedBitrate ? null : chooseBitrate();
       const bytes = await fetchBytes(source.chunkUrl(index, current, from, bitrate));
+      if (closed) return; // another track since
       if (!same(current, settings)) return; // the preset changed while fetching: fetch again
       // The last chunk's final packet is padded: cut playback at the exact end of the track.
       buffer.appendWindowEnd = index === meta.total - 1 ? meta.duration : Infinity;
@@ -224,10 +232,11 @@ async function play(settings) {
       bufferedWith.set(index, current);
       const ranges = [];
       for (let i = 0; i < buffer.buffered.length; i++) ranges.push([buffer.buffered.start(i), buffer.buffered.end(i)]);
-      window.player.appended.push({ index, preset: current.preset, intensity: current.intensity, from: from && from.preset, bitrate, ranges });
+      window.player.appended.push({ track: settings.track, index, preset: current.preset, intensity: current.intensity, from: from && from.preset, bitrate, ranges });
       log(`chunk ${index} (${current.preset}${from ? ` from ${from.preset}` : ""}${bitrate ? `, ${bitrate / 1000} kbit/s` : ""}) appended; buffered ${ranges.map(([a, b]) => `${a.toFixed(2)}-${b.toFixed(2)}`).join(", ")}`);
       drawBuffered(ranges);
     } catch (e) {
+      if (closed) return;
       window.player.errors.push(String(e));
       log(`error: ${e}`);
       showError(e.message || String(e));
@@ -264,6 +273,7 @@ async function play(settings) {
     settings.preset = preset;
     settings.intensity = intensity;
     while (busy || buffer.updating) await sleep(5);
+    if (closed) return null;
     busy = true;
     let switched = null;
     try {
@@ -336,21 +346,28 @@ async function play(settings) {
     }
   }
 
-  audio.addEventListener("timeupdate", () => {
+  const showPosition = () => {
     bar.querySelector(".played").style.width = `${(100 * audio.currentTime) / meta.duration}%`;
+    document.getElementById("position").textContent = fmtTime(audio.currentTime);
+    document.getElementById("duration").textContent = fmtTime(meta.duration);
     // The preset named is the one being heard (it changes when the audio does).
     const heard = heardAt(audio.currentTime);
-    document.getElementById("status").textContent =
-      `${audio.currentTime.toFixed(2)} / ${meta.duration.toFixed(2)} s, playing ${(heard || settings).preset}`;
-    appendNext();
-  });
-  audio.addEventListener("seeking", () => appendNext());
-  audio.addEventListener("ended", () => { window.player.ended = true; log(`ended at ${audio.currentTime.toFixed(3)} s`); });
-  audio.addEventListener("error", () => window.player.errors.push(`media error ${audio.error && audio.error.code}: ${audio.error && audio.error.message}`));
+    document.getElementById("status").textContent = `playing ${(heard || settings).preset}` +
+      (settings.intensity !== 1 ? ` at intensity ${settings.intensity}` : "");
+  };
+  showPosition();
+  audio.addEventListener("timeupdate", () => { showPosition(); appendNext(); }, on);
+  audio.addEventListener("seeking", () => { showPosition(); appendNext(); }, on);
+  audio.addEventListener("ended", () => { window.player.ended = true; log(`ended at ${audio.currentTime.toFixed(3)} s`); }, on);
+  audio.addEventListener("error", () => {
+    const line = `media error ${audio.error && audio.error.code}: ${audio.error && audio.error.message}`;
+    window.player.errors.push(line);
+    showError(`the browser could not play this stream (${line})`);
+  }, on);
   bar.addEventListener("click", (e) => {
     const rect = bar.getBoundingClientRect();
     audio.currentTime = ((e.clientX - rect.left) / rect.width) * meta.duration;
-  });
+  }, on);
   // What a browser's eviction does, on demand (the automated check): removes chunk `index`'s
   // range from the buffer.
   async function evict(index) {
@@ -359,8 +376,131 @@ async function play(settings) {
     await done();
   }
 
+  // The stall watchdog's remedy (ui.js's watchStalls): seek to where the clock stopped; the
+  // second time in a row there, also drop the chunk there and append it again.
+  async function recover(t, attempt) {
+    if (closed) return;
+    window.player.stalls.push({ at: t, attempt, wall: performance.now() });
+    log(`stalled at ${t.toFixed(3)} s (attempt ${attempt}): ${attempt >= 2 ? "re-appending the chunk and seeking" : "seeking"} there`);
+    if (attempt >= 2) {
+      const index = chunkAt(t);
+      while (busy || buffer.updating) await sleep(10);
+      if (closed) return;
+      buffer.remove(index * meta.chunk, Math.min((index + 1) * meta.chunk, meta.duration));
+      await done();
+      bufferedWith.delete(index);
+      appendNext();
+    }
+    audio.currentTime = t;
+  }
+
+  function close() {
+    closed = true;
+    session.abort();
+  }
+
   appendNext();
-  return { setPreset, chunkAt, evict, heardAt };
+  return { setPreset, chunkAt, evict, heardAt, recover, close, meta };
+}
+
+// The listener's page: what plays and the library around it (see the top of this file).
+const page = { library: [], index: -1, controls: null, settings: null, figures: 0 };
+
+function showNowPlaying(track) {
+  document.getElementById("title").textContent = track ? track.title : "–";
+  document.getElementById("subtitle").textContent = track ? [track.artist, track.album].filter(Boolean).join(" — ") : "";
+  document.title = track ? `${track.title} · Auralis player` : "Auralis player";
+  document.querySelectorAll("#library tbody tr").forEach((row, i) => row.classList.toggle("current", i === page.index));
+  document.getElementById("prev").disabled = page.index <= 0;
+  document.getElementById("next").disabled = page.index < 0 || page.index >= page.library.length - 1;
+}
+
+function drawLibrary(onPick) {
+  const body = document.querySelector("#library tbody");
+  body.innerHTML = "";
+  page.library.forEach((t, i) => {
+    const row = body.insertRow();
+    row.insertCell().textContent = t.track ?? i + 1;
+    row.cells[0].className = "num";
+    row.insertCell().textContent = t.title;
+    row.insertCell().textContent = t.artist || "";
+    row.insertCell().textContent = t.album || "";
+    const length = row.insertCell();
+    length.className = "num";
+    length.textContent = t.duration === null || t.duration === undefined ? "" : fmtTime(t.duration);
+    row.title = `play ${t.title}`;
+    row.addEventListener("click", () => onPick(i));
+  });
+  document.getElementById("library").hidden = false;
+}
+
+// The before → after figures of the mastering playing (the target until the server has
+// measured the output, which costs about an analysis: asked once the first chunk is in).
+async function showFigures(api, settings) {
+  const ticket = ++page.figures;
+  const el = document.getElementById("figures");
+  el.textContent = "";
+  const q = `preset=${encodeURIComponent(settings.preset)}&intensity=${settings.intensity}`;
+  try {
+    const r = await fetch(`${api}/stream/${encodeURIComponent(settings.track)}/mastering?${q}`);
+    if (!r.ok || ticket !== page.figures) return;
+    const f = await r.json();
+    if (ticket !== page.figures) return;
+    el.textContent = `${settings.preset}: ${figuresLine(f.before, f.target, f.after)}`;
+    window.player.figures = { preset: settings.preset, ...f };
+  } catch (e) {
+    log(`figures: ${e}`);
+  }
+}
+
+// Plays library entry `i` (API mode) in the page: the old track's stream is closed, the new
+// one opened with the preset and intensity in use; plays at once when `autoplay`.
+async function loadTrack(api, i, autoplay) {
+  if (page.controls) page.controls.close();
+  audio.pause();
+  page.index = i;
+  const track = page.library[i];
+  page.settings = { ...page.settings, track: track.id };
+  window.player.ended = false;
+  window.player.tracks.push({ id: track.id, title: track.title, wall: performance.now() });
+  showNowPlaying(track);
+  showError("");
+  const next = new URLSearchParams(location.search);
+  next.set("track", track.id);
+  history.replaceState(null, "", `?${next}`);
+  page.controls = await play(page.settings);
+  window.player.session = startSession(api, track);
+  if (autoplay) await audio.play().catch((e) => log(`play: ${e}`));
+  const waitFirst = async () => {
+    const started = window.player.appended.length;
+    while (window.player.appended.slice(started).length === 0 && page.settings.track === track.id) await new Promise((r) => setTimeout(r, 100));
+  };
+  if (page.settings.track === track.id) waitFirst().then(() => { if (page.settings.track === track.id) showFigures(api, page.settings); });
+}
+
+function startSession(api, track) {
+  const session = mediaSession(track, {
+    play: () => audio.play(),
+    pause: () => audio.pause(),
+    previoustrack: () => skip(api, -1),
+    nexttrack: () => skip(api, 1),
+    seekbackward: () => { audio.currentTime = Math.max(0, audio.currentTime - 5); },
+    seekforward: () => { audio.currentTime = Math.min(audio.duration || 0, audio.currentTime + 5); },
+    seekto: (d) => { audio.currentTime = d.seekTime; },
+  });
+  page.position = session.position;
+  const m = navigator.mediaSession && navigator.mediaSession.metadata;
+  return { title: m ? m.title : null, artist: m ? m.artist : null, album: m ? m.album : null, actions: session.actions };
+}
+
+// The previous (`delta` -1) or the next (+1) track of the library; the previous one restarts
+// the track playing when it has played more than 3 s, as players do.
+function skip(api, delta) {
+  if (!api || page.index < 0) return;
+  if (delta < 0 && audio.currentTime > 3) { audio.currentTime = 0; return; }
+  const i = page.index + delta;
+  if (i < 0 || i >= page.library.length) return;
+  loadTrack(api, i, !audio.paused || audio.ended);
 }
 
 async function main() {
@@ -372,27 +512,65 @@ async function main() {
     window.player.warnings = [`intensity ${params.get("intensity")}`];
     intensity = 1;
   }
-  const settings = { track: params.get("track"), preset: params.get("preset") || "adaptive", intensity };
+  page.settings = { track: params.get("track"), preset: params.get("preset") || "adaptive", intensity };
   const presetSelect = document.getElementById("preset");
-  const trackSelect = document.getElementById("track");
+  presetSelect.value = page.settings.preset;
+  const playButton = document.getElementById("playpause");
+  const playPause = () => (audio.paused ? audio.play().catch((e) => log(`play: ${e}`)) : audio.pause());
+  playButton.addEventListener("click", playPause);
+  const showPlaying = () => { playButton.textContent = audio.paused ? "Play" : "Pause"; };
+  audio.addEventListener("play", showPlaying);
+  audio.addEventListener("pause", showPlaying);
+  audio.addEventListener("timeupdate", () => { if (page.position) page.position(audio); });
+  const state = stateLine(audio, document.getElementById("state"), window.player.states);
+  // A stall is said on the page while it is being recovered (WebKitGTK, issue 37's 2f).
+  watchStalls(audio, (t, attempt) => {
+    state.say(`Stalled at ${fmtTime(t)}: recovering (${attempt >= 2 ? "fetching it again" : "seeking there"})…`);
+    if (page.controls) page.controls.recover(t, attempt);
+  }, Number(params.get("stall_ms") || 2000));
+  keyboard({
+    playpause: playPause,
+    seekbackward: () => { audio.currentTime = Math.max(0, audio.currentTime - 5); },
+    seekforward: () => { audio.currentTime = Math.min(audio.duration || 0, audio.currentTime + 5); },
+    previoustrack: () => skip(api, -1),
+    nexttrack: () => skip(api, 1),
+  });
+  document.getElementById("prev").addEventListener("click", () => skip(api, -1));
+  document.getElementById("next").addEventListener("click", () => skip(api, 1));
+  presetSelect.addEventListener("change", async () => {
+    await page.controls.setPreset(presetSelect.value);
+    if (api) showFigures(api, page.settings);
+  });
   if (api) {
-    document.getElementById("controls").hidden = false;
-    const tracks = await (await fetch(`${api}/tracks`)).json();
-    for (const t of tracks) trackSelect.add(new Option(t.name, t.id, false, t.id === settings.track));
-    settings.track = settings.track || (tracks[0] && tracks[0].id);
-    trackSelect.value = settings.track;
-    presetSelect.value = settings.preset;
-    trackSelect.addEventListener("change", () => {
-      const next = new URLSearchParams(location.search);
-      next.set("track", trackSelect.value);
-      next.set("preset", presetSelect.value);
-      location.search = next.toString();
+    const answer = await fetch(`${api}/tracks`);
+    if (!answer.ok) throw new Error(await errorLine(answer));
+    page.library = await answer.json();
+    const pick = (i) => loadTrack(api, i, true);
+    drawLibrary(pick);
+    let i = page.settings.track ? page.library.findIndex((t) => t.id === page.settings.track) : 0;
+    if (i < 0) {
+      // Not in the library: the server says so in its own words (one line), nothing plays.
+      const r = await fetch(`${api}/stream/${encodeURIComponent(page.settings.track)}/metadata`);
+      throw new Error(r.ok ? `unknown track '${page.settings.track}'` : await errorLine(r));
+    }
+    if (!page.library.length) throw new Error("the library is empty");
+    // Auto-advance: at a track's end the next one of the library plays.
+    audio.addEventListener("ended", () => {
+      if (params.get("test") === "1") return; // the automated check seeks around after the end
+      if (page.index + 1 < page.library.length) loadTrack(api, page.index + 1, true);
     });
+    await loadTrack(api, i, params.get("autoplay") === "1");
+    if (params.get("test") === "1") await autotest(page.controls, page.settings);
+    if (params.get("test") === "switches") await switchTest(page.controls, page.settings);
+    if (params.get("test") === "listener") await listenerTest(api);
+    if (params.get("test") === "stall") await stallTest();
+  } else {
+    document.getElementById("prev").hidden = document.getElementById("next").hidden = true;
+    document.getElementById("queuelink").hidden = true;
+    page.controls = await play(page.settings);
+    const meta = page.controls.meta;
+    showNowPlaying({ title: (params.get("dir") || "chunks").split("/").filter(Boolean).pop(), artist: meta && meta.preset ? `rendered with ${meta.preset}` : "" });
   }
-  const controls = await play(settings);
-  presetSelect.addEventListener("change", () => controls.setPreset(presetSelect.value));
-  if (api && params.get("test") === "1") await autotest(controls, settings);
-  if (api && params.get("test") === "switches") await switchTest(controls, settings);
 }
 
 // The automated check: record from the start at normal speed, switch preset during chunk 0
@@ -489,6 +667,100 @@ async function switchTest(controls, settings) {
   audio.pause();
   report.mime = window.player.mime;
   await fetch("/report/capture", { method: "POST", body: captured.buffer });
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
+
+// ?test=listener: what a listener does, by the keys and buttons (muted, at ?rate=): space to
+// play; → seeks 5 s on, a click at 80 % of the bar seeks past what is buffered, ← seeks back;
+// space pauses and plays again; shift+→ goes to the next track, which plays to its end and
+// on into the one after it (auto-advance). Reports what the page showed at each step.
+async function listenerTest(api) {
+  const report = { steps: [], errors: window.player.errors };
+  const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+  const until = async (ok, ms) => { const end = performance.now() + ms; while (!ok() && performance.now() < end) await wait(20); return ok(); };
+  const key = (k, shift = false) => document.dispatchEvent(new KeyboardEvent("keydown", { key: k, shiftKey: shift, bubbles: true }));
+  const shown = (what) => report.steps.push({
+    what, t: audio.currentTime, paused: audio.paused, track: page.settings.track,
+    title: document.getElementById("title").textContent, subtitle: document.getElementById("subtitle").textContent,
+    position: document.getElementById("position").textContent, duration: document.getElementById("duration").textContent,
+    state: document.getElementById("state").textContent, button: document.getElementById("playpause").textContent,
+    session: navigator.mediaSession && navigator.mediaSession.metadata ? navigator.mediaSession.metadata.title : null,
+  });
+  audio.muted = true;
+  const rate = Number(params.get("rate") || 1);
+  await until(() => audio.readyState >= 2, 20000);
+  shown("loaded");
+  key(" ");
+  await until(() => !audio.paused && audio.currentTime > 0.3, 10000);
+  audio.playbackRate = rate;
+  shown("space");
+  key("ArrowRight");
+  await until(() => audio.currentTime >= 5 && !audio.seeking, 10000);
+  shown("right");
+  const rect = bar.getBoundingClientRect();
+  bar.dispatchEvent(new MouseEvent("click", { clientX: rect.left + 0.8 * rect.width, clientY: rect.top + 2, bubbles: true }));
+  const target = 0.8 * audio.duration;
+  await until(() => audio.currentTime > target + 0.3 && !audio.seeking, 20000);
+  shown("seek past the buffer");
+  key("ArrowLeft");
+  await until(() => audio.currentTime < target && !audio.seeking, 10000);
+  await until(() => audio.currentTime > target - 5 + 0.2, 10000);
+  shown("left");
+  key(" ");
+  await until(() => audio.paused, 5000);
+  await wait(300);
+  shown("space again");
+  key(" ");
+  await until(() => !audio.paused, 5000);
+  await wait(300);
+  shown("space a third time");
+  const first = page.settings.track;
+  key("ArrowRight", true);
+  await until(() => page.settings.track !== first && window.player.appended.some((a) => a.track === page.settings.track) && !audio.paused, 20000);
+  audio.muted = true;
+  audio.playbackRate = rate;
+  shown("shift+right");
+  await until(() => page.controls && page.controls.meta && window.player.figures && window.player.figures.after, 30000);
+  const second = page.settings.track;
+  await until(() => page.settings.track !== second && !audio.paused && audio.currentTime > 0.2, 60000);
+  audio.playbackRate = rate;
+  shown("auto-advance");
+  report.states = window.player.states;
+  report.stalls = window.player.stalls;
+  report.tracks = window.player.tracks;
+  report.session = window.player.session;
+  report.figures = window.player.figures;
+  report.figures_line = document.getElementById("figures").textContent;
+  report.appended = window.player.appended;
+  report.library = [...document.querySelectorAll("#library tbody tr")].map((r) => [...r.cells].map((c) => c.textContent));
+  report.current_row = [...document.querySelectorAll("#library tbody tr")].findIndex((r) => r.classList.contains("current"));
+  report.log_hidden = !document.getElementById("developer").open;
+  audio.pause();
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
+
+// ?test=stall: the stall watchdog at work. The page's clock is stopped while playing (the
+// element's playbackRate set to 0 behind the player's back: not paused, the position buffered,
+// no event, as WebKitGTK stalled after a seek), and stays stopped until the player seeks; the
+// watchdog must notice, say so, and recover. Reports the states and stalls.
+async function stallTest() {
+  const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+  audio.muted = true;
+  await audio.play();
+  while (audio.currentTime < 1.5) await wait(20);
+  // A stuck pipeline: the clock stops; only a seek (what the watchdog does) starts it again.
+  audio.playbackRate = 0;
+  audio.addEventListener("seeking", () => { audio.playbackRate = 1; }, { once: true });
+  const stoppedAt = audio.currentTime;
+  const stopped = performance.now();
+  while (window.player.stalls.length === 0 && performance.now() - stopped < 10000) await wait(20);
+  while (audio.currentTime < stoppedAt + 1 && performance.now() - stopped < 15000) await wait(20);
+  const report = {
+    errors: window.player.errors, stalls: window.player.stalls, states: window.player.states,
+    stopped_at: stoppedAt, resumed_to: audio.currentTime, detected_ms: window.player.stalls.length ? window.player.stalls[0].wall - stopped : null,
+    state_after: document.getElementById("state").textContent,
+  };
+  audio.pause();
   await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
 }
 
