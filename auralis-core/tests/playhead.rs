@@ -346,3 +346,54 @@ fn an_ab_switch_inside_a_queue_chunk_is_heard_from_its_frame_in_both_layouts() {
         }
     }
 }
+
+#[test]
+fn a_switch_between_track_and_album_gain_is_made_at_the_playhead_and_other_joins_are_refused() {
+    // Album gain renders every chunk of an album's items from the queue's audio, track gain
+    // plays the tracks' own chunks: the chunks' kind differs, their times do not, so the
+    // switch is one on the same timeline (it was refused as "another timeline"). Other joins
+    // are another timeline.
+    use auralis_core::stream::{GainMode, Join, Queue, QueueItem};
+    use auralis_core::QueueLayout;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = common::queues::three_tracks(dir.path());
+    let engine = memory_engine();
+    let items: Vec<QueueItem> = paths
+        .iter()
+        .map(|p| QueueItem {
+            album: Some("one album".into()),
+            ..QueueItem::new(p.clone())
+        })
+        .collect();
+    let s = settings(Preset::Adaptive);
+    let open = |joins: &[Join], gain| {
+        Queue::open_with_layout(&engine, &items, joins, s, gain, QueueLayout::Shared).unwrap()
+    };
+    let gapless = [Join::Gapless, Join::Gapless];
+    let (track, album) = (
+        open(&gapless, GainMode::Track),
+        open(&gapless, GainMode::Album),
+    );
+    let places = (track.places(), album.places());
+    assert_ne!(
+        places.0[0].gain_db, places.1[0].gain_db,
+        "album gain changes a gain"
+    );
+    let chunk = track.chunk(1).unwrap();
+    assert!(!chunk.boundary && album.chunk(1).unwrap().boundary);
+    let at = chunk.start_frame + 10 * PACKET_FRAMES as u64;
+    let tail = album.transition_segment_at(at, &track).unwrap();
+    let packets = webm_packets(&tail.bytes);
+    let expected = (chunk.start_frame + chunk.frames - at).div_ceil(PACKET_FRAMES as u64);
+    assert_eq!(
+        packets.len() as u64,
+        expected,
+        "from the frame to the chunk's end"
+    );
+    let other = open(
+        &[Join::Crossfade { seconds: 1.5 }, Join::Gapless],
+        GainMode::Track,
+    );
+    let refused = album.transition_segment_at(at, &other).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::InvalidArgument);
+}

@@ -396,14 +396,14 @@ def test_an_mp4_queue_edited_while_its_last_chunk_plays_goes_on_to_the_new_end(t
     assert result["ended_at"] == pytest.approx(meta["duration"], abs=0.05)
 
 
-def tagged_flac(wav: Path, out: Path, **tags) -> Path:
-    """``wav`` as FLAC with these tags, by ffmpeg (required in CI; elsewhere the test is skipped
-    without it)."""
+def tagged_flac(wav: Path, out: Path, volume: float = 1.0, **tags) -> Path:
+    """``wav`` as FLAC with these tags (and its level times ``volume``), by ffmpeg (required in
+    CI; elsewhere the test is skipped without it)."""
     if shutil.which("ffmpeg") is None:
         if os.environ.get("CI"):
             pytest.fail("ffmpeg is required in CI")
         pytest.skip("ffmpeg not found")
-    args = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav)]
+    args = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-af", f"volume={volume}"]
     for k, v in tags.items():
         args += ["-metadata", f"{k}={v}"]
     subprocess.run([*args, str(out)], check=True)
@@ -494,3 +494,45 @@ def test_a_stall_is_detected_said_and_recovered(tmp_path, demo_path):
     assert "Playing" in states[said + 1:], states
     assert result["resumed_to"] > result["stopped_at"] + 1
     assert result["state_after"] == "Playing"
+
+
+@pytest.mark.parametrize("change", ["preset", "album", "joins"])
+def test_queue_settings_changed_while_playing_apply_at_the_play_head(tmp_path, make_wav, change):
+    """Issue 37's 2g: the joins, preset or album gain changed while a queue plays used to do
+    nothing until Play (which started again at 0:00). Changed early in the first chunk: a
+    preset or album-gain change (same timeline) replaces the rest of the playing chunk from a
+    frame past the play head, crossfading from the old queue there, and every chunk after it
+    comes from the new queue; a change of the joins (another timeline from the first join on)
+    keeps the chunks before the join and plays the new queue to its new end. (The two tracks
+    are one album's, 10 dB apart, so that album gain changes both.)"""
+    library = {name: tagged_flac(make_wav(seconds, name=f"{name}.wav", seed=seed), tmp_path / f"{name}.flac",
+                                 volume=volume, title=name, album="Two", track=str(seed))
+               for name, seconds, seed, volume in [("a", 5.3, 1, 1.0), ("b", 4.7, 2, 0.316)]}
+    app = create_app(library, cache_dir=None, chunk_seconds=2.0)
+    reports, _ = reporting(app)
+    page = f"/web/queue.html?api=/api&tracks=a,b&play=1&muted=1&rate=1&report=settings&change={change}"
+    with served_in_chromium(app, chromium(), tmp_path, page):
+        result = reports.get(timeout=90)
+    for a in result["appended"]:
+        print(a)
+    before, after = result["before"], result["meta"]
+    print(change, before["queue_id"], "->", after["queue_id"], result["changed_at"], result["ended_at"])
+    assert result["errors"] == [] and result["ended"] is True
+    assert after["queue_id"] != before["queue_id"]
+    assert result["ended_at"] == pytest.approx(after["duration"], abs=0.05)
+    # Every chunk heard last comes from the new queue from the change on.
+    last = {}
+    for a in result["appended"]:
+        last[a["index"]] = a
+    if change in ("preset", "album"):
+        assert (after["preset"], after["album_gain"]) == (("bright", False) if change == "preset" else ("adaptive", True))
+        switches = [a for a in result["appended"] if "switch_at" in a]
+        assert len(switches) == 1, switches
+        sw = switches[0]
+        assert sw["index"] == 0 and sw["transition"] is True and sw["queue"] == after["queue_id"]
+        assert result["changed_at"] < sw["switch_at"] < after["chunks"][0]["end"]
+        assert all(last[i]["queue"] == after["queue_id"] for i in range(after["total_chunks"])), last
+    else:
+        assert after["duration"] == pytest.approx(before["duration"] - 1.5, abs=1e-3)
+        join = next(c["index"] for c in after["chunks"] if c["item"] == 1 or c["boundary"])
+        assert all(last[i]["queue"] == after["queue_id"] for i in range(join, after["total_chunks"])), last

@@ -343,7 +343,10 @@ impl Stream {
     }
 
     /// [`Stream::output_analysis`] with other parameters (a queue item's, with its album gain).
-    pub(crate) fn output_analysis_with(&self, params: &MasteringParams) -> Result<TrackAnalysis, Error> {
+    pub(crate) fn output_analysis_with(
+        &self,
+        params: &MasteringParams,
+    ) -> Result<TrackAnalysis, Error> {
         let renderer = &self.inner.track.renderer;
         crate::mastering::measure_output(renderer.source(), params, renderer.threads())
     }

@@ -250,13 +250,20 @@ impl Queue {
 
     /// Whether `other` lies on this queue's timeline: the same files at the same places with
     /// the same joins, chunks and packet layout, the same Opus settings and container (the
-    /// masterings may differ).
+    /// masterings and gains may differ, and with them which chunks are rendered from the
+    /// queue's audio: album gain makes every chunk of an album's items one).
     pub(super) fn same_timeline(&self, other: &Queue) -> bool {
         let (a, b) = (&self.inner, &other.inner);
         a.settings.opus == b.settings.opus
             && a.settings.container == b.settings.container
             && a.layout == b.layout
-            && a.chunks == b.chunks
+            && a.chunks.len() == b.chunks.len()
+            && a.chunks.iter().zip(&b.chunks).all(|(x, y)| {
+                QueueChunk {
+                    boundary: y.boundary,
+                    ..*x
+                } == *y
+            })
             && a.frames == b.frames
             && a.items.len() == b.items.len()
             && a.items.iter().zip(&b.items).all(|(x, y)| {

@@ -27,12 +27,9 @@ const api = params.get("api") || "/api";
 const audio = document.getElementById("audio");
 const bar = document.getElementById("bar");
 const log = (msg) => { const el = document.getElementById("log"); el.textContent += msg + "\n"; el.scrollTop = el.scrollHeight; };
-// One readable line for the listener (the developer log keeps the details).
+// One readable line for the listener (the developer log keeps the details; ui.js's errorLine
+// reads a server error's).
 const showError = (msg) => { document.getElementById("error").textContent = msg; };
-async function errorLine(response) {
-  const text = await response.text();
-  try { return JSON.parse(text).detail || text; } catch (e) { return text || `HTTP ${response.status}`; }
-}
 const AHEAD = 2;
 const MSE = (params.get("mms") === "1" && window.ManagedMediaSource) || window.MediaSource || window.ManagedMediaSource || null;
 const managed = window.ManagedMediaSource !== undefined && MSE === window.ManagedMediaSource;
@@ -48,12 +45,11 @@ const layout = params.get("layout") ||
 // ManagedMediaSource: whether the browser wants data now.
 let streaming = !managed;
 // State the automated tests read.
-window.queuePlayer = { appended: [], errors: [], ended: false, meta: null };
+window.queuePlayer = { appended: [], errors: [], ended: false, meta: null, states: [], stalls: [] };
 
 const state = { after: new Map(), library: [], items: [], meta: null, variant: "preset", queues: {}, buffer: null, mediaSource: null, buffered: new Map(), busy: false, transition: null };
 
-const fmt = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
-const num = (x, digits = 1) => (x === null || x === undefined ? "?" : Number(x).toFixed(digits));
+const fmt = fmtTime;
 
 async function loadLibrary() {
   state.library = await (await fetch(`${api}/tracks`)).json();
@@ -69,6 +65,9 @@ async function loadLibrary() {
     row.insertCell().textContent = t.artist || "";
     row.insertCell().textContent = t.album || "";
     row.insertCell().textContent = t.track ?? "";
+    const length = row.insertCell();
+    length.className = "num";
+    length.textContent = t.duration === null || t.duration === undefined ? "" : fmt(t.duration);
   }
 }
 
@@ -156,13 +155,7 @@ function drawQueue() {
       // Before: the source's analysis; after: the mastered output measured on the same excerpts
       // (fetched per item), the target until it arrives.
       const after = state.after.get(`${meta.queue_id}/${i}`);
-      m.textContent = after
-        ? `loudness ${num(info.before.loudness_lufs)} → ${num(after.loudness_lufs)} LUFS` +
-          ` (gain ${info.gain_db >= 0 ? "+" : ""}${num(info.gain_db)} dB), range ${num(info.before.range_lu)} → ${num(after.range_lu)} LU,` +
-          ` true peak ${num(info.before.true_peak_dbtp)} → ${num(after.true_peak_dbtp)} dBTP`
-        : `loudness ${num(info.before.loudness_lufs)} LUFS → target ${num(info.target.loudness_lufs)} LUFS` +
-          ` (gain ${info.gain_db >= 0 ? "+" : ""}${num(info.gain_db)} dB), range ${num(info.before.range_lu)} LU,` +
-          ` true peak ${num(info.before.true_peak_dbtp)} dBTP → ≤ ${num(info.target.true_peak_ceiling_dbtp)} dBTP (measuring…)`;
+      m.textContent = figuresLine(info.before, info.target, after || null, info.gain_db);
     }
     const tools = row.insertCell();
     for (const [label, action] of [["↑", () => swap(i, i - 1)], ["↓", () => swap(i, i + 1)], ["×", () => state.items.splice(i, 1)]]) {
@@ -248,7 +241,7 @@ async function appendNext() {
     await updated();
     const origin = r.headers.get("x-cache");
     state.buffered.set(index, { origin, variant: state.variant });
-    window.queuePlayer.appended.push({ index, origin, variant: state.variant, transition: from !== "" });
+    window.queuePlayer.appended.push({ index, origin, variant: state.variant, transition: from !== "", queue: queue.queue_id });
     log(`chunk ${index} (${state.variant}${from ? ", crossfading from the other" : ""}, ${origin}) appended`);
     drawBar();
   } catch (e) {
@@ -286,11 +279,24 @@ async function start() {
   appendNext();
 }
 
-// Applies `change` to the item list; while playing, re-plans the queue and keeps what is the same.
-async function edit(change) {
+// Whether two queues' metadata lay their items and chunks at the same times (a preset or an
+// album-gain change keeps the timeline; an edit of the items or the joins moves it).
+function sameTimeline(a, b) {
+  return a.duration === b.duration && a.chunks.length === b.chunks.length &&
+    a.chunks.every((c, i) => c.start === b.chunks[i].start && c.end === b.chunks[i].end) &&
+    a.items.length === b.items.length && a.items.every((it, i) => it.start === b.items[i].start);
+}
+
+// Applies `change` to the item list (or, for a change of the joins, preset or album gain, to
+// nothing: the controls are read when the queue is posted); while playing, re-plans the queue
+// and keeps what is the same. The chunk playing, if it changed, is replaced from the play head
+// on, crossfading from what played where the timeline stayed (a preset or an album-gain
+// change), joined to it as it is where it moved.
+async function edit(change, label = "queue edited") {
   change();
   if (!state.buffer) { drawQueue(); return; }
   try {
+    const before = { meta: state.meta, queues: state.queues };
     const unchanged = await buildQueues();
     // A crossfade still to come names the queue it fades from: after an edit that is the edited
     // queue of the same variant (the old id lies on another timeline: 422 on every request).
@@ -302,10 +308,12 @@ async function edit(change) {
     // audio from the play head on, then the chunks after it.
     let from = Math.max(unchanged ?? 0, chunkAt(audio.currentTime) + 1);
     if ((unchanged ?? 0) <= chunkAt(audio.currentTime)) {
-      const done = await spliceAtPlayhead(null, state.variant, "queue edited at the play head");
+      while (state.busy || state.buffer.updating) await new Promise((r) => setTimeout(r, 5));
+      const kept = sameTimeline(before.meta, state.meta) ? before.queues[state.variant].queue_id : null;
+      const done = await spliceAtPlayhead(kept, state.variant, `${label} at the play head`);
       if (done) from = done.index + 1;
     }
-    log(`queue edited: ${unchanged} chunks unchanged, re-fetching from chunk ${from}`);
+    log(`${label}: ${unchanged} chunks unchanged, re-fetching from chunk ${from}`);
     await removeFrom(from);
     state.mediaSource.duration = Math.max(state.meta.duration, ...[...state.buffered.keys()].map((i) => state.meta.chunks[i] ? state.meta.chunks[i].end : 0));
     drawQueue();
@@ -377,7 +385,7 @@ async function spliceAtPlayhead(fromQueue, before, label) {
     const origin = r.headers.get("x-cache");
     state.buffered.set(index, { origin, variant: state.variant, switchedAt: at / RATE, before });
     const done = { index, at: at / RATE, clicked_at: clickedAt, first_appended_ms: firstAppended - clicked, origin };
-    window.queuePlayer.appended.push({ index, origin, variant: state.variant, transition: fromQueue !== null, switch_at: at / RATE });
+    window.queuePlayer.appended.push({ index, origin, variant: state.variant, transition: fromQueue !== null, switch_at: at / RATE, queue: active().queue_id });
     log(`${label} from ${(at / RATE).toFixed(3)} s (chunk ${index}, ${origin})`);
     return done;
   } finally {
@@ -455,6 +463,57 @@ document.getElementById("play").onclick = () => start().then(() => audio.play())
 document.getElementById("prev").onclick = () => jump(-1);
 document.getElementById("next").onclick = () => jump(1);
 document.getElementById("ab").onclick = () => toggleAB();
+// The queue's settings, changed while it plays, apply at the play head as an edit does (they
+// used to wait for Play, which started again at 0:00).
+for (const id of ["joins", "seconds", "album", "preset"]) {
+  document.getElementById(id).addEventListener("change", () => {
+    if (state.buffer) edit(() => {}, `${id} changed`);
+  });
+}
+const queueState = stateLine(audio, document.getElementById("state"), window.queuePlayer.states);
+watchStalls(audio, (t, attempt) => {
+  window.queuePlayer.stalls.push({ at: t, attempt });
+  queueState.say(`Stalled at ${fmt(t)}: recovering (${attempt >= 2 ? "fetching it again" : "seeking there"})…`);
+  if (attempt >= 2 && state.meta) {
+    removeFrom(chunkAt(t)).then(() => { appendNext(); audio.currentTime = t; });
+  } else {
+    audio.currentTime = t;
+  }
+});
+const togglePlay = () => {
+  if (!state.buffer) return document.getElementById("play").click();
+  return audio.paused ? audio.play() : audio.pause();
+};
+keyboard({
+  playpause: togglePlay,
+  seekbackward: () => { audio.currentTime = Math.max(0, audio.currentTime - 5); },
+  seekforward: () => { audio.currentTime = Math.min(audio.duration || 0, audio.currentTime + 5); },
+  previoustrack: () => jump(-1),
+  nexttrack: () => jump(1),
+});
+// Media Session: the item playing (set when it changes) and the actions.
+let sessionItem = null;
+let sessionPosition = () => {};
+function showSession() {
+  if (!state.meta) return;
+  const i = itemAt(audio.currentTime);
+  const key = `${state.meta.queue_id}/${i}`;
+  if (key !== sessionItem) {
+    sessionItem = key;
+    const it = state.meta.items[i];
+    const session = mediaSession(it, {
+      play: () => audio.play(), pause: () => audio.pause(),
+      previoustrack: () => jump(-1), nexttrack: () => jump(1),
+      seekbackward: () => { audio.currentTime = Math.max(0, audio.currentTime - 5); },
+      seekforward: () => { audio.currentTime = Math.min(audio.duration || 0, audio.currentTime + 5); },
+      seekto: (d) => { audio.currentTime = d.seekTime; },
+    });
+    sessionPosition = session.position;
+    window.queuePlayer.session = { title: it.title, actions: session.actions };
+  }
+  sessionPosition(audio);
+}
+audio.addEventListener("timeupdate", showSession);
 
 // &report=state: posts what the page did once its first chunk is appended (or it failed).
 async function reportState() {
@@ -488,6 +547,27 @@ async function abInLastChunk() {
   const done = await toggleAB();
   while (!window.queuePlayer.ended && window.queuePlayer.errors.length === 0) await new Promise((r) => setTimeout(r, 50));
   const report = { ...window.queuePlayer, switch: done, ab_label: document.getElementById("ab").textContent };
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
+
+// &report=settings&change=preset|album|joins: the setting changed early in the first chunk
+// (preset to bright, album gain on, joins to a 1.5 s crossfade), then to the end; posts what
+// it did.
+async function settingsWhilePlaying() {
+  while (audio.currentTime < 0.6 && !audio.ended) await new Promise((r) => setTimeout(r, 10));
+  const before = state.meta;
+  const change = params.get("change");
+  const set = (id, value) => {
+    const el = document.getElementById(id);
+    if (el.type === "checkbox") el.checked = value; else el.value = value;
+    el.dispatchEvent(new Event("change"));
+  };
+  const changedAt = audio.currentTime;
+  if (change === "preset") set("preset", "bright");
+  if (change === "album") set("album", true);
+  if (change === "joins") { document.getElementById("seconds").value = "1.5"; set("joins", "crossfade"); }
+  while (!window.queuePlayer.ended && window.queuePlayer.errors.length === 0) await new Promise((r) => setTimeout(r, 50));
+  const report = { ...window.queuePlayer, before, changed_at: changedAt, ended_at: audio.currentTime };
   await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
 }
 
@@ -538,6 +618,7 @@ async function autotest() {
       if (params.get("report") === "state") await reportState();
       if (params.get("report") === "ablast") await abInLastChunk();
       if (params.get("report") === "editlast") await editInLastChunk();
+      if (params.get("report") === "settings") await settingsWhilePlaying();
     }
   } catch (e) {
     window.queuePlayer.errors.push(String(e));
