@@ -536,3 +536,41 @@ def test_queue_settings_changed_while_playing_apply_at_the_play_head(tmp_path, m
         assert after["duration"] == pytest.approx(before["duration"] - 1.5, abs=1e-3)
         join = next(c["index"] for c in after["chunks"] if c["item"] == 1 or c["boundary"])
         assert all(last[i]["queue"] == after["queue_id"] for i in range(join, after["total_chunks"])), last
+
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "target" / "screenshots" / "player.png"
+
+
+def test_the_player_screenshot_for_the_readme(tmp_path, make_wav):
+    """The track page as the README shows it (``docs/player.png`` is this test's output,
+    copied): a tagged album of three tracks served, the second playing with its figures.
+    Headless Chromium's own screenshot, after 15 s of the page's virtual time. Checks it is a
+    PNG of the window's size with something drawn (a blank page of that size is under 4 KB)."""
+    library = {f"t{i}": tagged_flac(make_wav(6.0, name=f"t{i}.wav", seed=i), tmp_path / f"t{i}.flac",
+                                    title=title, artist="The Synths", album="A Day", track=str(i + 1))
+               for i, title in enumerate(["Morning Light", "Noon", "Night Drive"])}
+    app = create_app(library, cache_dir=None, chunk_seconds=2.0)
+    port = free_port()
+    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    while not web.started:
+        time.sleep(0.05)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.unlink(missing_ok=True)
+    try:
+        subprocess.run(
+            [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'profile'}",
+             "--window-size=820,560", "--virtual-time-budget=15000", f"--screenshot={SCREENSHOT}",
+             f"http://127.0.0.1:{port}/web/index.html?api=/api&track=t1&autoplay=1"],
+            check=True, capture_output=True, timeout=120)
+    finally:
+        web.should_exit = True
+        thread.join(timeout=10)
+    png = SCREENSHOT.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    print(f"{SCREENSHOT}: {width}x{height}, {len(png)} bytes")
+    assert (width, height) == (820, 560)
+    assert len(png) > 15_000

@@ -495,3 +495,26 @@ def test_serve_starts_the_packaged_server_with_its_player_and_refuses_bad_argume
     version = subprocess.run([sys.executable, "-m", "auralis_core", "--version"],
                              capture_output=True, text=True, check=True)
     assert version.stdout.strip() == f"auralis-core {ac.__version__}"
+
+
+def test_the_mastering_figures_of_a_track_are_its_analysis_before_and_after(client):
+    """``/api/stream/{id}/mastering``: the source's figures (the stream's own analysis), the
+    chain's target, and the output measured over the same excerpts, which lands on the target
+    loudness; with ``none`` the output is the source. Bad settings get the one error shape."""
+    c, library = client
+    r = c.get("/api/stream/song/mastering", params={"preset": "warm", "intensity": 1.0})
+    assert r.status_code == 200, r.text
+    f = r.json()
+    native = ac.Stream(str(library["song"]), preset="warm")
+    analysis = json.loads(native.analysis_json)
+    assert f["before"]["loudness_lufs"] == pytest.approx(analysis["integrated_lufs"])
+    assert f["before"]["true_peak_dbtp"] == pytest.approx(analysis["true_peak_dbtp"])
+    assert f["target"]["loudness_lufs"] == pytest.approx(json.loads(native.mastering_json)["target_lufs"])
+    assert f["after"]["loudness_lufs"] == pytest.approx(f["target"]["loudness_lufs"], abs=1.0)
+    assert f["after"]["true_peak_dbtp"] <= f["target"]["true_peak_ceiling_dbtp"] + 0.1
+    plain = c.get("/api/stream/song/mastering", params={"preset": "none"}).json()
+    assert plain["after"]["loudness_lufs"] == pytest.approx(plain["before"]["loudness_lufs"], abs=0.05)
+    for params, status in (({"preset": "nosuch"}, 422), ({"intensity": 2}, 422)):
+        bad = c.get("/api/stream/song/mastering", params=params)
+        assert bad.status_code == status and set(bad.json()) == {"error", "detail"}, bad.text
+    assert c.get("/api/stream/nosuch/mastering").status_code == 404
