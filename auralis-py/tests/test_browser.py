@@ -1,4 +1,5 @@
-"""The web player in headless Chromium, through the FastAPI server: a corpus track (the demo
+"""The web pages in headless Chromium (and, where a test is run with engine "webkit", in
+WebKitGTK), through the FastAPI server: a corpus track (the demo
 when the corpus is absent) plays, switches preset at the play head (the rest of the chunk from
 a frame just past it, crossfading from the old preset there), seeks, and plays to the end, with
 no media error; the audio recorded through Web Audio has no click at the switch (the join
@@ -8,11 +9,9 @@ is heard soon after the click.
 In CI (``CI`` set) Chromium is required; elsewhere the test is skipped with a reason when it
 is not installed. ``AURALIS_CHROMIUM`` names another binary."""
 
-import contextlib
 import os
 import queue
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -25,55 +24,11 @@ from fastapi import Request
 
 import auralis_core as ac
 from auralis_core.server import create_app
+from browsers import chromium, free_port, served_in, served_in_chromium
 
 CORPUS_TRACK = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "sad_44s.mp3"
 CHUNK = 5.0
 HALF = 2400  # ±50 ms windows at 48 kHz
-
-
-def chromium() -> str:
-    path = os.environ.get("AURALIS_CHROMIUM", "/usr/bin/chromium")
-    if not Path(path).is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"chromium is required in CI ({path} not found)")
-        pytest.skip(f"{path} not found (CI installs Debian's chromium)")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-
-@contextlib.contextmanager
-def served_in_chromium(app, browser: str, tmp_path, page: str):
-    """Serves ``app`` on a free port and opens ``page`` (a path and query) in headless Chromium
-    for the body of the ``with``; then closes both."""
-    port = free_port()
-    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not web.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert web.started
-    child = subprocess.Popen(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'profile'}",
-         f"http://127.0.0.1:{port}{page}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield
-    finally:
-        child.kill()
-        child.wait()
-        web.should_exit = True
-        thread.join(timeout=10)
-        shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
 
 def reporting(app):
@@ -221,15 +176,15 @@ def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path
     assert as_new < as_old - 6
 
 
+@pytest.mark.parametrize("engine", ["chromium", "webkit"])
 @pytest.mark.parametrize("prefer", ["webm", "mp4"])
-def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_the_play_head(tmp_path, make_wav, prefer):
+def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_the_play_head(tmp_path, make_wav, prefer, engine):
     """The web player's queue.html (auralis_core/web/) in Chromium against the server: three tracks posted as a gapless
     queue, played (4x, muted) to the end through one SourceBuffer; A/B to ``none`` once the
     second track plays is heard at the play head (the rest of the playing chunk from a frame on
     its packet grid crossfades from the preset's queue; the chunks after it come from the
     ``none`` queue, those before stay). In WebM (the shared layout) and in MP4 (Safari's
     container, the continuous layout, ``?prefer=mp4``)."""
-    browser = chromium()
     library = {name: make_wav(seconds, name=f"{name}.wav", seed=i)
                for i, (name, seconds) in enumerate([("a", 5.3), ("b", 4.7), ("c", 5.1)])}
     app = create_app(library, cache_dir=None, chunk_seconds=2.0)
@@ -241,7 +196,7 @@ def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_the_play_
         return {}
 
     page = f"/web/queue.html?api=/api&tracks=a,b,c&play=1&muted=1&rate=4&report=1&prefer={prefer}"
-    with served_in_chromium(app, browser, tmp_path, page):
+    with served_in(engine, app, tmp_path, page):
         result = reports.get(timeout=120)
     for a in result["appended"]:
         print(a)
@@ -326,16 +281,17 @@ def test_ten_preset_switches_at_random_points_are_heard_at_the_play_head(tmp_pat
         assert here - around <= 3.0, f"a click or gap at the switch at {at / 48_000:.3f} s"
 
 
+@pytest.mark.parametrize("engine", ["chromium", "webkit"])
 @pytest.mark.parametrize("query, line, plays", [
     ("track=song&intensity=abc", 'intensity "abc" is not a number from 0 to 1: playing at 1', True),
     ("track=nosuch", "unknown track 'nosuch'", False),
 ])
-def test_bad_player_urls_say_one_readable_line(tmp_path, demo_path, query, line, plays):
+def test_bad_player_urls_say_one_readable_line(tmp_path, demo_path, query, line, plays, engine):
     """A bad URL on the track page: the listener reads one line (not JSON); an intensity that is
     no number plays at 1 (it used to send NaN); an unknown track plays nothing."""
     app = create_app({"song": demo_path}, cache_dir=None, chunk_seconds=CHUNK)
     reports, _ = reporting(app)
-    with served_in_chromium(app, chromium(), tmp_path, f"/web/index.html?api=/api&{query}&test=state"):
+    with served_in(engine, app, tmp_path, f"/web/index.html?api=/api&{query}&test=state"):
         result = reports.get(timeout=60)
     print(result["error_line"], result["errors"])
     assert result["error_line"] == line
@@ -345,14 +301,15 @@ def test_bad_player_urls_say_one_readable_line(tmp_path, demo_path, query, line,
         assert result["appended"] == [] and len(result["errors"]) == 1
 
 
-def test_a_queue_url_with_an_unknown_track_plays_the_others_and_says_which(tmp_path, make_wav):
+@pytest.mark.parametrize("engine", ["chromium", "webkit"])
+def test_a_queue_url_with_an_unknown_track_plays_the_others_and_says_which(tmp_path, make_wav, engine):
     """``queue.html?tracks=nosuchtrack,q1&play=1`` used to play nothing although q1 exists: the
     unknown id is left out, said in one line, and the rest plays."""
     library = {"q1": make_wav(3.1, name="q1.wav", seed=1)}
     app = create_app(library, cache_dir=None, chunk_seconds=2.0)
     reports, _ = reporting(app)
     page = "/web/queue.html?api=/api&tracks=nosuchtrack,q1&play=1&muted=1&report=state"
-    with served_in_chromium(app, chromium(), tmp_path, page):
+    with served_in(engine, app, tmp_path, page):
         result = reports.get(timeout=60)
     assert result["error_line"] == "not in the library, left out: nosuchtrack"
     assert result["items"] == ["q1"] and result["errors"] == []
@@ -377,8 +334,11 @@ def test_a_b_pressed_in_a_queues_last_chunk_switches_there(tmp_path, make_wav):
     assert result["ab_label"] == "A/B: none"
 
 
-@pytest.mark.parametrize("joins", ["gapless", "1.5"])
-def test_an_mp4_queue_edited_while_its_last_chunk_plays_goes_on_to_the_new_end(tmp_path, make_wav, joins):
+# WebKitGTK with a 1.5 s crossfade is left out: that queue ends 0.4 s after the edit starts, at 2x
+# the element reaches the end of the ended MediaSource before the new chunks come, and WebKitGTK
+# then fails the next append with media error 4 (Chromium plays on); not fixed yet.
+@pytest.mark.parametrize("engine, joins", [("chromium", "gapless"), ("chromium", "1.5"), ("webkit", "gapless")])
+def test_an_mp4_queue_edited_while_its_last_chunk_plays_goes_on_to_the_new_end(tmp_path, make_wav, joins, engine):
     """A track added while an MP4 queue (the continuous layout) plays its last chunk used to call
     ``SourceBuffer.remove`` from a start past the MediaSource's duration (a TypeError) and stall
     for good; it now plays on to the edited queue's end."""
@@ -386,7 +346,7 @@ def test_an_mp4_queue_edited_while_its_last_chunk_plays_goes_on_to_the_new_end(t
     app = create_app(library, cache_dir=None, chunk_seconds=2.0)
     reports, _ = reporting(app)
     page = f"/web/queue.html?api=/api&tracks=a,b&joins={joins}&play=1&muted=1&rate=2&prefer=mp4&report=editlast"
-    with served_in_chromium(app, chromium(), tmp_path, page):
+    with served_in(engine, app, tmp_path, page):
         result = reports.get(timeout=90)
     meta = result["meta"]
     print({k: result[k] for k in ("errors", "ended", "ended_at", "duration_before")}, meta["duration"])
@@ -421,7 +381,8 @@ def tagged_library(make_wav, tmp_path):
     }
 
 
-def test_the_track_page_plays_as_a_listener_uses_it(tmp_path, tagged_library):
+@pytest.mark.parametrize("engine", ["chromium", "webkit"])
+def test_the_track_page_plays_as_a_listener_uses_it(tmp_path, tagged_library, engine):
     """The track page driven as a listener does, by keys and the bar (muted, at 3x): it shows
     the library (titles, durations from the tags), now playing (title, artist and album,
     position, duration), plays with space, seeks 5 s on with →, past the buffer with a click on
@@ -431,7 +392,7 @@ def test_the_track_page_plays_as_a_listener_uses_it(tmp_path, tagged_library):
     the developer log is folded away."""
     app = create_app(tagged_library, cache_dir=None, chunk_seconds=2.0)
     reports, _ = reporting(app)
-    with served_in_chromium(app, chromium(), tmp_path, "/web/index.html?api=/api&test=listener&rate=3"):
+    with served_in(engine, app, tmp_path, "/web/index.html?api=/api&test=listener&rate=3"):
         result = reports.get(timeout=180)
     for s in result["steps"]:
         print(s)
@@ -496,8 +457,8 @@ def test_a_stall_is_detected_said_and_recovered(tmp_path, demo_path):
     assert result["state_after"] == "Playing"
 
 
-@pytest.mark.parametrize("change", ["preset", "album", "joins"])
-def test_queue_settings_changed_while_playing_apply_at_the_play_head(tmp_path, make_wav, change):
+@pytest.mark.parametrize("engine, change", [("chromium", "preset"), ("chromium", "album"), ("chromium", "joins"), ("webkit", "preset"), ("webkit", "joins")])
+def test_queue_settings_changed_while_playing_apply_at_the_play_head(tmp_path, make_wav, change, engine):
     """Issue 37's 2g: the joins, preset or album gain changed while a queue plays used to do
     nothing until Play (which started again at 0:00). Changed early in the first chunk: a
     preset or album-gain change (same timeline) replaces the rest of the playing chunk from a
@@ -511,7 +472,7 @@ def test_queue_settings_changed_while_playing_apply_at_the_play_head(tmp_path, m
     app = create_app(library, cache_dir=None, chunk_seconds=2.0)
     reports, _ = reporting(app)
     page = f"/web/queue.html?api=/api&tracks=a,b&play=1&muted=1&rate=1&report=settings&change={change}"
-    with served_in_chromium(app, chromium(), tmp_path, page):
+    with served_in(engine, app, tmp_path, page):
         result = reports.get(timeout=90)
     for a in result["appended"]:
         print(a)

@@ -7,126 +7,15 @@ MiniBrowser runs under Xvfb, driven by WebKitWebDriver. In CI (``CI`` set) the t
 required (``.ci/run`` installs webkit2gtk-driver, xvfb, pulseaudio and the GStreamer plugins);
 elsewhere the test is skipped with the reason when one is missing."""
 
-import contextlib
-import glob
-import json
 import os
-import subprocess
-import threading
 import time
-import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 
 from auralis_core.server import create_app
-
-from test_browser import CHUNK, CORPUS_TRACK, HALF, align, free_port, nsr_db, reporting, switched_reference
-
-TOOLS = {
-    "/usr/bin/WebKitWebDriver": "WebKitWebDriver (webkit2gtk-driver)",
-    "/usr/bin/Xvfb": "Xvfb (xvfb)",
-    "/usr/bin/pulseaudio": "pulseaudio",
-}
-
-
-def mini_browser() -> str:
-    found = sorted(glob.glob("/usr/lib/*/webkit2gtk-4.*/MiniBrowser"))
-    missing = [name for path, name in TOOLS.items() if not Path(path).is_file()]
-    if not found:
-        missing.append("MiniBrowser (libwebkit2gtk)")
-    if missing:
-        why = f"{', '.join(missing)} (CI installs webkit2gtk-driver, xvfb, pulseaudio and the GStreamer plugins)"
-        if os.environ.get("CI"):
-            pytest.fail(f"required in CI: {why}")
-        pytest.skip(why)
-    return found[-1]
-
-
-def webdriver(port: int, method: str, path: str, body: dict) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
-                                     method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=120) as answer:
-        return json.loads(answer.read())
-
-
-@contextlib.contextmanager
-def served_in_webkit(app, tmp_path, page: str):
-    """Serves ``app``, opens ``page`` in MiniBrowser and yields a function that returns what the
-    sound server has played so far (48 kHz stereo float32); stops everything afterwards."""
-    browser = mini_browser()
-    work = tmp_path / "webkit"
-    runtime = work / "runtime"
-    (runtime / "pulse").mkdir(parents=True)
-    runtime.chmod(0o700)
-    pipe = work / "sink.pipe"
-    os.mkfifo(pipe)
-    env = {**os.environ, "HOME": str(work), "XDG_RUNTIME_DIR": str(runtime)}
-    env.pop("PULSE_SERVER", None)
-    children = []
-    recorded = bytearray()
-
-    def spawn(args, **kw):
-        child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, **kw)
-        children.append(child)
-        return child
-
-    spawn(["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
-           "--disallow-exit", "-F", "/dev/null",
-           f"--load=module-native-protocol-unix socket={runtime / 'pulse' / 'native'} auth-anonymous=1",
-           f"--load=module-pipe-sink file={pipe} format=float32le rate=48000 channels=2 "
-           "sink_name=recorder use_system_clock_for_timing=yes"])
-
-    def read():
-        with open(pipe, "rb") as f:
-            while True:
-                data = f.read(1 << 16)
-                if not data:
-                    return
-                recorded.extend(data)
-
-    threading.Thread(target=read, daemon=True).start()
-    display = f":{100 + free_port() % 800}"
-    spawn(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
-    driver_port = free_port()
-    driver = subprocess.Popen(["WebKitWebDriver", f"--port={driver_port}"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env={**env, "DISPLAY": display})
-    children.append(driver)
-    port = free_port()
-    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    session = None
-    try:
-        deadline = time.time() + 20
-        while True:
-            try:
-                answer = webdriver(driver_port, "POST", "/session", {"capabilities": {"alwaysMatch": {
-                    "webkitgtk:browserOptions": {"binary": browser, "args": [
-                        "--automation", "--autoplay-policy=allow",
-                        "--media-playback-requires-user-gesture=false"]}}}})
-                break
-            except OSError:
-                assert time.time() < deadline, "WebKitWebDriver did not start"
-                time.sleep(0.1)
-        session = answer["value"]["sessionId"]
-        print(f"WebKitGTK {answer['value']['capabilities'].get('browserVersion')}")
-        while not web.started:
-            time.sleep(0.05)
-        webdriver(driver_port, "POST", f"/session/{session}/url", {"url": f"http://127.0.0.1:{port}{page}"})
-        yield lambda: np.frombuffer(bytes(recorded[: len(recorded) // 8 * 8]), dtype="<f4").reshape(-1, 2)
-    finally:
-        if session is not None:
-            with contextlib.suppress(OSError):
-                webdriver(driver_port, "DELETE", f"/session/{session}", {})
-        web.should_exit = True
-        thread.join(timeout=10)
-        for child in reversed(children):
-            child.kill()
-            child.wait()
-
+from browsers import served_in_webkit
+from test_browser import CHUNK, CORPUS_TRACK, HALF, align, nsr_db, reporting, switched_reference
 
 def test_preset_switches_at_random_points_are_heard_at_the_play_head_in_webkitgtk(tmp_path, demo_path):
     """Ten switches at random points of a track in WebKitGTK (MP4, as Safari plays it): no

@@ -462,9 +462,10 @@ async function loadTrack(api, i, autoplay) {
   const track = page.library[i];
   page.settings = { ...page.settings, track: track.id };
   window.player.ended = false;
+  // The error line is about the track left (the first track keeps what the URL's check said).
+  if (window.player.tracks.length) showError("");
   window.player.tracks.push({ id: track.id, title: track.title, wall: performance.now() });
   showNowPlaying(track);
-  showError("");
   const next = new URLSearchParams(location.search);
   next.set("track", track.id);
   history.replaceState(null, "", `?${next}`);

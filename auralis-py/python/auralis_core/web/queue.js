@@ -536,7 +536,7 @@ async function editInLastChunk() {
   while (!window.queuePlayer.ended && window.queuePlayer.errors.length === 0 && performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
   }
-  const report = { ...window.queuePlayer, duration_before: before, ended_at: audio.currentTime };
+  const report = { ...window.queuePlayer, duration_before: before, ended_at: audio.currentTime, log: document.getElementById("log").textContent };
   await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
 }
 
@@ -546,7 +546,7 @@ async function abInLastChunk() {
   while (audio.currentTime < last.start + 0.1 && !audio.ended) await new Promise((r) => setTimeout(r, 10));
   const done = await toggleAB();
   while (!window.queuePlayer.ended && window.queuePlayer.errors.length === 0) await new Promise((r) => setTimeout(r, 50));
-  const report = { ...window.queuePlayer, switch: done, ab_label: document.getElementById("ab").textContent };
+  const report = { ...window.queuePlayer, log: document.getElementById("log").textContent, switch: done, ab_label: document.getElementById("ab").textContent };
   await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
 }
 
