@@ -1,7 +1,9 @@
-"""The browsers the page tests drive: headless Chromium (started on the page's URL) and
-WebKitGTK (MiniBrowser under Xvfb, driven by WebKitWebDriver, its sound recorded at a private
-PulseAudio). In CI (``CI`` set) each is required; elsewhere a test that needs a missing one is
-skipped with the reason. ``AURALIS_CHROMIUM`` names another Chromium binary."""
+"""The browsers the page tests drive, the three engines this machine runs: headless Chromium
+(started on the page's URL), WebKitGTK (MiniBrowser under Xvfb, driven by WebKitWebDriver) and
+headless Firefox (started on the page's URL with a throwaway profile whose ``user.js`` lets media
+play without a gesture); WebKitGTK's and Firefox's sound is recorded at a private PulseAudio. In
+CI (``CI`` set) each is required; elsewhere a test that needs a missing one is skipped with the
+reason. ``AURALIS_CHROMIUM`` and ``AURALIS_FIREFOX`` name other binaries."""
 
 import contextlib
 import glob
@@ -40,29 +42,20 @@ def free_port() -> int:
 def served_in_chromium(app, browser: str, tmp_path, page: str):
     """Serves ``app`` on a free port and opens ``page`` (a path and query) in headless Chromium
     for the body of the ``with``; then closes both."""
-    port = free_port()
-    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not web.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert web.started
-    child = subprocess.Popen(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'profile'}",
-         f"http://127.0.0.1:{port}{page}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield
-    finally:
-        child.kill()
-        child.wait()
-        web.should_exit = True
-        thread.join(timeout=10)
-        shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+    with serving(app) as port:
+        child = subprocess.Popen(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'profile'}",
+             f"http://127.0.0.1:{port}{page}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield
+        finally:
+            child.kill()
+            child.wait()
+            shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
 
 TOOLS = {
@@ -93,11 +86,11 @@ def webdriver(port: int, method: str, path: str, body: dict) -> dict:
 
 
 @contextlib.contextmanager
-def served_in_webkit(app, tmp_path, page: str):
-    """Serves ``app``, opens ``page`` in MiniBrowser and yields a function that returns what the
-    sound server has played so far (48 kHz stereo float32); stops everything afterwards."""
-    browser = mini_browser()
-    work = tmp_path / "webkit"
+def sound_server(work: Path):
+    """A private PulseAudio whose only sink writes to a pipe, for a browser that plays through
+    the sound server: yields the environment a child needs to reach it (``HOME``,
+    ``XDG_RUNTIME_DIR``) and a function that returns what it has played so far (48 kHz stereo
+    float32); stops it afterwards."""
     runtime = work / "runtime"
     (runtime / "pulse").mkdir(parents=True)
     runtime.chmod(0o700)
@@ -105,19 +98,14 @@ def served_in_webkit(app, tmp_path, page: str):
     os.mkfifo(pipe)
     env = {**os.environ, "HOME": str(work), "XDG_RUNTIME_DIR": str(runtime)}
     env.pop("PULSE_SERVER", None)
-    children = []
     recorded = bytearray()
-
-    def spawn(args, **kw):
-        child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, **kw)
-        children.append(child)
-        return child
-
-    spawn(["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
-           "--disallow-exit", "-F", "/dev/null",
-           f"--load=module-native-protocol-unix socket={runtime / 'pulse' / 'native'} auth-anonymous=1",
-           f"--load=module-pipe-sink file={pipe} format=float32le rate=48000 channels=2 "
-           "sink_name=recorder use_system_clock_for_timing=yes"])
+    server = subprocess.Popen(
+        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
+         "--disallow-exit", "-F", "/dev/null",
+         f"--load=module-native-protocol-unix socket={runtime / 'pulse' / 'native'} auth-anonymous=1",
+         f"--load=module-pipe-sink file={pipe} format=float32le rate=48000 channels=2 "
+         "sink_name=recorder use_system_clock_for_timing=yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
     def read():
         with open(pipe, "rb") as f:
@@ -128,53 +116,134 @@ def served_in_webkit(app, tmp_path, page: str):
                 recorded.extend(data)
 
     threading.Thread(target=read, daemon=True).start()
-    display = f":{100 + free_port() % 800}"
-    spawn(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
-    driver_port = free_port()
-    driver = subprocess.Popen(["WebKitWebDriver", f"--port={driver_port}"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env={**env, "DISPLAY": display})
-    children.append(driver)
+    try:
+        yield env, lambda: np.frombuffer(bytes(recorded[: len(recorded) // 8 * 8]), dtype="<f4").reshape(-1, 2)
+    finally:
+        server.kill()
+        server.wait()
+
+
+@contextlib.contextmanager
+def serving(app):
+    """``app`` served on a free port of the loopback for the body of the ``with``; yields the
+    port."""
     port = free_port()
     web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=web.run, daemon=True)
     thread.start()
-    session = None
+    deadline = time.time() + 10
+    while not web.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert web.started
     try:
-        deadline = time.time() + 20
-        while True:
-            try:
-                answer = webdriver(driver_port, "POST", "/session", {"capabilities": {"alwaysMatch": {
-                    "webkitgtk:browserOptions": {"binary": browser, "args": [
-                        "--automation", "--autoplay-policy=allow",
-                        "--media-playback-requires-user-gesture=false"]}}}})
-                break
-            except OSError:
-                assert time.time() < deadline, "WebKitWebDriver did not start"
-                time.sleep(0.1)
-        session = answer["value"]["sessionId"]
-        print(f"WebKitGTK {answer['value']['capabilities'].get('browserVersion')}")
-        while not web.started:
-            time.sleep(0.05)
-        webdriver(driver_port, "POST", f"/session/{session}/url", {"url": f"http://127.0.0.1:{port}{page}"})
-        yield lambda: np.frombuffer(bytes(recorded[: len(recorded) // 8 * 8]), dtype="<f4").reshape(-1, 2)
+        yield port
     finally:
-        if session is not None:
-            with contextlib.suppress(OSError):
-                webdriver(driver_port, "DELETE", f"/session/{session}", {})
         web.should_exit = True
         thread.join(timeout=10)
-        for child in reversed(children):
+
+
+@contextlib.contextmanager
+def served_in_webkit(app, tmp_path, page: str):
+    """Serves ``app``, opens ``page`` in MiniBrowser and yields a function that returns what the
+    sound server has played so far (48 kHz stereo float32); stops everything afterwards."""
+    browser = mini_browser()
+    work = tmp_path / "webkit"
+    with sound_server(work) as (env, recorded), serving(app) as port:
+        children = []
+        display = f":{100 + free_port() % 800}"
+        children.append(subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+        driver_port = free_port()
+        children.append(subprocess.Popen(["WebKitWebDriver", f"--port={driver_port}"], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, env={**env, "DISPLAY": display}))
+        session = None
+        try:
+            deadline = time.time() + 20
+            while True:
+                try:
+                    answer = webdriver(driver_port, "POST", "/session", {"capabilities": {"alwaysMatch": {
+                        "webkitgtk:browserOptions": {"binary": browser, "args": [
+                            "--automation", "--autoplay-policy=allow",
+                            "--media-playback-requires-user-gesture=false"]}}}})
+                    break
+                except OSError:
+                    assert time.time() < deadline, "WebKitWebDriver did not start"
+                    time.sleep(0.1)
+            session = answer["value"]["sessionId"]
+            print(f"WebKitGTK {answer['value']['capabilities'].get('browserVersion')}")
+            webdriver(driver_port, "POST", f"/session/{session}/url", {"url": f"http://127.0.0.1:{port}{page}"})
+            yield recorded
+        finally:
+            if session is not None:
+                with contextlib.suppress(OSError):
+                    webdriver(driver_port, "DELETE", f"/session/{session}", {})
+            for child in reversed(children):
+                child.kill()
+                child.wait()
+
+
+def firefox() -> str:
+    path = os.environ.get("AURALIS_FIREFOX", "/usr/bin/firefox-esr")
+    missing = [name for path_, name in [(path, f"{path} (firefox-esr)"), ("/usr/bin/pulseaudio", "pulseaudio")]
+               if not Path(path_).is_file()]
+    if missing:
+        why = f"{', '.join(missing)} not found (CI installs Debian's firefox-esr and pulseaudio)"
+        if os.environ.get("CI"):
+            pytest.fail(f"required in CI: {why}")
+        pytest.skip(why)
+    return path
+
+
+# Preferences of the throwaway profile: media may play without a gesture, and nothing is
+# fetched or shown at start that is not the page.
+FIREFOX_PREFS = {
+    "media.autoplay.default": 0,
+    "media.autoplay.blocking_policy": 0,
+    "browser.shell.checkDefaultBrowser": False,
+    "browser.startup.homepage_override.mstone": "ignore",
+    "browser.aboutwelcome.enabled": False,
+    "datareporting.policy.dataSubmissionEnabled": False,
+    "toolkit.telemetry.reportingpolicy.firstRun": False,
+    "app.update.disabledForTesting": True,
+    "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+    "browser.safebrowsing.update.enabled": False,
+    "extensions.update.enabled": False,
+}
+
+
+@contextlib.contextmanager
+def served_in_firefox(app, tmp_path, page: str):
+    """Serves ``app`` and opens ``page`` in headless Firefox (a throwaway profile, its sound
+    through a private PulseAudio); yields a function that returns what the sound server has
+    played so far (48 kHz stereo float32)."""
+    browser = firefox()
+    work = tmp_path / "firefox"
+    profile = work / "profile"
+    profile.mkdir(parents=True)
+    (profile / "user.js").write_text("".join(
+        f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in FIREFOX_PREFS.items()))
+    with sound_server(work) as (env, recorded), serving(app) as port:
+        child = subprocess.Popen([browser, "--headless", "--no-remote", "--profile", str(profile),
+                                  f"http://127.0.0.1:{port}{page}"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env={**env, "MOZ_HEADLESS": "1"})
+        try:
+            yield recorded
+        finally:
             child.kill()
             child.wait()
 
 
-
 @contextlib.contextmanager
 def served_in(browser: str, app, tmp_path, page: str):
-    """``app`` served and ``page`` open in ``browser`` ("chromium" or "webkit") for the body of
+    """``app`` served and ``page`` open in ``browser`` ("chromium", "webkit" or "firefox") for the body of
     the ``with``."""
     if browser == "chromium":
         with served_in_chromium(app, chromium(), tmp_path, page):
+            yield
+    elif browser == "firefox":
+        with served_in_firefox(app, tmp_path, page):
             yield
     else:
         with served_in_webkit(app, tmp_path, page):

@@ -31,6 +31,13 @@ CHUNK = 5.0
 HALF = 2400  # ±50 ms windows at 48 kHz
 
 
+def chunk_for(engine: str) -> float:
+    """The queue tests' chunk length: 2 s, or 4 s in Firefox, which keeps 2 to 2.4 s decoded
+    past the play head (ui.js ``readAhead``), so that a switch there still lands in the chunk
+    playing or the next."""
+    return 4.0 if engine == "firefox" else 2.0
+
+
 def reporting(app):
     """The endpoints a test page posts to: its report (JSON) and its Web Audio recording
     (48 kHz stereo float32); returns the queues they arrive on."""
@@ -176,7 +183,7 @@ def test_player_switches_preset_and_seeks_through_the_server(tmp_path, demo_path
     assert as_new < as_old - 6
 
 
-@pytest.mark.parametrize("engine", ["chromium", "webkit"])
+@pytest.mark.parametrize("engine", ["chromium", "webkit", "firefox"])
 @pytest.mark.parametrize("prefer", ["webm", "mp4"])
 def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_the_play_head(tmp_path, make_wav, prefer, engine):
     """The web player's queue.html (auralis_core/web/) in Chromium against the server: three tracks posted as a gapless
@@ -187,7 +194,7 @@ def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_the_play_
     container, the continuous layout, ``?prefer=mp4``)."""
     library = {name: make_wav(seconds, name=f"{name}.wav", seed=i)
                for i, (name, seconds) in enumerate([("a", 5.3), ("b", 4.7), ("c", 5.1)])}
-    app = create_app(library, cache_dir=None, chunk_seconds=2.0)
+    app = create_app(library, cache_dir=None, chunk_seconds=chunk_for(engine))
     reports = queue.Queue()
 
     @app.post("/report")
@@ -204,8 +211,9 @@ def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_the_play_
     assert result["errors"] == []
     assert result["ended"] is True
     meta = result["meta"]
+    # Firefox refuses a WebM queue's shared layout (queue.js says why): continuous there.
     assert (meta["container"], meta["layout"]) == (
-        ("webm", "shared") if prefer == "webm" else ("mp4", "continuous"))
+        ("webm", "shared") if prefer == "webm" and engine != "firefox" else (prefer, "continuous"))
     assert result["ended_at"] == pytest.approx(meta["duration"], abs=0.05)
     # Every chunk appended; those after the switch from the `none` queue, none before it.
     last = {}
@@ -281,7 +289,7 @@ def test_ten_preset_switches_at_random_points_are_heard_at_the_play_head(tmp_pat
         assert here - around <= 3.0, f"a click or gap at the switch at {at / 48_000:.3f} s"
 
 
-@pytest.mark.parametrize("engine", ["chromium", "webkit"])
+@pytest.mark.parametrize("engine", ["chromium", "webkit", "firefox"])
 @pytest.mark.parametrize("query, line, plays", [
     ("track=song&intensity=abc", 'intensity "abc" is not a number from 0 to 1: playing at 1', True),
     ("track=nosuch", "unknown track 'nosuch'", False),
@@ -301,7 +309,7 @@ def test_bad_player_urls_say_one_readable_line(tmp_path, demo_path, query, line,
         assert result["appended"] == [] and len(result["errors"]) == 1
 
 
-@pytest.mark.parametrize("engine", ["chromium", "webkit"])
+@pytest.mark.parametrize("engine", ["chromium", "webkit", "firefox"])
 def test_a_queue_url_with_an_unknown_track_plays_the_others_and_says_which(tmp_path, make_wav, engine):
     """``queue.html?tracks=nosuchtrack,q1&play=1`` used to play nothing although q1 exists: the
     unknown id is left out, said in one line, and the rest plays."""
@@ -337,7 +345,7 @@ def test_a_b_pressed_in_a_queues_last_chunk_switches_there(tmp_path, make_wav):
 # WebKitGTK with a 1.5 s crossfade is left out: that queue ends 0.4 s after the edit starts, at 2x
 # the element reaches the end of the ended MediaSource before the new chunks come, and WebKitGTK
 # then fails the next append with media error 4 (Chromium plays on); not fixed yet.
-@pytest.mark.parametrize("engine, joins", [("chromium", "gapless"), ("chromium", "1.5"), ("webkit", "gapless")])
+@pytest.mark.parametrize("engine, joins", [("chromium", "gapless"), ("chromium", "1.5"), ("webkit", "gapless"), ("firefox", "gapless"), ("firefox", "1.5")])
 def test_an_mp4_queue_edited_while_its_last_chunk_plays_goes_on_to_the_new_end(tmp_path, make_wav, joins, engine):
     """A track added while an MP4 queue (the continuous layout) plays its last chunk used to call
     ``SourceBuffer.remove`` from a start past the MediaSource's duration (a TypeError) and stall
@@ -381,7 +389,7 @@ def tagged_library(make_wav, tmp_path):
     }
 
 
-@pytest.mark.parametrize("engine", ["chromium", "webkit"])
+@pytest.mark.parametrize("engine", ["chromium", "webkit", "firefox"])
 def test_the_track_page_plays_as_a_listener_uses_it(tmp_path, tagged_library, engine):
     """The track page driven as a listener does, by keys and the bar (muted, at 3x): it shows
     the library (titles, durations from the tags), now playing (title, artist and album,
@@ -460,7 +468,7 @@ def test_a_stall_is_detected_said_and_recovered(tmp_path, demo_path):
     assert result["state_after"] == "Playing"
 
 
-@pytest.mark.parametrize("engine, change", [("chromium", "preset"), ("chromium", "album"), ("chromium", "joins"), ("webkit", "preset"), ("webkit", "joins")])
+@pytest.mark.parametrize("engine, change", [("chromium", "preset"), ("chromium", "album"), ("chromium", "joins"), ("webkit", "preset"), ("webkit", "joins"), ("firefox", "preset"), ("firefox", "album"), ("firefox", "joins")])
 def test_queue_settings_changed_while_playing_apply_at_the_play_head(tmp_path, make_wav, change, engine):
     """Issue 37's 2g: the joins, preset or album gain changed while a queue plays used to do
     nothing until Play (which started again at 0:00). Changed early in the first chunk: a
@@ -472,7 +480,7 @@ def test_queue_settings_changed_while_playing_apply_at_the_play_head(tmp_path, m
     library = {name: tagged_flac(make_wav(seconds, name=f"{name}.wav", seed=seed), tmp_path / f"{name}.flac",
                                  volume=volume, title=name, album="Two", track=str(seed))
                for name, seconds, seed, volume in [("a", 5.3, 1, 1.0), ("b", 4.7, 2, 0.316)]}
-    app = create_app(library, cache_dir=None, chunk_seconds=2.0)
+    app = create_app(library, cache_dir=None, chunk_seconds=chunk_for(engine))
     reports, _ = reporting(app)
     page = f"/web/queue.html?api=/api&tracks=a,b&play=1&muted=1&rate=1&report=settings&change={change}"
     with served_in(engine, app, tmp_path, page):

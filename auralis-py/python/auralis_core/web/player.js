@@ -251,10 +251,6 @@ async function play(settings) {
   // the next switch starts at least this far past the play head. Starts at a guess, then
   // follows what was measured.
   let switchLead = 0.15;
-  // How far past the play head the browser has already read and decoded (s): what is removed
-  // from the buffer there still plays, so a switch must start beyond it. Chromium's headless
-  // renderer reads about 250 ms ahead (measured by tests/test_browser.py); ?readahead= sets it.
-  const READ_AHEAD = Number(params.get("readahead") || 0.27);
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
   // The preset heard at time `t`: the settings of the chunk there, or of its part before a
@@ -277,7 +273,7 @@ async function play(settings) {
     busy = true;
     let switched = null;
     try {
-      const lead = audio.paused ? 0 : Math.max(READ_AHEAD, switchLead);
+      const lead = audio.paused ? 0 : Math.max(readAhead(params, audio.playbackRate), switchLead);
       const at = Math.ceil(((audio.currentTime + lead) * RATE) / PACKET) * PACKET;
       const index = chunkAt(at / RATE);
       const there = bufferedWith.get(index);
@@ -660,7 +656,7 @@ async function switchTest(controls, settings) {
     sw.label_at_click = controls.heardAt(sw.clicked_at).preset;
     sw.label_after = controls.heardAt(sw.at + 0.01).preset;
     report.switches.push(sw);
-    t = sw.at + 0.9;
+    t = sw.at + 0.4;
   }
   await until(t + 0.5);
   report.recorded_until = audio.currentTime;

@@ -326,9 +326,6 @@ async function edit(change, label = "queue edited") {
   }
 }
 
-// How far past the play head the browser has read and decoded (s of playback): a switch starts
-// beyond it (see player.js). ?readahead= sets it.
-const READ_AHEAD = Number(params.get("readahead") || 0.27);
 const RATE = 48000;
 const PACKET = 960;
 
@@ -348,7 +345,7 @@ const heardAt = (t) => {
 async function spliceAtPlayhead(fromQueue, before, label) {
   const meta = state.meta;
   // Seconds of media the browser plays while a request runs (the rate may be above 1).
-  const lead = audio.paused ? 0 : READ_AHEAD * audio.playbackRate;
+  const lead = audio.paused ? 0 : readAhead(params, audio.playbackRate);
   const t = audio.currentTime + lead;
   const index = chunkAt(t);
   const chunk = meta.chunks[index];
@@ -395,7 +392,7 @@ async function spliceAtPlayhead(fromQueue, before, label) {
 
 // A/B at the play head: returns what it did, or null when it fell back to the next chunk.
 async function switchAtPlayhead(old) {
-  const t = audio.currentTime + (audio.paused ? 0 : READ_AHEAD * audio.playbackRate);
+  const t = audio.currentTime + (audio.paused ? 0 : readAhead(params, audio.playbackRate));
   const there = state.buffered.get(chunkAt(t));
   if (!there || heardAt(t) !== old) return null;
   return spliceAtPlayhead(state.queues[old].queue_id, old, `A/B: ${state.variant}`);

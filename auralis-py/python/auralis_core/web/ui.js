@@ -5,6 +5,19 @@
 // given what it works on.
 "use strict";
 
+// How far past the play head the browser has already read and decoded, in seconds of media at
+// playback rate `rate`: what is removed from a SourceBuffer there still plays, so a switch at
+// the play head starts beyond it. Chromium and WebKitGTK read about 250 ms of output ahead (so
+// more media at a higher rate); Firefox keeps 2 to 2.4 s of media decoded (measured at the
+// sound server by tests/test_sound_server.py), which a page can neither see nor shorten without a
+// seek, and a seek there drops 14 ms to over 100 ms of sound: so Firefox switches seamlessly, later.
+// ?readahead= (seconds of output) overrides it.
+function readAhead(params, rate = 1) {
+  const given = Number(params.get("readahead"));
+  if (params.get("readahead") && Number.isFinite(given) && given >= 0) return given * rate;
+  return /Firefox\//.test(navigator.userAgent) ? 2.6 : 0.27 * rate;
+}
+
 // Seconds as m:ss (h:mm:ss from an hour).
 function fmtTime(s) {
   if (!Number.isFinite(s) || s < 0) return "–:––";

@@ -1,11 +1,13 @@
-"""The web player in WebKitGTK (Safari's engine, its GStreamer backend here), through the FastAPI
-server: preset switches at random points of a track are heard at the play head. What it plays
-is recorded at a private PulseAudio whose only sink writes to a pipe (WebKitGTK's Web Audio
-path is no faithful recorder of an MSE element: the sound server hears what a listener hears).
+"""The web player in WebKitGTK (Safari's engine, its GStreamer backend here) and in Firefox,
+through the FastAPI server: preset switches at random points of a track are heard at the play
+head. What they play is recorded at a private PulseAudio whose only sink writes to a pipe
+(WebKitGTK's Web Audio path is no faithful recorder of an MSE element, and the sound server
+hears what a listener hears, after every buffer of the browser's own).
 
-MiniBrowser runs under Xvfb, driven by WebKitWebDriver. In CI (``CI`` set) the tools are
-required (``.ci/run`` installs webkit2gtk-driver, xvfb, pulseaudio and the GStreamer plugins);
-elsewhere the test is skipped with the reason when one is missing."""
+MiniBrowser runs under Xvfb, driven by WebKitWebDriver; Firefox runs headless on the page's
+URL. In CI (``CI`` set) the tools are required (``.ci/run`` installs webkit2gtk-driver, xvfb,
+pulseaudio, the GStreamer plugins and firefox-esr); elsewhere the test is skipped with the
+reason when one is missing."""
 
 import os
 import time
@@ -14,11 +16,15 @@ import numpy as np
 import pytest
 
 from auralis_core.server import create_app
-from browsers import served_in_webkit
+from browsers import served_in_firefox, served_in_webkit
 from test_browser import CHUNK, CORPUS_TRACK, HALF, align, nsr_db, reporting, switched_reference
 
-def test_preset_switches_at_random_points_are_heard_at_the_play_head_in_webkitgtk(tmp_path, demo_path):
-    """Ten switches at random points of a track in WebKitGTK (MP4, as Safari plays it): no
+NAMES = {"webkit": "WebKitGTK", "firefox": "Firefox"}
+
+
+@pytest.mark.parametrize("engine", ["webkit", "firefox"])
+def test_preset_switches_at_random_points_are_heard_at_the_play_head_at_the_sound_server(tmp_path, demo_path, engine):
+    """Ten switches at random points of a track in WebKitGTK or Firefox (MP4, as Safari plays it): no
     error, each switch made at a frame past the play head, and from 60 ms after that frame the
     sound server's recording is the new preset's audio (a switch heard late would still be the
     old one's). Click to audio and where the recording's alignment moved are printed."""
@@ -31,7 +37,8 @@ def test_preset_switches_at_random_points_are_heard_at_the_play_head_in_webkitgt
     presets = ["bright", "warm", "punchy", "adaptive"]
     page = (f"/web/index.html?api=/api&track=song&preset=adaptive&test=switches&n=10&seed=7"
             f"&presets={','.join(presets)}&prefer=mp4&capture=0")
-    with served_in_webkit(app, tmp_path, page) as recording:
+    served = served_in_webkit if engine == "webkit" else served_in_firefox
+    with served(app, tmp_path, page) as recording:
         result = reports.get(timeout=180)
         time.sleep(0.7)
         captured = recording()
@@ -43,7 +50,7 @@ def test_preset_switches_at_random_points_are_heard_at_the_play_head_in_webkitgt
               f"{s['at']:6.3f} s: {s['media_ms']:5.0f} ms of media, {s['heard_ms']:5.0f} ms on the page's "
               f"clock (first unit appended after {s['first_appended_ms']:4.0f} ms, {s['cache']})")
     media_ms = [s["media_ms"] for s in switches]
-    print(f"WebKitGTK: click to the new preset's audio: median {np.median(media_ms):.0f} ms, "
+    print(f"{NAMES[engine]}: click to the new preset's audio: median {np.median(media_ms):.0f} ms, "
           f"worst {max(media_ms):.0f} ms")
     reference, points, audio = switched_reference(track, switches)
     offset = align(captured, reference)
@@ -68,7 +75,7 @@ def test_preset_switches_at_random_points_are_heard_at_the_play_head_in_webkitgt
             best = (err, s) if err < best[0] else best
         return best[1]
 
-    skips = []
+    skips, late = [], []
     for k, (s, at) in enumerate(zip(switches, points)):
         # Aligned just after the fade: from 60 ms after the switch's frame, 100 ms of the
         # recording must be the new preset's audio (a switch heard late would still be the
@@ -81,9 +88,11 @@ def test_preset_switches_at_random_points_are_heard_at_the_play_head_in_webkitgt
         print(f"switch at {at / 48_000:6.3f} s: 60-160 ms after it {as_new:.2f} dB against the new "
               f"preset, {as_old:.2f} dB against the old; the recording's shift {before} frames "
               f"before it, {after} after")
-        assert as_new < -12 and as_new < as_old - 3, f"the switch at {at / 48_000:.3f} s is not heard there"
+        if not (as_new < -12 and as_new < as_old - 3):
+            late.append(round(at / 48_000, 3))
         if before != after:
             skips.append((round(at / 48_000, 3), after - before))
     # Not asserted (see the closing note of issue 37): WebKitGTK's output here sometimes skips
     # or inserts about 10 ms (a sound-server period) near a switch or elsewhere.
-    print(f"WebKitGTK: the recording's alignment changed across {len(skips)} of 10 switches: {skips}")
+    print(f"{NAMES[engine]}: the recording's alignment changed across {len(skips)} of 10 switches: {skips}")
+    assert late == [], f"switches not heard at their frame: {late}"
