@@ -32,10 +32,10 @@ HALF = 2400  # ±50 ms windows at 48 kHz
 
 
 def chunk_for(engine: str) -> float:
-    """The queue tests' chunk length: 2 s, or 4 s in Firefox, which keeps 2 to 2.4 s decoded
-    past the play head (ui.js ``readAhead``), so that a switch there still lands in the chunk
-    playing or the next."""
-    return 4.0 if engine == "firefox" else 2.0
+    """The queue tests' chunk length: 2 s, or 5 s in Firefox, which keeps 2 to 2.4 s decoded
+    past the play head (ui.js ``readAhead``: a switch lands 2.6 s past it), so that a switch
+    made there lands well inside a chunk."""
+    return 5.0 if engine == "firefox" else 2.0
 
 
 def reporting(app):

@@ -154,3 +154,17 @@ function watchStalls(audio, recover, ms = 2000) {
   }, 250);
   return () => clearInterval(timer);
 }
+
+// Loads classic scripts one after the other (each sees the globals of those before it);
+// resolves once the last has run.
+async function loadScripts(...sources) {
+  for (const src of sources) {
+    await new Promise((resolve, reject) => {
+      const el = document.createElement("script");
+      el.src = src;
+      el.onload = resolve;
+      el.onerror = () => reject(new Error(`${src} did not load`));
+      document.head.appendChild(el);
+    });
+  }
+}

@@ -1,0 +1,88 @@
+// The queue page's automated checks (queue.html?…&play=1&report=MODE), loaded by queue.js only
+// when &report= is given: each drives the page as auralis-py/tests/test_browser.py asks and
+// posts what it saw to the test's /report. They use the page's own functions and state
+// (queue.js: state, audio, toggleAB, edit, chunkAt; ui.js), never a path of their own.
+"use strict";
+
+// Runs the check &report= names.
+async function runReport(mode) {
+  if (mode === "1") await autotest();
+  else if (mode === "state") await reportState();
+  else if (mode === "ablast") await abInLastChunk();
+  else if (mode === "editlast") await editInLastChunk();
+  else if (mode === "settings") await settingsWhilePlaying();
+  else throw new Error(`unknown report mode '${mode}'`);
+}
+
+// &report=state: posts what the page did once its first chunk is appended (or it failed).
+async function reportState() {
+  const deadline = performance.now() + 20000;
+  while (!window.queuePlayer.appended.length && !window.queuePlayer.errors.length && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const report = { ...window.queuePlayer, items: state.items, error_line: document.getElementById("error").textContent };
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
+
+// &report=editlast: a track added while the queue's last chunk plays, then to the new end;
+// posts what it did.
+async function editInLastChunk() {
+  const last = state.meta.chunks[state.meta.chunks.length - 1];
+  while (audio.currentTime < last.start + 0.1 && !audio.ended) await new Promise((r) => setTimeout(r, 10));
+  const before = state.meta.duration;
+  await edit(() => state.items.push(state.items[0]));
+  const deadline = performance.now() + 60000;
+  while (!window.queuePlayer.ended && window.queuePlayer.errors.length === 0 && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const report = { ...window.queuePlayer, duration_before: before, ended_at: audio.currentTime, log: document.getElementById("log").textContent };
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
+
+// &report=ablast: A/B pressed early in the queue's last chunk, then to the end; posts what it did.
+async function abInLastChunk() {
+  const last = state.meta.chunks[state.meta.chunks.length - 1];
+  while (audio.currentTime < last.start + 0.1 && !audio.ended) await new Promise((r) => setTimeout(r, 10));
+  const done = await toggleAB();
+  while (!window.queuePlayer.ended && window.queuePlayer.errors.length === 0) await new Promise((r) => setTimeout(r, 50));
+  const report = { ...window.queuePlayer, log: document.getElementById("log").textContent, switch: done, ab_label: document.getElementById("ab").textContent };
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
+
+// &report=settings&change=preset|album|joins: the setting changed early in the first chunk
+// (preset to bright, album gain on, joins to a 1.5 s crossfade), then to the end; posts what
+// it did.
+async function settingsWhilePlaying() {
+  while (audio.currentTime < 0.6 && !audio.ended) await new Promise((r) => setTimeout(r, 10));
+  const before = state.meta;
+  const change = params.get("change");
+  const set = (id, value) => {
+    const el = document.getElementById(id);
+    if (el.type === "checkbox") el.checked = value; else el.value = value;
+    el.dispatchEvent(new Event("change"));
+  };
+  const changedAt = audio.currentTime;
+  if (change === "preset") set("preset", "bright");
+  if (change === "album") set("album", true);
+  if (change === "joins") { document.getElementById("seconds").value = "1.5"; set("joins", "crossfade"); }
+  while (!window.queuePlayer.ended && window.queuePlayer.errors.length === 0) await new Promise((r) => setTimeout(r, 50));
+  const report = { ...window.queuePlayer, before, changed_at: changedAt, ended_at: audio.currentTime };
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
+
+async function autotest() {
+  const until = (ok, ms) => new Promise((resolve) => {
+    const deadline = performance.now() + ms;
+    const check = () => (ok() || performance.now() > deadline ? resolve() : setTimeout(check, 20));
+    check();
+  });
+  await until(() => audio.currentTime >= state.meta.items[1].start, 60000);
+  const next = chunkAt(audio.currentTime) + 1;
+  const done = await toggleAB();
+  // At the play head: the chunk playing there holds the switch; else the next one crossfades.
+  const switchedAt = done ? done.index : next;
+  window.queuePlayer.switch = done;
+  await until(() => window.queuePlayer.ended, 60000);
+  const report = { ...window.queuePlayer, switched_at: switchedAt, ended_at: audio.currentTime };
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
