@@ -511,7 +511,8 @@ fn queue_tracks(f: &Fixture) -> Vec<PathBuf> {
 
 /// Renders `paths` as a gapless queue of 2 s chunks with the render command into `root/name`
 /// (`extra` arguments added), and opens the same queue here with `settings` (their chunk
-/// length set to 2 s); checks that both plan the same chunks.
+/// length set to 2 s; the continuous layout where `extra` asks for it); checks that both plan
+/// the same chunks.
 fn render_queue(
     f: &Fixture,
     paths: &[PathBuf],
@@ -544,13 +545,13 @@ fn render_queue(
         ..settings
     };
     let joins = vec![auralis_core::Join::Gapless; paths.len() - 1];
-    let queue = auralis_core::Queue::open(
-        &engine,
-        &items,
-        &joins,
-        settings,
-        auralis_core::GainMode::Track,
-    )
+    let gain = auralis_core::GainMode::Track;
+    let queue = if extra.windows(2).any(|w| w == ["--layout", "continuous"]) {
+        let layout = auralis_core::QueueLayout::Continuous;
+        auralis_core::Queue::open_with_layout(&engine, &items, &joins, settings, gain, layout)
+    } else {
+        auralis_core::Queue::open(&engine, &items, &joins, settings, gain)
+    }
     .unwrap();
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
@@ -674,7 +675,11 @@ fn chromium_plays_a_gapless_queue_of_three_tracks_without_drift() {
     );
 }
 
+#[path = "browser/firefox.rs"]
+mod firefox;
 #[path = "browser/heard.rs"]
 mod heard;
+#[path = "browser/sound.rs"]
+mod sound;
 #[path = "browser/webkit.rs"]
 mod webkit;

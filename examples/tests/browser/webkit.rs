@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use super::sound::{Killed, SoundServer};
 use super::{
     decode_played, fixture, queue_expected, queue_tracks, render_queue, Expected, Fixture,
 };
@@ -88,16 +89,6 @@ fn webdriver(port: u16, method: &str, path: &str, body: &serde_json::Value) -> s
     serde_json::from_str(&json).unwrap_or_else(|e| panic!("WebDriver answer ({e}): {text}"))
 }
 
-/// A child process killed when dropped.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -111,13 +102,12 @@ fn free_port() -> u16 {
 /// (WebKitGTK's Web Audio path is no faithful recorder of an MSE element; the sound server
 /// hears what a listener hears). Everything stops when it is dropped.
 struct WebKit {
-    recording: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
     driver_port: u16,
     session: String,
     // Dropped after the session is closed (fields drop in order).
     _driver: Killed,
     _xvfb: Killed,
-    _pulse: Killed,
+    sound: SoundServer,
     _work: tempfile::TempDir,
 }
 
@@ -126,58 +116,10 @@ impl WebKit {
     fn start() -> Option<WebKit> {
         let mini_browser = webkit_tools()?;
         let work = tempfile::tempdir().unwrap();
-        // The socket where WebKit's sandboxed processes look for the sound server:
+        // WebKit's sandboxed processes look for the sound server at
         // $XDG_RUNTIME_DIR/pulse/native.
-        let runtime = work.path().join("runtime");
-        std::fs::create_dir_all(runtime.join("pulse")).unwrap();
-        std::fs::set_permissions(
-            &runtime,
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
-        let pipe = work.path().join("sink.pipe");
-        let socket = runtime.join("pulse").join("native");
-        let status = Command::new("mkfifo").arg(&pipe).status().unwrap();
-        assert!(status.success());
-        let pulse = Killed(
-            Command::new("pulseaudio")
-                .args([
-                    "-n",
-                    "--daemonize=no",
-                    "--exit-idle-time=-1",
-                    "--use-pid-file=no",
-                ])
-                .args(["--disallow-exit", "-F", "/dev/null"])
-                .arg(format!(
-                    "--load=module-native-protocol-unix socket={} auth-anonymous=1",
-                    socket.display()
-                ))
-                .arg(format!(
-                    "--load=module-pipe-sink file={} format=float32le rate=48000 channels=2 \
-                     sink_name=recorder use_system_clock_for_timing=yes",
-                    pipe.display()
-                ))
-                .env("HOME", work.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let recording = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
-        {
-            let (pipe, recording) = (pipe.clone(), recording.clone());
-            std::thread::spawn(move || {
-                use std::io::Read;
-                let mut file = std::fs::File::open(pipe).unwrap();
-                let mut buf = vec![0u8; 1 << 16];
-                while let Ok(n) = file.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    recording.lock().unwrap().extend_from_slice(&buf[..n]);
-                }
-            });
-        }
+        let sound = SoundServer::start(work.path());
+        let runtime = sound.runtime.clone();
         let display = format!(":{}", 100 + free_port() % 800);
         let xvfb = Killed(
             Command::new("Xvfb")
@@ -233,12 +175,11 @@ impl WebKit {
             answer["value"]["capabilities"]["browserVersion"]
         );
         Some(WebKit {
-            recording,
+            sound,
             driver_port,
             session,
             _driver: driver,
             _xvfb: xvfb,
-            _pulse: pulse,
             _work: work,
         })
     }
@@ -247,7 +188,7 @@ impl WebKit {
     /// with what the sound server played meanwhile, from 100 ms before the first sound (it
     /// writes silence while nothing plays).
     fn play(&self, f: &Fixture, label: &str, query: &str) -> (serde_json::Value, Vec<f32>) {
-        let before = self.recording.lock().unwrap().len();
+        let before = self.sound.mark();
         let url = format!("http://127.0.0.1:{}/web/{query}", f.port);
         webdriver(
             self.driver_port,
@@ -261,22 +202,7 @@ impl WebKit {
             .expect("the check page reported within 120 s");
         let result: serde_json::Value = serde_json::from_str(&json).unwrap();
         std::thread::sleep(Duration::from_millis(700));
-        let bytes = self.recording.lock().unwrap()[before..].to_vec();
-        println!("WebKitGTK, {label}: {result}");
-        let samples: Vec<f32> = bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-            .collect();
-        let first = samples
-            .chunks(960)
-            .position(|w| w.iter().map(|x| x * x).sum::<f32>() / 960.0 > 1e-6)
-            .map(|w| w * 960);
-        println!(
-            "WebKitGTK, {label}: {} frames from the sound server, first sound at {first:?}",
-            samples.len() / 2
-        );
-        let first = first.unwrap_or(0) / 2;
-        (result, samples[first.saturating_sub(4800) * 2..].to_vec())
+        (result, self.sound.since(before, "WebKitGTK", label))
     }
 }
 
