@@ -56,6 +56,22 @@ def reporting(app):
     return reports, captures
 
 
+def switched(audio, first, switches):
+    """``audio[name]`` (each the whole timeline) played from ``first`` and switched at each
+    switch's ``at`` (seconds) to its ``to``, with the 50 ms raised-cosine crossfade from what
+    played before. Returns it and the switches' frames."""
+    reference = audio[first].copy()
+    g_in = (np.sin(np.pi / 2 * np.arange(HALF) / HALF) ** 2)[:, None]
+    points, playing = [], first
+    for s in switches:
+        at = round(s["at"] * 48_000)
+        points.append(at)
+        reference[at:] = audio[s["to"]][at:]
+        reference[at:at + HALF] = audio[playing][at:at + HALF] * (1 - g_in) + audio[s["to"]][at:at + HALF] * g_in
+        playing = s["to"]
+    return reference, points
+
+
 def switched_reference(track, switches):
     """What a track should sound like through the page's switches (each ``from``, ``to`` and
     ``at`` in seconds): every preset's own audio, switched at each frame with the 50 ms
@@ -65,14 +81,7 @@ def switched_reference(track, switches):
     names = {"adaptive", *(s["to"] for s in switches), *(s["from"] for s in switches)}
     audio = {p: np.concatenate([base.with_mastering(p, 1.0).chunk_pcm(k) for k in range(total)])
              for p in names}
-    reference = audio["adaptive"].copy()
-    g_in = (np.sin(np.pi / 2 * np.arange(HALF) / HALF) ** 2)[:, None]
-    points = []
-    for s in switches:
-        at = round(s["at"] * 48_000)
-        points.append(at)
-        reference[at:] = audio[s["to"]][at:]
-        reference[at:at + HALF] = audio[s["from"]][at:at + HALF] * (1 - g_in) + audio[s["to"]][at:at + HALF] * g_in
+    reference, points = switched(audio, "adaptive", switches)
     return reference, points, audio
 
 def nsr_db(heard, ref, a, b):
@@ -83,9 +92,10 @@ def nsr_db(heard, ref, a, b):
     return 10 * np.log10(max(noise, 1e-20) / signal)
 
 
-def align(captured: np.ndarray, reference: np.ndarray) -> int:
-    """Offset of the reference's start in the capture (mono cross-correlation by FFT)."""
-    c, r = captured.mean(axis=1), reference[: 3 * 48_000].mean(axis=1)
+def align(captured: np.ndarray, reference: np.ndarray, start: int = 0) -> int:
+    """Where the reference's frame ``start`` lies in the capture (mono cross-correlation by FFT
+    of the 3 s from there)."""
+    c, r = captured.mean(axis=1), reference[start: start + 3 * 48_000].mean(axis=1)
     n = 1 << int(np.ceil(np.log2(len(c) + len(r))))
     corr = np.fft.irfft(np.fft.rfft(c, n) * np.conj(np.fft.rfft(r, n)), n)[: len(c)]
     return int(np.argmax(corr))
@@ -287,6 +297,70 @@ def test_ten_preset_switches_at_random_points_are_heard_at_the_play_head(tmp_pat
         around = float(np.median([x for x in near if x is not None]))
         print(f"switch at {at / 48_000:6.3f} s: {here:.2f} dB against {around:.2f} dB around it")
         assert here - around <= 3.0, f"a click or gap at the switch at {at / 48_000:.3f} s"
+
+
+@pytest.mark.parametrize("prefer", ["webm", "mp4"])
+def test_ten_a_b_switches_at_random_points_of_a_queue_are_heard_at_the_play_head(tmp_path, make_wav, prefer):
+    """A/B pressed ten times at random points of a gapless queue of three tracks (queue.html,
+    Chromium, recorded through Web Audio): each heard from a frame on the chunk's packet grid
+    just past the play head, crossfaded there from what played (the recording matches the
+    switches' own reference around every switch as well as around it, and is the new variant's
+    just after it), each within 400 ms of its click. The figures are printed."""
+    paths = [make_wav(seconds, name=f"{name}.wav", seed=i)
+             for i, (name, seconds) in enumerate([("a", 6.3), ("b", 5.7), ("c", 6.1)])]
+    library = {p.stem: p for p in paths}
+    app = create_app(library, cache_dir=None, chunk_seconds=2.0)
+    reports, captures = reporting(app)
+    page = f"/web/queue.html?api=/api&tracks=a,b,c&play=1&report=abten&n=10&seed=5&prefer={prefer}"
+    with served_in_chromium(app, chromium(), tmp_path, page):
+        result = reports.get(timeout=120)
+        captured = captures.get(timeout=10)
+    assert result["errors"] == []
+    switches = result["switches"]
+    assert len(switches) == 10 and all(s is not None for s in switches), switches
+    meta = result["meta"]
+    for s in switches:
+        how = ("at the chunk's start (the frame fell in the chunk before's last 50 ms)" if s.get("boundary")
+               else f"first unit appended after {s['first_appended_ms']:4.0f} ms, {s['origin']}")
+        print(f"{s['from']:>6} -> {s['to']:<6} clicked {s['clicked_at']:6.3f} s, heard from {s['at']:6.3f} s "
+              f"(chunk {s['index']}): {s['heard_ms']:4.0f} ms ({how}); label {s['label_after']!r}")
+        chunk = meta["chunks"][s["index"]]
+        grid = round(meta["items"][chunk["item"]]["start"] * 48_000) if meta["layout"] == "shared" else 0
+        assert (round(s["at"] * 48_000) - grid) % 960 == 0 and s["at"] > s["clicked_at"], s
+        assert s["label_after"] == f"A/B: {s['to']}", s
+    heard_ms = [s["heard_ms"] for s in switches]
+    print(f"queue, {prefer}: click to the other variant's audio: median {np.median(heard_ms):.0f} ms, "
+          f"worst {max(heard_ms):.0f} ms")
+    assert max(heard_ms) <= 400
+
+    # The reference: the queue mastered with the preset and with none, switched with the 50 ms
+    # crossfade at every switch.
+    audio = {variant: ac.Queue([str(p) for p in paths], joins="gapless", presets=preset,
+                               chunk_seconds=2.0, container=prefer).pcm(0, meta["duration"])
+             for variant, preset in [("preset", "adaptive"), ("none", "none")]}
+    reference, points = switched(audio, "preset", switches)
+    # The recording starts where the page started it (the queue was already playing): aligned
+    # on the reference from 0.1 s after that, and laid on the reference's timeline.
+    start = round((result["capture_from"] + 0.1) * 48_000)
+    shift = align(captured, reference, start) - start
+    heard = captured[shift:] if shift >= 0 else np.concatenate([np.zeros((-shift, 2), np.float32), captured])
+    n = min(len(heard), len(reference))
+    heard, reference = heard[:n], reference[:n]
+    assert n > points[-1] + 10 * HALF, f"recorded only {n / 48_000:.2f} s after alignment"
+    for s, at in zip(switches, points):
+        here = nsr_db(heard, reference, at - HALF, at + HALF)
+        near = [nsr_db(heard, reference, a, a + 2 * HALF)
+                for a in range(max(0, at - 24_000), min(n - 2 * HALF, at + 24_000), 2 * HALF)
+                if all(abs(a + HALF - p) > 2 * HALF for p in points)]
+        around = float(np.median([x for x in near if x is not None]))
+        # Just after the fade, 100 ms of the recording: the new variant's audio, not the old's.
+        a = at + HALF + 480
+        as_new = nsr_db(heard, audio[s["to"]], a, a + 4_800)
+        as_old = nsr_db(heard, audio[s["from"]], a, a + 4_800)
+        print(f"switch at {at / 48_000:6.3f} s: {here:.2f} dB against {around:.2f} dB around it; "
+              f"after it {as_new:.2f} dB against the new variant, {as_old:.2f} dB against the old")
+        assert here - around <= 3.0, f"a click or gap at the switch at {at / 48_000:.3f} s"
+        assert as_new < as_old - 6, f"the switch at {at / 48_000:.3f} s is not heard there"
 
 
 @pytest.mark.parametrize("engine", ["chromium", "webkit", "firefox"])

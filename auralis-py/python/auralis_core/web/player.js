@@ -299,6 +299,7 @@ async function play(settings) {
           piece = await reader.read();
         }
         bufferedWith.set(index, { ...settings, switchedAt: at / RATE, before: old });
+        atTime(audio, at / RATE, showPosition);
         switchLead = Math.min(1.0, Math.max(0.08, ((appendedFirst - clicked) / 1000) * 1.5 + 0.03));
         switched = {
           from: old.preset, to: preset, clicked_at: clickedAt, clicked_wall: clicked, at: at / RATE, index,

@@ -11,6 +11,7 @@ async function runReport(mode) {
   else if (mode === "ablast") await abInLastChunk();
   else if (mode === "editlast") await editInLastChunk();
   else if (mode === "settings") await settingsWhilePlaying();
+  else if (mode === "abten") await abAtRandomPoints();
   else throw new Error(`unknown report mode '${mode}'`);
 }
 
@@ -84,5 +85,43 @@ async function autotest() {
   window.queuePlayer.switch = done;
   await until(() => window.queuePlayer.ended, 60000);
   const report = { ...window.queuePlayer, switched_at: switchedAt, ended_at: audio.currentTime };
+  await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+}
+
+// &report=abten&n=10&seed=S: A/B pressed n times at random points while the queue plays at
+// normal speed, recorded through Web Audio (capture.js); each switch reports where it was
+// asked, the frame it is heard from and when the play head got there. Posts the report and the
+// recording.
+async function abAtRandomPoints() {
+  const n = Number(params.get("n") || 10);
+  let seed = Number(params.get("seed") || 1);
+  const random = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+  const captureFrom = audio.currentTime; // the queue is already playing
+  const recording = await startCapture(audio);
+  const until = (t) => new Promise((resolve) => {
+    const check = () => (audio.currentTime >= t || audio.ended ? resolve() : setTimeout(check, 2));
+    check();
+  });
+  const switches = [];
+  let t = 0.6;
+  for (let i = 0; i < n && !audio.ended; i++) {
+    t += 0.3 + 0.9 * random();
+    await until(t);
+    const from = state.variant;
+    const clickedWall = performance.now();
+    const done = await toggleAB();
+    if (!done) { switches.push(null); continue; }
+    await until(done.at);
+    const heardMs = performance.now() - clickedWall;
+    await new Promise((r) => setTimeout(r, 20)); // the label follows within 5 ms (ui.js atTime)
+    switches.push({ ...done, from, to: state.variant, heard_ms: heardMs,
+      media_ms: (done.at - done.clicked_at) * 1000, label_after: document.getElementById("ab").textContent });
+    t = done.at + 0.4;
+  }
+  await until(t + 0.5);
+  const captured = await recording.stop();
+  audio.pause();
+  const report = { ...window.queuePlayer, switches, capture_from: captureFrom, log: document.getElementById("log").textContent, queues: Object.fromEntries(Object.entries(state.queues).map(([k, v]) => [k, v.queue_id])) };
+  await fetch("/report/capture", { method: "POST", body: captured.buffer });
   await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
 }

@@ -402,12 +402,15 @@ async function toggleAB() {
   const old = state.variant;
   state.variant = state.variant === "preset" ? "none" : "preset";
   if (!state.buffer) { showAB(); return null; }
+  const clicked = performance.now();
+  const clickedAt = audio.currentTime;
   while (state.busy || state.buffer.updating) await new Promise((r) => setTimeout(r, 5));
   try {
     const done = await switchAtPlayhead(old);
     if (done) {
       state.transition = null;
       appendNext();
+      atTime(audio, done.at, showAB);
       return done;
     }
   } catch (e) {
@@ -415,14 +418,20 @@ async function toggleAB() {
     showError(e.message || String(e));
     log(`error: ${e}`);
   }
-  const from = chunkAt(audio.currentTime) + 1;
+  // From the first chunk that starts past the read-ahead, that chunk crossfading from what
+  // plays before it (the chunk there is not buffered, or the frame fell in its last 50 ms).
+  const chunks = state.meta.chunks;
+  const past = audio.currentTime + (audio.paused ? 0 : readAhead(params, audio.playbackRate));
+  const from = chunks.findIndex((c) => c.start >= past);
+  if (from < 0) { showAB(); return null; } // nothing left to switch
   log(`A/B: ${state.variant} from chunk ${from}`);
   await removeFrom(from);
   // The chunk before `from` stays as it was: `from` crossfades from its queue.
   const kept = state.buffered.get(from - 1);
   state.transition = kept && kept.variant !== state.variant ? { index: from, from: state.queues[kept.variant].queue_id } : null;
   appendNext();
-  return null;
+  atTime(audio, chunks[from].start, showAB);
+  return { index: from, at: chunks[from].start, clicked_at: clickedAt, clicked_wall: clicked, boundary: true, origin: null, first_appended_ms: null };
 }
 
 // The A/B button names what is heard (it changes when the audio does).
@@ -513,7 +522,7 @@ function showSession() {
 audio.addEventListener("timeupdate", showSession);
 
 // &report=MODE: the automated checks the browser tests run (queue-tests.js), loaded only then.
-const testsLoaded = params.get("report") ? loadScripts("queue-tests.js") : null;
+const testsLoaded = params.get("report") ? loadScripts("capture.js", "queue-tests.js") : null;
 
 (async () => {
   try {
