@@ -14,6 +14,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -150,15 +151,22 @@ def served_in_webkit(app, tmp_path, page: str):
     work = tmp_path / "webkit"
     with sound_server(work) as (env, recorded), serving(app) as port:
         children = []
-        display = f":{100 + free_port() % 800}"
-        children.append(subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+        # Xvfb picks a free display and writes its number once it accepts clients.
+        ready_r, ready_w = os.pipe()
+        children.append(subprocess.Popen(["Xvfb", "-displayfd", str(ready_w), "-screen", "0", "1024x768x24",
+                                          "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, env=env, pass_fds=(ready_w,)))
+        os.close(ready_w)
+        with os.fdopen(ready_r) as ready:
+            number = ready.readline().strip()
+        assert number.isdigit(), "Xvfb did not start"
+        display = f":{number}"
         driver_port = free_port()
         children.append(subprocess.Popen(["WebKitWebDriver", f"--port={driver_port}"], stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL, env={**env, "DISPLAY": display}))
         session = None
         try:
-            deadline = time.time() + 20
+            deadline = time.time() + 60
             while True:
                 try:
                     answer = webdriver(driver_port, "POST", "/session", {"capabilities": {"alwaysMatch": {
@@ -166,9 +174,13 @@ def served_in_webkit(app, tmp_path, page: str):
                             "--automation", "--autoplay-policy=allow",
                             "--media-playback-requires-user-gesture=false"]}}}})
                     break
-                except OSError:
-                    assert time.time() < deadline, "WebKitWebDriver did not start"
-                    time.sleep(0.1)
+                except urllib.error.HTTPError as e:
+                    # The driver answered but made no session (MiniBrowser did not start).
+                    why = f"HTTP {e.code}: {e.read()[:300]!r}"
+                except OSError as e:
+                    why = str(e)  # not listening yet
+                assert time.time() < deadline, f"no WebKitWebDriver session in 60 s: {why}"
+                time.sleep(0.2)
             session = answer["value"]["sessionId"]
             print(f"WebKitGTK {answer['value']['capabilities'].get('browserVersion')}")
             webdriver(driver_port, "POST", f"/session/{session}/url", {"url": f"http://127.0.0.1:{port}{page}"})
@@ -178,8 +190,13 @@ def served_in_webkit(app, tmp_path, page: str):
                 with contextlib.suppress(OSError):
                     webdriver(driver_port, "DELETE", f"/session/{session}", {})
             for child in reversed(children):
-                child.kill()
-                child.wait()
+                # Asked to stop first: Xvfb killed outright leaves its display's lock file.
+                child.terminate()
+                try:
+                    child.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
 
 
 def firefox() -> str:

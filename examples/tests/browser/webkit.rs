@@ -120,7 +120,13 @@ impl WebKit {
         // $XDG_RUNTIME_DIR/pulse/native.
         let sound = SoundServer::start(work.path());
         let runtime = sound.runtime.clone();
-        let display = format!(":{}", 100 + free_port() % 800);
+        // A display no X server holds: an Xvfb that was killed outright leaves its lock file,
+        // and a new one on that display would not start.
+        let first = 100 + free_port() % 800;
+        let number = (first..first + 1000)
+            .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+            .unwrap();
+        let display = format!(":{number}");
         let xvfb = Killed(
             Command::new("Xvfb")
                 .args([
