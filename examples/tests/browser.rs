@@ -563,6 +563,31 @@ fn render_queue(
     queue
 }
 
+/// A gapless queue of `paths` in `container`'s continuous layout, rendered into `root/name`
+/// (`extra` arguments added): the queue, what it should sound like (the packets a page appends,
+/// decoded) and the order that appends every chunk.
+fn continuous_queue(
+    f: &Fixture,
+    paths: &[PathBuf],
+    name: &str,
+    extra: &[&str],
+    container: auralis_core::Container,
+) -> (auralis_core::Queue, Expected, String) {
+    let settings = auralis_core::StreamSettings {
+        container,
+        ..Default::default()
+    };
+    let queue = render_queue(f, paths, name, extra, settings);
+    assert_eq!(queue.layout(), auralis_core::QueueLayout::Continuous);
+    let total = queue.total_chunks() as usize;
+    let expected = queue_expected(&queue, decode_played(f, &vec![name; total]));
+    let order = (0..total)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    (queue, expected, order)
+}
+
 /// What a gapless queue should sound like: its mastered audio, `decoded` (the packets a page
 /// appends, decoded as the browser should) for timing, every chunk join a second or more before
 /// the end, the track joins, and one continuous encode of the same audio as the baseline.

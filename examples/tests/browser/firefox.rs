@@ -8,9 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::sound::{Killed, SoundServer};
-use super::{
-    decode_played, fixture, queue_expected, queue_tracks, render_queue, Expected, Fixture,
-};
+use super::{continuous_queue, fixture, queue_tracks, Expected, Fixture};
 
 /// Firefox and `pulseaudio` (Debian: firefox-esr, pulseaudio); `AURALIS_FIREFOX` names another
 /// binary. Under CI they are required; elsewhere the test is skipped with the reason.
@@ -171,19 +169,7 @@ fn firefox_plays_a_gapless_queue_of_three_tracks_without_drift() {
             MP4,
         ),
     ] {
-        let settings = auralis_core::StreamSettings {
-            container,
-            ..Default::default()
-        };
-        let queue = render_queue(&f, &paths, name, extra, settings);
-        assert_eq!(queue.layout(), auralis_core::QueueLayout::Continuous);
-        let total = queue.total_chunks() as usize;
-        let dirs = vec![name; total];
-        let expected = queue_expected(&queue, decode_played(&f, &dirs));
-        let order = (0..total)
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
+        let (queue, expected, order) = continuous_queue(&f, &paths, name, extra, container);
         let query = format!("check.html?dir=../{name}&order={order}&normal=1");
         let (result, samples) = firefox.play(&f, name, &query);
         assert_page(name, &result, mime, queue.duration_s());

@@ -9,9 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::sound::{Killed, SoundServer};
-use super::{
-    decode_played, fixture, queue_expected, queue_tracks, render_queue, Expected, Fixture,
-};
+use super::{continuous_queue, fixture, queue_tracks, Expected, Fixture};
 
 /// What the WebKitGTK test needs: `WebKitWebDriver`, `MiniBrowser`, `Xvfb` and `pulseaudio`
 /// (Debian: webkit2gtk-driver, xvfb, pulseaudio and the GStreamer plugins). Under CI they are
@@ -274,24 +272,19 @@ fn webkitgtk_plays_a_gapless_mp4_queue_of_three_tracks_without_drift() {
     };
     let f = fixture(&[]);
     let paths = queue_tracks(&f);
-    let settings = auralis_core::StreamSettings {
-        container: auralis_core::Container::Mp4,
-        ..Default::default()
-    };
-    let queue = render_queue(&f, &paths, "queue-mp4", &["--container", "mp4"], settings);
-    assert_eq!(queue.layout(), auralis_core::QueueLayout::Continuous);
-    let total = queue.total_chunks() as usize;
-    let dirs = vec!["queue-mp4"; total];
-    let expected = queue_expected(&queue, decode_played(&f, &dirs));
+    let (queue, expected, order) = continuous_queue(
+        &f,
+        &paths,
+        "queue-mp4",
+        &["--container", "mp4"],
+        auralis_core::Container::Mp4,
+    );
     let track_joins: Vec<u64> = queue.places()[1..].iter().map(|p| p.start_frame).collect();
     println!(
-        "MP4 queue: {} frames in {total} chunks, track joins at {track_joins:?}",
-        queue.frames()
+        "MP4 queue: {} frames in {} chunks, track joins at {track_joins:?}",
+        queue.frames(),
+        queue.total_chunks()
     );
-    let order = (0..total)
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
     for (mse, kind) in [("", "MediaSource"), ("&mms=1", "ManagedMediaSource")] {
         let label = format!("MP4 queue, {kind}");
         let label = label.as_str();
