@@ -336,6 +336,12 @@ const heardAt = (t) => {
   return b.switchedAt !== undefined && t < b.switchedAt ? b.before : b.variant;
 };
 
+// How far past the play head a change there starts (seconds of media: the rate may be above
+// 1): past what the browser has read, with 20 ms to spare for the time the remove takes (at the
+// read-ahead alone, one switch of a CI run joined 3.08 dB above its surroundings: the browser
+// had just read past the frame).
+const playheadLead = () => (audio.paused ? 0 : readAhead(params, audio.playbackRate) + 0.02 * audio.playbackRate);
+
 // The rest of the chunk at the play head, from the active queue, appended over what is buffered
 // from a frame on its packet grid just past the browser's read-ahead. With `fromQueue` (the
 // other A/B queue, on the same timeline) it crossfades from that queue there; without, the
@@ -344,11 +350,7 @@ const heardAt = (t) => {
 // fall in the chunk's last 50 ms.
 async function spliceAtPlayhead(fromQueue, before, label) {
   const meta = state.meta;
-  // Past what the browser has read, with 20 ms to spare for the time the remove takes (seconds
-  // of media: the rate may be above 1). At the read-ahead alone, 1 switch in about 40 joined
-  // 3.1 dB above its surroundings: the browser had just read past the frame.
-  const lead = audio.paused ? 0 : readAhead(params, audio.playbackRate) + 0.02 * audio.playbackRate;
-  const t = audio.currentTime + lead;
+  const t = audio.currentTime + playheadLead();
   const index = chunkAt(t);
   const chunk = meta.chunks[index];
   // The chunk's packet grid: from its item's first frame (shared layout) or the queue's.
@@ -394,7 +396,7 @@ async function spliceAtPlayhead(fromQueue, before, label) {
 
 // A/B at the play head: returns what it did, or null when it fell back to the next chunk.
 async function switchAtPlayhead(old) {
-  const t = audio.currentTime + (audio.paused ? 0 : readAhead(params, audio.playbackRate));
+  const t = audio.currentTime + playheadLead();
   const there = state.buffered.get(chunkAt(t));
   if (!there || heardAt(t) !== old) return null;
   return spliceAtPlayhead(state.queues[old].queue_id, old, `A/B: ${state.variant}`);
@@ -423,7 +425,7 @@ async function toggleAB() {
   // From the first chunk that starts past the read-ahead, that chunk crossfading from what
   // plays before it (the chunk there is not buffered, or the frame fell in its last 50 ms).
   const chunks = state.meta.chunks;
-  const past = audio.currentTime + (audio.paused ? 0 : readAhead(params, audio.playbackRate));
+  const past = audio.currentTime + playheadLead();
   const from = chunks.findIndex((c) => c.start >= past);
   if (from < 0) { showAB(); return null; } // nothing left to switch
   log(`A/B: ${state.variant} from chunk ${from}`);
