@@ -337,10 +337,8 @@ const heardAt = (t) => {
 };
 
 // How far past the play head a change there starts (seconds of media: the rate may be above
-// 1): past what the browser has read, with 20 ms to spare for the time the remove takes (at the
-// read-ahead alone, one switch of a CI run joined 3.08 dB above its surroundings: the browser
-// had just read past the frame).
-const playheadLead = () => (audio.paused ? 0 : readAhead(params, audio.playbackRate) + 0.02 * audio.playbackRate);
+// 1): past what the browser has read (ui.js `readAhead`).
+const playheadLead = () => (audio.paused ? 0 : readAhead(params, audio.playbackRate));
 
 // The rest of the chunk at the play head, from the active queue, appended over what is buffered
 // from a frame on its packet grid just past the browser's read-ahead. With `fromQueue` (the
