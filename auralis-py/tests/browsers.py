@@ -43,16 +43,26 @@ def free_port() -> int:
 def served_in_chromium(app, browser: str, tmp_path, page: str):
     """Serves ``app`` on a free port and opens ``page`` (a path and query) in headless Chromium
     for the body of the ``with``; then closes both."""
-    with serving(app) as port:
+    with serving(app) as port, open(tmp_path / "chromium.log", "wb") as log:
         child = subprocess.Popen(
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'profile'}",
+             "--autoplay-policy=no-user-gesture-required", "--enable-logging=stderr",
+             f"--user-data-dir={tmp_path / 'profile'}",
              f"http://127.0.0.1:{port}{page}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=log,
         )
         try:
             yield
+        except BaseException:
+            # A page that never reported: say whether Chromium was still running, and what it
+            # wrote last (the failing test's captured output).
+            code = child.poll()
+            print("Chromium " + (f"had exited ({code})" if code is not None else "was still running") +
+                  "; the end of its log:")
+            log.flush()
+            print("\n".join((tmp_path / "chromium.log").read_text(errors="replace").splitlines()[-30:]))
+            raise
         finally:
             child.kill()
             child.wait()

@@ -85,10 +85,24 @@ def test_preset_switches_at_random_points_are_heard_at_the_play_head_at_the_soun
         heard = captured[offset + after + a: offset + after + a + 4_800]
         as_new = nsr_db(heard, reference[a:a + 4_800], 0, 4_800)
         as_old = nsr_db(heard, audio[s["from"]][a:a + 4_800], 0, 4_800)
+        # The ±50 ms around the frame against the crossfade's own reference, on either side's
+        # alignment (the better), beside the median of the 100 ms windows within 0.5 s of it.
+        def window(a: int, shift: int):
+            return nsr_db(captured[offset + shift + a: offset + shift + a + 2 * HALF],
+                          reference[a:a + 2 * HALF], 0, 2 * HALF)
+        here = min(x for x in (window(at - HALF, before), window(at - HALF, after)) if x is not None)
+        near = [window(a, before if a < at else after)
+                for a in range(at - 24_000, at + 24_000, 2 * HALF)
+                if all(abs(a + HALF - p) > 2 * HALF for p in points)]
+        around = float(np.median([x for x in near if x is not None]))
         print(f"switch at {at / 48_000:6.3f} s: 60-160 ms after it {as_new:.2f} dB against the new "
               f"preset, {as_old:.2f} dB against the old; the recording's shift {before} frames "
-              f"before it, {after} after")
-        if not (as_new < -12 and as_new < as_old - 3):
+              f"before it, {after} after; at the switch {here:.2f} dB against {around:.2f} dB around it")
+        # Where the two presets lie close together (the old one's own audio within 18 dB of
+        # the new one's there), a window cannot tell them apart by 3 dB: nearer the new one is
+        # enough there.
+        close = nsr_db(audio[s["from"]][a:a + 4_800], reference[a:a + 4_800], 0, 4_800) < -18
+        if not (as_new < -12 and as_new < as_old - (0 if close else 3)):
             late.append(round(at / 48_000, 3))
         if before != after:
             skips.append((round(at / 48_000, 3), after - before))

@@ -288,7 +288,8 @@ async function play(settings) {
         // switch as through a chunk join (a new bitrate there raised the coding error around
         // the switch by up to 3.4 dB for ~50 ms).
         const bitrate = there.bitrate === undefined ? chooseBitrate() : there.bitrate;
-        const response = await fetch(source.switchUrl(at, settings, old, bitrate));
+        const url = source.switchUrl(at, settings, old, bitrate);
+        const response = await fetch(url);
         if (!response.ok) throw new Error(await errorLine(response));
         const reader = response.body.getReader();
         let piece = await reader.read();
@@ -305,7 +306,7 @@ async function play(settings) {
         atTime(audio, at / RATE, showPosition);
         switchLead = Math.min(1.0, Math.max(0.08, ((appendedFirst - clicked) / 1000) * 1.5 + 0.03));
         switched = {
-          from: old.preset, to: preset, clicked_at: clickedAt, clicked_wall: clicked, at: at / RATE, index,
+          from: old.preset, to: preset, clicked_at: clickedAt, clicked_wall: clicked, at: at / RATE, index, url,
           cache: response.headers.get("x-cache"),
           first_byte_ms: firstByte - clicked, first_appended_ms: appendedFirst - clicked,
         };

@@ -116,7 +116,9 @@ async function abAtRandomPoints() {
     await new Promise((r) => setTimeout(r, 20)); // the label follows within 5 ms (ui.js atTime)
     switches.push({ ...done, from, to: state.variant, heard_ms: heardMs,
       media_ms: (done.at - done.clicked_at) * 1000, label_after: document.getElementById("ab").textContent });
-    t = done.at + 0.4;
+    // The next press at least 0.4 s after this switch, on a 100 ms grid: a run that repeats
+    // these presses (the cached pass) presses at the same points though a switch moved a packet.
+    t = Math.ceil((done.at + 0.4) * 10) / 10;
   }
   await until(t + 0.5);
   const captured = await recording.stop();

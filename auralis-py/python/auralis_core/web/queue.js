@@ -371,7 +371,8 @@ async function spliceAtPlayhead(fromQueue, before, label) {
     await updated();
     for (const i of [...state.buffered.keys()]) if (i >= index) state.buffered.delete(i);
     const query = fromQueue ? `?transition_from=${encodeURIComponent(fromQueue)}` : "";
-    const r = await fetch(`${api}/queue/${active().queue_id}/switch/${at}${query}`);
+    const url = `${api}/queue/${active().queue_id}/switch/${at}${query}`;
+    const r = await fetch(url);
     if (!r.ok) throw new Error(await errorLine(r));
     state.buffer.appendWindowEnd = index === meta.chunks.length - 1 ? meta.duration : Infinity;
     const reader = r.body.getReader();
@@ -383,7 +384,7 @@ async function spliceAtPlayhead(fromQueue, before, label) {
     }
     const origin = r.headers.get("x-cache");
     state.buffered.set(index, { origin, variant: state.variant, switchedAt: at / RATE, before });
-    const done = { index, at: at / RATE, clicked_at: clickedAt, first_appended_ms: firstAppended - clicked, origin };
+    const done = { index, at: at / RATE, clicked_at: clickedAt, first_appended_ms: firstAppended - clicked, origin, url };
     window.queuePlayer.appended.push({ index, origin, variant: state.variant, transition: fromQueue !== null, switch_at: at / RATE, queue: active().queue_id });
     log(`${label} from ${(at / RATE).toFixed(3)} s (chunk ${index}, ${origin})`);
     return done;

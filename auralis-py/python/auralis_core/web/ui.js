@@ -7,20 +7,18 @@
 
 // How far past the play head the browser has already read and decoded, in seconds of media at
 // playback rate `rate`: what is removed from a SourceBuffer there still plays, so a switch at
-// the play head starts beyond it. Chromium (and the browsers built on it) 0.22 s of output: with
-// 0.20 the browser had read one 20 ms packet past the frame at 2 of 10 switches in their first
-// 3 s of playback (the old preset heard 15-35 ms into the fade, 3.4-3.8 dB above the surroundings
-// at the switch); with 0.22, 80 switches of the track page and 40 of the queue page were clean
-// (tests/test_browser.py -k ten_). WebKitGTK (and Safari's WebKit) 0.27 s, as measured at the
-// sound server. Firefox keeps 2 to 2.4 s of media decoded (tests/test_sound_server.py), which a
-// page can neither see nor shorten without a seek, and a seek there drops 14 ms to over 100 ms of
-// sound: so Firefox switches seamlessly, later. ?readahead= (seconds of output) overrides it.
+// the play head starts beyond it. Chromium and WebKit 0.22 s of output. In Chromium with 0.20 s
+// the browser had read one 20 ms packet past the frame at 2 of 10 switches in their first 3 s
+// of playback (the old preset heard 15-35 ms into the fade, 3.4-3.8 dB above the surroundings
+// at the switch); with 0.22 s, 80 switches of the track page and 40 of the queue page were clean
+// (tests/test_browser.py -k ten_), and 30 in WebKitGTK, recorded at the sound server
+// (tests/test_sound_server.py). Firefox keeps 2 to 2.4 s of media decoded, which a page can
+// neither see nor shorten without a seek, and a seek there drops 14 ms to over 100 ms of sound:
+// so Firefox switches seamlessly, later. ?readahead= (seconds of output) overrides it.
 function readAhead(params, rate = 1) {
   const given = Number(params.get("readahead"));
   if (params.get("readahead") && Number.isFinite(given) && given >= 0) return given * rate;
-  const agent = navigator.userAgent;
-  if (/Firefox\//.test(agent)) return 2.6;
-  return (/Chrome\//.test(agent) ? 0.22 : 0.27) * rate;
+  return /Firefox\//.test(navigator.userAgent) ? 2.6 : 0.22 * rate;
 }
 
 // Calls `fn` once the play head reaches `t` (s), looking every 5 ms: a label that names what
