@@ -96,7 +96,9 @@ async function switchTest(controls, settings) {
   const n = Number(params.get("n") || 10);
   let seed = Number(params.get("seed") || 1);
   const random = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
-  const report = { switches: [], errors: window.player.errors };
+  const report = { switches: [], errors: window.player.errors, step: "capture" };
+  // A check that hangs says where: after 100 s the page posts what it saw so far.
+  const hung = setTimeout(() => postHung(report), 100000);
   // ?capture=0: no Web Audio tap (WebKitGTK's is no faithful recorder: its test records at the
   // sound server instead).
   const recording = params.get("capture") === "0"
@@ -107,26 +109,32 @@ async function switchTest(controls, settings) {
     const check = () => (audio.currentTime >= t || audio.ended ? resolve() : setTimeout(check, 2));
     check();
   });
+  // &clicks=t1,t2,...: click at these play-head times instead (the same clicks again).
+  const clicks = params.get("clicks") ? params.get("clicks").split(",").map(Number) : null;
   let t = 0.6;
   for (let i = 0; i < n; i++) {
-    t += 0.3 + 0.9 * random();
+    t = clicks ? clicks[i] : t + 0.3 + 0.9 * random();
+    report.step = `play to click ${i} at ${t.toFixed(3)} s`;
     await until(t);
+    report.step = `switch ${i}`;
     const sw = await controls.setPreset(presets[i % presets.length]);
     if (!sw) { report.switches.push(null); continue; }
+    report.step = `play to switch ${i} at ${sw.at.toFixed(3)} s`;
     await until(sw.at);
     sw.heard_ms = performance.now() - sw.clicked_wall;
     sw.media_ms = (sw.at - sw.clicked_at) * 1000;
     sw.label_at_click = controls.heardAt(sw.clicked_at).preset;
     sw.label_after = controls.heardAt(sw.at + 0.01).preset;
     report.switches.push(sw);
-    // The next click at least 0.4 s after this switch, on a 100 ms grid: a run that repeats
-    // these clicks (the cached pass) clicks at the same points though a switch moved a packet.
-    t = Math.ceil((sw.at + 0.4) * 10) / 10;
+    t = sw.at + 0.4;
   }
+  report.step = "play on";
   await until(t + 0.5);
   report.recorded_until = audio.currentTime;
+  report.step = "stop the recording";
   const captured = await recording.stop();
   audio.pause();
+  clearTimeout(hung);
   report.mime = window.player.mime;
   await fetch("/report/capture", { method: "POST", body: captured.buffer });
   await fetch("/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });

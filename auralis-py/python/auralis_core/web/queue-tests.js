@@ -97,15 +97,20 @@ async function abAtRandomPoints() {
   let seed = Number(params.get("seed") || 1);
   const random = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
   const captureFrom = audio.currentTime; // the queue is already playing
-  const recording = await startCapture(audio);
+  // &capture=0: no Web Audio tap (WebKitGTK's test records at the sound server instead).
+  const recording = params.get("capture") === "0"
+    ? { stop: async () => new Float32Array(0) }
+    : await startCapture(audio);
   const until = (t) => new Promise((resolve) => {
     const check = () => (audio.currentTime >= t || audio.ended ? resolve() : setTimeout(check, 2));
     check();
   });
   const switches = [];
+  // &clicks=t1,t2,...: press at these play-head times instead (the same presses again).
+  const clicks = params.get("clicks") ? params.get("clicks").split(",").map(Number) : null;
   let t = 0.6;
   for (let i = 0; i < n && !audio.ended; i++) {
-    t += 0.3 + 0.9 * random();
+    t = clicks ? clicks[i] : t + 0.3 + 0.9 * random();
     await until(t);
     const from = state.variant;
     const clickedWall = performance.now();
@@ -116,9 +121,7 @@ async function abAtRandomPoints() {
     await new Promise((r) => setTimeout(r, 20)); // the label follows within 5 ms (ui.js atTime)
     switches.push({ ...done, from, to: state.variant, heard_ms: heardMs,
       media_ms: (done.at - done.clicked_at) * 1000, label_after: document.getElementById("ab").textContent });
-    // The next press at least 0.4 s after this switch, on a 100 ms grid: a run that repeats
-    // these presses (the cached pass) presses at the same points though a switch moved a packet.
-    t = Math.ceil((done.at + 0.4) * 10) / 10;
+    t = done.at + 0.4;
   }
   await until(t + 0.5);
   const captured = await recording.stop();
