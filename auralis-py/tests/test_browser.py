@@ -9,6 +9,8 @@ is heard soon after the click.
 In CI (``CI`` set) Chromium is required; elsewhere the test is skipped with a reason when it
 is not installed. ``AURALIS_CHROMIUM`` names another binary."""
 
+import contextlib
+import gc
 import os
 import queue
 import re
@@ -253,6 +255,34 @@ def test_the_queue_player_plays_a_queue_to_its_end_and_switches_a_b_at_the_play_
     assert transitions == [switched], transitions
 
 
+@contextlib.contextmanager
+def own_cache(app):
+    """For the body of the ``with``, ``app`` (made with a cache directory of its own); then its
+    streams and queues are dropped, and with them the engine of that cache (the process holds
+    at most 16 engines at once)."""
+    try:
+        yield app
+    finally:
+        app.state.streams.clear()
+        app.state.queues.clear()
+        gc.collect()
+
+
+def ten_switches_of_a_track(tmp_path, demo_path, prefer: str, extra: str = ""):
+    """The corpus track (the demo where it is absent, outside CI), a server of it whose cache
+    is its own (the server's engine is shared by every stream of this process that names the
+    same cache, and a first pass must find none of its pieces there), and the track page's
+    check of ten switches at random points (cycling through four presets) in ``prefer``'s
+    container, ``extra`` added to its query."""
+    track = CORPUS_TRACK if CORPUS_TRACK.is_file() else demo_path
+    if track == demo_path and os.environ.get("CI"):
+        pytest.fail(f"the corpus is required in CI ({CORPUS_TRACK} not found)")
+    app = create_app({"song": track}, cache_dir=str(tmp_path / "cache"), chunk_seconds=CHUNK)
+    page = (f"/web/index.html?api=/api&track=song&preset=adaptive&test=switches&n=10&seed=7"
+            f"&presets=bright,warm,punchy,adaptive&prefer={prefer}{extra}")
+    return track, app, page
+
+
 def clicks_of(switches) -> str:
     """The page parameter that repeats ``switches``' clicks (at the same play-head times)."""
     return "&clicks=" + ",".join(f"{s['clicked_at']:.4f}" for s in switches)
@@ -324,25 +354,17 @@ def test_ten_preset_switches_at_random_points_are_heard_at_the_play_head(tmp_pat
     reference around every switch as well as around it), each within 400 ms of its click; the
     label changes with the audio. The figures are printed."""
     browser = chromium()
-    track = CORPUS_TRACK if CORPUS_TRACK.is_file() else demo_path
-    if track == demo_path and os.environ.get("CI"):
-        pytest.fail(f"the corpus is required in CI ({CORPUS_TRACK} not found)")
-    # A cache of its own: the server's engine is shared by every stream of this process that
-    # names the same cache, and the first pass must find none of its pieces there.
-    app = create_app({"song": track}, cache_dir=str(tmp_path / "cache"), chunk_seconds=CHUNK)
-    reports, captures = reporting(app)
+    track, app, page = ten_switches_of_a_track(tmp_path, demo_path, prefer)
+    with own_cache(app):
+        reports, captures = reporting(app)
+        first = ten_switches_heard(captures, reports, app, browser, tmp_path, track, page, f"{prefer}, uncached")
+        assert all(s["cache"] == "MISS" for s in first), [s["cache"] for s in first]
 
-    presets = ["bright", "warm", "punchy", "adaptive"]
-    page = (f"/web/index.html?api=/api&track=song&preset=adaptive&test=switches&n=10&seed=7"
-            f"&presets={','.join(presets)}&prefer={prefer}")
-    first = ten_switches_heard(captures, reports, app, browser, tmp_path, track, page, f"{prefer}, uncached")
-    assert all(s["cache"] == "MISS" for s in first), [s["cache"] for s in first]
-
-    # The same clicks again (same seed), every piece the page could ask for now cached.
-    warm_switches(app, first)
-    second = ten_switches_heard(captures, reports, app, browser, tmp_path, track, page + clicks_of(first),
-                                f"{prefer}, cached")
-    assert all(s["cache"].startswith("HIT") for s in second), [(s["at"], s["cache"]) for s in second]
+        # The same clicks again (same seed), every piece the page could ask for now cached.
+        warm_switches(app, first)
+        second = ten_switches_heard(captures, reports, app, browser, tmp_path, track, page + clicks_of(first),
+                                    f"{prefer}, cached")
+        assert all(s["cache"].startswith("HIT") for s in second), [(s["at"], s["cache"]) for s in second]
 
 
 def ten_a_b_heard(captures, reports, app, tmp_path, paths, page, prefer, label):
@@ -424,18 +446,19 @@ def test_ten_a_b_switches_at_random_points_of_a_queue_are_heard_at_the_play_head
     library = {p.stem: p for p in paths}
     # A cache of its own, so that the first pass finds none of its pieces there.
     app = create_app(library, cache_dir=str(tmp_path / "cache"), chunk_seconds=2.0)
-    reports, captures = reporting(app)
-    page = f"/web/queue.html?api=/api&tracks=a,b,c&play=1&report=abten&n=10&seed=5&prefer={prefer}"
-    first = ten_a_b_heard(captures, reports, app, tmp_path, paths, page, prefer, f"queue, {prefer}, uncached")
-    pieces = [s for s in first if not s.get("boundary")]
-    assert all(s["origin"] == "MISS" for s in pieces), [s["origin"] for s in pieces]
+    with own_cache(app):
+        reports, captures = reporting(app)
+        page = f"/web/queue.html?api=/api&tracks=a,b,c&play=1&report=abten&n=10&seed=5&prefer={prefer}"
+        first = ten_a_b_heard(captures, reports, app, tmp_path, paths, page, prefer, f"queue, {prefer}, uncached")
+        pieces = [s for s in first if not s.get("boundary")]
+        assert all(s["origin"] == "MISS" for s in pieces), [s["origin"] for s in pieces]
 
-    # The same presses again (same seed), every piece the page could ask for now cached.
-    warm_switches(app, pieces)
-    second = ten_a_b_heard(captures, reports, app, tmp_path, paths, page + clicks_of(first), prefer,
-                           f"queue, {prefer}, cached")
-    again = [s for s in second if not s.get("boundary")]
-    assert all(s["origin"].startswith("HIT") for s in again), [(s["at"], s["origin"]) for s in again]
+        # The same presses again (same seed), every piece the page could ask for now cached.
+        warm_switches(app, pieces)
+        second = ten_a_b_heard(captures, reports, app, tmp_path, paths, page + clicks_of(first), prefer,
+                               f"queue, {prefer}, cached")
+        again = [s for s in second if not s.get("boundary")]
+        assert all(s["origin"].startswith("HIT") for s in again), [(s["at"], s["origin"]) for s in again]
 
 
 @pytest.mark.parametrize("engine", ["chromium", "webkit", "firefox"])

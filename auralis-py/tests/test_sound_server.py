@@ -9,17 +9,16 @@ URL. In CI (``CI`` set) the tools are required (``.ci/run`` installs webkit2gtk-
 pulseaudio, the GStreamer plugins and firefox-esr); elsewhere the test is skipped with the
 reason when one is missing."""
 
-import os
 import time
 
 import numpy as np
 import pytest
 
+import auralis_core as ac
 from auralis_core.server import create_app
 from browsers import served_in_firefox, served_in_webkit
-import auralis_core as ac
-from test_browser import (CHUNK, CORPUS_TRACK, HALF, align, clicks_of, nsr_db, reporting, switched,
-                          switched_reference, warm_switches)
+from test_browser import (HALF, align, clicks_of, nsr_db, reporting, switched, switched_reference,
+                          own_cache, ten_switches_of_a_track, warm_switches)
 
 NAMES = {"webkit": "WebKitGTK", "firefox": "Firefox"}
 
@@ -127,26 +126,19 @@ def test_preset_switches_at_random_points_are_heard_at_the_play_head_at_the_soun
     sound server's recording is the new preset's audio (a switch heard late would still be the
     old one's). Click to audio, the window at each switch and where the recording's alignment
     moved are printed."""
-    track = CORPUS_TRACK if CORPUS_TRACK.is_file() else demo_path
-    if track == demo_path and os.environ.get("CI"):
-        pytest.fail(f"the corpus is required in CI ({CORPUS_TRACK} not found)")
-    # A cache of its own, so that the first pass finds none of its pieces there.
-    app = create_app({"song": track}, cache_dir=str(tmp_path / "cache"), chunk_seconds=CHUNK)
-    reports, _ = reporting(app)
-
-    presets = ["bright", "warm", "punchy", "adaptive"]
-    page = (f"/web/index.html?api=/api&track=song&preset=adaptive&test=switches&n=10&seed=7"
-            f"&presets={','.join(presets)}&prefer={prefer}&capture=0")
-    name = f"{NAMES[engine]}, {prefer}"
-    # Each pass in a directory of its own (the browser's profile and sound server).
-    (tmp_path / "uncached").mkdir()
-    (tmp_path / "cached").mkdir()
-    first = heard_at_the_sound_server(reports, app, tmp_path / "uncached", engine, track, page, f"{name}, uncached")
-    assert all(s["cache"] == "MISS" for s in first), [s["cache"] for s in first]
-    warm_switches(app, first, lead=2.55 if engine == "firefox" else 0.20)
-    second = heard_at_the_sound_server(reports, app, tmp_path / "cached", engine, track, page + clicks_of(first),
-                                       f"{name}, cached")
-    assert all(s["cache"].startswith("HIT") for s in second), [(s["at"], s["cache"]) for s in second]
+    track, app, page = ten_switches_of_a_track(tmp_path, demo_path, prefer, "&capture=0")
+    with own_cache(app):
+        reports, _ = reporting(app)
+        name = f"{NAMES[engine]}, {prefer}"
+        # Each pass in a directory of its own (the browser's profile and sound server).
+        (tmp_path / "uncached").mkdir()
+        (tmp_path / "cached").mkdir()
+        first = heard_at_the_sound_server(reports, app, tmp_path / "uncached", engine, track, page, f"{name}, uncached")
+        assert all(s["cache"] == "MISS" for s in first), [s["cache"] for s in first]
+        warm_switches(app, first, lead=2.55 if engine == "firefox" else 0.20)
+        second = heard_at_the_sound_server(reports, app, tmp_path / "cached", engine, track, page + clicks_of(first),
+                                           f"{name}, cached")
+        assert all(s["cache"].startswith("HIT") for s in second), [(s["at"], s["cache"]) for s in second]
 
 
 @pytest.mark.parametrize("prefer", ["mp4", "webm"])
@@ -159,38 +151,39 @@ def test_ten_a_b_switches_of_a_queue_are_heard_at_the_play_head_in_webkit_at_the
              for i, (name, seconds) in enumerate([("a", 6.3), ("b", 5.7), ("c", 6.1)])]
     # A cache of its own, so that the first pass finds none of its pieces there.
     app = create_app({p.stem: p for p in paths}, cache_dir=str(tmp_path / "cache"), chunk_seconds=2.0)
-    reports, _ = reporting(app)
-    page = f"/web/queue.html?api=/api&tracks=a,b,c&play=1&report=abten&n=10&seed=5&prefer={prefer}&capture=0"
-    audio = None
-    passes = []
-    for cached in (False, True):
-        label = f"WebKitGTK, queue, {prefer}, {'cached' if cached else 'uncached'}"
-        if cached:
-            warm_switches(app, [s for s in passes[0] if not s.get("boundary")])
-        # Each pass in a directory of its own (the browser's profile and sound server).
-        run = tmp_path / label.split(", ")[-1]
-        run.mkdir()
-        with served_in_webkit(app, run, page + (clicks_of(passes[0]) if cached else "")) as recording:
-            result = reports.get(timeout=180)
-            time.sleep(0.7)
-            captured = recording()
-        assert result["errors"] == [], result["errors"]
-        switches = result["switches"]
-        assert len(switches) == 10 and all(s is not None for s in switches), switches
-        for s in switches:
-            assert s["at"] > s["clicked_at"], s
-            print(f"{s['from']:>6} -> {s['to']:<6} clicked {s['clicked_at']:6.3f} s, heard from "
-                  f"{s['at']:6.3f} s: {s['media_ms']:4.0f} ms of media ({s.get('origin') or 'at a chunk start'})")
-        pieces = [s for s in switches if not s.get("boundary")]
-        assert all(s["origin"].startswith("HIT") if cached else s["origin"] == "MISS" for s in pieces), \
-            [(s["at"], s["origin"]) for s in pieces]
-        media_ms = [s["media_ms"] for s in switches]
-        print(f"{label}: click to the other variant's audio: median {np.median(media_ms):.0f} ms, "
-              f"worst {max(media_ms):.0f} ms")
-        if audio is None:
-            audio = {variant: ac.Queue([str(p) for p in paths], joins="gapless", presets=preset,
-                                       chunk_seconds=2.0, container=prefer).pcm(0, result["meta"]["duration"])
-                     for variant, preset in [("preset", "adaptive"), ("none", "none")]}
-        reference, points = switched(audio, "preset", switches)
-        heard_from_each_frame(captured, reference, points, audio, switches, label)
-        passes.append(switches)
+    with own_cache(app):
+        reports, _ = reporting(app)
+        page = f"/web/queue.html?api=/api&tracks=a,b,c&play=1&report=abten&n=10&seed=5&prefer={prefer}&capture=0"
+        audio = None
+        passes = []
+        for cached in (False, True):
+            label = f"WebKitGTK, queue, {prefer}, {'cached' if cached else 'uncached'}"
+            if cached:
+                warm_switches(app, [s for s in passes[0] if not s.get("boundary")])
+            # Each pass in a directory of its own (the browser's profile and sound server).
+            run = tmp_path / label.split(", ")[-1]
+            run.mkdir()
+            with served_in_webkit(app, run, page + (clicks_of(passes[0]) if cached else "")) as recording:
+                result = reports.get(timeout=180)
+                time.sleep(0.7)
+                captured = recording()
+            assert result["errors"] == [], result["errors"]
+            switches = result["switches"]
+            assert len(switches) == 10 and all(s is not None for s in switches), switches
+            for s in switches:
+                assert s["at"] > s["clicked_at"], s
+                print(f"{s['from']:>6} -> {s['to']:<6} clicked {s['clicked_at']:6.3f} s, heard from "
+                      f"{s['at']:6.3f} s: {s['media_ms']:4.0f} ms of media ({s.get('origin') or 'at a chunk start'})")
+            pieces = [s for s in switches if not s.get("boundary")]
+            assert all(s["origin"].startswith("HIT") if cached else s["origin"] == "MISS" for s in pieces), \
+                [(s["at"], s["origin"]) for s in pieces]
+            media_ms = [s["media_ms"] for s in switches]
+            print(f"{label}: click to the other variant's audio: median {np.median(media_ms):.0f} ms, "
+                  f"worst {max(media_ms):.0f} ms")
+            if audio is None:
+                audio = {variant: ac.Queue([str(p) for p in paths], joins="gapless", presets=preset,
+                                           chunk_seconds=2.0, container=prefer).pcm(0, result["meta"]["duration"])
+                         for variant, preset in [("preset", "adaptive"), ("none", "none")]}
+            reference, points = switched(audio, "preset", switches)
+            heard_from_each_frame(captured, reference, points, audio, switches, label)
+            passes.append(switches)

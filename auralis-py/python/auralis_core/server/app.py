@@ -374,6 +374,7 @@ def create_app(
         }
 
     queues: "OrderedDict[str, ac.Queue]" = OrderedDict()
+    app.state.queues = queues
     queues_lock = threading.Lock()
 
     def checked_queue_request(body: Dict[str, Any]) -> Dict[str, Any]:
